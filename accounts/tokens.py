@@ -1,0 +1,89 @@
+"""API tokens: minted here, checked here, for the command, the web UI and the
+upload endpoint alike."""
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from .models import ApiToken, User
+
+TOKEN_PREFIX = "pypi-"  # noqa: S105 (a prefix, not a secret)
+# Username twine and uv send with a token, as on the public index.
+TOKEN_USERNAME = "__token__"  # noqa: S105 (a username, not a secret)
+_LOOKUP_BYTES = 8  # 16 hex characters
+_SECRET_BYTES = 32
+
+
+class TokenError(Exception):
+    """The credential is not a usable token; the message says why."""
+
+
+@dataclass(frozen=True)
+class MintedToken:
+    token: ApiToken
+    secret: str  # the whole token string, shown once and never stored
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def api_token_create(
+    *,
+    user: User,
+    description: str = "",
+    projects: Iterable = (),
+    expires_at: datetime | None = None,
+) -> MintedToken:
+    lookup_id = secrets.token_hex(_LOOKUP_BYTES)
+    secret = secrets.token_urlsafe(_SECRET_BYTES)
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=user,
+            description=description,
+            lookup_id=lookup_id,
+            secret_digest=_digest(secret),
+            expires_at=expires_at,
+        )
+        token.projects.set(list(projects))
+    return MintedToken(token=token, secret=f"{TOKEN_PREFIX}{lookup_id}_{secret}")
+
+
+def api_token_authenticate(raw: str) -> ApiToken:
+    """The live token that ``raw`` is, or TokenError."""
+    raw = raw.strip()
+    if not raw.startswith(TOKEN_PREFIX):
+        raise TokenError("Invalid API token: it does not start with 'pypi-'.")
+    lookup_id, sep, secret = raw[len(TOKEN_PREFIX) :].partition("_")
+    if not sep or len(lookup_id) != 2 * _LOOKUP_BYTES:
+        raise TokenError("Invalid API token: malformed.")
+    token = ApiToken.objects.select_related("user").filter(lookup_id=lookup_id).first()
+    # Compare even when no row matched, so timing tells nothing about ids.
+    expected = token.secret_digest if token else _digest("")
+    if not hmac.compare_digest(expected, _digest(secret)) or token is None:
+        raise TokenError("Invalid or non-existent authentication information.")
+    if token.revoked_at is not None:
+        raise TokenError("Invalid API token: it has been revoked.")
+    if token.expires_at is not None and token.expires_at <= timezone.now():
+        raise TokenError("Invalid API token: it has expired.")
+    if not token.user.is_active:
+        raise TokenError("Invalid API token: the account is disabled.")
+    return token
+
+
+def api_token_record_use(token: ApiToken) -> None:
+    now = timezone.now()
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    token.last_used_at = now
+
+
+def api_token_revoke(token: ApiToken) -> None:
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])

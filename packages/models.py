@@ -1,0 +1,188 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+# PEP 503 normalized form of a valid PEP 508 name: lowercase alphanumerics with
+# single dashes inside. The database refuses anything else, so no code path can
+# store a second spelling of a name.
+NORMALIZED_NAME_RE = r"^([a-z0-9]|[a-z0-9][a-z0-9-]*[a-z0-9])$"
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=200, help_text="Display name, as first uploaded.")
+    normalized_name = models.CharField(max_length=200, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
+    last_serial = models.BigIntegerField(default=0, editable=False)
+    # Per-project overrides of UPLOAD_MAX_BYTES and PROJECT_MAX_BYTES.
+    upload_limit = models.BigIntegerField(null=True, blank=True)
+    total_size_limit = models.BigIntegerField(null=True, blank=True)
+    total_size = models.BigIntegerField(default=0, editable=False)
+
+    class Meta:
+        ordering = ["normalized_name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(normalized_name__regex=NORMALIZED_NAME_RE)
+                & ~models.Q(normalized_name__contains="--"),
+                name="project_normalized_name_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.Model):
+    class Name(models.TextChoices):
+        OWNER = "Owner"
+        MAINTAINER = "Maintainer"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="roles")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="roles"
+    )
+    role_name = models.CharField(max_length=20, choices=Name.choices)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="role_one_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.role_name} of {self.project}"
+
+
+class Release(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="releases")
+    version = models.CharField(max_length=100, help_text="As uploaded.")
+    # packaging.utils.canonicalize_version: 1.0 and 1.0.0 are one release.
+    canonical_version = models.CharField(max_length=100, editable=False)
+    is_prerelease = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
+    uploader = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    yanked = models.BooleanField(default=False)
+    yanked_reason = models.TextField(blank=True)
+
+    # Core metadata, as the first file of the release declared it.
+    metadata_version = models.CharField(max_length=10)
+    summary = models.CharField(max_length=512, blank=True)
+    description = models.TextField(blank=True)
+    description_content_type = models.CharField(max_length=128, blank=True)
+    author = models.TextField(blank=True)
+    author_email = models.TextField(blank=True)
+    maintainer = models.TextField(blank=True)
+    maintainer_email = models.TextField(blank=True)
+    license = models.TextField(blank=True)
+    license_expression = models.TextField(blank=True)
+    license_files = models.JSONField(default=list, blank=True)
+    keywords = models.TextField(blank=True)
+    classifiers = models.JSONField(default=list, blank=True)
+    platform = models.JSONField(default=list, blank=True)
+    home_page = models.TextField(blank=True)
+    download_url = models.TextField(blank=True)
+    # [[label, url], ...] in the order declared.
+    project_urls = models.JSONField(default=list, blank=True)
+    requires_python = models.TextField(blank=True)
+    requires_dist = models.JSONField(default=list, blank=True)
+    provides_extra = models.JSONField(default=list, blank=True)
+    dynamic = models.JSONField(default=list, blank=True)
+    requires_external = models.JSONField(default=list, blank=True)
+    provides_dist = models.JSONField(default=list, blank=True)
+    obsoletes_dist = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "canonical_version"], name="release_version_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project.name} {self.version}"
+
+
+class File(models.Model):
+    class PackageType(models.TextChoices):
+        SDIST = "sdist"
+        BDIST_WHEEL = "bdist_wheel"
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="files")
+    filename = models.CharField(max_length=255, unique=True, editable=False)
+    packagetype = models.CharField(max_length=20, choices=PackageType.choices, editable=False)
+    python_version = models.CharField(max_length=100, editable=False)
+    size = models.BigIntegerField(editable=False)
+    md5_digest = models.CharField(max_length=32, editable=False)
+    sha256_digest = models.CharField(max_length=64, unique=True, editable=False)
+    blake2_256_digest = models.CharField(max_length=64, unique=True, editable=False)
+    # Storage key: <2 hex>/<2 hex>/<60 hex>/<filename> of the blake2b-256.
+    path = models.CharField(max_length=512, unique=True, editable=False)
+    # PEP 658: the core metadata extracted from a wheel, stored as <path>.metadata.
+    metadata_sha256_digest = models.CharField(max_length=64, blank=True, editable=False)
+    metadata_blake2_256_digest = models.CharField(max_length=64, blank=True, editable=False)
+    upload_time = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
+    uploader = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["filename"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(size__gte=0), name="file_size_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.filename
+
+    @property
+    def has_metadata(self) -> bool:
+        return bool(self.metadata_sha256_digest)
+
+
+class FileRegistry(models.Model):
+    """Every filename ever accepted. Never deleted: a filename, once used, can
+    never name different bytes, even after its file is deleted."""
+
+    filename = models.CharField(max_length=255, unique=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name_plural = "file registry"
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class JournalEntry(models.Model):
+    """The change log mirrors follow. Its id is the global serial."""
+
+    name = models.CharField(max_length=200, db_index=True)
+    version = models.CharField(max_length=100, blank=True)
+    filename = models.CharField(max_length=255, blank=True)
+    action = models.TextField()
+    submitted_at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "journal entries"
+
+    def __str__(self) -> str:
+        return f"#{self.id} {self.name} {self.action}"

@@ -1,0 +1,87 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import ApiToken
+from accounts.tokens import (
+    TokenError,
+    api_token_authenticate,
+    api_token_create,
+    api_token_record_use,
+    api_token_revoke,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def test_minted_secret_is_prefixed_and_only_its_digest_is_stored(owner):
+    minted = api_token_create(user=owner, description="ci")
+    assert minted.secret.startswith("pypi-")
+    stored = ApiToken.objects.get()
+    assert stored.lookup_id in minted.secret
+    assert minted.secret.split("_", 1)[1] not in stored.secret_digest
+    assert len(stored.secret_digest) == 64
+
+
+def test_authenticate_returns_the_token(owner):
+    minted = api_token_create(user=owner)
+    assert api_token_authenticate(minted.secret + "\n") == minted.token
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ("hunter2", "does not start with 'pypi-'"),
+        ("pypi-short_x", "malformed"),
+        ("pypi-0123456789abcdef", "malformed"),
+        ("pypi-0123456789abcdef_nope", "non-existent"),
+    ],
+)
+def test_bad_strings_are_refused(owner, raw, message):
+    api_token_create(user=owner)
+    with pytest.raises(TokenError, match=message):
+        api_token_authenticate(raw)
+
+
+def test_wrong_secret_for_existing_id_is_refused(owner):
+    minted = api_token_create(user=owner)
+    with pytest.raises(TokenError, match="non-existent"):
+        api_token_authenticate(minted.secret + "x")
+
+
+def test_revoked_token_is_refused_at_once(owner):
+    minted = api_token_create(user=owner)
+    api_token_revoke(minted.token)
+    api_token_revoke(minted.token)  # revoking twice keeps the first time
+    with pytest.raises(TokenError, match="revoked"):
+        api_token_authenticate(minted.secret)
+    assert ApiToken.objects.usable().count() == 0
+
+
+def test_expired_token_is_refused(owner):
+    minted = api_token_create(user=owner, expires_at=timezone.now() - timedelta(seconds=1))
+    with pytest.raises(TokenError, match="expired"):
+        api_token_authenticate(minted.secret)
+    assert ApiToken.objects.usable().count() == 0
+
+
+def test_unexpired_token_is_usable(owner):
+    api_token_create(user=owner, expires_at=timezone.now() + timedelta(days=1))
+    assert ApiToken.objects.usable().count() == 1
+
+
+def test_inactive_user_token_is_refused(owner):
+    minted = api_token_create(user=owner)
+    owner.is_active = False
+    owner.save()
+    with pytest.raises(TokenError, match="disabled"):
+        api_token_authenticate(minted.secret)
+
+
+def test_record_use_stamps_last_used(owner):
+    minted = api_token_create(user=owner)
+    api_token_record_use(minted.token)
+    minted.token.refresh_from_db()
+    assert minted.token.last_used_at is not None
+    assert "pypi-" in str(minted.token)

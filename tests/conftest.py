@@ -1,0 +1,52 @@
+import pytest
+from django.core.cache import cache
+from django.core.files.storage import storages
+
+from accounts.models import User
+from packages.models import Project, Role
+
+
+@pytest.fixture(autouse=True)
+def _isolated_files(settings, tmp_path):
+    """Every test gets its own empty file store and cache."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "files": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path / "files"},
+        },
+    }
+    storages._storages.pop("files", None)
+    cache.clear()
+    yield
+    storages._storages.pop("files", None)
+    cache.clear()
+
+
+@pytest.fixture
+def owner(db):
+    return User.objects.create_user("olivia", "olivia@example.com", "correct horse battery")
+
+
+@pytest.fixture
+def maintainer(db):
+    return User.objects.create_user("max", "max@example.com", "correct horse battery")
+
+
+@pytest.fixture
+def outsider(db):
+    return User.objects.create_user("oscar", "oscar@example.com", "correct horse battery")
+
+
+@pytest.fixture
+def project(db, owner, maintainer):
+    project = Project.objects.create(name="Sample.Project", normalized_name="sample-project")
+    Role.objects.create(project=project, user=owner, role_name=Role.Name.OWNER)
+    Role.objects.create(project=project, user=maintainer, role_name=Role.Name.MAINTAINER)
+    return project
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Argon2 is deliberately slow; the tests check flows, not the hasher.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

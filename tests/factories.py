@@ -1,0 +1,175 @@
+"""Distributions built in memory for the tests: real wheels and sdists whose
+hashes are derived from their bytes, never typed in."""
+
+import base64
+import hashlib
+import io
+import tarfile
+import time
+import zipfile
+from dataclasses import dataclass, field
+
+from packaging.utils import canonicalize_name
+
+
+def wheel_stem(name: str) -> str:
+    # Binary distribution filenames use the normalized name with underscores.
+    return canonicalize_name(name).replace("-", "_")
+
+
+def core_metadata(
+    name: str,
+    version: str,
+    *,
+    metadata_version: str = "2.1",
+    summary: str = "A test package",
+    requires_python: str | None = None,
+    requires_dist: tuple[str, ...] = (),
+    extra_headers: tuple[tuple[str, str], ...] = (),
+    description: str = "Hello from the README.\n",
+    description_content_type: str = "text/markdown",
+) -> str:
+    lines = [
+        f"Metadata-Version: {metadata_version}",
+        f"Name: {name}",
+        f"Version: {version}",
+        f"Summary: {summary}",
+        f"Description-Content-Type: {description_content_type}",
+    ]
+    if requires_python:
+        lines.append(f"Requires-Python: {requires_python}")
+    lines += [f"Requires-Dist: {req}" for req in requires_dist]
+    lines += [f"{key}: {value}" for key, value in extra_headers]
+    return "\n".join(lines) + "\n\n" + description
+
+
+def _record_line(path: str, data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{path},sha256={digest},{len(data)}"
+
+
+@dataclass
+class Dist:
+    filename: str
+    content: bytes
+    metadata: str = ""
+    fields: dict = field(default_factory=dict)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+    @property
+    def blake2_256(self) -> str:
+        return hashlib.blake2b(self.content, digest_size=32).hexdigest()
+
+    @property
+    def md5(self) -> str:
+        return hashlib.md5(self.content, usedforsecurity=False).hexdigest()
+
+    def form(self, **overrides) -> dict:
+        """The multipart fields twine sends with this file (without the file)."""
+        data = {
+            ":action": "file_upload",
+            "protocol_version": "1",
+            "filetype": "bdist_wheel" if self.filename.endswith(".whl") else "sdist",
+            "pyversion": "py3" if self.filename.endswith(".whl") else "source",
+            "sha256_digest": self.sha256,
+            "md5_digest": self.md5,
+            "blake2_256_digest": self.blake2_256,
+            **self.fields,
+        }
+        data.update(overrides)
+        return {key: value for key, value in data.items() if value is not None}
+
+
+def make_wheel(
+    name: str = "sample-project",
+    version: str = "1.0",
+    *,
+    tag: str = "py3-none-any",
+    module: str | None = None,
+    files: dict[str, bytes] | None = None,
+    metadata: str | None = None,
+    filename: str | None = None,
+    **metadata_kwargs,
+) -> Dist:
+    """A pure-Python wheel pip can install: one module, METADATA, WHEEL, RECORD."""
+    stem = wheel_stem(name)
+    dist_info = f"{stem}-{version}.dist-info"
+    module = module or stem
+    text = metadata if metadata is not None else core_metadata(name, version, **metadata_kwargs)
+    contents = {
+        f"{module}/__init__.py": f'VERSION = "{version}"\n'.encode(),
+        **(files or {}),
+        f"{dist_info}/METADATA": text.encode(),
+        f"{dist_info}/WHEEL": (
+            f"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: {tag}\n"
+        ).encode(),
+    }
+    record = [_record_line(path, data) for path, data in contents.items()]
+    record.append(f"{dist_info}/RECORD,,")
+    contents[f"{dist_info}/RECORD"] = ("\n".join(record) + "\n").encode()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path, data in contents.items():
+            info = zipfile.ZipInfo(path, date_time=(2024, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
+    return Dist(
+        filename=filename or f"{stem}-{version}-{tag}.whl",
+        content=buffer.getvalue(),
+        metadata=text,
+        fields=_fields_from_metadata(name, version, text),
+    )
+
+
+def make_sdist(
+    name: str = "sample-project",
+    version: str = "1.0",
+    *,
+    metadata: str | None = None,
+    filename: str | None = None,
+    include_pkg_info: bool = True,
+    **metadata_kwargs,
+) -> Dist:
+    """A PEP 625 sdist with PKG-INFO and a setuptools-free pyproject.toml."""
+    stem = wheel_stem(name)
+    top = f"{stem}-{version}"
+    text = metadata if metadata is not None else core_metadata(name, version, **metadata_kwargs)
+    members = {
+        f"{top}/pyproject.toml": (
+            '[build-system]\nrequires = []\nbuild-backend = "none"\n'
+            f'[project]\nname = "{name}"\nversion = "{version}"\n'
+        ).encode(),
+        f"{top}/{stem}/__init__.py": f'VERSION = "{version}"\n'.encode(),
+    }
+    if include_pkg_info:
+        members[f"{top}/PKG-INFO"] = text.encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for path, data in members.items():
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            info.mtime = int(time.time())
+            archive.addfile(info, io.BytesIO(data))
+    return Dist(
+        filename=filename or f"{top}.tar.gz",
+        content=buffer.getvalue(),
+        metadata=text,
+        fields=_fields_from_metadata(name, version, text),
+    )
+
+
+def _fields_from_metadata(name: str, version: str, text: str) -> dict:
+    """The form fields twine derives from the core metadata."""
+    headers, _, body = text.partition("\n\n")
+    fields: dict = {"name": name, "version": version, "description": body}
+    multi = {"Requires-Dist": "requires_dist", "Classifier": "classifiers"}
+    for line in headers.splitlines():
+        key, _, value = line.partition(": ")
+        if key in multi:
+            fields.setdefault(multi[key], []).append(value)
+        elif key not in {"Name", "Version"}:
+            fields[key.lower().replace("-", "_")] = value
+    return fields
