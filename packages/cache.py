@@ -1,0 +1,29 @@
+"""Cache keys for rendered pages, and their purge after a change commits.
+
+The simple pages are rendered once per change and then served from the cache;
+every service that changes what a page shows calls ``purge_project`` through
+``transaction.on_commit`` so no reader sees a page older than the database.
+"""
+
+from django.core.cache import cache
+from django.db import transaction
+
+SIMPLE_FORMATS = ("html", "json")
+
+
+def simple_detail_key(normalized_name: str, fmt: str) -> str:
+    return f"simple:detail:{fmt}:{normalized_name}"
+
+
+def simple_index_key(fmt: str) -> str:
+    return f"simple:index:{fmt}"
+
+
+def purge_project(normalized_name: str) -> None:
+    keys = [simple_detail_key(normalized_name, fmt) for fmt in SIMPLE_FORMATS]
+    keys += [simple_index_key(fmt) for fmt in SIMPLE_FORMATS]
+    cache.delete_many(keys)
+
+
+def purge_project_on_commit(normalized_name: str) -> None:
+    transaction.on_commit(lambda: purge_project(normalized_name))
