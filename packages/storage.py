@@ -1,8 +1,15 @@
 """Where distribution files live: Django's storage API, under the "files" alias
 (filesystem by default, S3-compatible when configured)."""
 
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
 from django.conf import settings
-from django.core.files.storage import Storage, storages
+from django.core.files import File
+from django.core.files.storage import FileSystemStorage, Storage, storages
 
 METADATA_SUFFIX = ".metadata"
 
@@ -25,3 +32,47 @@ def file_url(path: str) -> str:
     """Absolute-path or absolute URL for a stored file, honouring FILES_URL."""
     base = settings.FILES_URL or ""
     return f"{base}/packages/{path}"
+
+
+def store_file(path: str, source: str) -> None:
+    """Put the file at ``source`` (a local path) under ``path``, atomically.
+
+    Readers never see a half-written object: on the filesystem the bytes go to
+    a temporary name beside the target and are renamed over it; an object
+    store's PUT is atomic already. An existing object at ``path`` is replaced:
+    the path is content-addressed, so it can only be the same bytes, or the
+    remains of an upload that died before its rows were committed.
+    """
+    storage = files_storage()
+    if isinstance(storage, FileSystemStorage):
+        target = Path(storage.path(path))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
+        try:
+            # Same filesystem (FILE_UPLOAD_TEMP_DIR under var/): no copy at all.
+            os.link(source, partial)
+        except OSError:
+            shutil.copyfile(source, partial)
+        try:
+            os.chmod(partial, 0o644)
+            os.replace(partial, target)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+    else:
+        with open(source, "rb") as handle:
+            storage.save(path, File(handle, name=path))
+
+
+def store_bytes(path: str, data: bytes) -> None:
+    with tempfile.NamedTemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR) as handle:
+        handle.write(data)
+        handle.flush()
+        store_file(path, handle.name)
+
+
+def delete_objects(paths) -> None:
+    """Delete stored objects; ones already gone are not an error."""
+    storage = files_storage()
+    for path in paths:
+        storage.delete(path)

@@ -229,6 +229,7 @@ STORAGES = {
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns at start-up without it
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
 # --- Upload limits and rules --------------------------------------------------
@@ -245,7 +246,8 @@ UPLOAD_METADATA_MAX_BYTES = env_int("UPLOAD_METADATA_MAX_BYTES", 10 * MiB)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * MiB)
 # Everything above this goes to a temporary file, never into memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 0
-FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or None
+# On the same filesystem as var/files/ so a stored upload is a hard link, not a copy.
+FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR", str(VAR_DIR / "tmp"))
 FILE_UPLOAD_HANDLERS = ["packages.upload_handler.HashingUploadHandler"]
 
 # --- Accounts -------------------------------------------------------------------

@@ -16,6 +16,7 @@ def _isolated_files(settings, tmp_path):
             "OPTIONS": {"location": tmp_path / "files"},
         },
     }
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "tmp")
     storages._storages.pop("files", None)
     cache.clear()
     yield

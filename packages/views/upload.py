@@ -1,5 +1,91 @@
+"""``/legacy/``: the upload endpoint twine and uv publish talk to."""
+
+import base64
+import binascii
+
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
 from django.http import HttpResponse
+from django.http.multipartparser import MultiPartParserError
+from django.views.decorators.csrf import csrf_exempt
+
+from accounts.tokens import TOKEN_USERNAME, TokenError, api_token_authenticate, api_token_record_use
+from pypi_site.http import error_response
+
+from ..upload import Outcome, UploadError, release_file_upload
+
+_DRAIN_CHUNK = 1024 * 1024
 
 
-def file_upload(request):  # replaced by the upload pipeline
-    return HttpResponse(status=501)
+def _drain(request) -> None:
+    # Read what the client is still sending before answering: a server that
+    # closes with unread bytes makes the kernel reset the connection, and the
+    # client then shows "connection reset" instead of our message.
+    while request.read(_DRAIN_CHUNK):
+        pass
+
+
+def _credentials(request) -> tuple[str, str]:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        raise UploadError(
+            "Invalid or non-existent authentication information. "
+            "See /help/#invalid-auth for more information.",
+            status=401,
+        )
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise UploadError("Malformed Authorization header.", status=401) from None
+    username, _, password = decoded.partition(":")
+    return username, password
+
+
+def _authenticate(request):
+    username, password = _credentials(request)
+    if username != TOKEN_USERNAME:
+        raise UploadError(
+            "Username/Password authentication is not supported. Upload with an API token: "
+            "username '__token__' and the token (pypi-...) as the password. "
+            "See /help/#apitoken for more information.",
+            status=403,
+        )
+    try:
+        return api_token_authenticate(password)
+    except TokenError as exc:
+        raise UploadError(f"{exc} See /help/#invalid-auth for more information.", 403) from None
+
+
+def _refuse(request, exc: UploadError) -> HttpResponse:
+    _drain(request)
+    headers = {"WWW-Authenticate": 'Basic realm="Upload"'} if exc.status == 401 else None
+    return error_response(exc.status, exc.message, headers=headers)
+
+
+@csrf_exempt
+def file_upload(request):
+    if request.method != "POST":
+        return error_response(405, "Upload with a multipart POST (':action=file_upload').")
+    try:
+        token = _authenticate(request)
+    except UploadError as exc:
+        return _refuse(request, exc)
+    try:
+        form, files = request.POST, request.FILES
+    except RequestDataTooBig:
+        return _refuse(request, UploadError("The upload's form fields are too large."))
+    except (MultiPartParserError, TooManyFieldsSent, SuspiciousOperation):
+        return _refuse(request, UploadError("Invalid multipart form data."))
+    content = files.get("content")
+    if content is None:
+        return error_response(400, "Upload payload does not have a file.")
+    try:
+        outcome = release_file_upload(
+            form=form, content=content, token=token, ip_address=request.META.get("REMOTE_ADDR")
+        )
+    except UploadError as exc:
+        return error_response(exc.status, exc.message)
+    api_token_record_use(token)
+    if outcome is Outcome.ALREADY_STORED:
+        return HttpResponse("OK: this file was already uploaded.\n", content_type="text/plain")
+    return HttpResponse("OK\n", content_type="text/plain")

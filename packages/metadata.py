@@ -1,0 +1,243 @@
+"""Core metadata from the upload form, validated field by field with
+``packaging.metadata`` and then across fields.
+
+twine and uv send the distribution's core metadata as form fields named after
+the metadata keys (``requires_dist``, ``project_urls`` as "label, url", ...).
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from packaging.metadata import InvalidMetadata, Metadata, RawMetadata
+from packaging.utils import canonicalize_version
+from packaging.version import InvalidVersion, Version
+
+from .names import is_valid_project_name
+
+SPEC_URL = "https://packaging.python.org/specifications/core-metadata"
+
+# Form field -> RawMetadata key, for fields with more than one value.
+_LIST_FIELDS = {
+    "classifiers": "classifiers",
+    "platform": "platforms",
+    "supported_platform": "supported_platforms",
+    "requires_dist": "requires_dist",
+    "provides_dist": "provides_dist",
+    "obsoletes_dist": "obsoletes_dist",
+    "requires_external": "requires_external",
+    "provides_extra": "provides_extra",
+    "dynamic": "dynamic",
+    # twine sends License-File as "license_file"; accept the plural too.
+    "license_file": "license_files",
+    "license_files": "license_files",
+    # Metadata 1.1 fields that nothing reads any more, kept for validation.
+    "requires": "requires",
+    "provides": "provides",
+    "obsoletes": "obsoletes",
+}
+_SINGLE_FIELDS = (
+    "metadata_version",
+    "name",
+    "version",
+    "summary",
+    "description",
+    "description_content_type",
+    "home_page",
+    "download_url",
+    "author",
+    "author_email",
+    "maintainer",
+    "maintainer_email",
+    "license",
+    "license_expression",
+    "requires_python",
+)
+# The order in which field errors are reported, so the first one is stable.
+_REPORT_ORDER = ("metadata_version", "name", "version", *_SINGLE_FIELDS, *_LIST_FIELDS.values())
+_FIELD_TITLES = {
+    "metadata_version": "Metadata-Version",
+    "requires_python": "Requires-Python",
+    "requires_dist": "Requires-Dist",
+    "home_page": "Home-Page",
+    "download_url": "Download-URL",
+    "project_urls": "Project-URL",
+    "description_content_type": "Description-Content-Type",
+    "license_expression": "License-Expression",
+    "license_files": "License-File",
+}
+
+
+class MetadataError(Exception):
+    """A field of the upload's metadata is missing or invalid."""
+
+
+@dataclass
+class ReleaseMetadata:
+    """What a release stores, already validated."""
+
+    name: str
+    version: Version
+    metadata_version: str
+    fields: dict = field(default_factory=dict)
+
+    @property
+    def canonical_version(self) -> str:
+        return canonicalize_version(self.version)
+
+
+def _title(key: str) -> str:
+    return _FIELD_TITLES.get(key, key.replace("_", "-").title())
+
+
+def _first_values(form: Mapping, key: str) -> str:
+    value = form.get(key, "")
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _list_values(form, key: str) -> list[str]:
+    values = form.getlist(key) if hasattr(form, "getlist") else form.get(key, [])
+    if isinstance(values, str):
+        values = [values]
+    return [value.strip() for value in values if value and value.strip()]
+
+
+def _raw_from_form(form) -> RawMetadata:
+    raw: dict = {}
+    for key in _SINGLE_FIELDS:
+        value = form.get(key, "")
+        # The description keeps its whitespace; every other field is trimmed.
+        value = value if key == "description" else value.strip()
+        if value:
+            raw[key] = value
+    for form_key, raw_key in _LIST_FIELDS.items():
+        values = _list_values(form, form_key)
+        if values:
+            raw.setdefault(raw_key, []).extend(values)
+    keywords = _list_values(form, "keywords")
+    if keywords:
+        # One comma-separated field in metadata; twine may send it split.
+        raw["keywords"] = [k.strip() for k in ",".join(keywords).split(",") if k.strip()]
+    urls = {}
+    for entry in _list_values(form, "project_urls"):
+        label, sep, url = entry.partition(",")
+        if not sep or not label.strip() or not url.strip():
+            raise MetadataError(
+                f"{entry!r} is an invalid value for Project-URL. Error: Use 'Label, URL' "
+                f"with a label of at most 32 characters. See {SPEC_URL} for more information."
+            )
+        urls[label.strip()] = url.strip()
+    if urls:
+        raw["project_urls"] = urls
+    return raw  # type: ignore[return-value]
+
+
+def _raw_key(metadata_field: str) -> str:
+    # packaging names fields as in the e-mail headers, lowercased.
+    return metadata_field.replace("-", "_")
+
+
+def _first_error(group: ExceptionGroup) -> InvalidMetadata:
+    errors = [exc for exc in group.exceptions if isinstance(exc, InvalidMetadata)]
+
+    def position(exc: InvalidMetadata) -> tuple[int, str]:
+        key = _raw_key(exc.field)
+        index = _REPORT_ORDER.index(key) if key in _REPORT_ORDER else len(_REPORT_ORDER)
+        return index, str(exc)
+
+    return min(errors, key=position)
+
+
+def validate_upload_metadata(form) -> ReleaseMetadata:
+    """Validate the form's metadata; MetadataError names the first bad field."""
+    name = _first_values(form, "name")
+    version_text = _first_values(form, "version")
+    metadata_version = _first_values(form, "metadata_version")
+    # The three fields every upload needs, checked first with the public
+    # index's wording because people search for these messages.
+    if not metadata_version:
+        raise MetadataError(
+            f"'' is an invalid value for Metadata-Version. Error: This field is required. "
+            f"See {SPEC_URL} for more information."
+        )
+    if not name:
+        raise MetadataError(
+            f"'' is an invalid value for Name. Error: This field is required. "
+            f"See {SPEC_URL} for more information."
+        )
+    if not is_valid_project_name(name):
+        raise MetadataError(
+            f"{name!r} is an invalid value for Name. Error: Start and end with a letter or "
+            f"numeral containing only ASCII numeric and '.', '_' and '-'. "
+            f"See {SPEC_URL} for more information."
+        )
+    if not version_text:
+        raise MetadataError(
+            f"'' is an invalid value for Version. Error: This field is required. "
+            f"See {SPEC_URL} for more information."
+        )
+    try:
+        version = Version(version_text)
+    except InvalidVersion:
+        raise MetadataError(
+            f"{version_text!r} is an invalid value for Version. Error: Start and end with a "
+            f"letter or numeral containing only ASCII numeric and '.', '_' and '-'. "
+            f"See https://peps.python.org/pep-0440/ for more information."
+        ) from None
+    if version.local is not None:
+        raise MetadataError(
+            f"{version_text!r} is an invalid value for Version. Error: Can't use PEP 440 "
+            f"local versions. See {SPEC_URL} for more information."
+        )
+
+    raw = _raw_from_form(form)
+    try:
+        metadata = Metadata.from_raw(raw, validate=True)
+    except ExceptionGroup as group:
+        error = _first_error(group)
+        key = _raw_key(error.field)
+        value = raw.get(key)
+        shown = f"{value!r} is an invalid value" if isinstance(value, str) else "Invalid value"
+        raise MetadataError(
+            f"{shown} for {_title(key)}. Error: {error}. See {SPEC_URL} for more information."
+        ) from None
+
+    summary = metadata.summary or ""
+    if "\n" in summary or "\r" in summary:
+        raise MetadataError(
+            f"{summary!r} is an invalid value for Summary. Error: Use a single line only. "
+            f"See {SPEC_URL} for more information."
+        )
+    if len(summary) > 512:
+        raise MetadataError(
+            f"'{summary[:40]}...' is an invalid value for Summary. Error: Use 512 characters "
+            f"or fewer. See {SPEC_URL} for more information."
+        )
+
+    fields = {
+        "summary": summary,
+        "description": raw.get("description", ""),
+        "description_content_type": raw.get("description_content_type", ""),
+        "author": raw.get("author", ""),
+        "author_email": raw.get("author_email", ""),
+        "maintainer": raw.get("maintainer", ""),
+        "maintainer_email": raw.get("maintainer_email", ""),
+        "license": raw.get("license", ""),
+        "license_expression": raw.get("license_expression", ""),
+        "license_files": raw.get("license_files", []),
+        "keywords": ", ".join(raw.get("keywords", [])),
+        "classifiers": raw.get("classifiers", []),
+        "platform": raw.get("platforms", []),
+        "home_page": raw.get("home_page", ""),
+        "download_url": raw.get("download_url", ""),
+        "project_urls": [[label, url] for label, url in raw.get("project_urls", {}).items()],
+        "requires_python": raw.get("requires_python", ""),
+        "requires_dist": raw.get("requires_dist", []),
+        "provides_extra": raw.get("provides_extra", []),
+        "dynamic": raw.get("dynamic", []),
+        "requires_external": raw.get("requires_external", []),
+        "provides_dist": raw.get("provides_dist", []),
+        "obsoletes_dist": raw.get("obsoletes_dist", []),
+    }
+    return ReleaseMetadata(
+        name=name, version=version, metadata_version=metadata_version, fields=fields
+    )

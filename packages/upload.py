@@ -1,0 +1,437 @@
+"""The upload pipeline ("forklift"): a fixed sequence of small checks, then one
+commit that makes the stored file and its rows visible together.
+
+Order, as on the public index: metadata, project and permission, filename,
+limits, digests, duplicates, release rules, archive content, store, commit.
+The first failing step's message is the one the client sees.
+"""
+
+import enum
+import hashlib
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
+
+from accounts.models import ApiToken
+
+from .cache import purge_project_on_commit
+from .distributions import (
+    DistributionFilename,
+    InvalidDistribution,
+    check_filename_matches,
+    check_metadata_agrees,
+    check_wheel_platforms,
+    parse_distribution_filename,
+    read_sdist_metadata,
+    read_wheel_metadata,
+)
+from .journal import journal_append
+from .metadata import MetadataError, ReleaseMetadata, validate_upload_metadata
+from .models import File, FileRegistry, Project, Release, Role
+from .names import normalize_project_name
+from .permissions import user_can_upload
+from .storage import (
+    delete_objects,
+    file_path,
+    files_storage,
+    metadata_path,
+    store_bytes,
+    store_file,
+)
+from .upload_handler import HashedUploadedFile
+
+FILETYPES = {"bdist_wheel", "sdist"}
+MB = 1000 * 1000
+GB = 1000 * MB
+
+
+class UploadError(Exception):
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class Outcome(enum.Enum):
+    STORED = "stored"
+    ALREADY_STORED = "already stored"  # identical re-upload: success, nothing to do
+
+
+@dataclass
+class Upload:
+    """What the pipeline has learnt so far about one upload."""
+
+    form: object
+    content: HashedUploadedFile
+    token: ApiToken
+    ip_address: str | None
+    metadata: ReleaseMetadata | None = None
+    dist: DistributionFilename | None = None
+    project: Project | None = None
+    core_metadata: bytes = b""
+
+    @property
+    def user(self):
+        return self.token.user
+
+    @property
+    def filename(self) -> str:
+        return self.content.name
+
+    @property
+    def project_name(self) -> str:
+        return self.project.name if self.project else self.metadata.name
+
+
+# --- the steps ------------------------------------------------------------------
+
+
+def check_protocol(upload: Upload) -> None:
+    action = upload.form.get(":action", "file_upload")
+    if action != "file_upload":
+        raise UploadError(f"Unknown action {action!r}: only 'file_upload' is supported.")
+    if upload.form.get("protocol_version", "1") != "1":
+        raise UploadError("Unknown protocol version: use protocol_version=1.")
+
+
+def check_metadata(upload: Upload) -> None:
+    try:
+        upload.metadata = validate_upload_metadata(upload.form)
+    except MetadataError as exc:
+        raise UploadError(str(exc)) from None
+
+
+def check_project_permission(upload: Upload) -> None:
+    normalized = normalize_project_name(upload.metadata.name)
+    upload.project = Project.objects.filter(normalized_name=normalized).first()
+    scoped_names = {p.normalized_name for p in upload.token.projects.all()}
+    if scoped_names and normalized not in scoped_names:
+        raise UploadError(
+            f"Invalid API Token: project-scoped token is not valid for project: "
+            f"{upload.metadata.name!r}",
+            status=403,
+        )
+    if upload.project is not None and not user_can_upload(upload.user, upload.project):
+        raise UploadError(
+            f"The user '{upload.user.username}' isn't allowed to upload to project "
+            f"'{upload.project.name}'. See /help/#project-name for more information.",
+            status=403,
+        )
+
+
+def check_filename(upload: Upload) -> None:
+    filetype = upload.form.get("filetype", "")
+    if filetype not in FILETYPES:
+        raise UploadError(
+            f"Invalid value for filetype: {filetype!r}. Only 'bdist_wheel' and 'sdist' "
+            f"uploads are accepted."
+        )
+    try:
+        dist = parse_distribution_filename(upload.filename)
+        check_filename_matches(
+            dist, project_name=upload.metadata.name, version=upload.metadata.version
+        )
+        check_wheel_platforms(dist)
+    except InvalidDistribution as exc:
+        raise UploadError(str(exc)) from None
+    if dist.packagetype != filetype:
+        raise UploadError(
+            f"Invalid value for filetype: {filetype!r} does not match the file "
+            f"{upload.filename!r}, which is a {dist.packagetype}."
+        )
+    upload.dist = dist
+
+
+def _file_limit(project: Project | None) -> int:
+    override = project.upload_limit if project else None
+    return override or settings.UPLOAD_MAX_BYTES
+
+
+def _total_limit(project: Project | None) -> int:
+    override = project.total_size_limit if project else None
+    return override or settings.PROJECT_MAX_BYTES
+
+
+def _human(limit: int, unit: int) -> str:
+    return f"{limit / unit:g}"
+
+
+def check_size_limits(upload: Upload) -> None:
+    limit = _file_limit(upload.project)
+    if upload.content.truncated or upload.content.size > limit:
+        raise UploadError(
+            f"File too large. Limit for project '{upload.project_name}' is "
+            f"{_human(limit, MB)} MB. See /help/#file-size-limit for more information."
+        )
+    _check_total_size(upload.project, upload.project_name, upload.content.size)
+
+
+def _check_total_size(project: Project | None, name: str, size: int) -> None:
+    limit = _total_limit(project)
+    used = project.total_size if project else 0
+    if used + size > limit:
+        raise UploadError(
+            f"Project size too large. Limit for project '{name}' total size is "
+            f"{_human(limit, GB)} GB. See /help/#project-size-limit for more information."
+        )
+
+
+def check_digests(upload: Upload) -> None:
+    given = {
+        "md5_digest": upload.content.md5_digest,
+        "sha256_digest": upload.content.sha256_digest,
+        "blake2_256_digest": upload.content.blake2_256_digest,
+    }
+    supplied = {key: upload.form.get(key, "").strip().lower() for key in given}
+    if not any(supplied.values()):
+        raise UploadError("Include at least one message digest.")
+    for key, computed in given.items():
+        if supplied[key] and supplied[key] != computed:
+            raise UploadError(
+                "The digest supplied does not match a digest calculated from the uploaded file."
+            )
+
+
+def check_duplicate(upload: Upload) -> Outcome | None:
+    """The three-way check: identical file (success), reused name or bytes
+    (refused), or a filename that was used before and deleted (refused)."""
+    content = upload.content
+    existing = File.objects.filter(
+        Q(filename=upload.filename)
+        | Q(sha256_digest=content.sha256_digest)
+        | Q(blake2_256_digest=content.blake2_256_digest)
+    ).first()
+    if existing is not None:
+        if (
+            existing.filename == upload.filename
+            and existing.sha256_digest == content.sha256_digest
+            and existing.blake2_256_digest == content.blake2_256_digest
+        ):
+            return Outcome.ALREADY_STORED
+        raise UploadError(
+            f"File already exists ('{existing.filename}', with blake2_256 hash "
+            f"'{existing.blake2_256_digest}'). See /help/#file-name-reuse for more information."
+        )
+    if FileRegistry.objects.filter(filename=upload.filename).exists():
+        raise UploadError(
+            "This filename has already been used, use a different version. "
+            "See /help/#file-name-reuse for more information."
+        )
+    return None
+
+
+def _sdist_exists(project: Project | None, canonical_version: str) -> bool:
+    return (
+        project is not None
+        and File.objects.filter(
+            release__project=project,
+            release__canonical_version=canonical_version,
+            packagetype=File.PackageType.SDIST,
+        ).exists()
+    )
+
+
+def check_release_rules(upload: Upload) -> None:
+    if upload.dist.packagetype == File.PackageType.SDIST and _sdist_exists(
+        upload.project, upload.metadata.canonical_version
+    ):
+        raise UploadError("Only one sdist may be uploaded per release.")
+
+
+def check_content(upload: Upload) -> None:
+    path = upload.content.temporary_file_path()
+    try:
+        if upload.dist.packagetype == File.PackageType.BDIST_WHEEL:
+            metadata = read_wheel_metadata(path, upload.dist)
+            kind = "wheel"
+            # PEP 658: only a wheel's METADATA is served; an sdist's PKG-INFO
+            # may hold dynamic fields that its built wheels don't share.
+            upload.core_metadata = metadata
+        else:
+            metadata = read_sdist_metadata(path, upload.dist)
+            kind = "sdist"
+        check_metadata_agrees(
+            metadata, project_name=upload.metadata.name, version=upload.metadata.version, kind=kind
+        )
+    except InvalidDistribution as exc:
+        raise UploadError(str(exc)) from None
+
+
+# --- storing and committing ---------------------------------------------------
+
+
+def _lock_path(path: str) -> None:
+    # Uploads of identical bytes share one content-addressed path. This lock
+    # orders the commit of one against the failure cleanup of another, so a
+    # cleanup never deletes an object that a committed row points to. On
+    # SQLite the IMMEDIATE transaction already excludes every other writer.
+    if connection.vendor == "postgresql":
+        key = int.from_bytes(hashlib.sha256(path.encode()).digest()[:8], "big", signed=True)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+def _store_objects(upload: Upload, path: str) -> list[str]:
+    store_file(path, upload.content.temporary_file_path())
+    stored = [path]
+    if upload.core_metadata:
+        store_bytes(metadata_path(path), upload.core_metadata)
+        stored.append(metadata_path(path))
+    return stored
+
+
+def _discard_objects(path: str, stored: list[str]) -> None:
+    """Delete what this upload stored, unless a committed row now uses it."""
+    with transaction.atomic():
+        _lock_path(path)
+        if not File.objects.filter(path=path).exists():
+            delete_objects(stored)
+
+
+def _create_project(upload: Upload) -> Project:
+    name = upload.metadata.name
+    project = Project.objects.create(name=name, normalized_name=normalize_project_name(name))
+    Role.objects.create(project=project, user=upload.user, role_name=Role.Name.OWNER)
+    journal_append(
+        project=project, action="create", actor=upload.user, ip_address=upload.ip_address
+    )
+    journal_append(
+        project=project,
+        action=f"add Owner {upload.user.username}",
+        actor=upload.user,
+        ip_address=upload.ip_address,
+    )
+    return project
+
+
+def _get_or_create_release(upload: Upload, project: Project) -> Release:
+    metadata = upload.metadata
+    release = Release.objects.filter(
+        project=project, canonical_version=metadata.canonical_version
+    ).first()
+    if release is not None:
+        return release
+    release = Release.objects.create(
+        project=project,
+        version=str(metadata.version),
+        canonical_version=metadata.canonical_version,
+        is_prerelease=metadata.version.is_prerelease,
+        uploader=upload.user,
+        metadata_version=metadata.metadata_version,
+        **metadata.fields,
+    )
+    journal_append(
+        project=project,
+        action="new release",
+        version=release.version,
+        actor=upload.user,
+        ip_address=upload.ip_address,
+    )
+    return release
+
+
+def _commit(upload: Upload, path: str, stored: list[str]) -> None:
+    content = upload.content
+    with transaction.atomic():
+        _lock_path(path)
+        storage = files_storage()
+        if not all(storage.exists(name) for name in stored):
+            # A concurrent identical upload failed and cleaned up our shared
+            # path between our write and this lock; write it again.
+            _store_objects(upload, path)
+        if upload.project is None:
+            project = _create_project(upload)
+        else:
+            # Serializes uploads to one project: the total-size and one-sdist
+            # rules below read what a concurrent upload may be adding.
+            project = Project.objects.select_for_update().get(pk=upload.project.pk)
+            _check_total_size(project, project.name, content.size)
+            check_release_rules(upload)
+        release = _get_or_create_release(upload, project)
+        File.objects.create(
+            release=release,
+            filename=upload.filename,
+            packagetype=upload.dist.packagetype,
+            python_version=upload.dist.python_version,
+            size=content.size,
+            md5_digest=content.md5_digest,
+            sha256_digest=content.sha256_digest,
+            blake2_256_digest=content.blake2_256_digest,
+            path=path,
+            metadata_sha256_digest=_sha256(upload.core_metadata),
+            metadata_blake2_256_digest=_blake2(upload.core_metadata),
+            uploader=upload.user,
+        )
+        FileRegistry.objects.create(filename=upload.filename)
+        Project.objects.filter(pk=project.pk).update(total_size=F("total_size") + content.size)
+        journal_append(
+            project=project,
+            action=f"add {upload.dist.python_version} file {upload.filename}",
+            version=release.version,
+            filename=upload.filename,
+            actor=upload.user,
+            ip_address=upload.ip_address,
+        )
+        purge_project_on_commit(project.normalized_name)
+    upload.project = project
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest() if data else ""
+
+
+def _blake2(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=32).hexdigest() if data else ""
+
+
+def store_and_commit(upload: Upload) -> Outcome:
+    content = upload.content
+    path = file_path(blake2_256_digest=content.blake2_256_digest, filename=upload.filename)
+    stored = _store_objects(upload, path)
+    attempts = 2
+    while True:
+        attempts -= 1
+        try:
+            _commit(upload, path, stored)
+        except IntegrityError:
+            # Lost a race: a concurrent upload committed the same filename or
+            # bytes, or created this project, first. Judge again against what
+            # won; if only the project was new, the second attempt joins it.
+            check_project_permission(upload)
+            outcome = check_duplicate(upload)
+            if outcome is None and attempts:
+                continue
+            _discard_objects(path, stored)
+            if outcome is not None:
+                return outcome
+            raise UploadError(
+                "A concurrent upload changed this project; try the upload again.", status=409
+            ) from None
+        except BaseException:
+            _discard_objects(path, stored)
+            raise
+        return Outcome.STORED
+
+
+# --- the pipeline ------------------------------------------------------------------
+
+
+def release_file_upload(
+    *, form, content: HashedUploadedFile, token: ApiToken, ip_address: str | None = None
+) -> Outcome:
+    """Validate one uploaded file and publish it, or raise UploadError."""
+    upload = Upload(form=form, content=content, token=token, ip_address=ip_address)
+    check_protocol(upload)
+    check_metadata(upload)
+    check_project_permission(upload)
+    check_filename(upload)
+    check_size_limits(upload)
+    check_digests(upload)
+    outcome = check_duplicate(upload)
+    if outcome is not None:
+        return outcome
+    check_release_rules(upload)
+    check_content(upload)
+    return store_and_commit(upload)
