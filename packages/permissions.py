@@ -1,0 +1,22 @@
+"""Who may act on a project. The one place that reads roles for that purpose:
+the upload pipeline, the management pages and the API all ask here."""
+
+from .models import Project, Role
+
+
+def _has_role(user, project: Project, role_names: tuple[str, ...]) -> bool:
+    # Anonymous users, deactivated accounts and a missing user (None) never act,
+    # whatever roles are still recorded for them.
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    return Role.objects.filter(project=project, user=user, role_name__in=role_names).exists()
+
+
+def user_can_upload(user, project: Project) -> bool:
+    """Owners and Maintainers may upload new releases and files."""
+    return _has_role(user, project, (Role.Name.OWNER, Role.Name.MAINTAINER))
+
+
+def user_is_owner(user, project: Project) -> bool:
+    """Only Owners may manage roles, delete or yank (as on the public index)."""
+    return _has_role(user, project, (Role.Name.OWNER,))

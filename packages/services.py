@@ -1,0 +1,190 @@
+"""Maintainer and moderator operations on projects, releases and files.
+
+Each service runs in one transaction, locks the row it changes, writes the
+journal entry as its last write, and leaves side effects (cache purge, removal of
+stored objects) to ``transaction.on_commit``. Who may call them is decided by the
+callers (see ``packages.permissions``), not here.
+"""
+
+import logging
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.db.models import F
+
+from .cache import purge_project_on_commit
+from .journal import journal_append
+from .models import File, FileRegistry, Project, Release
+from .storage import files_storage, metadata_path
+
+logger = logging.getLogger(__name__)
+
+
+class ReleaseError(Exception):
+    """A precondition of a release or file operation does not hold. The message
+    is meant for the person who asked (command output, web page, API error)."""
+
+
+def _lock_release(release: Release) -> Release:
+    try:
+        return Release.objects.select_for_update().select_related("project").get(pk=release.pk)
+    except Release.DoesNotExist:
+        raise ReleaseError(f"{release.project.name} {release.version} no longer exists.") from None
+
+
+def _stored_paths(files: Iterable[File]) -> list[str]:
+    paths = []
+    for file in files:
+        paths.append(file.path)
+        if file.has_metadata:
+            paths.append(metadata_path(file.path))
+    return paths
+
+
+def _delete_stored_on_commit(paths: list[str]) -> None:
+    # Only after commit: were the objects removed first and the transaction then
+    # rolled back, rows would point at missing files. The reverse (rows gone,
+    # object left behind) is harmless: files are served only when a row exists.
+    def delete() -> None:
+        storage = files_storage()
+        for path in paths:
+            try:
+                storage.delete(path)
+            except Exception:
+                # Backends raise their own types (OSError, botocore errors). The
+                # deletion has committed, so report the orphan and carry on.
+                logger.exception("Could not delete stored object %s; it is now an orphan", path)
+
+    transaction.on_commit(delete)
+
+
+def _reserve_filenames(files: Iterable[File]) -> None:
+    # The upload registers every filename; this also covers rows made some
+    # other way (imports, fixtures), so a deleted filename is never reusable.
+    for file in files:
+        FileRegistry.objects.get_or_create(filename=file.filename)
+
+
+def _shrink_total_size(project: Project, files: Iterable[File]) -> None:
+    freed = sum(file.size for file in files)
+    # F(): an upload to another release may be adding to the total right now.
+    Project.objects.filter(pk=project.pk).update(total_size=F("total_size") - freed)
+
+
+def release_yank(*, release: Release, reason: str = "", actor, ip_address=None) -> Release:
+    """Mark a release yanked (PEP 592); installers skip it unless pinned.
+
+    The reason is optional, as in PEP 592.
+    """
+    with transaction.atomic():
+        # The lock makes a second, concurrent yank wait and then see the first
+        # one's result, instead of both passing the check and journaling twice.
+        release = _lock_release(release)
+        if release.yanked:
+            raise ReleaseError(f"{release.project.name} {release.version} is already yanked.")
+        release.yanked = True
+        release.yanked_reason = reason
+        release.save(update_fields=["yanked", "yanked_reason"])
+        journal_append(
+            project=release.project,
+            action="yank release",
+            version=release.version,
+            actor=actor,
+            ip_address=ip_address,
+        )
+        purge_project_on_commit(release.project.normalized_name)
+    return release
+
+
+def release_unyank(*, release: Release, actor, ip_address=None) -> Release:
+    """Undo a yank: the release is offered to installers again."""
+    with transaction.atomic():
+        # Same race as release_yank: two unyanks at once would both journal.
+        release = _lock_release(release)
+        if not release.yanked:
+            raise ReleaseError(f"{release.project.name} {release.version} is not yanked.")
+        release.yanked = False
+        release.yanked_reason = ""
+        release.save(update_fields=["yanked", "yanked_reason"])
+        journal_append(
+            project=release.project,
+            action="unyank release",
+            version=release.version,
+            actor=actor,
+            ip_address=ip_address,
+        )
+        purge_project_on_commit(release.project.normalized_name)
+    return release
+
+
+def release_delete(*, release: Release, actor, ip_address=None) -> None:
+    """Delete a release and its files. Their filenames stay reserved forever."""
+    with transaction.atomic():
+        # Locked before the files are listed: an upload adding a file to this
+        # release must wait (its foreign key check needs this row), so the list
+        # is complete and no file row disappears without its stored object. A
+        # second delete of the same release waits, then finds it gone.
+        release = _lock_release(release)
+        project = release.project
+        files = list(release.files.all())
+        _reserve_filenames(files)
+        release.delete()
+        _shrink_total_size(project, files)
+        journal_append(
+            project=project,
+            action="remove release",
+            version=release.version,
+            actor=actor,
+            ip_address=ip_address,
+        )
+        purge_project_on_commit(project.normalized_name)
+        _delete_stored_on_commit(_stored_paths(files))
+
+
+def file_delete(*, file: File, actor, ip_address=None) -> None:
+    """Delete one file. Its release stays, even when this was its last file."""
+    with transaction.atomic():
+        # Two deletes of one file at once would otherwise both shrink the
+        # project's total size and both journal; the second now finds it gone.
+        try:
+            file = (
+                File.objects.select_for_update().select_related("release__project").get(pk=file.pk)
+            )
+        except File.DoesNotExist:
+            raise ReleaseError(f"File {file.filename} no longer exists.") from None
+        release = file.release
+        project = release.project
+        _reserve_filenames([file])
+        file.delete()
+        _shrink_total_size(project, [file])
+        journal_append(
+            project=project,
+            action=f"remove file {file.filename}",
+            version=release.version,
+            filename=file.filename,
+            actor=actor,
+            ip_address=ip_address,
+        )
+        purge_project_on_commit(project.normalized_name)
+        _delete_stored_on_commit(_stored_paths([file]))
+
+
+def project_delete(*, project: Project, actor, ip_address=None) -> None:
+    """Delete a project with its releases, files and roles. The journal keeps
+    its history (entries name projects, they do not reference them), and every
+    filename it ever used stays reserved."""
+    with transaction.atomic():
+        # An upload creating a release in this project must wait for the delete
+        # (its foreign key check needs this row) instead of landing in a project
+        # that is about to vanish, leaving a file row without its stored object.
+        try:
+            project = Project.objects.select_for_update().get(pk=project.pk)
+        except Project.DoesNotExist:
+            raise ReleaseError(f"Project {project.name} no longer exists.") from None
+        files = list(File.objects.filter(release__project=project))
+        _reserve_filenames(files)
+        # Through the queryset so the instance keeps its pk for the journal call.
+        Project.objects.filter(pk=project.pk).delete()
+        journal_append(project=project, action="remove project", actor=actor, ip_address=ip_address)
+        purge_project_on_commit(project.normalized_name)
+        _delete_stored_on_commit(_stored_paths(files))
