@@ -1,9 +1,114 @@
-from django.http import HttpResponse
+"""/simple/ and /simple/<name>/: negotiate, take the cached page, answer.
+
+The hot path is a cache get and an HttpResponse; rendering lives in
+``packages.simple``.
+"""
+
+import re
+
+from django.conf import settings
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseNotFound,
+    HttpResponsePermanentRedirect,
+)
+from django.urls import reverse
+from django.utils.cache import get_conditional_response
+
+from packages import simple
+from packages.names import normalize_project_name
+
+# A PEP 503 normalized name: the only spelling served without a redirect.
+_NORMALIZED = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_MAX_NAME_LENGTH = 200
+
+# Browser-based tools read the index from other origins; the public index
+# allows that for the whole simple API. Only simple GETs happen (no preflight:
+# OPTIONS is refused), so the preflight headers would be dead weight here.
+_CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "X-PyPI-Last-Serial",
+}
+
+_RESPONSE_CONTENT_TYPES = {
+    simple.TEXT_HTML: "text/html; charset=utf-8",
+    simple.V1_HTML: "application/vnd.pypi.simple.v1+html; charset=utf-8",
+    simple.V1_JSON: simple.V1_JSON,
+}
+# text/html and the v1 HTML type share one body but are two representations,
+# so their strong validators must differ.
+_ETAG_SUFFIX = {simple.TEXT_HTML: "", simple.V1_HTML: "-v1", simple.V1_JSON: ""}
 
 
-def index(request):  # replaced by the simple API
-    return HttpResponse(status=501)
+def _is_normalized(name: str) -> bool:
+    return len(name) <= _MAX_NAME_LENGTH and _NORMALIZED.fullmatch(name) is not None
 
 
-def detail(request, name):  # replaced by the simple API
-    return HttpResponse(status=501)
+def _cache_headers(surrogate_key: str) -> dict[str, str]:
+    return {
+        "Cache-Control": f"max-age={settings.SIMPLE_CACHE_SECONDS}, public",
+        "Surrogate-Key": surrogate_key,
+        **_CORS_HEADERS,
+    }
+
+
+def _page_response(
+    request: HttpRequest, page: simple.CachedPage, content_type: str, surrogate_key: str
+) -> HttpResponse:
+    headers = _cache_headers(surrogate_key)
+    headers["ETag"] = f'"{page.etag}{_ETAG_SUFFIX[content_type]}"'
+    headers["Vary"] = "Accept"
+    headers["X-PyPI-Last-Serial"] = page.serial
+    if "HTTP_IF_NONE_MATCH" in request.META:
+        not_modified = get_conditional_response(request, etag=headers["ETag"])
+        if not_modified is not None:
+            for key, value in headers.items():
+                not_modified[key] = value
+            return not_modified
+    if request.method == "HEAD":
+        response = HttpResponse(content_type=_RESPONSE_CONTENT_TYPES[content_type], headers=headers)
+        response["Content-Length"] = str(len(page.body))
+        return response
+    return HttpResponse(
+        page.body, content_type=_RESPONSE_CONTENT_TYPES[content_type], headers=headers
+    )
+
+
+def _not_found(surrogate_key: str) -> HttpResponse:
+    # Cacheable like a page, and under the project's key, so the purge that
+    # follows the project's creation clears it from a CDN too.
+    return HttpResponseNotFound(
+        "404 Not Found",
+        content_type="text/plain; charset=utf-8",
+        headers=_cache_headers(surrogate_key),
+    )
+
+
+def index(request: HttpRequest) -> HttpResponse:
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponseNotAllowed(["GET", "HEAD"])
+    content_type = simple.select_content_type(request)
+    page = simple.index_page(simple.page_format(content_type))
+    return _page_response(request, page, content_type, "simple simple-index")
+
+
+def detail(request: HttpRequest, name: str) -> HttpResponse:
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponseNotAllowed(["GET", "HEAD"])
+    if not _is_normalized(name):
+        normalized = normalize_project_name(name)
+        if not _is_normalized(normalized):
+            return _not_found("simple")
+        location = reverse("simple-detail", args=[normalized])
+        if query := request.META.get("QUERY_STRING"):
+            location = f"{location}?{query}"
+        return HttpResponsePermanentRedirect(
+            location, headers=_cache_headers(f"simple simple-{normalized}")
+        )
+    content_type = simple.select_content_type(request)
+    page = simple.detail_page(name, simple.page_format(content_type))
+    if page is None:
+        return _not_found(f"simple simple-{name}")
+    return _page_response(request, page, content_type, f"simple simple-{name}")

@@ -1,0 +1,332 @@
+"""The simple repository API: PEP 503 HTML and PEP 691 JSON pages, rendered once
+per change and then served from the cache.
+
+Specifications followed: PEP 503 (HTML), PEP 691 (JSON, negotiation), PEP 629
+(repository-version meta tag), PEP 592 (yanked), PEP 658/714 (core metadata),
+PEP 700 (versions, size, upload-time; API version 1.1).
+
+A page is loaded with a fixed number of queries, rendered in both formats at
+once (one database read serves the HTML and the JSON variant) and stored as
+``CachedPage`` under the keys of ``packages.cache``. Serving a cached page does
+no database query: the serial travels with the bytes.
+"""
+
+import functools
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html import escape
+from typing import NamedTuple
+
+from django.core.cache import cache, caches
+from django.core.cache.backends.locmem import LocMemCache
+from django.db.models import Max
+from django.http import HttpRequest
+from django.urls import reverse
+from packaging.version import Version
+
+from .cache import simple_detail_key, simple_index_key
+from .models import File, JournalEntry, Project, Release
+from .storage import file_url
+
+API_VERSION = "1.1"
+
+TEXT_HTML = "text/html"
+V1_HTML = "application/vnd.pypi.simple.v1+html"
+V1_JSON = "application/vnd.pypi.simple.v1+json"
+# Offer order breaks ties between equally acceptable types: text/html first,
+# as the public index does, so "*/*" (curl) and a missing Accept get HTML.
+CONTENT_TYPES = (TEXT_HTML, V1_HTML, V1_JSON)
+
+# How long a rendered page may stay in the origin cache. Purges make changes
+# visible at once; the limit only bounds a page that outlived a missed purge
+# (a process that died between its commit and its purge).
+PAGE_CACHE_SECONDS = 300
+
+
+class CachedPage(NamedTuple):
+    body: bytes
+    etag: str  # unquoted digest of body
+    serial: str  # X-PyPI-Last-Serial, ready for the header
+
+
+# --- Content negotiation ------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=512)
+def _negotiate(accept: str | None) -> str:
+    # Clients send a handful of distinct Accept headers (pip, uv, browsers), so
+    # the parse is remembered per header value instead of redone per request.
+    probe = HttpRequest()
+    if accept is not None:
+        probe.META["HTTP_ACCEPT"] = accept
+    # Nothing acceptable: HTML, as the public index answers (never 406).
+    return probe.get_preferred_type(CONTENT_TYPES) or TEXT_HTML
+
+
+def select_content_type(request: HttpRequest) -> str:
+    """The media type to answer with: ``?format=`` first, then ``Accept``."""
+    if request.META.get("QUERY_STRING"):
+        requested = request.GET.get("format")
+        if requested in CONTENT_TYPES:
+            return requested
+    return _negotiate(request.META.get("HTTP_ACCEPT"))
+
+
+def page_format(content_type: str) -> str:
+    """The cache format ("html" or "json") holding the body for a media type."""
+    return "json" if content_type == V1_JSON else "html"
+
+
+# --- Selectors -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FileLink:
+    filename: str
+    url: str
+    sha256: str
+    requires_python: str
+    yanked: bool
+    yanked_reason: str
+    metadata_sha256: str
+    size: int
+    upload_time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectListing:
+    name: str
+    normalized_name: str
+    serial: int
+    versions: list[str]
+    files: list[FileLink]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexListing:
+    serial: int
+    projects: list[tuple[str, str, int]]  # (name, normalized_name, last_serial)
+
+
+def project_listing(normalized_name: str) -> ProjectListing | None:
+    """A project's releases and files in three queries, whatever their number."""
+    try:
+        project_id, name, serial = Project.objects.values_list("id", "name", "last_serial").get(
+            normalized_name=normalized_name
+        )
+    except Project.DoesNotExist:
+        return None
+    releases = {
+        row[0]: row[1:]
+        for row in Release.objects.filter(project_id=project_id).values_list(
+            "id", "version", "yanked", "yanked_reason", "requires_python"
+        )
+    }
+    files = []
+    for release_id, filename, path, sha256, metadata_sha256, size, upload_time in (
+        File.objects.filter(release__project_id=project_id)
+        .order_by("filename")
+        .values_list(
+            "release_id",
+            "filename",
+            "path",
+            "sha256_digest",
+            "metadata_sha256_digest",
+            "size",
+            "upload_time",
+        )
+    ):
+        _version, yanked, yanked_reason, requires_python = releases[release_id]
+        files.append(
+            FileLink(
+                filename=filename,
+                url=file_url(path),
+                sha256=sha256,
+                requires_python=requires_python,
+                yanked=yanked,
+                yanked_reason=yanked_reason,
+                metadata_sha256=metadata_sha256,
+                size=size,
+                upload_time=upload_time,
+            )
+        )
+    versions = sorted((release[0] for release in releases.values()), key=Version)
+    return ProjectListing(
+        name=name, normalized_name=normalized_name, serial=serial, versions=versions, files=files
+    )
+
+
+def _project_serial(normalized_name: str) -> int | None:
+    return (
+        Project.objects.filter(normalized_name=normalized_name)
+        .values_list("last_serial", flat=True)
+        .first()
+    )
+
+
+def _global_serial() -> int:
+    return JournalEntry.objects.aggregate(serial=Max("id"))["serial"] or 0
+
+
+def index_listing() -> IndexListing:
+    projects = list(
+        Project.objects.order_by("normalized_name").values_list(
+            "name", "normalized_name", "last_serial"
+        )
+    )
+    return IndexListing(serial=_global_serial(), projects=projects)
+
+
+# --- Rendering ------------------------------------------------------------------
+
+_HTML_HEAD = (
+    "<!DOCTYPE html>\n<html>\n  <head>\n"
+    f'    <meta name="pypi:repository-version" content="{API_VERSION}">\n'
+)
+
+
+def _upload_time(value: datetime) -> str:
+    # PEP 700: ISO 8601 in UTC with a "Z" suffix.
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def render_detail_html(listing: ProjectListing) -> bytes:
+    title = escape(listing.normalized_name)
+    parts = [
+        _HTML_HEAD,
+        f"    <title>Links for {title}</title>\n  </head>\n  <body>\n",
+        f"    <h1>Links for {title}</h1>\n",
+    ]
+    for link in listing.files:
+        attrs = f'href="{escape(link.url)}#sha256={link.sha256}"'
+        if link.requires_python:
+            attrs += f' data-requires-python="{escape(link.requires_python)}"'
+        if link.yanked:
+            # PEP 592: the attribute's presence marks the yank; its value is the reason.
+            attrs += f' data-yanked="{escape(link.yanked_reason)}"'
+        if link.metadata_sha256:
+            # PEP 714 renamed the attribute; the old name stays for older pip.
+            metadata = f"sha256={link.metadata_sha256}"
+            attrs += f' data-dist-info-metadata="{metadata}" data-core-metadata="{metadata}"'
+        parts.append(f"    <a {attrs}>{escape(link.filename)}</a><br>\n")
+    parts.append("  </body>\n</html>\n")
+    return "".join(parts).encode()
+
+
+def _file_json(link: FileLink) -> dict:
+    metadata = {"sha256": link.metadata_sha256} if link.metadata_sha256 else False
+    yanked: bool | str = (link.yanked_reason or True) if link.yanked else False
+    return {
+        "filename": link.filename,
+        "url": link.url,
+        "hashes": {"sha256": link.sha256},
+        "requires-python": link.requires_python or None,
+        "core-metadata": metadata,
+        "dist-info-metadata": metadata,
+        "yanked": yanked,
+        "size": link.size,
+        "upload-time": _upload_time(link.upload_time),
+    }
+
+
+def _json_bytes(data: dict) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def render_detail_json(listing: ProjectListing) -> bytes:
+    return _json_bytes(
+        {
+            "meta": {"api-version": API_VERSION, "_last-serial": listing.serial},
+            "name": listing.normalized_name,
+            "versions": listing.versions,
+            "files": [_file_json(link) for link in listing.files],
+        }
+    )
+
+
+def render_index_html(listing: IndexListing) -> bytes:
+    base = reverse("simple-index")
+    parts = [_HTML_HEAD, "    <title>Simple index</title>\n  </head>\n  <body>\n"]
+    parts += [
+        f'    <a href="{base}{normalized}/">{escape(name)}</a>\n'
+        for name, normalized, _serial in listing.projects
+    ]
+    parts.append("  </body>\n</html>\n")
+    return "".join(parts).encode()
+
+
+def render_index_json(listing: IndexListing) -> bytes:
+    return _json_bytes(
+        {
+            "meta": {"api-version": API_VERSION, "_last-serial": listing.serial},
+            "projects": [
+                {"name": name, "_last-serial": serial}
+                for name, _normalized, serial in listing.projects
+            ],
+        }
+    )
+
+
+# --- Cached pages ---------------------------------------------------------------
+
+
+def _page(body: bytes, serial: int) -> CachedPage:
+    return CachedPage(body, hashlib.blake2b(body, digest_size=16).hexdigest(), str(serial))
+
+
+def _store(pages: dict[str, CachedPage], serial: int, current_serial: Callable) -> None:
+    cache.set_many(pages, PAGE_CACHE_SECONDS)
+    # The race: this read saw serial N, then a change committed and purged
+    # before the set above, which would keep the old page until it expires.
+    # Every change moves the serial and purges only after its commit, so
+    # reading the serial again after the set catches exactly that case.
+    if current_serial() != serial:
+        cache.delete_many(list(pages))
+
+
+def _cache_is_per_process() -> bool:
+    return isinstance(caches["default"], LocMemCache)
+
+
+def _is_current(page: CachedPage, current_serial: Callable) -> bool:
+    # A purge reaches every process only through a shared cache (Redis). The
+    # embedded default keeps a cache per gunicorn worker, which another
+    # worker's purge never touches, so there each hit is checked against the
+    # serial: one indexed read, still far cheaper than rendering.
+    return not _cache_is_per_process() or page.serial == str(current_serial())
+
+
+def detail_page(normalized_name: str, fmt: str) -> CachedPage | None:
+    """The project's page in ``fmt`` ("html"/"json"), or None if no such project."""
+    page = cache.get(simple_detail_key(normalized_name, fmt))
+    if page is not None and _is_current(page, lambda: _project_serial(normalized_name)):
+        return page
+    listing = project_listing(normalized_name)
+    if listing is None:
+        return None
+    pages = {
+        simple_detail_key(normalized_name, "html"): _page(
+            render_detail_html(listing), listing.serial
+        ),
+        simple_detail_key(normalized_name, "json"): _page(
+            render_detail_json(listing), listing.serial
+        ),
+    }
+    _store(pages, listing.serial, lambda: _project_serial(normalized_name))
+    return pages[simple_detail_key(normalized_name, fmt)]
+
+
+def index_page(fmt: str) -> CachedPage:
+    page = cache.get(simple_index_key(fmt))
+    if page is not None and _is_current(page, _global_serial):
+        return page
+    listing = index_listing()
+    pages = {
+        simple_index_key("html"): _page(render_index_html(listing), listing.serial),
+        simple_index_key("json"): _page(render_index_json(listing), listing.serial),
+    }
+    _store(pages, listing.serial, _global_serial)
+    return pages[simple_index_key(fmt)]

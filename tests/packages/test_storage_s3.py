@@ -1,0 +1,156 @@
+"""The simple pages and downloads against a real S3-compatible server (moto_server
+in its own process), through django-storages' S3Storage."""
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
+
+from packages.storage import files_storage, metadata_path
+from tests.factories import make_sdist, make_wheel
+from tests.packages.test_simple import add_file
+
+JSON = "application/vnd.pypi.simple.v1+json"
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+REGION = "us-east-1"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_up(process: subprocess.Popen, url: str, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"moto_server exited with status {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except urllib.error.HTTPError:
+            return  # Any HTTP answer means it is serving.
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"moto_server did not answer on {url}")
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """A moto_server process on a free local port, stopped by its PID at the end."""
+    moto_server = Path(sys.executable).with_name("moto_server")
+    port = _free_port()
+    process = subprocess.Popen(
+        [str(moto_server), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(process, f"{endpoint}/", time.monotonic() + 30)
+        yield endpoint
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def s3_files(settings, s3_endpoint):
+    """The "files" storage pointed at a fresh bucket on the moto server."""
+    bucket = f"files-{uuid.uuid4().hex[:12]}"
+    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name=REGION, **CREDENTIALS)
+    client.create_bucket(Bucket=bucket)
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "files": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": bucket,
+                "endpoint_url": s3_endpoint,
+                "access_key": "testing",
+                "secret_key": "testing",
+                "region_name": REGION,
+                "querystring_auth": False,
+                "file_overwrite": True,
+            },
+        },
+    }
+    storages._storages.pop("files", None)
+    yield client, bucket
+    storages._storages.pop("files", None)
+
+
+def body(response) -> bytes:
+    return b"".join(response.streaming_content)
+
+
+def test_storage_is_s3(s3_files):
+    assert type(files_storage()).__name__ == "S3Storage"
+
+
+def test_simple_page_and_downloads_from_s3(client, project, s3_files):
+    s3, bucket = s3_files
+    wheel_dist, sdist_dist = make_wheel(), make_sdist()
+    wheel = add_file(project, wheel_dist, requires_python=">=3.9")
+    sdist = add_file(project, sdist_dist)
+
+    # The objects really are in the bucket, under the content-addressed paths.
+    stored = {item["Key"] for item in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    assert stored == {wheel.path, metadata_path(wheel.path), sdist.path}
+
+    page = json.loads(client.get("/simple/sample-project/", headers={"Accept": JSON}).content)
+    urls = {entry["filename"]: entry["url"] for entry in page["files"]}
+    assert urls == {
+        wheel.filename: f"/packages/{wheel.path}",
+        sdist.filename: f"/packages/{sdist.path}",
+    }
+
+    download = client.get(urls[wheel.filename])
+    assert download.status_code == 200
+    assert body(download) == wheel_dist.content
+    assert download["Content-Length"] == str(len(wheel_dist.content))
+    assert download["ETag"] == f'"{wheel_dist.sha256}"'
+
+    assert body(client.get(urls[sdist.filename])) == sdist_dist.content
+
+    metadata = client.get(f"{urls[wheel.filename]}.metadata")
+    assert body(metadata) == wheel_dist.metadata.encode()
+    assert metadata["Content-Length"] == str(len(wheel_dist.metadata.encode()))
+
+
+def test_head_metadata_from_s3(client, project, s3_files):
+    dist = make_wheel()
+    wheel = add_file(project, dist)
+
+    response = client.head(f"/packages/{wheel.path}.metadata")
+
+    assert response.status_code == 200
+    assert response["Content-Length"] == str(len(dist.metadata.encode()))
+
+
+def test_row_without_object_in_s3_is_404(client, project, s3_files):
+    wheel = add_file(project, make_wheel(), store=False)
+
+    assert client.get(f"/packages/{wheel.path}").status_code == 404
+
+
+def test_object_without_row_in_s3_is_404(client, db, s3_files):
+    dist = make_wheel()
+    path = f"aa/bb/{'c' * 60}/{dist.filename}"
+    files_storage().save(path, ContentFile(dist.content))
+
+    assert client.get(f"/packages/{path}").status_code == 404
