@@ -27,7 +27,10 @@ class ApiToken(models.Model):
     description = models.CharField(max_length=200, blank=True)
     lookup_id = models.CharField(max_length=32, unique=True, editable=False)
     secret_digest = models.CharField(max_length=64, editable=False)
-    # Empty means user-wide: every project the user may upload to.
+    # A scoped token is limited to ``projects``. The flag, not an empty list,
+    # says "user-wide": deleting a token's only project must leave it useless,
+    # not turn it into a user-wide token.
+    scoped = models.BooleanField(default=False, editable=False)
     projects = models.ManyToManyField("packages.Project", blank=True, related_name="api_tokens")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)

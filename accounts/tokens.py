@@ -43,6 +43,7 @@ def api_token_create(
 ) -> MintedToken:
     lookup_id = secrets.token_hex(_LOOKUP_BYTES)
     secret = secrets.token_urlsafe(_SECRET_BYTES)
+    projects = list(projects)
     with transaction.atomic():
         token = ApiToken.objects.create(
             user=user,
@@ -50,8 +51,9 @@ def api_token_create(
             lookup_id=lookup_id,
             secret_digest=_digest(secret),
             expires_at=expires_at,
+            scoped=bool(projects),
         )
-        token.projects.set(list(projects))
+        token.projects.set(projects)
     return MintedToken(token=token, secret=f"{TOKEN_PREFIX}{lookup_id}_{secret}")
 
 
@@ -75,6 +77,13 @@ def api_token_authenticate(raw: str) -> ApiToken:
     if not token.user.is_active:
         raise TokenError("Invalid API token: the account is disabled.")
     return token
+
+
+def api_token_allows_project(token: ApiToken, normalized_name: str) -> bool:
+    """Whether the token's scope covers the project (existing or about to be)."""
+    if not token.scoped:
+        return True
+    return token.projects.filter(normalized_name=normalized_name).exists()
 
 
 def api_token_record_use(token: ApiToken) -> None:

@@ -20,14 +20,13 @@ from datetime import UTC, datetime
 from html import escape
 from typing import NamedTuple
 
-from django.core.cache import cache, caches
-from django.core.cache.backends.locmem import LocMemCache
-from django.db.models import Max
+from django.core.cache import cache
+from django.db import connection
 from django.http import HttpRequest
 from django.urls import reverse
 from packaging.version import Version
 
-from .cache import simple_detail_key, simple_index_key
+from .cache import current_generation, simple_detail_key, simple_index_key
 from .models import File, JournalEntry, Project, Release
 from .storage import file_url
 
@@ -50,6 +49,7 @@ class CachedPage(NamedTuple):
     body: bytes
     etag: str  # unquoted digest of body
     serial: str  # X-PyPI-Last-Serial, ready for the header
+    generation: int  # packages.cache.current_generation() when rendered
 
 
 # --- Content negotiation ------------------------------------------------------
@@ -64,6 +64,10 @@ def _negotiate(accept: str | None) -> str:
         probe.META["HTTP_ACCEPT"] = accept
     # Nothing acceptable: HTML, as the public index answers (never 406).
     return probe.get_preferred_type(CONTENT_TYPES) or TEXT_HTML
+
+
+def select_content_type_from_accept(accept: str | None) -> str:
+    return _negotiate(accept)
 
 
 def select_content_type(request: HttpRequest) -> str:
@@ -160,15 +164,22 @@ def project_listing(normalized_name: str) -> ProjectListing | None:
 
 
 def _project_serial(normalized_name: str) -> int | None:
-    return (
-        Project.objects.filter(normalized_name=normalized_name)
-        .values_list("last_serial", flat=True)
-        .first()
-    )
+    # Raw SQL: this read runs on every cache hit of a per-process cache, where
+    # the ORM's own overhead would cost more than the query.
+    with connection.cursor() as cursor:
+        cursor.execute(_PROJECT_SERIAL_SQL, [normalized_name])
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def _global_serial() -> int:
-    return JournalEntry.objects.aggregate(serial=Max("id"))["serial"] or 0
+    with connection.cursor() as cursor:
+        cursor.execute(_GLOBAL_SERIAL_SQL)
+        return cursor.fetchone()[0] or 0
+
+
+_PROJECT_SERIAL_SQL = f"SELECT last_serial FROM {Project._meta.db_table} WHERE normalized_name = %s"  # noqa: S608
+_GLOBAL_SERIAL_SQL = f"SELECT MAX(id) FROM {JournalEntry._meta.db_table}"  # noqa: S608
 
 
 def index_listing() -> IndexListing:
@@ -273,8 +284,9 @@ def render_index_json(listing: IndexListing) -> bytes:
 # --- Cached pages ---------------------------------------------------------------
 
 
-def _page(body: bytes, serial: int) -> CachedPage:
-    return CachedPage(body, hashlib.blake2b(body, digest_size=16).hexdigest(), str(serial))
+def _page(body: bytes, serial: int, generation: int) -> CachedPage:
+    digest = hashlib.blake2b(body, digest_size=16).hexdigest()
+    return CachedPage(body, digest, str(serial), generation)
 
 
 def _store(pages: dict[str, CachedPage], serial: int, current_serial: Callable) -> None:
@@ -287,46 +299,51 @@ def _store(pages: dict[str, CachedPage], serial: int, current_serial: Callable) 
         cache.delete_many(list(pages))
 
 
-def _cache_is_per_process() -> bool:
-    return isinstance(caches["default"], LocMemCache)
+def _is_current(page: CachedPage) -> bool:
+    return page.generation == current_generation()
 
 
-def _is_current(page: CachedPage, current_serial: Callable) -> bool:
-    # A purge reaches every process only through a shared cache (Redis). The
-    # embedded default keeps a cache per gunicorn worker, which another
-    # worker's purge never touches, so there each hit is checked against the
-    # serial: one indexed read, still far cheaper than rendering.
-    return not _cache_is_per_process() or page.serial == str(current_serial())
+def cached_detail_page(normalized_name: str, fmt: str) -> CachedPage | None:
+    """The project's page if the cache holds a current one; never renders."""
+    page = cache.get(simple_detail_key(normalized_name, fmt))
+    return page if page is not None and _is_current(page) else None
+
+
+def cached_index_page(fmt: str) -> CachedPage | None:
+    page = cache.get(simple_index_key(fmt))
+    return page if page is not None and _is_current(page) else None
 
 
 def detail_page(normalized_name: str, fmt: str) -> CachedPage | None:
     """The project's page in ``fmt`` ("html"/"json"), or None if no such project."""
-    page = cache.get(simple_detail_key(normalized_name, fmt))
-    if page is not None and _is_current(page, lambda: _project_serial(normalized_name)):
+    page = cached_detail_page(normalized_name, fmt)
+    if page is not None:
         return page
+    # Read before the database: a change committing after this read moves the
+    # generation past it, so what we render now can't outlive that change.
+    generation = current_generation()
     listing = project_listing(normalized_name)
     if listing is None:
         return None
+    html_key = simple_detail_key(normalized_name, "html")
+    json_key = simple_detail_key(normalized_name, "json")
     pages = {
-        simple_detail_key(normalized_name, "html"): _page(
-            render_detail_html(listing), listing.serial
-        ),
-        simple_detail_key(normalized_name, "json"): _page(
-            render_detail_json(listing), listing.serial
-        ),
+        html_key: _page(render_detail_html(listing), listing.serial, generation),
+        json_key: _page(render_detail_json(listing), listing.serial, generation),
     }
     _store(pages, listing.serial, lambda: _project_serial(normalized_name))
     return pages[simple_detail_key(normalized_name, fmt)]
 
 
 def index_page(fmt: str) -> CachedPage:
-    page = cache.get(simple_index_key(fmt))
-    if page is not None and _is_current(page, _global_serial):
+    page = cached_index_page(fmt)
+    if page is not None:
         return page
+    generation = current_generation()
     listing = index_listing()
     pages = {
-        simple_index_key("html"): _page(render_index_html(listing), listing.serial),
-        simple_index_key("json"): _page(render_index_json(listing), listing.serial),
+        simple_index_key("html"): _page(render_index_html(listing), listing.serial, generation),
+        simple_index_key("json"): _page(render_index_json(listing), listing.serial, generation),
     }
     _store(pages, listing.serial, _global_serial)
     return pages[simple_index_key(fmt)]

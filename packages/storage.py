@@ -11,6 +11,8 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, Storage, storages
 
+from .upload_handler import upload_temp_dir
+
 METADATA_SUFFIX = ".metadata"
 
 
@@ -65,7 +67,9 @@ def store_file(path: str, source: str) -> None:
 
 
 def store_bytes(path: str, data: bytes) -> None:
-    with tempfile.NamedTemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR) as handle:
+    # The temp directory, not the system's, so that store_file can hard-link;
+    # made here too because nothing guarantees an upload has created it yet.
+    with tempfile.NamedTemporaryFile(dir=upload_temp_dir()) as handle:
         handle.write(data)
         handle.flush()
         store_file(path, handle.name)

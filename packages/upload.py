@@ -15,6 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 
 from accounts.models import ApiToken
+from accounts.tokens import api_token_allows_project
 
 from .cache import purge_project_on_commit
 from .distributions import (
@@ -106,8 +107,7 @@ def check_metadata(upload: Upload) -> None:
 def check_project_permission(upload: Upload) -> None:
     normalized = normalize_project_name(upload.metadata.name)
     upload.project = Project.objects.filter(normalized_name=normalized).first()
-    scoped_names = {p.normalized_name for p in upload.token.projects.all()}
-    if scoped_names and normalized not in scoped_names:
+    if not api_token_allows_project(upload.token, normalized):
         raise UploadError(
             f"Invalid API Token: project-scoped token is not valid for project: "
             f"{upload.metadata.name!r}",
@@ -399,8 +399,13 @@ def store_and_commit(upload: Upload) -> Outcome:
             # Lost a race: a concurrent upload committed the same filename or
             # bytes, or created this project, first. Judge again against what
             # won; if only the project was new, the second attempt joins it.
-            check_project_permission(upload)
-            outcome = check_duplicate(upload)
+            try:
+                check_project_permission(upload)
+                outcome = check_duplicate(upload)
+            except UploadError:
+                # Refused after all: what this upload stored must not stay.
+                _discard_objects(path, stored)
+                raise
             if outcome is None and attempts:
                 continue
             _discard_objects(path, stored)

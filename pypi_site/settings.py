@@ -141,6 +141,9 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "db.sqlite3",
+            # Opening SQLite and running the PRAGMAs below on every request
+            # costs more than the request itself; keep one per thread.
+            "CONN_MAX_AGE": None,
             "OPTIONS": {
                 # WAL lets readers (pip) go on while a writer (twine) commits;
                 # IMMEDIATE takes the write lock at BEGIN so two uploads queue
@@ -175,6 +178,10 @@ else:
             "OPTIONS": {"MAX_ENTRIES": 10000},
         }
     }
+
+# Shared by this machine's processes when the cache is per process (no Redis):
+# a purge moves it, and pages cached before are no longer served.
+CACHE_GENERATION_FILE = Path(env_str("CACHE_GENERATION_FILE", str(VAR_DIR / "cache-generation")))
 
 # --- Distribution files -----------------------------------------------------
 
@@ -248,6 +255,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * MiB)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 0
 # On the same filesystem as var/files/ so a stored upload is a hard link, not a copy.
 FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR", str(VAR_DIR / "tmp"))
+Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 FILE_UPLOAD_HANDLERS = ["packages.upload_handler.HashingUploadHandler"]
 
 # --- Accounts -------------------------------------------------------------------

@@ -17,6 +17,7 @@ def _isolated_files(settings, tmp_path):
         },
     }
     settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "tmp")
+    settings.CACHE_GENERATION_FILE = tmp_path / "cache-generation"
     storages._storages.pop("files", None)
     cache.clear()
     yield

@@ -54,13 +54,27 @@ def _cache_headers(surrogate_key: str) -> dict[str, str]:
     }
 
 
-def _page_response(
-    request: HttpRequest, page: simple.CachedPage, content_type: str, surrogate_key: str
-) -> HttpResponse:
+def page_headers(page: simple.CachedPage, content_type: str, surrogate_key: str) -> dict[str, str]:
+    """Headers of a simple page, shared with the WSGI fast path (pypi_site.fastpath)."""
     headers = _cache_headers(surrogate_key)
     headers["ETag"] = f'"{page.etag}{_ETAG_SUFFIX[content_type]}"'
     headers["Vary"] = "Accept"
     headers["X-PyPI-Last-Serial"] = page.serial
+    return headers
+
+
+def response_content_type(content_type: str) -> str:
+    return _RESPONSE_CONTENT_TYPES[content_type]
+
+
+def is_normalized(name: str) -> bool:
+    return _is_normalized(name)
+
+
+def _page_response(
+    request: HttpRequest, page: simple.CachedPage, content_type: str, surrogate_key: str
+) -> HttpResponse:
+    headers = page_headers(page, content_type, surrogate_key)
     if "HTTP_IF_NONE_MATCH" in request.META:
         not_modified = get_conditional_response(request, etag=headers["ETag"])
         if not_modified is not None:

@@ -65,7 +65,9 @@ def _refuse(request, exc: UploadError) -> HttpResponse:
 @csrf_exempt
 def file_upload(request):
     if request.method != "POST":
-        return error_response(405, "Upload with a multipart POST (':action=file_upload').")
+        return error_response(
+            405, "Upload with a multipart POST (':action=file_upload').", headers={"Allow": "POST"}
+        )
     try:
         token = _authenticate(request)
     except UploadError as exc:

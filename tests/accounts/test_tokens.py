@@ -6,6 +6,7 @@ from django.utils import timezone
 from accounts.models import ApiToken
 from accounts.tokens import (
     TokenError,
+    api_token_allows_project,
     api_token_authenticate,
     api_token_create,
     api_token_record_use,
@@ -85,3 +86,23 @@ def test_record_use_stamps_last_used(owner):
     minted.token.refresh_from_db()
     assert minted.token.last_used_at is not None
     assert "pypi-" in str(minted.token)
+
+
+def test_user_wide_token_allows_any_project(owner):
+    token = api_token_create(user=owner).token
+    assert not token.scoped
+    assert api_token_allows_project(token, "anything")
+
+
+def test_scoped_token_allows_only_its_projects(project, owner):
+    token = api_token_create(user=owner, projects=[project]).token
+    assert token.scoped
+    assert api_token_allows_project(token, "sample-project")
+    assert not api_token_allows_project(token, "other")
+
+
+def test_scoped_token_whose_projects_are_gone_allows_nothing(project, owner):
+    token = api_token_create(user=owner, projects=[project]).token
+    project.delete()
+    assert not api_token_allows_project(token, "sample-project")
+    assert not api_token_allows_project(token, "new-project")

@@ -12,6 +12,7 @@ from django.core.cache import cache
 from django.core.files.base import ContentFile
 from packaging.utils import canonicalize_version
 
+from packages import cache as packages_cache
 from packages import simple
 from packages.cache import purge_project, simple_detail_key, simple_index_key
 from packages.models import File, JournalEntry, Project, Release
@@ -544,11 +545,11 @@ def test_index_empty(client, db):
 # --- Cache: served without the database, purged after a change ----------------------
 
 
-def test_cached_page_needs_no_query_with_a_shared_cache(
-    client, wheel, django_assert_num_queries, monkeypatch
+@pytest.mark.parametrize("per_process", [True, False], ids=["local-memory", "shared"])
+def test_cached_page_needs_no_query(
+    client, wheel, django_assert_num_queries, monkeypatch, per_process
 ):
-    # With Redis every purge reaches every process: a hit is trusted as is.
-    monkeypatch.setattr(simple, "_cache_is_per_process", lambda: False)
+    monkeypatch.setattr(packages_cache, "cache_is_per_process", lambda: per_process)
     first = client.get("/simple/sample-project/")
     client.get("/simple/")
 
@@ -563,27 +564,15 @@ def test_cached_page_needs_no_query_with_a_shared_cache(
     assert json_page["Content-Type"] == JSON
 
 
-def test_per_process_cache_hit_costs_one_serial_read(
-    client, wheel, django_assert_num_queries, monkeypatch
-):
-    monkeypatch.setattr(simple, "_cache_is_per_process", lambda: True)
-    first = client.get("/simple/sample-project/")
-    client.get("/simple/")
-
-    with django_assert_num_queries(2):
-        second = client.get("/simple/sample-project/")
-        client.get("/simple/")
-
-    assert second.content == first.content
-
-
-def test_per_process_cache_notices_another_process_change(client, wheel, monkeypatch):
+def test_per_process_cache_notices_another_process_purge(client, wheel, monkeypatch):
     # Another gunicorn worker committed a change and purged only its own
-    # local-memory cache: this process must not keep serving the old page.
-    monkeypatch.setattr(simple, "_cache_is_per_process", lambda: True)
+    # local-memory cache; the generation it moved tells this process.
+    monkeypatch.setattr(packages_cache, "cache_is_per_process", lambda: True)
     client.get("/simple/sample-project/")
+    client.get("/simple/")
     Project.objects.filter(normalized_name="sample-project").update(last_serial=99)
     JournalEntry.objects.create(name="sample-project", action="elsewhere")
+    packages_cache.generation().bump()
 
     page = client.get("/simple/sample-project/")
     index = client.get("/simple/", headers={"Accept": JSON})
@@ -592,8 +581,14 @@ def test_per_process_cache_notices_another_process_change(client, wheel, monkeyp
     assert index.json()["meta"]["_last-serial"] == JournalEntry.objects.latest("id").id
 
 
+def test_shared_cache_pages_have_generation_zero(client, wheel, monkeypatch):
+    monkeypatch.setattr(packages_cache, "cache_is_per_process", lambda: False)
+    client.get("/simple/sample-project/")
+    assert cache.get(simple_detail_key("sample-project", "html")).generation == 0
+
+
 def test_default_local_memory_cache_is_per_process():
-    assert simple._cache_is_per_process() is (
+    assert packages_cache.cache_is_per_process() is (
         settings.CACHES["default"]["BACKEND"].endswith("LocMemCache")
     )
 

@@ -1,0 +1,200 @@
+import re
+
+import packaging.metadata
+import pytest
+from django.http import QueryDict
+from packaging.version import Version
+
+from packages.metadata import MetadataError, validate_upload_metadata
+
+
+def query(**fields) -> QueryDict:
+    """A form as Django parses it; list values become repeated fields."""
+    form = QueryDict(mutable=True)
+    for key, value in fields.items():
+        if isinstance(value, list):
+            form.setlist(key, value)
+        else:
+            form[key] = value
+    return form
+
+
+BASE = {"metadata_version": "2.4", "name": "Sample.Project", "version": "1.0"}
+
+
+def valid(**fields) -> QueryDict:
+    return query(**{**BASE, **fields})
+
+
+def test_minimal_form_gives_name_version_and_empty_fields():
+    metadata = validate_upload_metadata(valid())
+    assert metadata.name == "Sample.Project"
+    assert metadata.version == Version("1.0")
+    assert metadata.metadata_version == "2.4"
+    assert metadata.fields["summary"] == ""
+    assert metadata.fields["requires_dist"] == []
+    assert metadata.fields["project_urls"] == []
+
+
+def test_canonical_version_drops_trailing_zeros():
+    assert validate_upload_metadata(valid(version="1.0.0")).canonical_version == "1"
+
+
+def test_required_fields_are_trimmed():
+    metadata = validate_upload_metadata(valid(name="  demo \n", version=" 2.0 "))
+    assert metadata.name == "demo"
+    assert metadata.version == Version("2.0")
+
+
+def test_description_keeps_its_whitespace():
+    text = "\n  Indented code\n\nTrailing blank line\n\n"
+    assert validate_upload_metadata(valid(description=text)).fields["description"] == text
+
+
+def test_other_single_fields_are_trimmed():
+    metadata = validate_upload_metadata(valid(summary="  A summary \n", author=" Ada "))
+    assert metadata.fields["summary"] == "A summary"
+    assert metadata.fields["author"] == "Ada"
+
+
+def test_keywords_sent_split_are_joined():
+    metadata = validate_upload_metadata(valid(keywords=["web, http", " cli ", ""]))
+    assert metadata.fields["keywords"] == "web, http, cli"
+
+
+def test_keywords_in_one_field_are_normalized():
+    metadata = validate_upload_metadata(valid(keywords="a,b ,, c"))
+    assert metadata.fields["keywords"] == "a, b, c"
+
+
+def test_list_fields_keep_all_values_in_order_and_drop_blanks():
+    metadata = validate_upload_metadata(
+        valid(requires_dist=["requests>=2", "  ", 'tomli; python_version < "3.11"'])
+    )
+    assert metadata.fields["requires_dist"] == ["requests>=2", 'tomli; python_version < "3.11"']
+
+
+def test_license_file_singular_and_plural_are_merged():
+    metadata = validate_upload_metadata(
+        valid(license_file=["LICENSE"], license_files=["NOTICE"], license_expression="MIT")
+    )
+    assert metadata.fields["license_files"] == ["LICENSE", "NOTICE"]
+    assert metadata.fields["license_expression"] == "MIT"
+
+
+def test_project_urls_become_label_url_pairs():
+    metadata = validate_upload_metadata(
+        valid(project_urls=["Homepage, https://example.org", "Source,https://git.example.org/x"])
+    )
+    assert metadata.fields["project_urls"] == [
+        ["Homepage", "https://example.org"],
+        ["Source", "https://git.example.org/x"],
+    ]
+
+
+def test_dynamic_is_accepted_from_metadata_2_2():
+    metadata = validate_upload_metadata(valid(metadata_version="2.2", dynamic=["Requires-Dist"]))
+    assert metadata.fields["dynamic"] == ["Requires-Dist"]
+
+
+def test_plain_dict_form_is_accepted():
+    metadata = validate_upload_metadata(
+        {**BASE, "classifiers": "Topic :: Utilities", "requires_dist": ["attrs"]}
+    )
+    assert metadata.fields["classifiers"] == ["Topic :: Utilities"]
+    assert metadata.fields["requires_dist"] == ["attrs"]
+
+
+def test_plain_dict_with_a_list_for_a_single_field_counts_as_missing():
+    with pytest.raises(
+        MetadataError, match=r"invalid value for Name\. Error: This field is required"
+    ):
+        validate_upload_metadata({**BASE, "name": ["demo"]})
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"metadata_version": ""}, "'' is an invalid value for Metadata-Version"),
+        ({"metadata_version": "9.9"}, "'9.9' is an invalid value for Metadata-Version"),
+        ({"name": ""}, "'' is an invalid value for Name. Error: This field is required"),
+        ({"name": "-bad"}, "'-bad' is an invalid value for Name"),
+        ({"name": "a b"}, "'a b' is an invalid value for Name"),
+        ({"name": "ünïcode"}, "'ünïcode' is an invalid value for Name"),
+        ({"version": ""}, "'' is an invalid value for Version. Error: This field is required"),
+        ({"version": "one"}, "'one' is an invalid value for Version"),
+        ({"version": "1.0+local"}, "Can't use PEP 440 local versions"),
+        ({"requires_dist": ["requests >>= 2"]}, "Invalid value for Requires-Dist"),
+        ({"requires_python": ">=3.x"}, "'>=3.x' is an invalid value for Requires-Python"),
+        (
+            {"metadata_version": "2.1", "dynamic": ["Requires-Dist"]},
+            "introduced in metadata version 2.2, not 2.1",
+        ),
+        ({"summary": "two\nlines"}, "is an invalid value for Summary"),
+        ({"summary": "carriage\rreturn"}, "is an invalid value for Summary"),
+        ({"summary": "x" * 513}, "Use 512 characters or fewer"),
+        (
+            {"project_urls": ["no comma"]},
+            "'no comma' is an invalid value for Project-URL",
+        ),
+        ({"project_urls": [", https://example.org"]}, "invalid value for Project-URL"),
+        ({"project_urls": ["Label,  "]}, "invalid value for Project-URL"),
+        ({"description_content_type": "text/x-unknown"}, "for Description-Content-Type"),
+        ({"license_expression": "Not A License"}, "for License-Expression"),
+    ],
+)
+def test_invalid_metadata_is_refused_with_the_field_named(fields, message):
+    with pytest.raises(MetadataError) as info:
+        validate_upload_metadata(valid(**fields))
+    assert message in str(info.value)
+
+
+def test_summary_line_break_is_refused_where_packaging_lets_it_through(monkeypatch):
+    # packaging before 26 refused only "\n" in Summary; pyproject allows 24.2.
+    monkeypatch.setattr(packaging.metadata, "_LINE_BOUNDARY_RE", re.compile("\n"))
+    with pytest.raises(MetadataError, match="Error: Use a single line only"):
+        validate_upload_metadata(valid(summary="carriage\rreturn"))
+
+
+def test_summary_of_exactly_512_characters_is_accepted():
+    assert validate_upload_metadata(valid(summary="x" * 512)).fields["summary"] == "x" * 512
+
+
+def test_error_message_points_to_the_specification():
+    with pytest.raises(MetadataError, match=r"packaging\.python\.org/specifications/core-metadata"):
+        validate_upload_metadata(valid(requires_python="bogus"))
+
+
+def test_checks_run_in_a_fixed_order_metadata_version_first():
+    with pytest.raises(MetadataError, match="Metadata-Version"):
+        validate_upload_metadata(query(name="-bad", version="nope"))
+
+
+def test_name_is_checked_before_version():
+    with pytest.raises(MetadataError, match="for Name"):
+        validate_upload_metadata(valid(name="-bad", version="nope"))
+
+
+def test_first_error_of_several_fields_follows_the_report_order():
+    form = valid(requires_dist=["!!!"], requires_python="bogus", provides_extra=["-x-"])
+    with pytest.raises(MetadataError) as info:
+        validate_upload_metadata(form)
+    assert "for Requires-Python" in str(info.value)
+
+
+def test_metadata_version_error_comes_before_other_field_errors():
+    form = valid(metadata_version="9.9", requires_python="bogus")
+    with pytest.raises(MetadataError) as info:
+        validate_upload_metadata(form)
+    assert "for Metadata-Version" in str(info.value)
+
+
+def test_first_error_is_the_same_on_every_call():
+    form = valid(requires_dist=["!!!"], provides_extra=["-x-"], license_files=["/abs"])
+    messages = set()
+    for _ in range(5):
+        with pytest.raises(MetadataError) as info:
+            validate_upload_metadata(form)
+        messages.add(str(info.value))
+    assert len(messages) == 1
+    assert "for Requires-Dist" in messages.pop()

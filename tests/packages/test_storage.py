@@ -1,0 +1,149 @@
+import os
+import stat
+
+import pytest
+from django.core.files.storage import InMemoryStorage, storages
+
+from packages import storage as storage_module
+from packages.storage import (
+    delete_objects,
+    file_path,
+    file_url,
+    files_storage,
+    metadata_path,
+    store_bytes,
+    store_file,
+)
+
+DIGEST = "0123456789abcdef" * 4
+PATH = file_path(blake2_256_digest=DIGEST, filename="demo-1.0.tar.gz")
+
+
+@pytest.fixture
+def source(tmp_path):
+    path = tmp_path / "upload.bin"
+    path.write_bytes(b"new bytes")
+    return path
+
+
+def read(path: str) -> bytes:
+    with files_storage().open(path, "rb") as handle:
+        return handle.read()
+
+
+def leftovers(directory) -> list[str]:
+    return [name for name in os.listdir(directory) if name.endswith(".partial")]
+
+
+def test_file_path_is_the_content_addressed_layout():
+    path = file_path(blake2_256_digest=DIGEST, filename="demo-1.0.tar.gz")
+    assert path == f"01/23/{DIGEST[4:]}/demo-1.0.tar.gz"
+
+
+def test_metadata_path_appends_the_suffix():
+    assert metadata_path("ab/cd/ef/x.whl") == "ab/cd/ef/x.whl.metadata"
+
+
+def test_file_url_is_site_relative_without_files_url(settings):
+    settings.FILES_URL = ""
+    assert file_url(PATH) == f"/packages/{PATH}"
+
+
+def test_file_url_uses_files_url_as_origin(settings):
+    settings.FILES_URL = "https://files.example.org"
+    assert file_url(PATH) == f"https://files.example.org/packages/{PATH}"
+
+
+def test_store_file_puts_the_bytes_at_the_path(source):
+    store_file(PATH, str(source))
+    assert read(PATH) == b"new bytes"
+
+
+def test_store_file_makes_the_object_world_readable(source):
+    store_file(PATH, str(source))
+    mode = stat.S_IMODE(os.stat(files_storage().path(PATH)).st_mode)
+    assert mode == 0o644
+
+
+def test_store_file_replaces_an_existing_object_and_leaves_no_partial(source):
+    store_file(PATH, str(source))
+    other = source.with_name("other.bin")
+    other.write_bytes(b"leftover of a dead upload")
+    store_file(PATH, str(other))
+    assert read(PATH) == b"leftover of a dead upload"
+    assert leftovers(os.path.dirname(files_storage().path(PATH))) == []
+
+
+def test_store_file_hard_links_when_it_can(source):
+    store_file(PATH, str(source))
+    assert os.stat(files_storage().path(PATH)).st_ino == os.stat(source).st_ino
+
+
+def test_store_file_copies_when_hard_linking_fails(source, monkeypatch):
+    def no_link(*args, **kwargs):
+        raise OSError("cross-device link")
+
+    monkeypatch.setattr(storage_module.os, "link", no_link)
+    store_file(PATH, str(source))
+    target = files_storage().path(PATH)
+    assert read(PATH) == b"new bytes"
+    assert os.stat(target).st_ino != os.stat(source).st_ino
+
+
+def test_store_file_removes_the_partial_when_the_rename_fails(source, monkeypatch):
+    def broken_replace(src, dst):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(storage_module.os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk gone"):
+        store_file(PATH, str(source))
+    directory = os.path.dirname(files_storage().path(PATH))
+    assert os.listdir(directory) == []
+
+
+@pytest.fixture
+def memory_storage(settings):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "files": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    }
+    storages._storages.pop("files", None)
+    yield files_storage()
+    storages._storages.pop("files", None)
+
+
+def test_store_file_saves_through_a_non_filesystem_storage(memory_storage, source):
+    assert isinstance(memory_storage, InMemoryStorage)
+    store_file(PATH, str(source))
+    assert read(PATH) == b"new bytes"
+
+
+def test_store_bytes_stores_the_data_creating_the_temp_dir(tmp_path, settings):
+    # Nothing has received an upload yet, so the temp directory does not exist.
+    assert not os.path.exists(settings.FILE_UPLOAD_TEMP_DIR)
+    store_bytes(metadata_path(PATH), b"Metadata-Version: 2.1\n")
+    assert read(metadata_path(PATH)) == b"Metadata-Version: 2.1\n"
+
+
+def test_store_bytes_leaves_no_temporary_file(settings):
+    store_bytes(PATH, b"data")
+    assert os.listdir(settings.FILE_UPLOAD_TEMP_DIR) == []
+
+
+def test_delete_objects_deletes_each_path(source):
+    store_file(PATH, str(source))
+    store_bytes(metadata_path(PATH), b"meta")
+    delete_objects([PATH, metadata_path(PATH)])
+    assert not files_storage().exists(PATH)
+    assert not files_storage().exists(metadata_path(PATH))
+
+
+def test_delete_objects_tolerates_missing_objects(source):
+    store_file(PATH, str(source))
+    delete_objects([metadata_path(PATH), PATH])
+    assert not files_storage().exists(PATH)
+
+
+def test_delete_objects_tolerates_missing_objects_in_memory_storage(memory_storage):
+    delete_objects([PATH])
+    assert not memory_storage.exists(PATH)

@@ -1,0 +1,354 @@
+"""The upload pipeline's commit: atomicity, cleanup of stored objects and the
+races between concurrent uploads. The races are staged by letting a step of the
+pipeline commit the "winning" upload's rows just before this upload commits."""
+
+import base64
+import hashlib
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import IntegrityError
+from packaging.utils import canonicalize_version
+
+from accounts.tokens import api_token_create
+from packages import upload as upload_module
+from packages.models import File, FileRegistry, JournalEntry, Project, Release, Role
+from packages.storage import file_path, files_storage, metadata_path
+from packages.upload import (
+    Outcome,
+    Upload,
+    UploadError,
+    check_duplicate,
+    release_file_upload,
+)
+from packages.upload_handler import HashingUploadHandler
+from tests.factories import Dist, make_sdist, make_wheel
+
+pytestmark = pytest.mark.django_db
+
+
+def basic(secret: str) -> str:
+    return "Basic " + base64.b64encode(f"__token__:{secret}".encode()).decode()
+
+
+def post(client, dist: Dist, secret: str, **overrides):
+    data = dist.form(**overrides)
+    data["content"] = SimpleUploadedFile(dist.filename, dist.content)
+    return client.post("/legacy/", data, HTTP_AUTHORIZATION=basic(secret))
+
+
+def received(dist: Dist):
+    """The file as the upload handler hands it to the view."""
+    handler = HashingUploadHandler()
+    handler.new_file("content", dist.filename, "application/octet-stream", None, None)
+    handler.receive_data_chunk(dist.content, 0)
+    return handler.file_complete(len(dist.content))
+
+
+def path_of(dist: Dist) -> str:
+    return file_path(blake2_256_digest=dist.blake2_256, filename=dist.filename)
+
+
+def exists(path: str) -> bool:
+    return files_storage().exists(path)
+
+
+def commit_file_row(project: Project, dist: Dist, *, packagetype: str = "bdist_wheel") -> File:
+    """What a concurrent upload of ``dist`` (version 1.0) leaves once committed."""
+    release, _created = Release.objects.get_or_create(
+        project=project,
+        canonical_version=canonicalize_version("1.0"),
+        defaults={"version": "1.0", "metadata_version": "2.1"},
+    )
+    FileRegistry.objects.create(filename=dist.filename)
+    return File.objects.create(
+        release=release,
+        filename=dist.filename,
+        packagetype=packagetype,
+        python_version="py3" if packagetype == "bdist_wheel" else "source",
+        size=len(dist.content),
+        md5_digest=dist.md5,
+        sha256_digest=dist.sha256,
+        blake2_256_digest=dist.blake2_256,
+        path=path_of(dist),
+    )
+
+
+@pytest.fixture
+def token(owner):
+    return api_token_create(user=owner).secret
+
+
+@pytest.fixture
+def race(monkeypatch):
+    """Run ``winner()`` once, after this upload's duplicate check passed."""
+
+    def stage(winner):
+        calls = []
+
+        def check_then_lose(upload):
+            outcome = check_duplicate(upload)
+            if not calls:
+                calls.append(upload)
+                winner()
+            return outcome
+
+        monkeypatch.setattr(upload_module, "check_duplicate", check_then_lose)
+        return calls
+
+    return stage
+
+
+# --- the pipeline called directly -------------------------------------------------
+
+
+def test_release_file_upload_returns_stored_then_already_stored(owner):
+    minted = api_token_create(user=owner)
+    dist = make_wheel()
+    form = dist.form()
+    assert release_file_upload(form=form, content=received(dist), token=minted.token) is (
+        Outcome.STORED
+    )
+    assert release_file_upload(form=form, content=received(dist), token=minted.token) is (
+        Outcome.ALREADY_STORED
+    )
+
+
+def test_upload_errors_carry_400_unless_told(owner):
+    minted = api_token_create(user=owner)
+    dist = make_wheel()
+    with pytest.raises(UploadError) as info:
+        release_file_upload(
+            form=dist.form(protocol_version="3"), content=received(dist), token=minted.token
+        )
+    assert info.value.status == 400
+    assert str(info.value) == info.value.message
+
+
+def test_upload_names_the_project_by_its_row_once_known(project, owner):
+    minted = api_token_create(user=owner)
+    upload = Upload(form={}, content=received(make_wheel()), token=minted.token, ip_address=None)
+    upload.project = project
+    assert upload.project_name == "Sample.Project"
+    assert upload.filename == "sample_project-1.0-py3-none-any.whl"
+    assert upload.user == owner
+
+
+# --- atomicity --------------------------------------------------------------------
+
+
+def test_failed_commit_of_a_new_project_leaves_no_rows_and_no_objects(client, token, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(upload_module, "journal_append", broken)
+    dist = make_wheel()
+    with pytest.raises(RuntimeError, match="database went away"):
+        post(client, dist, token)
+    assert not Project.objects.exists()
+    assert not Role.objects.exists()
+    assert not Release.objects.exists()
+    assert not File.objects.exists()
+    assert not FileRegistry.objects.exists()
+    assert not exists(path_of(dist))
+    assert not exists(metadata_path(path_of(dist)))
+
+
+def test_commit_failing_at_its_last_write_rolls_back_the_file(client, project, token, monkeypatch):
+    real = upload_module.journal_append
+
+    def fail_on_file_entry(**kwargs):
+        if kwargs["action"].startswith("add "):
+            raise RuntimeError("disk full")
+        return real(**kwargs)
+
+    monkeypatch.setattr(upload_module, "journal_append", fail_on_file_entry)
+    dist = make_wheel()
+    with pytest.raises(RuntimeError, match="disk full"):
+        post(client, dist, token)
+    assert not Release.objects.exists()
+    assert not File.objects.exists()
+    assert not JournalEntry.objects.exists()
+    assert Project.objects.get().total_size == 0
+    assert not exists(path_of(dist))
+    assert not exists(metadata_path(path_of(dist)))
+
+
+def test_refusal_under_the_lock_deletes_the_stored_objects(client, project, token, monkeypatch):
+    # The total size grew between the first check and the commit's re-check.
+    real = upload_module._commit
+    dist = make_wheel()
+
+    def grown_meanwhile(upload, path, stored):
+        Project.objects.filter(pk=project.pk).update(total_size=10**12)
+        return real(upload, path, stored)
+
+    monkeypatch.setattr(upload_module, "_commit", grown_meanwhile)
+    response = post(client, dist, token)
+    assert response.status_code == 400
+    assert "Project size too large" in response.reason_phrase
+    assert not File.objects.exists()
+    assert not exists(path_of(dist))
+
+
+def test_sdist_committed_meanwhile_is_caught_under_the_lock(client, project, token, race):
+    sdist = make_sdist()
+    other = make_sdist(filename="Sample.Project-1.0.tar.gz", summary="Built elsewhere")
+    race(lambda: commit_file_row(project, other, packagetype="sdist"))
+    response = post(client, sdist, token)
+    assert response.status_code == 400
+    assert "Only one sdist may be uploaded per release" in response.reason_phrase
+    assert not exists(path_of(sdist))
+
+
+def test_objects_that_vanished_before_the_lock_are_stored_again(client, token, monkeypatch):
+    # A concurrent identical upload failed and deleted the shared path after
+    # this upload wrote it.
+    real = upload_module._lock_path
+    dist = make_wheel()
+
+    def cleaned_up_meanwhile(path):
+        files_storage().delete(path)
+        files_storage().delete(metadata_path(path))
+        monkeypatch.setattr(upload_module, "_lock_path", real)
+        real(path)
+
+    monkeypatch.setattr(upload_module, "_lock_path", cleaned_up_meanwhile)
+    assert post(client, dist, token).status_code == 200
+    with files_storage().open(path_of(dist), "rb") as handle:
+        assert handle.read() == dist.content
+    with files_storage().open(metadata_path(path_of(dist)), "rb") as handle:
+        assert handle.read() == dist.metadata.encode()
+
+
+# --- races ------------------------------------------------------------------------
+
+
+def test_identical_upload_winning_the_race_is_success(client, project, token, race):
+    dist = make_wheel()
+    race(lambda: commit_file_row(project, dist))
+    response = post(client, dist, token)
+    assert response.status_code == 200
+    assert response.content == b"OK: this file was already uploaded.\n"
+    assert File.objects.count() == 1
+    # The winner's row points at the shared path: it must survive our cleanup.
+    assert exists(path_of(dist))
+
+
+def test_other_bytes_winning_the_race_refuse_the_upload(client, project, token, race):
+    winner = make_wheel()
+    loser = make_wheel(files={"extra.py": b"x = 1\n"})
+    race(lambda: commit_file_row(project, winner))
+    response = post(client, loser, token)
+    assert response.status_code == 400
+    assert response.reason_phrase.startswith("File already exists")
+    assert File.objects.get().sha256_digest == winner.sha256
+    # Nothing references the loser's objects any more.
+    assert not exists(path_of(loser))
+    assert not exists(metadata_path(path_of(loser)))
+
+
+def test_project_created_concurrently_is_joined_on_the_second_attempt(client, owner, token, race):
+    def same_user_creates_project():
+        project = Project.objects.create(name="sample_project", normalized_name="sample-project")
+        Role.objects.create(project=project, user=owner, role_name=Role.Name.OWNER)
+
+    race(same_user_creates_project)
+    dist = make_wheel()
+    response = post(client, dist, token)
+    assert response.status_code == 200
+    project = Project.objects.get()
+    assert project.name == "sample_project"
+    assert File.objects.get().release.project == project
+    assert list(JournalEntry.objects.values_list("action", flat=True)) == [
+        "new release",
+        "add py3 file sample_project-1.0-py3-none-any.whl",
+    ]
+    assert project.total_size == len(dist.content)
+    assert exists(path_of(dist))
+
+
+def test_project_created_concurrently_by_someone_else_is_refused(client, outsider, token, race):
+    def stranger_creates_project():
+        project = Project.objects.create(name="sample-project", normalized_name="sample-project")
+        Role.objects.create(project=project, user=outsider, role_name=Role.Name.OWNER)
+
+    race(stranger_creates_project)
+    dist = make_wheel()
+    response = post(client, dist, token)
+    assert response.status_code == 403
+    assert "isn't allowed to upload to project 'sample-project'" in response.reason_phrase
+    assert not File.objects.exists()
+    assert not exists(path_of(dist))
+
+
+def test_losing_every_attempt_is_a_409_and_nothing_is_kept(client, token, monkeypatch):
+    def always_conflicts(**kwargs):
+        raise IntegrityError("UNIQUE constraint failed")
+
+    monkeypatch.setattr(upload_module, "journal_append", always_conflicts)
+    dist = make_wheel()
+    response = post(client, dist, token)
+    assert response.status_code == 409
+    assert "A concurrent upload changed this project" in response.reason_phrase
+    assert not Project.objects.exists()
+    assert not exists(path_of(dist))
+
+
+def test_the_commit_is_tried_at_most_twice(client, token, monkeypatch):
+    attempts = []
+
+    def always_conflicts(**kwargs):
+        attempts.append(kwargs["action"])
+        raise IntegrityError("UNIQUE constraint failed")
+
+    monkeypatch.setattr(upload_module, "journal_append", always_conflicts)
+    post(client, make_wheel(), token)
+    assert attempts == ["create", "create"]
+
+
+# --- the path lock on PostgreSQL --------------------------------------------------
+
+
+class _Cursor:
+    def __init__(self, executed):
+        self.executed = executed
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def execute(self, sql, params):
+        self.executed.append((sql, params))
+
+
+class _PostgresConnection:
+    vendor = "postgresql"
+
+    def __init__(self):
+        self.executed = []
+
+    def cursor(self):
+        return _Cursor(self.executed)
+
+
+def test_path_lock_on_postgresql_is_a_transaction_advisory_lock(monkeypatch):
+    fake = _PostgresConnection()
+    monkeypatch.setattr(upload_module, "connection", fake)
+    path = "ab/cd/" + "e" * 60 + "/demo-1.0.tar.gz"
+    upload_module._lock_path(path)
+    upload_module._lock_path(path)
+    upload_module._lock_path(path + ".other")
+    (sql, [key]), (_, [same]), (_, [other]) = fake.executed
+    assert sql == "SELECT pg_advisory_xact_lock(%s)"
+    expected = int.from_bytes(hashlib.sha256(path.encode()).digest()[:8], "big", signed=True)
+    assert key == same == expected
+    assert other != key
+    assert -(2**63) <= key < 2**63
+
+
+def test_path_lock_on_sqlite_runs_no_statement(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        upload_module._lock_path("ab/cd/ef/demo-1.0.tar.gz")

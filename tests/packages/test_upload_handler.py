@@ -1,0 +1,126 @@
+import hashlib
+import os
+
+import pytest
+
+from packages.models import Project
+from packages.upload_handler import (
+    HashedUploadedFile,
+    HashingUploadHandler,
+    largest_upload_limit,
+    upload_temp_dir,
+)
+
+pytestmark = pytest.mark.django_db
+
+DATA = bytes(range(256)) * 40  # 10 240 bytes
+
+
+def receive(chunks, *, filename="demo-1.0.tar.gz") -> HashedUploadedFile:
+    """Feed chunks through the handler as Django's multipart parser does."""
+    handler = HashingUploadHandler()
+    handler.new_file("content", filename, "application/octet-stream", None, None)
+    start = 0
+    for chunk in chunks:
+        assert handler.receive_data_chunk(chunk, start) is None
+        start += len(chunk)
+    return handler.file_complete(start)
+
+
+def chunks_of(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+def test_digests_are_those_of_the_bytes_received():
+    upload = receive(chunks_of(DATA, 1000))
+    assert upload.sha256_digest == hashlib.sha256(DATA).hexdigest()
+    assert upload.blake2_256_digest == hashlib.blake2b(DATA, digest_size=32).hexdigest()
+    assert upload.md5_digest == hashlib.md5(DATA, usedforsecurity=False).hexdigest()
+
+
+def test_received_file_holds_the_bytes_and_is_rewound():
+    upload = receive(chunks_of(DATA, 1000))
+    assert upload.read() == DATA
+    with open(upload.temporary_file_path(), "rb") as handle:
+        assert handle.read() == DATA
+
+
+def test_size_counts_every_byte_and_file_is_named_as_sent():
+    upload = receive(chunks_of(DATA, 333), filename="demo-1.0-py3-none-any.whl")
+    assert upload.size == len(DATA)
+    assert upload.name == "demo-1.0-py3-none-any.whl"
+    assert not upload.truncated
+
+
+def test_file_over_the_largest_limit_is_truncated_and_the_rest_dropped(settings):
+    settings.UPLOAD_MAX_BYTES = 2500
+    upload = receive(chunks_of(DATA, 1000))
+    assert upload.truncated
+    assert upload.size == len(DATA)
+    # Only the chunks that fitted under the limit reached the disk.
+    assert os.path.getsize(upload.temporary_file_path()) == 2000
+    assert upload.sha256_digest == hashlib.sha256(DATA[:2000]).hexdigest()
+
+
+def test_file_exactly_at_the_limit_is_not_truncated(settings):
+    settings.UPLOAD_MAX_BYTES = len(DATA)
+    upload = receive(chunks_of(DATA, 1000))
+    assert not upload.truncated
+    assert os.path.getsize(upload.temporary_file_path()) == len(DATA)
+
+
+def test_a_project_upload_limit_override_raises_the_handlers_limit(settings):
+    settings.UPLOAD_MAX_BYTES = 2500
+    Project.objects.create(name="big", normalized_name="big", upload_limit=len(DATA))
+    upload = receive(chunks_of(DATA, 1000))
+    assert not upload.truncated
+
+
+def test_largest_upload_limit_without_overrides_is_the_setting(settings):
+    settings.UPLOAD_MAX_BYTES = 1234
+    Project.objects.create(name="plain", normalized_name="plain")
+    assert largest_upload_limit() == 1234
+
+
+def test_largest_upload_limit_takes_the_biggest_project_override(settings):
+    settings.UPLOAD_MAX_BYTES = 1234
+    Project.objects.create(name="a", normalized_name="a", upload_limit=5000)
+    Project.objects.create(name="b", normalized_name="b", upload_limit=9000)
+    assert largest_upload_limit() == 9000
+
+
+def test_largest_upload_limit_ignores_overrides_below_the_setting(settings):
+    settings.UPLOAD_MAX_BYTES = 1234
+    Project.objects.create(name="a", normalized_name="a", upload_limit=100)
+    assert largest_upload_limit() == 1234
+
+
+def test_upload_temp_dir_is_created(settings, tmp_path):
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "deep" / "tmp")
+    assert upload_temp_dir() == str(tmp_path / "deep" / "tmp")
+    assert (tmp_path / "deep" / "tmp").is_dir()
+
+
+def test_upload_temp_dir_unset_means_the_system_default(settings):
+    settings.FILE_UPLOAD_TEMP_DIR = None
+    assert upload_temp_dir() is None
+
+
+def test_received_file_lives_in_the_configured_temp_dir(settings):
+    upload = receive([DATA])
+    assert os.path.dirname(upload.temporary_file_path()) == settings.FILE_UPLOAD_TEMP_DIR
+
+
+def test_upload_interrupted_closes_the_file():
+    handler = HashingUploadHandler()
+    handler.new_file("content", "demo-1.0.tar.gz", "application/octet-stream", None, None)
+    handler.receive_data_chunk(DATA, 0)
+    path = handler.file.temporary_file_path()
+    handler.upload_interrupted()
+    assert handler.file.closed
+    # TemporaryUploadedFile deletes its temporary file when closed.
+    assert not os.path.exists(path)
+
+
+def test_upload_interrupted_before_any_file_is_harmless():
+    HashingUploadHandler().upload_interrupted()

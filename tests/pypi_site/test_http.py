@@ -1,0 +1,38 @@
+from pypi_site.http import error_response, reason_phrase
+
+
+def test_reason_phrase_collapses_line_breaks_and_runs_of_whitespace():
+    assert reason_phrase("first line\r\nsecond\tline\n\n third ") == "first line second line third"
+
+
+def test_reason_phrase_replaces_characters_outside_latin_1():
+    phrase = reason_phrase("Name 'smörgås' ok, name '名前' not, dash \u2014 neither")
+    assert phrase == "Name 'smörgås' ok, name '??' not, dash ? neither"
+    phrase.encode("latin-1")
+
+
+def test_reason_phrase_is_truncated_to_400_characters():
+    assert reason_phrase("x" * 1000) == "x" * 400
+
+
+def test_error_response_carries_the_message_in_status_line_and_body():
+    response = error_response(400, "File too large.\nSee /help/.")
+    assert response.status_code == 400
+    assert response.reason_phrase == "File too large. See /help/."
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert response.content.decode() == "400 Bad Request\n\nFile too large.\nSee /help/.\n"
+
+
+def test_error_response_body_keeps_characters_the_reason_phrase_cannot():
+    response = error_response(403, "Projekt '名前' gehört dir nicht")
+    assert response.reason_phrase == "Projekt '??' gehört dir nicht"
+    assert "名前" in response.content.decode()
+
+
+def test_error_response_passes_extra_headers():
+    response = error_response(401, "Log in.", headers={"WWW-Authenticate": 'Basic realm="x"'})
+    assert response["WWW-Authenticate"] == 'Basic realm="x"'
+
+
+def test_error_response_adds_no_challenge_by_default():
+    assert "WWW-Authenticate" not in error_response(404, "Not here.")
