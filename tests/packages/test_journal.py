@@ -41,3 +41,45 @@ def test_rolled_back_change_leaves_no_entry(project):
 def test_database_refuses_non_normalized_names(bad):
     with pytest.raises(IntegrityError), transaction.atomic():
         Project.objects.create(name=bad or "x", normalized_name=bad)
+
+
+def test_postgresql_orders_commits_with_an_advisory_lock(project, monkeypatch):
+    from packages import journal
+
+    executed = []
+
+    class Cursor:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def execute(self, sql, params):
+            executed.append((sql, params))
+
+    class FakeConnection:
+        vendor = "postgresql"
+
+        def cursor(self):
+            return Cursor()
+
+    monkeypatch.setattr(journal, "connection", FakeConnection())
+    with transaction.atomic():
+        journal_append(project=project, action="create")
+    assert executed == [("SELECT pg_advisory_xact_lock(%s)", [journal._JOURNAL_LOCK_ID])]
+
+
+def test_model_names_read_well(project, owner):
+    from packages.models import File, FileRegistry, Release, Role
+
+    release = Release(project=project, version="1.0")
+    assert str(project) == "Sample.Project"
+    assert str(release) == "Sample.Project 1.0"
+    assert str(Role(project=project, user=owner, role_name="Owner")) == (
+        "olivia is Owner of Sample.Project"
+    )
+    assert str(File(filename="a-1.0.tar.gz")) == "a-1.0.tar.gz"
+    assert str(FileRegistry(filename="a-1.0.tar.gz")) == "a-1.0.tar.gz"
+    assert File(metadata_sha256_digest="ab").has_metadata
+    assert not File().has_metadata
