@@ -83,3 +83,18 @@ def test_model_names_read_well(project, owner):
     assert str(FileRegistry(filename="a-1.0.tar.gz")) == "a-1.0.tar.gz"
     assert File(metadata_sha256_digest="ab").has_metadata
     assert not File().has_metadata
+
+
+def test_sqlite_takes_no_lock(project, monkeypatch):
+    from packages import journal
+
+    class SqliteConnection:
+        vendor = "sqlite"
+
+        def cursor(self):
+            raise AssertionError("SQLite has a single writer: no lock statement")
+
+    monkeypatch.setattr(journal, "connection", SqliteConnection())
+    with transaction.atomic():
+        entry = journal_append(project=project, action="create")
+    assert entry.pk is not None
