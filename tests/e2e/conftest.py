@@ -104,6 +104,8 @@ class Server:
         return self.access_log.read_text().splitlines() if self.access_log.exists() else []
 
 
+UPLOAD_MAX_BYTES = 4_000_000
+
 # Settings that would point the server at state outside its VAR_DIR, or change
 # how it answers plain http on 127.0.0.1.
 _SERVER_ENV_DROPPED = {
@@ -135,6 +137,8 @@ def _server_env(var_dir: Path, database_url: str | None) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="pypi_site.settings",
         ALLOWED_HOSTS="127.0.0.1,localhost",
         FILES_STORAGE="filesystem",
+        # Small, so the oversized-upload test sends megabytes, not 100 MiB.
+        UPLOAD_MAX_BYTES=str(UPLOAD_MAX_BYTES),
         # Kept when set (CI's Redis), under a prefix of this server's own.
         CACHE_KEY_PREFIX=f"e2e-{secrets.token_hex(4)}",
         PYTHONUNBUFFERED="1",
