@@ -1,24 +1,37 @@
-"""Cached simple pages answered before Django's request machinery.
+"""The two hottest answers, given before Django's request machinery.
 
-pip and uv ask for ``/simple/<name>/`` far more often than for anything else,
-and the answer is bytes already rendered and cached (``packages.simple``).
-Building a request, running the middleware and resolving the URL would cost
-several times the cache read, so this WSGI wrapper answers a plain cache hit
-itself: a GET or HEAD of a normalized simple URL, no query string, no
-conditional headers, an allowed Host. Everything else, cache misses included,
-goes to Django, which renders and fills the cache; the headers come from the
-same function in both paths.
+pip and uv ask for ``/simple/<name>/`` and then download files, far more often
+than anything else. A simple page is bytes already rendered and cached
+(``packages.simple``); a file is one indexed read and a sendfile. Building a
+request, running the middleware and resolving the URL would cost several times
+that, so this WSGI wrapper answers the plain cases itself: a GET (or HEAD, for
+pages) with no query string, no conditional or range headers, an allowed Host,
+a cache hit or a filesystem-stored file. Everything else goes to Django, which
+answers the same way: the headers come from the same functions in both paths,
+and tests compare the two answers header by header.
 """
 
 import functools
+import logging
+import os
+import re
 
 from django.conf import settings
+from django.core.files.storage import FileSystemStorage
+from django.db import DatabaseError, connection
 from django.http.request import split_domain_port, validate_host
 
 from packages import simple
+from packages.storage import files_storage
+from packages.views import files
 from packages.views.simple import is_normalized, page_headers, response_content_type
 
+logger = logging.getLogger(__name__)
+
 _PREFIX = "/simple/"
+_FILE_PATH = re.compile(r"/packages/([0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{60}/[^/]+)")
+_FILE_BLOCK_SIZE = 256 * 1024
+_CONDITIONAL = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_MATCH", "HTTP_RANGE")
 
 
 @functools.lru_cache(maxsize=64)
@@ -42,18 +55,20 @@ def _security_headers() -> tuple[tuple[str, str], ...]:
     return tuple(headers)
 
 
+def _plain(environ, methods: tuple[str, ...]) -> bool:
+    return (
+        environ.get("REQUEST_METHOD") in methods
+        and not environ.get("QUERY_STRING")
+        and not any(header in environ for header in _CONDITIONAL)
+        and environ.get("wsgi.url_scheme") == "http"
+        and _host_allowed(environ.get("HTTP_HOST", ""))
+    )
+
+
 def cached_simple_answer(environ) -> tuple[list[tuple[str, str]], bytes] | None:
     """Headers and body of a cached simple page for this request, or None."""
-    if (
-        environ.get("REQUEST_METHOD") not in ("GET", "HEAD")
-        or environ.get("QUERY_STRING")
-        or "HTTP_IF_NONE_MATCH" in environ
-        or "HTTP_IF_MODIFIED_SINCE" in environ
-        or environ.get("wsgi.url_scheme") != "http"
-    ):
-        return None
     path = environ.get("PATH_INFO", "")
-    if not path.startswith(_PREFIX) or not _host_allowed(environ.get("HTTP_HOST", "")):
+    if not path.startswith(_PREFIX) or not _plain(environ, ("GET", "HEAD")):
         return None
     name = path[len(_PREFIX) :]
     content_type = simple.select_content_type_from_accept(environ.get("HTTP_ACCEPT"))
@@ -74,14 +89,57 @@ def cached_simple_answer(environ) -> tuple[list[tuple[str, str]], bytes] | None:
     return [*headers.items(), *_security_headers()], body
 
 
+def file_answer(environ):
+    """Headers and an open file for a plain download from the filesystem, or None."""
+    match = _FILE_PATH.fullmatch(environ.get("PATH_INFO", ""))
+    if match is None or not _plain(environ, ("GET",)):
+        return None
+    storage = files_storage()
+    if not isinstance(storage, FileSystemStorage):
+        return None
+    path = match.group(1)
+    try:
+        found = files.lookup(path)
+    except DatabaseError:
+        # Django's own request cycle knows how to recover a broken connection
+        # (close_old_connections); hand it over rather than answer 500 here.
+        logger.warning("fast path could not read the file row; passing to Django")
+        connection.close()
+        return None
+    if found is None:
+        return None
+    try:
+        handle = open(storage.path(path), "rb")  # noqa: SIM115 (closed by the server)
+    except OSError:
+        return None
+    size = found.size if found.size is not None else os.fstat(handle.fileno()).st_size
+    headers = files.file_headers(path, found, size)
+    return [*headers.items(), *_security_headers()], handle
+
+
 class SimpleFastPath:
     def __init__(self, application):
         self.application = application
 
     def __call__(self, environ, start_response):
         answer = cached_simple_answer(environ)
-        if answer is None:
-            return self.application(environ, start_response)
-        headers, body = answer
-        start_response("200 OK", headers)
-        return [body]
+        if answer is not None:
+            headers, body = answer
+            start_response("200 OK", headers)
+            return [body]
+        download = file_answer(environ)
+        if download is not None:
+            headers, handle = download
+            start_response("200 OK", headers)
+            # gunicorn's file_wrapper sends the file with sendfile().
+            wrapper = environ.get("wsgi.file_wrapper")
+            if wrapper is not None:
+                return wrapper(handle, _FILE_BLOCK_SIZE)
+            return _read_blocks(handle)
+        return self.application(environ, start_response)
+
+
+def _read_blocks(handle):
+    with handle:
+        while block := handle.read(_FILE_BLOCK_SIZE):
+            yield block

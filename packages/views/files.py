@@ -15,13 +15,15 @@ The file is always streamed by this view, whatever the storage:
 """
 
 import logging
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from django.core.files.base import File as StoredFile
+from django.db import connection
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.http.response import HttpResponseBase, HttpResponseNotFound
 from django.utils.cache import get_conditional_response
-from django.utils.http import http_date
+from django.utils.http import content_disposition_header, http_date
 
 from packages.models import File
 from packages.storage import METADATA_SUFFIX, files_storage
@@ -48,30 +50,56 @@ class _Servable(NamedTuple):
     # echoing Last-Modified back must compare equal to it
 
 
-def _lookup(path: str) -> _Servable | None:
-    if path.endswith(METADATA_SUFFIX):
-        row = (
-            File.objects.filter(path=path.removesuffix(METADATA_SUFFIX))
-            .exclude(metadata_sha256_digest="")
-            .values_list("metadata_sha256_digest", "upload_time")
-            .first()
+# Raw SQL: this lookup runs on every download (the WSGI fast path included),
+# where the ORM's own overhead would cost more than the indexed read.
+_FILE_SQL = (
+    f"SELECT sha256_digest, size, upload_time FROM {File._meta.db_table} "  # noqa: S608
+    "WHERE path = %s"
+)
+_METADATA_SQL = (
+    f"SELECT metadata_sha256_digest, NULL, upload_time FROM {File._meta.db_table} "  # noqa: S608
+    "WHERE path = %s AND metadata_sha256_digest <> ''"
+)
+
+
+def lookup(path: str) -> "_Servable | None":
+    """What to serve at ``path``, or None when no committed row has it."""
+    is_metadata = path.endswith(METADATA_SUFFIX)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _METADATA_SQL if is_metadata else _FILE_SQL,
+            [path.removesuffix(METADATA_SUFFIX) if is_metadata else path],
         )
-        if row is None:
-            return None
-        return _Servable(row[0], None, int(row[1].timestamp()))
-    row = File.objects.filter(path=path).values_list("sha256_digest", "size", "upload_time").first()
+        row = cursor.fetchone()
     if row is None:
         return None
-    return _Servable(row[0], row[1], int(row[2].timestamp()))
+    sha256, size, upload_time = row
+    return _Servable(sha256, size, int(_as_datetime(upload_time).timestamp()))
+
+
+def _as_datetime(value: datetime) -> datetime:
+    # Raw SQL gives SQLite's stored UTC time without its zone; PostgreSQL's
+    # comes aware. Naive would be read as the machine's local time.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def file_headers(path: str, found: "_Servable", size: int) -> dict[str, str]:
+    """Headers of a served file, shared with the WSGI fast path."""
+    return {
+        "Content-Type": _content_type(path),
+        "Content-Length": str(size),
+        "ETag": f'"{found.sha256}"',
+        "Last-Modified": http_date(found.modified),
+        "Cache-Control": _IMMUTABLE,
+        "Content-Disposition": content_disposition_header(False, path.rsplit("/", 1)[-1]),
+    }
 
 
 def _not_found() -> HttpResponse:
     return HttpResponseNotFound("404 Not Found", content_type="text/plain; charset=utf-8")
 
 
-def _stream(
-    handle: StoredFile, size: int, content_type: str, headers: dict[str, str]
-) -> FileResponse:
+def _stream(handle: StoredFile, headers: dict[str, str]) -> FileResponse:
     # An S3 file object downloads the whole object to a temporary file on first
     # read; the object's own body streams instead.
     obj = getattr(handle, "obj", None)
@@ -79,31 +107,27 @@ def _stream(
     if obj is not None:
         source = obj.get()["Body"]
         handle.close()
-    response = FileResponse(source, content_type=content_type, headers=headers)
+    response = FileResponse(source)
     response.block_size = _STREAM_BLOCK_SIZE
-    response["Content-Length"] = str(size)
+    # Set after FileResponse has guessed its own: ours are exact.
+    for key, value in headers.items():
+        response[key] = value
     return response
 
 
 def serve(request: HttpRequest, path: str) -> HttpResponseBase:
     if request.method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET", "HEAD"])
-    found = _lookup(path)
+    found = lookup(path)
     if found is None:
         return _not_found()
-    headers = {
-        "ETag": f'"{found.sha256}"',
-        "Last-Modified": http_date(found.modified),
-        "Cache-Control": _IMMUTABLE,
-    }
-    conditional = get_conditional_response(
-        request, etag=headers["ETag"], last_modified=found.modified
-    )
+    etag = f'"{found.sha256}"'
+    conditional = get_conditional_response(request, etag=etag, last_modified=found.modified)
     if conditional is not None:
-        for key, value in headers.items():
-            conditional[key] = value
+        conditional["ETag"] = etag
+        conditional["Last-Modified"] = http_date(found.modified)
+        conditional["Cache-Control"] = _IMMUTABLE
         return conditional
-    content_type = _content_type(path)
     try:
         handle = files_storage().open(path, "rb")
     except FileNotFoundError:
@@ -112,9 +136,8 @@ def serve(request: HttpRequest, path: str) -> HttpResponseBase:
         logger.error("File row without a stored object: %s", path)
         return _not_found()
     size = handle.size if found.size is None else found.size
+    headers = file_headers(path, found, size)
     if request.method == "HEAD":
         handle.close()
-        response = HttpResponse(content_type=content_type, headers=headers)
-        response["Content-Length"] = str(size)
-        return response
-    return _stream(handle, size, content_type, headers)
+        return HttpResponse(headers=headers)
+    return _stream(handle, headers)

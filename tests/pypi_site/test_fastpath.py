@@ -1,13 +1,17 @@
 """The WSGI fast path answers cached simple pages exactly as Django would."""
 
+import hashlib
+
 import pytest
 from django.core.files.base import ContentFile
+from django.core.files.storage import storages
+from django.db import DatabaseError
 
 from packages.models import File, Release
 from packages.services import release_yank
 from packages.storage import file_path, files_storage
 from pypi_site import fastpath
-from pypi_site.fastpath import SimpleFastPath, cached_simple_answer
+from pypi_site.fastpath import SimpleFastPath, cached_simple_answer, file_answer
 from tests.factories import make_wheel
 
 pytestmark = pytest.mark.django_db
@@ -134,3 +138,103 @@ def test_security_headers_follow_settings(settings):
         assert fastpath._security_headers() == (("X-Frame-Options", "DENY"),)
     finally:
         fastpath._security_headers.cache_clear()
+
+
+# --- downloads ----------------------------------------------------------------------
+
+
+def file_environ(dist, suffix="", **extra):
+    path = file_path(blake2_256_digest=dist.blake2_256, filename=dist.filename) + suffix
+    return environ(f"/packages/{path}", **extra)
+
+
+def test_download_matches_django(client, published):
+    env = file_environ(published)
+    django_response = client.get(env["PATH_INFO"])
+    headers, handle = file_answer(env)
+    with handle:
+        assert handle.read() == published.content
+    assert dict(headers) == dict(django_response.items())
+
+
+def test_metadata_download_matches_django(client, published):
+    metadata = published.metadata.encode()
+    stored = File.objects.get()
+    stored.metadata_sha256_digest = hashlib.sha256(metadata).hexdigest()
+    stored.save()
+    files_storage().save(stored.path + ".metadata", ContentFile(metadata))
+    env = file_environ(published, ".metadata")
+    django_response = client.get(env["PATH_INFO"])
+    headers, handle = file_answer(env)
+    with handle:
+        assert handle.read() == metadata
+    assert dict(headers) == dict(django_response.items())
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"REQUEST_METHOD": "HEAD"},
+        {"HTTP_RANGE": "bytes=0-10"},
+        {"HTTP_IF_NONE_MATCH": '"x"'},
+        {"QUERY_STRING": "x=1"},
+        {"PATH_INFO": "/packages/source/s/sample/x.tar.gz"},
+    ],
+)
+def test_unusual_downloads_go_to_django(published, overrides):
+    assert file_answer(file_environ(published, **overrides)) is None
+
+
+def test_stored_object_without_a_row_goes_to_django(published):
+    File.objects.all().delete()
+    assert file_answer(file_environ(published)) is None
+
+
+def test_row_without_a_stored_object_goes_to_django(published):
+    files_storage().delete(File.objects.get().path)
+    assert file_answer(file_environ(published)) is None
+
+
+def test_object_store_downloads_go_to_django(published, settings):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "files": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    }
+    storages._storages.pop("files", None)
+    assert file_answer(file_environ(published)) is None
+
+
+def test_database_error_hands_over_to_django(published, monkeypatch):
+    closed = []
+
+    def broken(path):
+        raise DatabaseError("server closed the connection")
+
+    monkeypatch.setattr(fastpath.files, "lookup", broken)
+    monkeypatch.setattr(fastpath.connection, "close", lambda: closed.append(True))
+    assert file_answer(file_environ(published)) is None
+    assert closed == [True]
+
+
+def test_wsgi_wrapper_sends_files_with_the_servers_file_wrapper(published):
+    wrapped = []
+
+    def file_wrapper(handle, block_size):
+        wrapped.append(block_size)
+        return handle
+
+    app = SimpleFastPath(lambda environ, start_response: [b"django"])
+    statuses = []
+    handle = app(
+        file_environ(published, **{"wsgi.file_wrapper": file_wrapper}),
+        lambda s, h: statuses.append(s),
+    )
+    with handle:
+        assert handle.read() == published.content
+    assert statuses == ["200 OK"] and wrapped == [256 * 1024]
+
+
+def test_wsgi_wrapper_without_file_wrapper_streams_blocks(published):
+    app = SimpleFastPath(lambda environ, start_response: [b"django"])
+    body = app(file_environ(published), lambda status, headers: None)
+    assert b"".join(body) == published.content
