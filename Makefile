@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 WORKERS ?= 2
+# Few threads per worker: they share one interpreter lock, and more of them
+# lengthen the slowest answers without raising throughput (see docs/benchmarks.md).
+THREADS ?= 4
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
@@ -27,7 +30,7 @@ run: $(STAMP) ## Serve the index on http://127.0.0.1:$(PORT) (SQLite, local file
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/gunicorn pypi_site.wsgi:application --bind 127.0.0.1:$(PORT) \
-		--workers $(WORKERS) --worker-class gthread --threads 8 \
+		--workers $(WORKERS) --worker-class gthread --threads $(THREADS) \
 		--access-logfile - --timeout 300
 
 dev: $(STAMP) ## Serve with Django's auto-reloading development server (DEBUG on)
