@@ -173,3 +173,57 @@ def _fields_from_metadata(name: str, version: str, text: str) -> dict:
         elif key not in {"Name", "Version"}:
             fields[key.lower().replace("-", "_")] = value
     return fields
+
+
+# --- Rows, as the upload leaves them ---------------------------------------------
+
+
+def make_release(project, version: str = "1.0", **fields):
+    """The project's release of ``version`` (created if missing)."""
+    from packaging.utils import canonicalize_version
+
+    from packages.models import Release
+
+    release, _ = Release.objects.get_or_create(
+        project=project,
+        canonical_version=canonicalize_version(version),
+        defaults={"version": version, "metadata_version": "2.1", **fields},
+    )
+    return release
+
+
+def add_file(release, dist: Dist, *, with_metadata: bool = False, store: bool = True, **fields):
+    """A committed file as the upload leaves it: bytes (and the PEP 658
+    metadata when asked) in storage, its row, its registered filename and the
+    project's grown total. ``store=False`` leaves storage empty."""
+    from django.core.files.base import ContentFile
+    from django.db.models import F
+
+    from packages.models import File, FileRegistry, Project
+    from packages.storage import file_path, files_storage, metadata_path
+
+    path = file_path(blake2_256_digest=dist.blake2_256, filename=dist.filename)
+    metadata = Dist(filename="METADATA", content=dist.metadata.encode())
+    if store:
+        storage = files_storage()
+        assert storage.save(path, ContentFile(dist.content)) == path
+        if with_metadata:
+            storage.save(metadata_path(path), ContentFile(metadata.content))
+    wheel = dist.filename.endswith(".whl")
+    file = File.objects.create(
+        release=release,
+        filename=dist.filename,
+        packagetype="bdist_wheel" if wheel else "sdist",
+        python_version="py3" if wheel else "source",
+        size=len(dist.content),
+        md5_digest=dist.md5,
+        sha256_digest=dist.sha256,
+        blake2_256_digest=dist.blake2_256,
+        path=path,
+        metadata_sha256_digest=metadata.sha256 if with_metadata else "",
+        metadata_blake2_256_digest=metadata.blake2_256 if with_metadata else "",
+        **fields,
+    )
+    FileRegistry.objects.get_or_create(filename=dist.filename)
+    Project.objects.filter(pk=release.project_id).update(total_size=F("total_size") + file.size)
+    return file

@@ -6,8 +6,7 @@ from django.core.management import CommandError, call_command
 
 from packages.models import File, FileRegistry, JournalEntry, Release
 from packages.storage import files_storage
-from tests.factories import make_sdist, make_wheel
-from tests.packages.test_services import add_file, make_release
+from tests.factories import add_file, make_release, make_sdist, make_wheel
 
 pytestmark = pytest.mark.django_db
 

@@ -1,12 +1,8 @@
-import hashlib
 import logging
 
 import pytest
 from django.core.cache import cache
-from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import F
-from packaging.utils import canonicalize_version
 
 from packages.cache import simple_detail_key
 from packages.models import File, FileRegistry, JournalEntry, Project, Release, Role
@@ -18,53 +14,12 @@ from packages.services import (
     release_unyank,
     release_yank,
 )
-from packages.storage import file_path, files_storage, metadata_path
-from tests.factories import Dist, make_sdist, make_wheel
+from packages.storage import files_storage, metadata_path
+from tests.factories import add_file, make_release, make_sdist, make_wheel
 
 pytestmark = pytest.mark.django_db
 
 IP = "192.0.2.7"
-
-
-def make_release(project: Project, version: str = "1.0", **fields) -> Release:
-    return Release.objects.create(
-        project=project,
-        version=version,
-        canonical_version=canonicalize_version(version),
-        metadata_version="2.1",
-        **fields,
-    )
-
-
-def add_file(release: Release, dist: Dist, *, with_metadata: bool = False) -> File:
-    """A file as the upload leaves it: bytes stored, row, registered filename,
-    project total grown."""
-    storage = files_storage()
-    path = file_path(blake2_256_digest=dist.blake2_256, filename=dist.filename)
-    assert storage.save(path, ContentFile(dist.content)) == path
-    metadata = {}
-    if with_metadata:
-        data = dist.metadata.encode()
-        assert storage.save(metadata_path(path), ContentFile(data)) == metadata_path(path)
-        metadata = {
-            "metadata_sha256_digest": hashlib.sha256(data).hexdigest(),
-            "metadata_blake2_256_digest": hashlib.blake2b(data, digest_size=32).hexdigest(),
-        }
-    file = File.objects.create(
-        release=release,
-        filename=dist.filename,
-        packagetype="bdist_wheel" if dist.filename.endswith(".whl") else "sdist",
-        python_version="py3" if dist.filename.endswith(".whl") else "source",
-        size=len(dist.content),
-        md5_digest=dist.md5,
-        sha256_digest=dist.sha256,
-        blake2_256_digest=dist.blake2_256,
-        path=path,
-        **metadata,
-    )
-    FileRegistry.objects.create(filename=dist.filename)
-    Project.objects.filter(pk=release.project_id).update(total_size=F("total_size") + file.size)
-    return file
 
 
 @pytest.fixture

@@ -9,29 +9,18 @@ from urllib.parse import urlencode
 import pytest
 from django.conf import settings
 from django.core.cache import cache
-from django.core.files.base import ContentFile
-from packaging.utils import canonicalize_version
 
 from packages import cache as packages_cache
 from packages import simple
 from packages.cache import purge_project, simple_detail_key, simple_index_key
-from packages.models import File, JournalEntry, Project, Release
-from packages.storage import file_path, files_storage, metadata_path
-from tests.factories import Dist, make_sdist, make_wheel
+from packages.models import File, JournalEntry, Project
+from tests import factories
+from tests.factories import Dist, make_release, make_sdist, make_wheel
 
 JSON = "application/vnd.pypi.simple.v1+json"
 V1_HTML = "application/vnd.pypi.simple.v1+html"
 PIP_ACCEPT = f"{JSON}, {V1_HTML}; q=0.1, text/html; q=0.01"
 UPLOADED = datetime(2024, 1, 1, 0, 0, 0, 123456, tzinfo=UTC)
-
-
-def add_release(project: Project, version: str, **fields) -> Release:
-    release, _ = Release.objects.get_or_create(
-        project=project,
-        canonical_version=canonicalize_version(version),
-        defaults={"version": version, "metadata_version": "2.1", **fields},
-    )
-    return release
 
 
 def add_file(
@@ -44,31 +33,14 @@ def add_file(
     upload_time: datetime = UPLOADED,
     **release_fields,
 ) -> File:
-    """A committed file as the upload leaves it: bytes (and PEP 658 metadata for
-    a wheel) in storage, then its rows."""
-    release = add_release(project, version, **release_fields)
-    path = file_path(blake2_256_digest=dist.blake2_256, filename=dist.filename)
+    """A committed file of ``version``; a wheel gets PEP 658 metadata unless told."""
     if with_metadata is None:
         with_metadata = dist.filename.endswith(".whl")
-    metadata = dist.metadata.encode()
-    if store:
-        storage = files_storage()
-        storage.save(path, ContentFile(dist.content))
-        if with_metadata:
-            storage.save(metadata_path(path), ContentFile(metadata))
-    digest = Dist(filename="METADATA", content=metadata)
-    return File.objects.create(
-        release=release,
-        filename=dist.filename,
-        packagetype="bdist_wheel" if dist.filename.endswith(".whl") else "sdist",
-        python_version="py3" if dist.filename.endswith(".whl") else "source",
-        size=len(dist.content),
-        md5_digest=dist.md5,
-        sha256_digest=dist.sha256,
-        blake2_256_digest=dist.blake2_256,
-        path=path,
-        metadata_sha256_digest=digest.sha256 if with_metadata else "",
-        metadata_blake2_256_digest=digest.blake2_256 if with_metadata else "",
+    return factories.add_file(
+        make_release(project, version, **release_fields),
+        dist,
+        with_metadata=with_metadata,
+        store=store,
         upload_time=upload_time,
     )
 
@@ -255,7 +227,7 @@ def test_detail_json_upload_time_is_utc(client, project):
 
 def test_detail_versions_sorted_by_version_including_releases_without_files(client, project):
     for version in ["2.0rc1", "1.10", "1.0.post1", "1.9"]:
-        add_release(project, version)
+        make_release(project, version)
     add_file(project, make_wheel(version="1.0"), version="1.0")
 
     data = get_json(client, "/simple/sample-project/")

@@ -12,7 +12,7 @@ from packages.services import release_yank
 from packages.storage import file_path, files_storage
 from pypi_site import fastpath
 from pypi_site.fastpath import SimpleFastPath, cached_simple_answer, file_answer
-from tests.factories import make_wheel
+from tests.factories import add_file, make_release, make_wheel
 
 pytestmark = pytest.mark.django_db
 
@@ -20,24 +20,9 @@ JSON = "application/vnd.pypi.simple.v1+json"
 
 
 @pytest.fixture
-def published(project, owner):
+def published(project):
     dist = make_wheel("sample-project", "1.0")
-    release = Release.objects.create(
-        project=project, version="1.0", canonical_version="1", metadata_version="2.1"
-    )
-    path = file_path(blake2_256_digest=dist.blake2_256, filename=dist.filename)
-    files_storage().save(path, ContentFile(dist.content))
-    File.objects.create(
-        release=release,
-        filename=dist.filename,
-        packagetype="bdist_wheel",
-        python_version="py3",
-        size=len(dist.content),
-        md5_digest=dist.md5,
-        sha256_digest=dist.sha256,
-        blake2_256_digest=dist.blake2_256,
-        path=path,
-    )
+    add_file(make_release(project, "1.0"), dist)
     return dist
 
 
