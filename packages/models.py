@@ -2,10 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-# PEP 503 normalized form of a valid PEP 508 name: lowercase alphanumerics with
-# single dashes inside. The database refuses anything else, so no code path can
-# store a second spelling of a name.
-NORMALIZED_NAME_RE = r"^([a-z0-9]|[a-z0-9][a-z0-9-]*[a-z0-9])$"
+from .names import NORMALIZED_NAME_RE
 
 
 class Project(models.Model):
@@ -21,6 +18,8 @@ class Project(models.Model):
     class Meta:
         ordering = ["normalized_name"]
         constraints = [
+            # The database refuses any name not in its normalized form, so no
+            # code path can store a second spelling of a name.
             models.CheckConstraint(
                 condition=models.Q(normalized_name__regex=NORMALIZED_NAME_RE)
                 & ~models.Q(normalized_name__contains="--"),

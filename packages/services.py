@@ -6,7 +6,6 @@ stored objects) to ``transaction.on_commit``. Who may call them is decided by th
 callers (see ``packages.permissions``), not here.
 """
 
-import logging
 from collections.abc import Iterable
 
 from django.db import transaction
@@ -15,9 +14,7 @@ from django.db.models import F
 from .cache import purge_project_on_commit
 from .journal import journal_append
 from .models import File, FileRegistry, Project, Release
-from .storage import files_storage, metadata_path
-
-logger = logging.getLogger(__name__)
+from .storage import delete_objects, metadata_path
 
 
 class ReleaseError(Exception):
@@ -45,24 +42,16 @@ def _delete_stored_on_commit(paths: list[str]) -> None:
     # Only after commit: were the objects removed first and the transaction then
     # rolled back, rows would point at missing files. The reverse (rows gone,
     # object left behind) is harmless: files are served only when a row exists.
-    def delete() -> None:
-        storage = files_storage()
-        for path in paths:
-            try:
-                storage.delete(path)
-            except Exception:
-                # Backends raise their own types (OSError, botocore errors). The
-                # deletion has committed, so report the orphan and carry on.
-                logger.exception("Could not delete stored object %s; it is now an orphan", path)
-
-    transaction.on_commit(delete)
+    transaction.on_commit(lambda: delete_objects(paths))
 
 
 def _reserve_filenames(files: Iterable[File]) -> None:
     # The upload registers every filename; this also covers rows made some
     # other way (imports, fixtures), so a deleted filename is never reusable.
-    for file in files:
-        FileRegistry.objects.get_or_create(filename=file.filename)
+    # One statement however many files a project or release has.
+    FileRegistry.objects.bulk_create(
+        [FileRegistry(filename=file.filename) for file in files], ignore_conflicts=True
+    )
 
 
 def _shrink_total_size(project: Project, files: Iterable[File]) -> None:

@@ -21,7 +21,7 @@ from html import escape
 from typing import NamedTuple
 
 from django.core.cache import cache
-from django.db import connection
+from django.db.models import Max
 from django.http import HttpRequest
 from django.urls import reverse
 from packaging.version import Version
@@ -56,7 +56,8 @@ class CachedPage(NamedTuple):
 
 
 @functools.lru_cache(maxsize=512)
-def _negotiate(accept: str | None) -> str:
+def negotiate(accept: str | None) -> str:
+    """The media type for an ``Accept`` header value."""
     # Clients send a handful of distinct Accept headers (pip, uv, browsers), so
     # the parse is remembered per header value instead of redone per request.
     probe = HttpRequest()
@@ -66,17 +67,13 @@ def _negotiate(accept: str | None) -> str:
     return probe.get_preferred_type(CONTENT_TYPES) or TEXT_HTML
 
 
-def select_content_type_from_accept(accept: str | None) -> str:
-    return _negotiate(accept)
-
-
 def select_content_type(request: HttpRequest) -> str:
     """The media type to answer with: ``?format=`` first, then ``Accept``."""
     if request.META.get("QUERY_STRING"):
         requested = request.GET.get("format")
         if requested in CONTENT_TYPES:
             return requested
-    return _negotiate(request.META.get("HTTP_ACCEPT"))
+    return negotiate(request.META.get("HTTP_ACCEPT"))
 
 
 def page_format(content_type: str) -> str:
@@ -164,22 +161,15 @@ def project_listing(normalized_name: str) -> ProjectListing | None:
 
 
 def _project_serial(normalized_name: str) -> int | None:
-    # Raw SQL: this read runs on every cache hit of a per-process cache, where
-    # the ORM's own overhead would cost more than the query.
-    with connection.cursor() as cursor:
-        cursor.execute(_PROJECT_SERIAL_SQL, [normalized_name])
-        row = cursor.fetchone()
-    return row[0] if row else None
+    return (
+        Project.objects.filter(normalized_name=normalized_name)
+        .values_list("last_serial", flat=True)
+        .first()
+    )
 
 
 def _global_serial() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(_GLOBAL_SERIAL_SQL)
-        return cursor.fetchone()[0] or 0
-
-
-_PROJECT_SERIAL_SQL = f"SELECT last_serial FROM {Project._meta.db_table} WHERE normalized_name = %s"  # noqa: S608
-_GLOBAL_SERIAL_SQL = f"SELECT MAX(id) FROM {JournalEntry._meta.db_table}"  # noqa: S608
+    return JournalEntry.objects.aggregate(serial=Max("id"))["serial"] or 0
 
 
 def index_listing() -> IndexListing:
@@ -299,19 +289,18 @@ def _store(pages: dict[str, CachedPage], serial: int, current_serial: Callable) 
         cache.delete_many(list(pages))
 
 
-def _is_current(page: CachedPage) -> bool:
-    return page.generation == current_generation()
+def _cached(key: str) -> CachedPage | None:
+    page = cache.get(key)
+    return page if page is not None and page.generation == current_generation() else None
 
 
 def cached_detail_page(normalized_name: str, fmt: str) -> CachedPage | None:
     """The project's page if the cache holds a current one; never renders."""
-    page = cache.get(simple_detail_key(normalized_name, fmt))
-    return page if page is not None and _is_current(page) else None
+    return _cached(simple_detail_key(normalized_name, fmt))
 
 
 def cached_index_page(fmt: str) -> CachedPage | None:
-    page = cache.get(simple_index_key(fmt))
-    return page if page is not None and _is_current(page) else None
+    return _cached(simple_index_key(fmt))
 
 
 def detail_page(normalized_name: str, fmt: str) -> CachedPage | None:

@@ -1,6 +1,7 @@
 """Where distribution files live: Django's storage API, under the "files" alias
 (filesystem by default, S3-compatible when configured)."""
 
+import logging
 import os
 import shutil
 import tempfile
@@ -13,7 +14,11 @@ from django.core.files.storage import FileSystemStorage, Storage, storages
 
 from .upload_handler import upload_temp_dir
 
+logger = logging.getLogger(__name__)
+
 METADATA_SUFFIX = ".metadata"
+# What file_path() makes (and a file's ".metadata" beside it), as URLs match it.
+STORED_PATH_PATTERN = r"[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{60}/[^/]+"
 
 
 def files_storage() -> Storage:
@@ -76,7 +81,16 @@ def store_bytes(path: str, data: bytes) -> None:
 
 
 def delete_objects(paths) -> None:
-    """Delete stored objects; ones already gone are not an error."""
+    """Delete stored objects; ones already gone are not an error.
+
+    A failing delete is logged and the rest still go: callers delete after the
+    rows are gone (or were never committed), and an object without its row is
+    never served, only an orphan to report.
+    """
     storage = files_storage()
     for path in paths:
-        storage.delete(path)
+        try:
+            storage.delete(path)
+        except Exception:
+            # Backends raise their own types (OSError, botocore errors).
+            logger.exception("Could not delete stored object %s; it is now an orphan", path)

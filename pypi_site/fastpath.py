@@ -22,14 +22,15 @@ from django.db import DatabaseError, connection
 from django.http.request import split_domain_port, validate_host
 
 from packages import simple
-from packages.storage import files_storage
+from packages.names import is_normalized_project_name
+from packages.storage import STORED_PATH_PATTERN, files_storage
 from packages.views import files
-from packages.views.simple import is_normalized, page_headers, response_content_type
+from packages.views.simple import page_headers
 
 logger = logging.getLogger(__name__)
 
 _PREFIX = "/simple/"
-_FILE_PATH = re.compile(r"/packages/([0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{60}/[^/]+)")
+_FILE_PATH = re.compile(f"/packages/({STORED_PATH_PATTERN})")
 _FILE_BLOCK_SIZE = 256 * 1024
 _CONDITIONAL = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_MATCH", "HTTP_RANGE")
 
@@ -71,11 +72,11 @@ def cached_simple_answer(environ) -> tuple[list[tuple[str, str]], bytes] | None:
     if not path.startswith(_PREFIX) or not _plain(environ, ("GET", "HEAD")):
         return None
     name = path[len(_PREFIX) :]
-    content_type = simple.select_content_type_from_accept(environ.get("HTTP_ACCEPT"))
+    content_type = simple.negotiate(environ.get("HTTP_ACCEPT"))
     fmt = simple.page_format(content_type)
     if not name:
         page, key = simple.cached_index_page(fmt), "simple simple-index"
-    elif name.endswith("/") and is_normalized(name[:-1]):
+    elif name.endswith("/") and is_normalized_project_name(name[:-1]):
         name = name[:-1]
         page, key = simple.cached_detail_page(name, fmt), f"simple simple-{name}"
     else:
@@ -83,7 +84,6 @@ def cached_simple_answer(environ) -> tuple[list[tuple[str, str]], bytes] | None:
     if page is None:
         return None
     headers = page_headers(page, content_type, key)
-    headers["Content-Type"] = response_content_type(content_type)
     headers["Content-Length"] = str(len(page.body))
     body = b"" if environ["REQUEST_METHOD"] == "HEAD" else page.body
     return [*headers.items(), *_security_headers()], body

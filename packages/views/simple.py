@@ -4,8 +4,6 @@ The hot path is a cache get and an HttpResponse; rendering lives in
 ``packages.simple``.
 """
 
-import re
-
 from django.conf import settings
 from django.http import (
     HttpRequest,
@@ -18,11 +16,7 @@ from django.urls import reverse
 from django.utils.cache import get_conditional_response
 
 from packages import simple
-from packages.names import normalize_project_name
-
-# A PEP 503 normalized name: the only spelling served without a redirect.
-_NORMALIZED = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-_MAX_NAME_LENGTH = 200
+from packages.names import is_normalized_project_name, normalize_project_name
 
 # Browser-based tools read the index from other origins; the public index
 # allows that for the whole simple API. Only simple GETs happen (no preflight:
@@ -42,10 +36,6 @@ _RESPONSE_CONTENT_TYPES = {
 _ETAG_SUFFIX = {simple.TEXT_HTML: "", simple.V1_HTML: "-v1", simple.V1_JSON: ""}
 
 
-def _is_normalized(name: str) -> bool:
-    return len(name) <= _MAX_NAME_LENGTH and _NORMALIZED.fullmatch(name) is not None
-
-
 def _cache_headers(surrogate_key: str) -> dict[str, str]:
     return {
         "Cache-Control": f"max-age={settings.SIMPLE_CACHE_SECONDS}, public",
@@ -57,18 +47,11 @@ def _cache_headers(surrogate_key: str) -> dict[str, str]:
 def page_headers(page: simple.CachedPage, content_type: str, surrogate_key: str) -> dict[str, str]:
     """Headers of a simple page, shared with the WSGI fast path (pypi_site.fastpath)."""
     headers = _cache_headers(surrogate_key)
+    headers["Content-Type"] = _RESPONSE_CONTENT_TYPES[content_type]
     headers["ETag"] = f'"{page.etag}{_ETAG_SUFFIX[content_type]}"'
     headers["Vary"] = "Accept"
     headers["X-PyPI-Last-Serial"] = page.serial
     return headers
-
-
-def response_content_type(content_type: str) -> str:
-    return _RESPONSE_CONTENT_TYPES[content_type]
-
-
-def is_normalized(name: str) -> bool:
-    return _is_normalized(name)
 
 
 def _page_response(
@@ -79,15 +62,14 @@ def _page_response(
         not_modified = get_conditional_response(request, etag=headers["ETag"])
         if not_modified is not None:
             for key, value in headers.items():
-                not_modified[key] = value
+                if key != "Content-Type":  # a 304 has no body to describe
+                    not_modified[key] = value
             return not_modified
     if request.method == "HEAD":
-        response = HttpResponse(content_type=_RESPONSE_CONTENT_TYPES[content_type], headers=headers)
+        response = HttpResponse(headers=headers)
         response["Content-Length"] = str(len(page.body))
         return response
-    return HttpResponse(
-        page.body, content_type=_RESPONSE_CONTENT_TYPES[content_type], headers=headers
-    )
+    return HttpResponse(page.body, headers=headers)
 
 
 def _not_found(surrogate_key: str) -> HttpResponse:
@@ -111,9 +93,9 @@ def index(request: HttpRequest) -> HttpResponse:
 def detail(request: HttpRequest, name: str) -> HttpResponse:
     if request.method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET", "HEAD"])
-    if not _is_normalized(name):
+    if not is_normalized_project_name(name):
         normalized = normalize_project_name(name)
-        if not _is_normalized(normalized):
+        if not is_normalized_project_name(normalized):
             return _not_found("simple")
         location = reverse("simple-detail", args=[normalized])
         if query := request.META.get("QUERY_STRING"):
