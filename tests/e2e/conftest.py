@@ -416,10 +416,9 @@ def twine_upload(server: Server, files, *, username: str, password: str, env, ex
             "upload",
             "--repository-url",
             f"{server.url}/legacy/",
-            "-u",
-            username,
-            "-p",
-            password,
+            # The "=" form: a random secret may begin with "-".
+            f"--username={username}",
+            f"--password={password}",
             "--non-interactive",
             "--disable-progress-bar",
             *extra,
