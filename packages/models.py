@@ -74,6 +74,10 @@ class Release(models.Model):
     summary = models.CharField(max_length=512, blank=True)
     description = models.TextField(blank=True)
     description_content_type = models.CharField(max_length=128, blank=True)
+    # Rendered and sanitized once, at upload (packages.rendering); pages show
+    # it as it is. The renderer version tells which rows to render again.
+    description_html = models.TextField(blank=True, editable=False)
+    description_renderer = models.CharField(max_length=32, blank=True, editable=False)
     author = models.TextField(blank=True)
     author_email = models.TextField(blank=True)
     maintainer = models.TextField(blank=True)
@@ -185,3 +189,40 @@ class JournalEntry(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.id} {self.name} {self.action}"
+
+
+class Classifier(models.Model):
+    """A trove classifier used by at least one project's latest release."""
+
+    name = models.CharField(max_length=255, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SearchDocument(models.Model):
+    """What search reads for one project: the fields of its latest release,
+    kept up to date in the same transaction as every change to its releases
+    (packages.search). On PostgreSQL a weighted tsvector column and trigram
+    indexes are added by migration, outside the model."""
+
+    project = models.OneToOneField(
+        Project, primary_key=True, on_delete=models.CASCADE, related_name="search_document"
+    )
+    name = models.CharField(max_length=200)
+    normalized_name = models.CharField(max_length=200, unique=True)
+    version = models.CharField(max_length=100, blank=True)
+    summary = models.CharField(max_length=512, blank=True)
+    keywords = models.TextField(blank=True)
+    description = models.TextField(blank=True)
+    # Author and maintainer names (and e-mail addresses), space-separated.
+    people = models.TextField(blank=True)
+    released_at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField(db_index=True)
+    classifiers = models.ManyToManyField(Classifier, blank=True, related_name="documents")
+
+    def __str__(self) -> str:
+        return self.name

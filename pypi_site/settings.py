@@ -92,6 +92,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "django.contrib.syndication",
     "rest_framework",
     "accounts",
     "packages",

@@ -1,12 +1,31 @@
 from django.contrib import admin
 from django.urls import path, re_path
 
+from packages import feeds
 from packages.storage import STORED_PATH_PATTERN
-from packages.views import files, simple, upload
+from packages.views import files, pages, simple, suggest, upload
 
 from . import views
 
 urlpatterns = [
+    path("", pages.home, name="home"),
+    path("project/<str:name>/", pages.project_detail, name="project"),
+    path("project/<str:name>/<str:version>/", pages.release_detail, name="release"),
+    # Paths the public index still redirects to the project pages.
+    path("pypi/<str:name>/", pages.legacy_project_redirect, name="legacy-project"),
+    path("pypi/<str:name>/<str:version>/", pages.legacy_release_redirect, name="legacy-release"),
+    path("user/<str:username>/", pages.user_profile, name="user"),
+    path("help/", pages.help_page, name="help"),
+    path("search/", pages.search_page, name="search"),
+    path("search/suggest/", suggest.suggest, name="search-suggest"),
+    path("classifiers/", pages.classifiers, name="classifiers"),
+    path("rss/updates.xml", feeds.LatestReleasesFeed(), name="rss-updates"),
+    path("rss/packages.xml", feeds.NewestProjectsFeed(), name="rss-packages"),
+    path(
+        "rss/project/<str:name>/releases.xml",
+        feeds.ProjectReleasesFeed(),
+        name="rss-project-releases",
+    ),
     path("simple/", simple.index, name="simple-index"),
     path("simple/<str:name>/", simple.detail, name="simple-detail"),
     path("legacy/", upload.file_upload, name="upload"),

@@ -1,0 +1,3 @@
+# Placeholder: being written (issue 3, search). Replace wholesale.
+def suggest(request):
+    raise NotImplementedError
