@@ -14,6 +14,7 @@ from django.db.models import F
 from .cache import purge_project_on_commit
 from .journal import journal_append
 from .models import File, FileRegistry, Project, Release
+from .search import search_index_update
 from .storage import delete_objects, metadata_path
 
 
@@ -74,6 +75,8 @@ def release_yank(*, release: Release, reason: str = "", actor, ip_address=None) 
         release.yanked = True
         release.yanked_reason = reason
         release.save(update_fields=["yanked", "yanked_reason"])
+        # The project's page and search entry may now show another version.
+        search_index_update(release.project)
         journal_append(
             project=release.project,
             action="yank release",
@@ -95,6 +98,8 @@ def release_unyank(*, release: Release, actor, ip_address=None) -> Release:
         release.yanked = False
         release.yanked_reason = ""
         release.save(update_fields=["yanked", "yanked_reason"])
+        # The project's page and search entry may now show another version.
+        search_index_update(release.project)
         journal_append(
             project=release.project,
             action="unyank release",
@@ -119,6 +124,7 @@ def release_delete(*, release: Release, actor, ip_address=None) -> None:
         _reserve_filenames(files)
         release.delete()
         _shrink_total_size(project, files)
+        search_index_update(project)
         journal_append(
             project=project,
             action="remove release",

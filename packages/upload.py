@@ -33,6 +33,8 @@ from .metadata import MetadataError, ReleaseMetadata, validate_upload_metadata
 from .models import File, FileRegistry, Project, Release, Role
 from .names import normalize_project_name
 from .permissions import user_can_upload
+from .rendering import RENDERER_VERSION, render_description
+from .search import search_index_update
 from .storage import (
     delete_objects,
     file_path,
@@ -72,6 +74,7 @@ class Upload:
     dist: DistributionFilename | None = None
     project: Project | None = None
     core_metadata: bytes = b""
+    description_html: str = ""
 
     @property
     def user(self):
@@ -259,6 +262,15 @@ def check_content(upload: Upload) -> None:
         raise UploadError(str(exc)) from None
 
 
+def render(upload: Upload) -> None:
+    # Before the transaction, so no lock waits on a long README. Only a new
+    # release keeps the result; a file added to an existing one discards it.
+    fields = upload.metadata.fields
+    upload.description_html = render_description(
+        fields.get("description", ""), fields.get("description_content_type", "")
+    )
+
+
 # --- storing and committing ---------------------------------------------------
 
 
@@ -320,8 +332,11 @@ def _get_or_create_release(upload: Upload, project: Project) -> Release:
         is_prerelease=metadata.version.is_prerelease,
         uploader=upload.user,
         metadata_version=metadata.metadata_version,
+        description_html=upload.description_html,
+        description_renderer=RENDERER_VERSION,
         **metadata.fields,
     )
+    search_index_update(project)
     journal_append(
         project=project,
         action="new release",
@@ -439,4 +454,5 @@ def release_file_upload(
         return outcome
     check_release_rules(upload)
     check_content(upload)
+    render(upload)
     return store_and_commit(upload)

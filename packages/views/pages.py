@@ -1,7 +1,167 @@
-# Placeholder: being written (issue 3, pages). Replace wholesale.
-def _todo(request, *args, **kwargs):
-    raise NotImplementedError
+"""The web pages people read: home, project and release pages, profiles,
+help, search and the classifier browse.
+
+Views parse the request, call one function of ``packages.pages`` and render.
+Anonymous answers are public and short-lived in caches; the ETag (and the 304
+that saves the body) comes from ConditionalGetMiddleware.
+"""
+
+from functools import wraps
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_safe
+
+from packages import pages
+from packages.models import Project, Release
+from packages.upload import GB, MB
+
+PAGE_CACHE_SECONDS = 60
+HELP_CACHE_SECONDS = 3600
 
 
-home = project_detail = release_detail = legacy_project_redirect = _todo
-legacy_release_redirect = user_profile = help_page = search_page = classifiers = _todo
+def cacheable(max_age: int = PAGE_CACHE_SECONDS):
+    """GET/HEAD only; a successful answer is public for ``max_age`` seconds to
+    anonymous visitors and private to signed-in ones, whose pages may differ."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            response = view(request, *args, **kwargs)
+            if response.status_code == 200:
+                if request.user.is_authenticated:
+                    response["Cache-Control"] = "private, no-cache"
+                else:
+                    response["Cache-Control"] = f"public, max-age={max_age}"
+                # The session cookie decides which of the two a visitor gets.
+                patch_vary_headers(response, ["Cookie"])
+            return response
+
+        return require_safe(wrapped)
+
+    return decorator
+
+
+def _project_or_404(name: str) -> Project:
+    project = pages.find_project(name)
+    if project is None:
+        raise Http404(f"No project named {name!r}.")
+    return project
+
+
+def _release_or_404(project: Project, version: str) -> Release:
+    release = pages.find_release(project, version)
+    if release is None:
+        raise Http404(f"{project.name} has no release {version!r}.")
+    return release
+
+
+def _simple_index_url(request: HttpRequest) -> str:
+    return request.build_absolute_uri(reverse("simple-index"))
+
+
+@cacheable()
+def home(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "packages/home.html",
+        {
+            "counts": pages.site_counts(),
+            "newest_projects": pages.newest_projects(),
+            "latest_releases": pages.latest_releases(),
+        },
+    )
+
+
+def _render_project(request: HttpRequest, page: pages.ProjectPage) -> HttpResponse:
+    name = page.project.normalized_name
+    return render(
+        request,
+        "packages/project.html",
+        {
+            "page": page,
+            "project": page.project,
+            "release": page.release,
+            "simple_index_url": _simple_index_url(request),
+            "simple_url": reverse("simple-detail", args=[name]),
+            "rss_url": reverse("rss-project-releases", args=[name]),
+        },
+    )
+
+
+@cacheable()
+def project_detail(request: HttpRequest, name: str) -> HttpResponse:
+    # Looked up first, so a name that only normalizes to something unknown
+    # answers 404 at once instead of redirecting to one.
+    project = _project_or_404(name)
+    if name != project.normalized_name:
+        return redirect("project", project.normalized_name, permanent=True)
+    return _render_project(request, pages.project_page(project))
+
+
+@cacheable()
+def release_detail(request: HttpRequest, name: str, version: str) -> HttpResponse:
+    project = _project_or_404(name)
+    release = _release_or_404(project, version)
+    if name != project.normalized_name or version != release.version:
+        return redirect("release", project.normalized_name, release.version, permanent=True)
+    return _render_project(request, pages.project_page(project, release))
+
+
+@require_safe
+def legacy_project_redirect(request: HttpRequest, name: str) -> HttpResponse:
+    project = _project_or_404(name)
+    return redirect("project", project.normalized_name, permanent=True)
+
+
+@require_safe
+def legacy_release_redirect(request: HttpRequest, name: str, version: str) -> HttpResponse:
+    project = _project_or_404(name)
+    release = _release_or_404(project, version)
+    return redirect("release", project.normalized_name, release.version, permanent=True)
+
+
+@cacheable()
+def user_profile(request: HttpRequest, username: str) -> HttpResponse:
+    profile = pages.user_profile(username)
+    if profile is None:
+        raise Http404(f"No user named {username!r}.")
+    return render(request, "packages/user.html", {"profile": profile})
+
+
+@cacheable(HELP_CACHE_SECONDS)
+def help_page(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "packages/help.html",
+        {
+            "simple_index_url": _simple_index_url(request),
+            "upload_url": request.build_absolute_uri(reverse("upload")),
+            "upload_max_mb": f"{settings.UPLOAD_MAX_BYTES / MB:g}",
+            "project_max_gb": f"{settings.PROJECT_MAX_BYTES / GB:g}",
+        },
+    )
+
+
+@cacheable()
+def search_page(request: HttpRequest) -> HttpResponse:
+    search = pages.SearchRequest.from_query(request.GET)
+    results = pages.search_page(search, request.GET.get("page"))
+    return render(
+        request,
+        "packages/search.html",
+        {
+            "search": search,
+            "results": results,
+            "pagination": pages.search_pagination(search, results),
+            "orders": pages.SEARCH_ORDERS,
+        },
+    )
+
+
+@cacheable()
+def classifiers(request: HttpRequest) -> HttpResponse:
+    return render(request, "packages/classifiers.html", {"groups": pages.classifiers_in_use()})

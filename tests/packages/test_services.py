@@ -5,7 +5,16 @@ from django.core.cache import cache
 from django.db import transaction
 
 from packages.cache import simple_detail_key
-from packages.models import File, FileRegistry, JournalEntry, Project, Release, Role
+from packages.models import (
+    File,
+    FileRegistry,
+    JournalEntry,
+    Project,
+    Release,
+    Role,
+    SearchDocument,
+)
+from packages.search import search_index_update
 from packages.services import (
     ReleaseError,
     file_delete,
@@ -441,3 +450,29 @@ def test_deleting_a_deleted_project_is_refused(project, owner):
     with pytest.raises(ReleaseError, match=r"Project Sample.Project no longer exists\."):
         project_delete(project=project, actor=owner)
     assert JournalEntry.objects.count() == 1
+
+
+# The search entry follows the release that stands for the project.
+
+
+def indexed_version(project: Project) -> str | None:
+    document = SearchDocument.objects.filter(project=project).first()
+    return document.version if document else None
+
+
+def test_yanking_the_latest_release_moves_search_to_the_previous_one(project, owner):
+    make_release(project, "1.0")
+    newest = make_release(project, "2.0")
+    search_index_update(project)
+    assert indexed_version(project) == "2.0"
+    release_yank(release=newest, reason="broken", actor=owner)
+    assert indexed_version(project) == "1.0"
+    release_unyank(release=newest, actor=owner)
+    assert indexed_version(project) == "2.0"
+
+
+def test_deleting_the_last_release_takes_the_project_out_of_search(project, release, owner):
+    search_index_update(project)
+    assert indexed_version(project) == "1.0"
+    release_delete(release=release, actor=owner)
+    assert indexed_version(project) is None

@@ -12,7 +12,17 @@ from packaging.utils import canonicalize_version
 
 from accounts.tokens import api_token_create
 from packages import upload as upload_module
-from packages.models import File, FileRegistry, JournalEntry, Project, Release, Role
+from packages.models import (
+    File,
+    FileRegistry,
+    JournalEntry,
+    Project,
+    Release,
+    Role,
+    SearchDocument,
+)
+from packages.rendering import RENDERER_VERSION
+from packages.search import search
 from packages.storage import file_path, files_storage, metadata_path
 from packages.upload import (
     Outcome,
@@ -359,3 +369,33 @@ def test_path_lock_on_sqlite_runs_no_statement(monkeypatch):
 
     monkeypatch.setattr(upload_module, "connection", SqliteConnection())
     upload_module._lock_path("ab/cd/ef/demo-1.0.tar.gz")
+
+
+# --- what a new release leaves for the web pages ------------------------------------
+
+
+def test_new_release_stores_its_rendered_description(client, token):
+    dist = make_wheel(
+        description="# Title\n\n<script>alert(1)</script>[x](javascript:alert(1))\n",
+        description_content_type="text/markdown",
+    )
+    assert post(client, dist, token).status_code == 200
+    release = Release.objects.get()
+    assert "<h1>Title</h1>" in release.description_html
+    assert "<script" not in release.description_html
+    assert "javascript:" not in release.description_html
+    assert release.description_renderer == RENDERER_VERSION
+
+
+def test_new_release_is_found_by_search_at_once(client, token):
+    dist = make_wheel("findable-thing", "1.0", summary="Grinds coffee beans")
+    assert post(client, dist, token).status_code == 200
+    assert [doc.name for doc in search("coffee")] == ["findable-thing"]
+    assert SearchDocument.objects.get().version == "1.0"
+
+
+def test_a_file_added_to_an_existing_release_keeps_its_description(client, token):
+    assert post(client, make_wheel(description="First *README*"), token).status_code == 200
+    sdist = make_sdist(description="Second README")
+    assert post(client, sdist, token).status_code == 200
+    assert "<em>README</em>" in Release.objects.get().description_html

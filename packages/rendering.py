@@ -1,0 +1,305 @@
+"""Project descriptions rendered to HTML once, at upload, and sanitized.
+
+The result is stored on the release (``description_html``) with the version of
+this renderer (``description_renderer``); pages show the stored HTML as it is,
+and ``manage.py render_descriptions`` renders again the rows an older renderer
+wrote. Whatever the description holds, the output passes through one
+allow-list sanitizer (nh3), so a hole in a markup library is not a hole in the
+site.
+
+The Description-Content-Type decides the markup (core metadata spec):
+``text/markdown`` (``variant=GFM``, the default, or ``variant=CommonMark``),
+``text/x-rst`` or nothing (reStructuredText), ``text/plain``; anything else is
+shown as plain text.
+"""
+
+import html
+import io
+import re
+from xml.etree.ElementTree import Element
+
+import markdown
+import nh3
+from django.utils.http import parse_header_parameters
+from docutils.core import publish_parts
+from docutils.utils import SystemMessage
+from markdown.extensions import Extension
+from markdown.inlinepatterns import InlineProcessor, SimpleTagInlineProcessor
+from markdown.util import AtomicString
+from pygments.formatters import HtmlFormatter
+from pygments.token import STANDARD_TYPES
+
+# Bump whenever the HTML for some input changes (library upgrade included, if
+# it changes output), then run ``manage.py render_descriptions``.
+RENDERER_VERSION = "2025.1"
+
+# Markdown and docutils are pure Python with some super-linear corners; above
+# this length a description is shown as plain text, cut at the limit, so one
+# upload can't hold a worker for long nor store megabytes of markup.
+MAX_RENDERED_LENGTH = 1_000_000
+
+# The class highlighted code blocks carry; static/css/highlight.css is scoped to it.
+HIGHLIGHT_CLASS = "highlight"
+HIGHLIGHT_STYLE = "xcode"  # every token colour has at least 5:1 contrast on white
+STYLESHEET_SCOPE = ".description"
+
+# --- Sanitizing -----------------------------------------------------------------
+
+_HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
+ALLOWED_TAGS = {
+    *_HEADINGS,
+    "a",
+    "abbr",
+    "acronym",
+    "b",
+    "blockquote",
+    "br",
+    "caption",
+    "cite",
+    "code",
+    "dd",
+    "del",
+    "details",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "figcaption",
+    "figure",
+    "hr",
+    "i",
+    "img",
+    "ins",
+    "kbd",
+    "li",
+    "mark",
+    "ol",
+    "p",
+    "pre",
+    "q",
+    "s",
+    "samp",
+    "section",
+    "small",
+    "span",
+    "strong",
+    "sub",
+    "summary",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "tr",
+    "tt",
+    "ul",
+    "var",
+}
+# No id (DOM clobbering), no style, no event handlers, no rel or target:
+# every link gets rel="nofollow ugc" from the sanitizer.
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "abbr": {"title"},
+    "acronym": {"title"},
+    "img": {"src", "alt", "title", "width", "height", "align"},
+    "ol": {"start", "type", "reversed"},
+    "li": {"value"},
+    "td": {"colspan", "rowspan", "align"},
+    "th": {"colspan", "rowspan", "align", "scope"},
+    "details": {"open"},
+    "q": {"cite"},
+    "blockquote": {"cite"},
+    # GitHub READMEs centre their banner with align; it carries no URL or script.
+    **{tag: {"align"} for tag in ("p", "div", *_HEADINGS)},
+}
+ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
+LINK_REL = "nofollow ugc"
+# Only the classes the highlighting stylesheet styles, so a description can't
+# borrow the site's own classes to dress up as part of the page.
+_TOKEN_CLASSES = {name for name in STANDARD_TYPES.values() if name}
+ALLOWED_CLASSES = {
+    "div": {HIGHLIGHT_CLASS},
+    "pre": {"code"},  # docutils marks highlighted literal blocks so
+    "span": _TOKEN_CLASSES,
+}
+
+
+def sanitize(html_text: str) -> str:
+    return nh3.clean(
+        html_text,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=ALLOWED_URL_SCHEMES,
+        link_rel=LINK_REL,
+        allowed_classes=ALLOWED_CLASSES,
+        strip_comments=True,
+    )
+
+
+# --- Plain text -----------------------------------------------------------------
+
+
+def render_plain(text: str) -> str:
+    return f"<pre>{html.escape(text)}</pre>"
+
+
+# --- Markdown -------------------------------------------------------------------
+
+# A bare URL, as GitHub links it: http(s):// or www., up to whitespace or "<".
+# Control characters end it too: Python-Markdown stashes already-processed
+# inline HTML behind STX/ETX placeholders.
+_BARE_URL_RE = r"(?<![\w/@.:-])((?:https?://|www\.)[^\s<>\"'`\x00-\x1f\x7f]+)"
+# Punctuation that ends a sentence rather than the URL.
+_TRAILING = ".,:;!?*_~'\""
+
+
+def _trim_url(url: str) -> str:
+    while url:
+        if url[-1] in _TRAILING:
+            url = url[:-1]
+        elif url[-1] == ")" and url.count(")") > url.count("("):
+            url = url[:-1]
+        else:
+            break
+    return url
+
+
+class _BareUrlProcessor(InlineProcessor):
+    # Never a link inside a link ([http://a](http://b)).
+    ANCESTOR_EXCLUDES = ("a",)
+
+    def handleMatch(self, m, data):  # noqa: N802 (Python-Markdown's name)
+        url = _trim_url(m.group(1))
+        if "." not in url.split("//", 1)[-1].split("/", 1)[0].strip("."):
+            return None, None, None  # "http://" alone, or no host to speak of
+        element = Element("a")
+        element.set("href", url if "://" in url else f"http://{url}")
+        element.text = AtomicString(url)
+        return element, m.start(1), m.start(1) + len(url)
+
+
+class _GfmExtension(Extension):
+    """The GitHub additions CommonMark lacks: bare URL links and ~~strike~~."""
+
+    def extendMarkdown(self, md):  # noqa: N802 (Python-Markdown's name)
+        # After inline HTML (90), so URLs inside tags' attributes are already
+        # stashed; before entities (80) and emphasis, so a URL's _ or * stay.
+        md.inlinePatterns.register(_BareUrlProcessor(_BARE_URL_RE, md), "bare_url", 85)
+        md.inlinePatterns.register(
+            SimpleTagInlineProcessor(r"(~~)(?!~)(.+?)(?<!~)~~", "del"), "strike", 65
+        )
+
+
+def _markdown_extensions(variant: str) -> list:
+    extensions = [
+        "fenced_code",
+        "codehilite",
+    ]
+    if variant != "commonmark":
+        extensions += ["tables", _GfmExtension()]
+    return extensions
+
+
+_MARKDOWN_CONFIG = {
+    "codehilite": {
+        "css_class": HIGHLIGHT_CLASS,
+        "guess_lang": False,  # guessing is slow and usually wrong
+        "use_pygments": True,
+        "noclasses": False,
+    },
+    "tables": {"use_align_attribute": True},
+}
+
+
+def render_markdown(text: str, *, variant: str = "gfm") -> str:
+    converter = markdown.Markdown(
+        extensions=_markdown_extensions(variant),
+        extension_configs=_MARKDOWN_CONFIG,
+        output_format="html",
+    )
+    try:
+        return converter.convert(text)
+    except RecursionError:
+        # Thousands of nested quotes or lists: no page needs them rendered.
+        return render_plain(text)
+
+
+# --- reStructuredText -----------------------------------------------------------
+
+_DOCUTILS_SETTINGS = {
+    # Nothing from the file system or the network, no HTML passed through.
+    "raw_enabled": False,
+    "file_insertion_enabled": False,
+    "_disable_config": True,  # no docutils.conf from the working directory
+    # Warnings stop the parse (the description falls back to plain text)
+    # and no system message ends up in the page.
+    "halt_level": 2,
+    "report_level": 5,
+    "traceback": True,  # raise SystemMessage instead of exiting
+    "syntax_highlight": "short",  # the same token classes as Markdown's
+    "doctitle_xform": False,  # keep the first heading in the body
+    "sectsubtitle_xform": False,
+    "math_output": "HTML",
+    "embed_stylesheet": False,
+    "stylesheet_path": "",
+}
+
+
+def render_rst(text: str) -> str:
+    settings = {**_DOCUTILS_SETTINGS, "warning_stream": io.StringIO()}
+    try:
+        parts = publish_parts(text, writer="html5", settings_overrides=settings)
+    except (SystemMessage, RecursionError):
+        return render_plain(text)
+    return parts["body"]
+
+
+# --- Dispatch -------------------------------------------------------------------
+
+
+def _render_markup(text: str, content_type: str) -> str:
+    media_type, params = parse_header_parameters(content_type or "")
+    if media_type in ("", "text/x-rst"):
+        return render_rst(text)
+    if media_type == "text/markdown":
+        return render_markdown(text, variant=params.get("variant", "gfm").lower())
+    return render_plain(text)
+
+
+def render_description(text: str, content_type: str) -> str:
+    """Sanitized HTML for a description of the given Description-Content-Type."""
+    if not text.strip():
+        return ""
+    if len(text) > MAX_RENDERED_LENGTH:
+        note = (
+            f"<p>This description is longer than {MAX_RENDERED_LENGTH:,} characters: "
+            f"it is shown as plain text, cut at that length.</p>"
+        )
+        return sanitize(note + render_plain(text[:MAX_RENDERED_LENGTH]))
+    return sanitize(_render_markup(text, content_type))
+
+
+# --- Stylesheet -----------------------------------------------------------------
+
+
+def highlight_stylesheet() -> str:
+    """static/css/highlight.css, regenerated with
+    ``python -c "from packages.rendering import highlight_stylesheet as h; print(h(), end='')"
+    > static/css/highlight.css``."""
+    formatter = HtmlFormatter(style=HIGHLIGHT_STYLE)
+    scopes = [
+        f"{STYLESHEET_SCOPE} .{HIGHLIGHT_CLASS}",  # Markdown (codehilite)
+        f"{STYLESHEET_SCOPE} pre.code",  # reStructuredText (docutils)
+    ]
+    rules = [
+        formatter.get_background_style_defs(scopes),
+        formatter.get_token_style_defs(scopes),
+    ]
+    header = (
+        f"/* Syntax highlighting in project descriptions: Pygments style "
+        f"{HIGHLIGHT_STYLE!r}, scoped to {STYLESHEET_SCOPE}.\n"
+        f"   Generated by packages.rendering.highlight_stylesheet(); do not edit. */\n"
+    )
+    return header + "\n".join(part for part in rules if part) + "\n"
