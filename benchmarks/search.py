@@ -72,11 +72,12 @@ COMMON_CLASSIFIERS = [
     ("Framework :: Django", 0.1),
     ("Topic :: Software Development :: Libraries", 0.3),
 ]
-STOP = set(
-    "the and for that this with are from not can which was has have will been its into "
-    "than then there their they when where what also only may any all but one two such "
-    "must should would each other these those some used uses using".split()
-)
+STOP = {
+    "the", "and", "for", "that", "this", "with", "are", "from", "not", "can", "which", "was",
+    "has", "have", "will", "been", "its", "into", "than", "then", "there", "their", "they",
+    "when", "where", "what", "also", "only", "may", "any", "all", "but", "one", "two", "such",
+    "must", "should", "would", "each", "other", "these", "those", "some", "used", "uses",
+}  # fmt: skip
 
 
 def log(message: str) -> None:
@@ -136,74 +137,113 @@ class Corpus:
     links: int = 0
 
 
-def generate(rng: random.Random, vocabulary: Vocabulary, count: int, raw) -> Corpus:
-    """Projects, documents, classifiers and their links, streamed with COPY."""
+@dataclass
+class Rows:
+    projects: list[tuple] = field(default_factory=list)
+    documents: list[tuple] = field(default_factory=list)
+    links: list[tuple] = field(default_factory=list)
+    classifiers: list[tuple] = field(default_factory=list)
+
+
+def generate(rng: random.Random, vocabulary: Vocabulary, count: int) -> tuple[Corpus, Rows]:
+    """The rows of ``count`` projects, the same for a given seed."""
     import trove_classifiers
 
     corpus = Corpus(classifiers=list(trove_classifiers.sorted_classifiers))
     classifier_ids = {name: i + 1 for i, name in enumerate(corpus.classifiers)}
-    now = dt.datetime.now(dt.UTC)
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     seen: set[str] = set()
-    with raw.cursor() as cursor:
-        with cursor.copy("COPY packages_classifier (id, name) FROM STDIN") as copy:
-            for name, i in classifier_ids.items():
-                copy.write_row((i, name))
-        projects = []
-        documents = []
-        links = []
-        for pk in range(1, count + 1):
-            name = make_name(rng, vocabulary)
+    rows = Rows()
+    for pk in range(1, count + 1):
+        name = make_name(rng, vocabulary)
+        normalized = canonicalize_name(name)
+        while normalized in seen:
+            name = f"{name}{rng.randrange(10)}"
             normalized = canonicalize_name(name)
-            while normalized in seen:
-                name = f"{name}{rng.randrange(10)}"
-                normalized = canonicalize_name(name)
-            seen.add(normalized)
-            corpus.names.append(name)
-            created = now - dt.timedelta(days=rng.uniform(0, 3650))
-            released = created + (now - created) * rng.random()
-            person = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
-            email = person.lower().replace(" ", ".") + "@example.org"
-            keywords = ",".join(vocabulary.word(rng) for _ in range(rng.randint(0, 6)))
-            description = f"# {name}\n\n{vocabulary.span(rng, 150, 500)}"
-            projects.append((pk, name, normalized, created, pk, 0))
-            documents.append(
-                (
-                    pk,
-                    name,
-                    normalized,
-                    f"{rng.randint(0, 9)}.{rng.randint(0, 30)}.{rng.randint(0, 9)}",
-                    vocabulary.span(rng, 5, 14)[:512],
-                    keywords,
-                    description,
-                    f"{person} {email}",
-                    released,
-                    created,
-                )
+        seen.add(normalized)
+        corpus.names.append(name)
+        created = now - dt.timedelta(days=rng.uniform(0, 3650))
+        released = created + (now - created) * rng.random()
+        person = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+        people = f"{person} {person.lower().replace(' ', '.')}@example.org"
+        keywords = ",".join(vocabulary.word(rng) for _ in range(rng.randint(0, 6)))
+        description = f"# {name}\n\n{vocabulary.span(rng, 150, 500)}"
+        version = f"{rng.randint(0, 9)}.{rng.randint(0, 30)}.{rng.randint(0, 9)}"
+        summary = vocabulary.span(rng, 5, 14)[:512]
+        rows.projects.append((pk, name, normalized, created, pk, 0))
+        rows.documents.append(
+            (
+                pk,
+                name,
+                normalized,
+                version,
+                summary,
+                keywords,
+                description,
+                people,
+                released,
+                created,
             )
-            chosen = {c for c, p in COMMON_CLASSIFIERS if rng.random() < p}
-            chosen.update(rng.sample(corpus.classifiers, rng.randint(0, 4)))
-            links += [(pk, classifier_ids[c]) for c in sorted(chosen)]
-        log(f"  generated {count:,} projects in memory")
-        with cursor.copy(
-            "COPY packages_project (id, name, normalized_name, created_at, last_serial,"
-            " total_size) FROM STDIN"
-        ) as copy:
-            for row in projects:
-                copy.write_row(row)
-        with cursor.copy(
-            "COPY packages_searchdocument (project_id, name, normalized_name, version, summary,"
-            " keywords, description, people, released_at, created_at) FROM STDIN"
-        ) as copy:
-            for row in documents:
-                copy.write_row(row)
-        with cursor.copy(
-            "COPY packages_searchdocument_classifiers (searchdocument_id, classifier_id) FROM STDIN"
-        ) as copy:
-            for row in links:
-                copy.write_row(row)
+        )
+        chosen = {c for c, p in COMMON_CLASSIFIERS if rng.random() < p}
+        chosen.update(rng.sample(corpus.classifiers, rng.randint(0, 4)))
+        rows.links += [(pk, classifier_ids[c]) for c in sorted(chosen)]
+    rows.classifiers = list(classifier_ids.items())
     corpus.projects = count
-    corpus.links = len(links)
-    return corpus
+    corpus.links = len(rows.links)
+    return corpus, rows
+
+
+COPIES = {
+    "classifiers": "COPY packages_classifier (name, id) FROM STDIN",
+    "projects": "COPY packages_project (id, name, normalized_name, created_at, last_serial,"
+    " total_size) FROM STDIN",
+    "documents": "COPY packages_searchdocument (project_id, name, normalized_name, version,"
+    " summary, keywords, description, people, released_at, created_at) FROM STDIN",
+    "links": "COPY packages_searchdocument_classifiers (searchdocument_id, classifier_id)"
+    " FROM STDIN",
+}
+
+
+def load(url: str, rows: Rows) -> None:
+    """COPY the rows in. The documents go in two halves over two connections at
+    once: computing their tsvectors is most of the load, and it takes a CPU each."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def copy(statement: str, batch: list[tuple]) -> None:
+        with psycopg.connect(url) as conn, conn.cursor() as cur, cur.copy(statement) as stream:
+            for row in batch:
+                stream.write_row(row)
+
+    copy(COPIES["classifiers"], rows.classifiers)
+    copy(COPIES["projects"], rows.projects)
+    half = len(rows.documents) // 2
+    with ThreadPoolExecutor(2) as pool:
+        for future in [
+            pool.submit(copy, COPIES["documents"], rows.documents[:half]),
+            pool.submit(copy, COPIES["documents"], rows.documents[half:]),
+        ]:
+            future.result()
+    copy(COPIES["links"], rows.links)
+
+
+def load_into(connection, url: str, rows: Rows) -> None:
+    # Bulk loads go faster into a table without its GIN indexes, built
+    # afterwards from the definitions the migrations gave them.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s AND indexdef LIKE %s",
+            ["packages_searchdocument", "% USING gin %"],
+        )
+        gin_indexes = cursor.fetchall()
+        for name, _ in gin_indexes:
+            cursor.execute(f'DROP INDEX "{name}"')
+    load(url, rows)
+    with connection.cursor() as cursor:
+        cursor.execute("SET maintenance_work_mem = '256MB'")
+        for _, definition in gin_indexes:
+            cursor.execute(definition)
+    reset_sequences()
 
 
 def reset_sequences() -> None:
@@ -301,11 +341,14 @@ def explain(query: Query) -> str:
     from packages.search import search
 
     results = search(query.text, classifiers=query.classifiers, order=query.order)
-    offset = (query.page - 1) * PAGE_SIZE
-    page_sql, page_params = results[offset : offset + PAGE_SIZE].query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + page_sql, page_params)
-        return "\n".join(row[0] for row in cursor.fetchall())
+    plans = []
+    for number, part in enumerate(results.parts, 1):
+        page_sql, page_params = part[: PAGE_SIZE * query.page].query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + page_sql, page_params)
+            plans.append(f"part {number}:")
+            plans += [row[0] for row in cursor.fetchall()]
+    return "\n".join(plans)
 
 
 def time_index_updates(rng: random.Random, corpus: Corpus, count: int) -> dict[str, float]:
@@ -317,14 +360,15 @@ def time_index_updates(rng: random.Random, corpus: Corpus, count: int) -> dict[s
     from packages.search import search_index_update
 
     samples = []
+    version = f"99.{int(time.time())}"
     for pk in rng.sample(range(1, corpus.projects + 1), count):
         project = Project.objects.get(pk=pk)
         start = time.perf_counter()
         with transaction.atomic():
             Release.objects.create(
                 project=project,
-                version="99.0",
-                canonical_version="99",
+                version=version,
+                canonical_version=version,
                 metadata_version="2.1",
                 summary="A new release for the benchmark",
                 description="word " * 300,
@@ -395,6 +439,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1, help="seed of the data and the queries")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure the database an earlier --keep run left (same --projects and --seed)",
+    )
+    parser.add_argument(
         "--explain", action="store_true", help="print EXPLAIN ANALYZE of one query per kind"
     )
     parser.add_argument("--json", metavar="PATH", type=Path, help="also write the figures here")
@@ -413,17 +462,19 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("set DATABASE_URL to a PostgreSQL database (postgresql://...)")
     bench_url, bench_name = bench_database(url)
     started = time.monotonic()
-    with admin_connection(url) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(bench_name)))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(bench_name)))
-    log(f"created database {bench_name}")
+    if not args.reuse:
+        with admin_connection(url) as admin:
+            drop = sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(bench_name))
+            admin.execute(drop)
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(bench_name)))
+        log(f"created database {bench_name}")
     try:
         return run(args, bench_url, bench_name, started)
     finally:
         from django.db import connections
 
         connections.close_all()
-        if args.keep:
+        if args.keep or args.reuse:
             log(f"kept database {bench_name}")
         else:
             with admin_connection(url) as admin:
@@ -447,40 +498,26 @@ def run(args: argparse.Namespace, bench_url: str, bench_name: str, started: floa
     rng = random.Random(args.seed)
     vocabulary = Vocabulary.load()
     t0 = time.monotonic()
-    connection.ensure_connection()
-    # Bulk loads go faster into a table without its GIN indexes, built afterwards
-    # from the definitions the migrations gave them.
-    with connection.cursor() as cursor:
-        cursor.execute("SET maintenance_work_mem = '256MB'")
-        cursor.execute(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s"
-            " AND indexdef LIKE %s",
-            ["packages_searchdocument", "% USING gin %"],
-        )
-        gin_indexes = cursor.fetchall()
-        for name, _ in gin_indexes:
-            cursor.execute(f'DROP INDEX "{name}"')
-    corpus = generate(rng, vocabulary, args.projects, connection.connection)
-    log(f"  copied in {time.monotonic() - t0:.0f}s")
-    with connection.cursor() as cursor:
-        for _, definition in gin_indexes:
-            cursor.execute(definition)
-    reset_sequences()
-    load_seconds = time.monotonic() - t0
-    log(
-        f"loaded {corpus.projects:,} projects, {corpus.links:,} classifier links in {load_seconds:.0f}s"
-    )
-    t0 = time.monotonic()
-    with connection.cursor() as cursor:
-        for table in (
-            "packages_project",
-            "packages_searchdocument",
-            "packages_searchdocument_classifiers",
-            "packages_classifier",
-        ):
-            cursor.execute(f"VACUUM ANALYZE {table}")
-    vacuum_seconds = time.monotonic() - t0
-    log(f"VACUUM ANALYZE in {vacuum_seconds:.0f}s")
+    corpus, rows = generate(rng, vocabulary, args.projects)
+    log(f"generated {corpus.projects:,} projects in {time.monotonic() - t0:.0f}s")
+    load_seconds = vacuum_seconds = 0.0
+    if not args.reuse:
+        t0 = time.monotonic()
+        load_into(connection, bench_url, rows)
+        load_seconds = time.monotonic() - t0
+        log(f"loaded {corpus.projects:,} projects, {corpus.links:,} links in {load_seconds:.0f}s")
+        t0 = time.monotonic()
+        with connection.cursor() as cursor:
+            for table in (
+                "packages_project",
+                "packages_searchdocument",
+                "packages_searchdocument_classifiers",
+                "packages_classifier",
+            ):
+                cursor.execute(f"VACUUM ANALYZE {table}")
+        vacuum_seconds = time.monotonic() - t0
+        log(f"VACUUM ANALYZE in {vacuum_seconds:.0f}s")
+    del rows
 
     mix = query_mix(rng, vocabulary, corpus)
     if args.explain:

@@ -1,14 +1,126 @@
-# Placeholder: being written (issue 3, feeds). Replace wholesale.
+"""RSS feeds at the public index's paths: latest releases, newest projects,
+and one project's releases. Each is a single bounded query (two for a
+project's feed) and public in caches for a few minutes."""
+
 from django.contrib.syndication.views import Feed
+from django.db.models import OuterRef, Subquery
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.cache import patch_cache_control
+
+from .models import Project, Release
+from .names import is_normalized_project_name, normalize_project_name
+
+FEED_ITEMS = 40
+FEED_CACHE_SECONDS = 300
+SITE_NAME = "Package Index"
 
 
-class LatestReleasesFeed(Feed):
-    pass
+def _project_or_404(normalized_name: str) -> Project:
+    project = Project.objects.filter(normalized_name=normalized_name).first()
+    if project is None:
+        raise Http404(f"No project named {normalized_name!r}.")
+    return project
 
 
-class NewestProjectsFeed(Feed):
-    pass
+def _public(response: HttpResponse) -> HttpResponse:
+    patch_cache_control(response, public=True, max_age=FEED_CACHE_SECONDS)
+    return response
 
 
-class ProjectReleasesFeed(Feed):
-    pass
+class _PublicFeed(Feed):
+    def __call__(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        return _public(super().__call__(request, *args, **kwargs))
+
+
+class _ReleaseItems:
+    """How a release reads as a feed item."""
+
+    def item_title(self, release: Release) -> str:
+        return f"{release.project.name} {release.version}"
+
+    def item_link(self, release: Release) -> str:
+        return reverse("release", args=[release.project.normalized_name, release.version])
+
+    def item_description(self, release: Release) -> str:
+        return release.summary
+
+    def item_pubdate(self, release: Release):
+        return release.created_at
+
+    def item_author_name(self, release: Release) -> str | None:
+        return release.author or None
+
+    def item_author_email(self, release: Release) -> str | None:
+        return release.author_email or None
+
+
+class LatestReleasesFeed(_ReleaseItems, _PublicFeed):
+    title = f"{SITE_NAME}: latest releases"
+    description = f"The {FEED_ITEMS} latest releases on the {SITE_NAME}."
+
+    def link(self) -> str:
+        return reverse("home")
+
+    def items(self):
+        return Release.objects.select_related("project").order_by("-created_at", "-id")[:FEED_ITEMS]
+
+
+class NewestProjectsFeed(_PublicFeed):
+    title = f"{SITE_NAME}: newest projects"
+    description = f"The {FEED_ITEMS} newest projects on the {SITE_NAME}."
+
+    def link(self) -> str:
+        return reverse("home")
+
+    def items(self):
+        first_summary = (
+            Release.objects.filter(project=OuterRef("pk"))
+            .order_by("created_at", "id")
+            .values("summary")[:1]
+        )
+        return Project.objects.annotate(first_summary=Subquery(first_summary)).order_by(
+            "-created_at", "-id"
+        )[:FEED_ITEMS]
+
+    def item_title(self, project: Project) -> str:
+        return project.name
+
+    def item_link(self, project: Project) -> str:
+        return reverse("project", args=[project.normalized_name])
+
+    def item_description(self, project: Project) -> str:
+        return project.first_summary or ""
+
+    def item_pubdate(self, project: Project):
+        return project.created_at
+
+
+class ProjectReleasesFeed(_ReleaseItems, _PublicFeed):
+    def __call__(self, request: HttpRequest, name: str) -> HttpResponse:
+        if not is_normalized_project_name(name):
+            # Looked up first, so a name that only normalizes to something
+            # unknown answers 404 at once instead of redirecting to one.
+            project = _project_or_404(normalize_project_name(name))
+            return _public(
+                redirect("rss-project-releases", project.normalized_name, permanent=True)
+            )
+        return super().__call__(request, name=name)
+
+    def get_object(self, request: HttpRequest, name: str) -> Project:
+        return _project_or_404(name)
+
+    def title(self, project: Project) -> str:
+        return f"{SITE_NAME}: latest releases of {project.name}"
+
+    def description(self, project: Project) -> str:
+        return f"The {FEED_ITEMS} latest releases of {project.name}."
+
+    def link(self, project: Project) -> str:
+        return reverse("project", args=[project.normalized_name])
+
+    def items(self, project: Project):
+        # Through the project's manager, every release's .project is this
+        # project without another query.
+        return project.releases.order_by("-created_at", "-id")[:FEED_ITEMS]

@@ -11,10 +11,13 @@ from dataclasses import dataclass, field
 from packaging.metadata import InvalidMetadata, Metadata, RawMetadata
 from packaging.utils import canonicalize_version
 from packaging.version import InvalidVersion, Version
+from trove_classifiers import classifiers as known_classifiers
+from trove_classifiers import deprecated_classifiers
 
 from .names import is_valid_project_name
 
 SPEC_URL = "https://packaging.python.org/specifications/core-metadata"
+CLASSIFIERS_HELP = "/help/#classifiers"
 
 # Form field -> RawMetadata key, for fields with more than one value.
 _LIST_FIELDS = {
@@ -147,6 +150,27 @@ def _first_error(group: ExceptionGroup) -> InvalidMetadata:
     return min(errors, key=position)
 
 
+def check_classifiers(values: list[str]) -> None:
+    """Only the trove classifiers of the installed trove-classifiers release;
+    a deprecated one is refused with its replacements named."""
+    for value in values:
+        if value in known_classifiers:
+            continue
+        if value in deprecated_classifiers:
+            replacements = deprecated_classifiers[value]
+            reason = f"Classifier {value!r} has been deprecated"
+            if replacements:
+                reason += ", use the following classifier(s) instead: " + ", ".join(
+                    repr(replacement) for replacement in replacements
+                )
+        else:
+            reason = f"Classifier {value!r} is not a valid classifier"
+        raise MetadataError(
+            f"Invalid value for classifiers. Error: {reason}. "
+            f"See {CLASSIFIERS_HELP} for more information."
+        )
+
+
 def validate_upload_metadata(form) -> ReleaseMetadata:
     """Validate the form's metadata; MetadataError names the first bad field."""
     name = _first_values(form, "name")
@@ -212,6 +236,7 @@ def validate_upload_metadata(form) -> ReleaseMetadata:
             f"'{summary[:40]}...' is an invalid value for Summary. Error: Use 512 characters "
             f"or fewer. See {SPEC_URL} for more information."
         )
+    check_classifiers(raw.get("classifiers", []))
 
     fields = {
         "summary": summary,

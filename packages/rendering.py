@@ -11,11 +11,18 @@ The Description-Content-Type decides the markup (core metadata spec):
 ``text/markdown`` (``variant=GFM``, the default, or ``variant=CommonMark``),
 ``text/x-rst`` or nothing (reStructuredText), ``text/plain``; anything else is
 shown as plain text.
+
+render_description parses in a child process (multiprocessing's fork server)
+with a deadline and a memory ceiling. Like any fork-server user, a program that
+calls it must guard its entry script with ``if __name__ == "__main__"``, as
+manage.py, gunicorn and pytest do.
 """
 
 import html
 import io
-import re
+import logging
+import multiprocessing
+import resource
 from xml.etree.ElementTree import Element
 
 import markdown
@@ -29,14 +36,24 @@ from markdown.util import AtomicString
 from pygments.formatters import HtmlFormatter
 from pygments.token import STANDARD_TYPES
 
+logger = logging.getLogger(__name__)
+
 # Bump whenever the HTML for some input changes (library upgrade included, if
 # it changes output), then run ``manage.py render_descriptions``.
-RENDERER_VERSION = "2025.1"
+RENDERER_VERSION = "2"
 
-# Markdown and docutils are pure Python with some super-linear corners; above
-# this length a description is shown as plain text, cut at the limit, so one
-# upload can't hold a worker for long nor store megabytes of markup.
+# Markdown and docutils are pure Python with super-linear corners (Markdown
+# takes minutes over a few ten thousand "["), and a few reference links can
+# expand to gigabytes. So a description is rendered in a child process with a
+# deadline and a memory ceiling, and one over MAX_RENDERED_LENGTH characters
+# is not parsed at all: it is shown as plain text, cut at that length.
 MAX_RENDERED_LENGTH = 1_000_000
+# docutils parses some 40 kB of reStructuredText a second, Markdown about ten
+# times that: ample for READMEs many times the usual size.
+RENDER_TIMEOUT_SECONDS = 10
+RENDER_MEMORY_BYTES = 1024**3
+# Highlighted code takes about 4 characters of HTML per character of source.
+MAX_HTML_LENGTH = 10 * MAX_RENDERED_LENGTH
 
 # The class highlighted code blocks carry; static/css/highlight.css is scoped to it.
 HIGHLIGHT_CLASS = "highlight"
@@ -120,9 +137,10 @@ LINK_REL = "nofollow ugc"
 # borrow the site's own classes to dress up as part of the page.
 _TOKEN_CLASSES = {name for name in STANDARD_TYPES.values() if name}
 ALLOWED_CLASSES = {
-    "div": {HIGHLIGHT_CLASS},
-    "pre": {"code"},  # docutils marks highlighted literal blocks so
-    "span": _TOKEN_CLASSES,
+    "div": {HIGHLIGHT_CLASS},  # Markdown's highlighted blocks
+    "pre": {"code"},  # docutils' highlighted blocks
+    # Token classes, and docutils' ``inline literal`` (a span, not <code>).
+    "span": {*_TOKEN_CLASSES, "literal"},
 }
 
 
@@ -156,21 +174,24 @@ _TRAILING = ".,:;!?*_~'\""
 
 
 def _trim_url(url: str) -> str:
-    while url:
-        if url[-1] in _TRAILING:
-            url = url[:-1]
-        elif url[-1] == ")" and url.count(")") > url.count("("):
-            url = url[:-1]
-        else:
-            break
-    return url
+    # A closing parenthesis belongs to the URL only if it closes one opened
+    # inside it (https://en.wikipedia.org/wiki/Python_(language)).
+    opened, closed = url.count("("), url.count(")")
+    end = len(url)
+    while True:  # stops at the latest on the URL's first letter, "h" or "w"
+        last = url[end - 1]
+        if last == ")" and closed > opened:
+            closed -= 1
+        elif last not in _TRAILING:
+            return url[:end]
+        end -= 1
 
 
 class _BareUrlProcessor(InlineProcessor):
     # Never a link inside a link ([http://a](http://b)).
     ANCESTOR_EXCLUDES = ("a",)
 
-    def handleMatch(self, m, data):  # noqa: N802 (Python-Markdown's name)
+    def handleMatch(self, m, data):
         url = _trim_url(m.group(1))
         if "." not in url.split("//", 1)[-1].split("/", 1)[0].strip("."):
             return None, None, None  # "http://" alone, or no host to speak of
@@ -183,7 +204,7 @@ class _BareUrlProcessor(InlineProcessor):
 class _GfmExtension(Extension):
     """The GitHub additions CommonMark lacks: bare URL links and ~~strike~~."""
 
-    def extendMarkdown(self, md):  # noqa: N802 (Python-Markdown's name)
+    def extendMarkdown(self, md):
         # After inline HTML (90), so URLs inside tags' attributes are already
         # stashed; before entities (80) and emphasis, so a URL's _ or * stay.
         md.inlinePatterns.register(_BareUrlProcessor(_BARE_URL_RE, md), "bare_url", 85)
@@ -259,7 +280,7 @@ def render_rst(text: str) -> str:
 # --- Dispatch -------------------------------------------------------------------
 
 
-def _render_markup(text: str, content_type: str) -> str:
+def _markup(text: str, content_type: str) -> str:
     media_type, params = parse_header_parameters(content_type or "")
     if media_type in ("", "text/x-rst"):
         return render_rst(text)
@@ -268,8 +289,80 @@ def _render_markup(text: str, content_type: str) -> str:
     return render_plain(text)
 
 
+def render_markup(text: str, content_type: str) -> str:
+    """Sanitized HTML, rendered here and now: no time or memory limit."""
+    return sanitize(_markup(text, content_type))
+
+
+# --- Limits ---------------------------------------------------------------------
+
+
+def _context():
+    # A fork server: one clean single-threaded process, with this module
+    # already imported, forks the renderers; forking a threaded web worker
+    # itself could deadlock the child on a lock another thread held.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
+
+
+def _memory_limits() -> tuple[int, int]:
+    """RLIMIT_AS for the renderer: RENDER_MEMORY_BYTES, or less if the hard
+    limit is lower (an unprivileged process can't raise it)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard == resource.RLIM_INFINITY:
+        return RENDER_MEMORY_BYTES, hard
+    return min(hard, RENDER_MEMORY_BYTES), hard
+
+
+def _bounded(rendered: str) -> str | None:
+    return rendered if len(rendered) <= MAX_HTML_LENGTH else None
+
+
+def _render_child(connection, text: str, content_type: str) -> None:  # pragma: no cover
+    # Runs in the renderer process only, where coverage does not follow;
+    # test_rendering drives it through render_description. An exception here
+    # (MemoryError above all) ends the process, which the parent reads as
+    # "no result".
+    resource.setrlimit(resource.RLIMIT_AS, _memory_limits())
+    connection.send(_bounded(render_markup(text, content_type)))
+
+
+def _render_isolated(text: str, content_type: str) -> str | None:
+    """render_markup in a child process killed after RENDER_TIMEOUT_SECONDS;
+    None when it gave no result in time."""
+    context = _context()
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_render_child, args=(sender, text, content_type), daemon=True)
+    process.start()
+    sender.close()
+    rendered = None
+    try:
+        if receiver.poll(RENDER_TIMEOUT_SECONDS):
+            rendered = receiver.recv()
+            process.join(1)  # it exits once it has answered
+    except EOFError:  # it died without answering
+        process.join(1)
+    finally:
+        receiver.close()
+        process.kill()  # past the deadline; a no-op once it has exited
+        process.join()
+    if rendered is None:
+        logger.warning(
+            "Description (%s, %d characters) not rendered within the limits, shown as "
+            "plain text; renderer exit code %s (-9: deadline, 1: error such as out of "
+            "memory, 0: HTML too long).",
+            content_type or "no content type",
+            len(text),
+            process.exitcode,
+        )
+    return rendered
+
+
 def render_description(text: str, content_type: str) -> str:
-    """Sanitized HTML for a description of the given Description-Content-Type."""
+    """Sanitized HTML for a description of the given Description-Content-Type,
+    rendered within time and memory limits; a description that exceeds them
+    is shown as plain text."""
     if not text.strip():
         return ""
     if len(text) > MAX_RENDERED_LENGTH:
@@ -278,7 +371,8 @@ def render_description(text: str, content_type: str) -> str:
             f"it is shown as plain text, cut at that length.</p>"
         )
         return sanitize(note + render_plain(text[:MAX_RENDERED_LENGTH]))
-    return sanitize(_render_markup(text, content_type))
+    rendered = _render_isolated(text, content_type)
+    return sanitize(render_plain(text)) if rendered is None else rendered
 
 
 # --- Stylesheet -----------------------------------------------------------------
@@ -294,12 +388,13 @@ def highlight_stylesheet() -> str:
         f"{STYLESHEET_SCOPE} pre.code",  # reStructuredText (docutils)
     ]
     rules = [
-        formatter.get_background_style_defs(scopes),
-        formatter.get_token_style_defs(scopes),
+        *formatter.get_background_style_defs(scopes),
+        *formatter.get_token_style_defs(scopes),
+        f"{STYLESHEET_SCOPE} span.literal {{ font-family: monospace; }}",
     ]
     header = (
         f"/* Syntax highlighting in project descriptions: Pygments style "
         f"{HIGHLIGHT_STYLE!r}, scoped to {STYLESHEET_SCOPE}.\n"
         f"   Generated by packages.rendering.highlight_stylesheet(); do not edit. */\n"
     )
-    return header + "\n".join(part for part in rules if part) + "\n"
+    return header + "\n".join(rules) + "\n"

@@ -40,6 +40,7 @@ MAX_QUERY_LENGTH = 200
 # (which PostgreSQL caps at 1 MiB) small.
 MAX_DESCRIPTION_BYTES = 64 * 1024
 ORDERS = ("relevance", "date")
+MAX_RESULTS = 1000
 
 _SEPARATORS = re.compile(r"[-_.\s]+")
 
@@ -93,6 +94,61 @@ def _classifier_ids(names: Sequence[str]) -> list[int]:
 # --- Queries ---------------------------------------------------------------------
 
 
+class SearchResults:
+    """What ``search`` returns: querysets shown one after the other, counted up
+    to ``MAX_RESULTS``. Django's Paginator takes it as it takes a QuerySet.
+
+    Counting stops at ``MAX_RESULTS + 1`` rows because an exact count of a
+    common word's matches costs more than the page itself, and nobody pages
+    through more than ``MAX_RESULTS`` results (``capped`` tells the page to
+    say "more than").
+    """
+
+    def __init__(self, *parts: QuerySet[SearchDocument]):
+        self.parts = parts
+        self._counts: list[int] | None = None
+
+    def _part_counts(self) -> list[int]:
+        if self._counts is None:
+            room = MAX_RESULTS + 1
+            self._counts = []
+            for part in self.parts:
+                found = part.order_by()[:room].count() if room else 0
+                self._counts.append(found)
+                room -= found
+        return self._counts
+
+    def count(self) -> int:
+        return min(sum(self._part_counts()), MAX_RESULTS)
+
+    @property
+    def capped(self) -> bool:
+        """Whether more than ``MAX_RESULTS`` documents matched."""
+        return sum(self._part_counts()) > MAX_RESULTS
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __iter__(self):
+        return iter(self[:])
+
+    def __getitem__(self, key):
+        if isinstance(key, int):
+            found = self[key : key + 1] if key >= 0 else []
+            if not found:
+                raise IndexError(key)
+            return found[0]
+        start, stop, step = key.indices(self.count())
+        if step != 1:
+            raise ValueError("SearchResults slices take no step")
+        documents: list[SearchDocument] = []
+        for part, size in zip(self.parts, self._part_counts(), strict=True):
+            if start < size and start < stop:
+                documents += part[start : min(stop, size)]
+            start, stop = max(start - size, 0), stop - size
+        return documents
+
+
 def normalize_query(query: str) -> str:
     """The query as a normalized project name would be written: runs of
     separators and spaces become one dash, all lowercase."""
@@ -106,7 +162,7 @@ def clean_query(query: str) -> str:
 
 def search(
     query: str, *, classifiers: Sequence[str] = (), order: str = "relevance"
-) -> QuerySet[SearchDocument]:
+) -> SearchResults:
     """Documents matching ``query`` and having every one of ``classifiers``,
     best first (``order="date"``: latest release first).
 
@@ -117,24 +173,27 @@ def search(
     documents = _with_classifiers(SearchDocument.objects.all(), classifiers)
     if not text:
         if not classifiers:
-            return SearchDocument.objects.none()
-        return documents.order_by("-released_at", "normalized_name")
+            return SearchResults()
+        return SearchResults(documents.order_by("-released_at", "normalized_name"))
     backend = _BACKENDS.get(connection.vendor, _search_plain)
-    results = backend(documents, text, normalize_query(text))
-    if order == "date":
-        return results.order_by("-released_at", "normalized_name")
-    return results
+    return backend(documents, text, normalize_query(text), by_date=order == "date")
 
 
 def _with_classifiers(
     documents: QuerySet[SearchDocument], names: Sequence[str]
 ) -> QuerySet[SearchDocument]:
-    """Only documents having every one of ``names``: one EXISTS per name, so
-    each can use the (document, classifier) unique index."""
+    """Only documents having every one of ``names``: one EXISTS per classifier
+    on the (document, classifier) unique index; an unknown name matches nothing."""
+    wanted = set(names)
+    if not wanted:
+        return documents
+    ids = list(Classifier.objects.filter(name__in=wanted).values_list("id", flat=True))
+    if len(ids) < len(wanted):
+        return documents.none()
     through = SearchDocument.classifiers.through
-    for name in dict.fromkeys(names):
+    for classifier_id in ids:
         documents = documents.filter(
-            Exists(through.objects.filter(searchdocument=OuterRef("pk"), classifier__name=name))
+            Exists(through.objects.filter(searchdocument=OuterRef("pk"), classifier=classifier_id))
         )
     return documents
 
@@ -144,45 +203,129 @@ _TSQUERY = "websearch_to_tsquery('english'::regconfig, %s)"
 # ts_rank_cd's weights for D, C, B, A: description, keywords and people,
 # summary, name.
 _RANK_WEIGHTS = "'{0.1, 0.2, 0.4, 1.0}'::float4[]"
+# Below this many documents matching the query in their name, summary, keywords
+# or people, the query may be a misspelt name: look for similar names too.
+TYPO_FALLBACK_BELOW = 20
+MAX_TYPO_MATCHES = 50
+# Names within trigram similarity of the query ("%%" is pg_trgm's operator,
+# threshold pg_trgm.similarity_threshold, 0.3 by default, which the trigram
+# index answers), looked for only when the query is nobody's exact name and
+# matches few documents in their name, summary, keywords or people: for a common
+# word the trigram index would hand over thousands of names to check, and
+# similar names would only add noise. Both conditions are uncorrelated, so
+# PostgreSQL checks them once, before it touches the trigram index.
+_TYPO_IDS = (  # Constants only: the user's text goes in the parameters.
+    "SELECT typo.project_id FROM packages_searchdocument AS typo"  # noqa: S608
+    " WHERE typo.normalized_name %% %s"
+    " AND NOT EXISTS (SELECT 1 FROM packages_searchdocument AS same"
+    " WHERE same.normalized_name = %s)"
+    " AND (SELECT count(*) FROM (SELECT 1 FROM packages_searchdocument AS hit"
+    f" WHERE hit.search_head @@ {_TSQUERY} LIMIT {TYPO_FALLBACK_BELOW}) AS few)"
+    f" < {TYPO_FALLBACK_BELOW}"
+    f" ORDER BY similarity(typo.normalized_name, %s) DESC LIMIT {MAX_TYPO_MATCHES}"
+)
+
+
+def _typo_ids(text: str, normalized: str) -> list[int]:
+    """Looked up once per search, not in each of its queries."""
+    with connection.cursor() as cursor:
+        cursor.execute(_TYPO_IDS, [normalized, normalized, text, normalized])
+        return [project_id for (project_id,) in cursor.fetchall()]
+
+
+def _sql(condition: str, params: Sequence[str], output_field=None) -> RawSQL:
+    """A fragment of SQL written here; whatever the user typed goes in ``params``."""
+    return RawSQL(condition, tuple(params), output_field=output_field or BooleanField())  # noqa: S611
 
 
 def _search_postgresql(
-    documents: QuerySet[SearchDocument], text: str, normalized: str
-) -> QuerySet[SearchDocument]:
-    """Full-text match on the weighted vector, or a name within trigram
-    similarity of the query (a typo); ranked exact name first, then by
-    ts_rank_cd plus name similarity."""
-    # "%%" is pg_trgm's similarity operator (threshold pg_trgm.similarity_threshold,
-    # 0.3 by default), which the trigram index answers; similarity() alone would not.
-    matches = RawSQL(
-        f"({_TABLE}.search_vector @@ {_TSQUERY} OR {_TABLE}.normalized_name %% %s)",
-        (text, normalized),
-        output_field=BooleanField(),
+    documents: QuerySet[SearchDocument], text: str, normalized: str, *, by_date: bool
+) -> SearchResults:
+    """Matches: the full-text query on the weighted vector of every field, the
+    exact normalized name, or (for a query that is likely a typo) a name within
+    trigram similarity of the query.
+
+    Relevance shows them in three parts, each in an order PostgreSQL can give
+    without reading every match's description:
+
+    1. the exact name, the names holding a term of the query, the typo
+       matches: ranked exact name first, then by ts_rank_cd over name,
+       summary, keywords and people plus the name's trigram similarity;
+    2. the documents holding a term in summary, keywords or people: newest
+       first;
+    3. the documents matching in their description only: newest first.
+
+    A common word is in the summaries of thousands of projects and the
+    descriptions of tens of thousands; ranking all of them costs tens to
+    hundreds of milliseconds, while walking the released_at index stops after
+    one page. Every name match still comes before them, which is what the
+    weights (name > summary > keywords > description) mostly decide anyway.
+    """
+    doc = _TABLE
+    # The query's terms as alternatives: a document whose name has one term and
+    # whose description has the others belongs to part 1.
+    terms = re.findall(r'[^\s"]+', text)
+    any_text = " or ".join(
+        term for term in terms if not term.startswith("-") and term.lower() != "or"
     )
-    rank = RawSQL(
-        f"ts_rank_cd({_RANK_WEIGHTS}, {_TABLE}.search_vector, {_TSQUERY})"
-        f" + similarity({_TABLE}.normalized_name, %s)",
-        (text, normalized),
+    by_name = f"{doc}.normalized_name = %s OR {doc}.project_id = ANY(%s)"
+    by_name_params = (normalized, _typo_ids(text, normalized))
+    if by_date:
+        matches = _sql(f"{doc}.search_vector @@ {_TSQUERY} OR {by_name}", (text, *by_name_params))
+        return SearchResults(documents.filter(matches).order_by("-released_at", "normalized_name"))
+    # Whether the whole query matches: the row's own head vector decides most
+    # cases; the full vector (in TOAST) is read only when it may change the
+    # answer, for terms spread over several fields or a term excluded with "-".
+    if any(term.startswith("-") for term in terms):
+        matches_all = f"{doc}.search_vector @@ {_TSQUERY}"
+        matches_all_params: tuple[str, ...] = (text,)
+    else:
+        matches_all = f"({doc}.search_head @@ {_TSQUERY} OR {doc}.search_vector @@ {_TSQUERY})"
+        matches_all_params = (text, text)
+    in_name = f"{doc}.search_name @@ {_TSQUERY}"
+    in_head = f"{doc}.search_head @@ {_TSQUERY}"
+    names = documents.filter(
+        _sql(
+            f"({in_name} AND {matches_all}) OR {by_name}",
+            (any_text, *matches_all_params, *by_name_params),
+        )
+    )
+    rank = _sql(
+        f"ts_rank_cd({_RANK_WEIGHTS}, {doc}.search_head, {_TSQUERY})"
+        f" + similarity({doc}.normalized_name, %s)",
+        (any_text, normalized),
         output_field=FloatField(),
     )
-    return (
-        documents.filter(matches)
-        .annotate(exact=_exact(normalized), rank=rank)
-        .order_by("-exact", "-rank", "normalized_name")
+    fields = documents.filter(
+        _sql(f"{in_head} AND {matches_all}", (any_text, *matches_all_params)),
+        ~_sql(f"{in_name} OR {by_name}", (any_text, *by_name_params)),
+    )
+    descriptions = documents.filter(
+        _sql(f"{doc}.search_vector @@ {_TSQUERY}", (text,)),
+        ~_sql(f"{in_head} OR {by_name}", (any_text, *by_name_params)),
+    )
+    return SearchResults(
+        names.order_by(_exact(normalized).desc(), rank.desc(), "-released_at", "normalized_name"),
+        fields.order_by("-released_at", "normalized_name"),
+        descriptions.order_by("-released_at", "normalized_name"),
     )
 
 
 def _search_plain(
-    documents: QuerySet[SearchDocument], text: str, normalized: str
-) -> QuerySet[SearchDocument]:
+    documents: QuerySet[SearchDocument], text: str, normalized: str, *, by_date: bool
+) -> SearchResults:
     """Any other database (SQLite): every word must appear somewhere
-    (case-insensitively); the exact normalized name first, then names starting
-    with the query, then by where the words appear, name > summary > keywords
-    and people > description."""
+    (case-insensitively), or the query is the exact normalized name. Relevance:
+    the exact name first, then names starting with the query, then by where
+    the words appear, name > summary > keywords and people > description."""
     words = list(dict.fromkeys(text.lower().split()))
 
     def in_name(word: str) -> Q:
-        return Q(name__icontains=word) | Q(normalized_name__contains=normalize_query(word))
+        found = Q(name__icontains=word)
+        # "zope_interface" is in "zope.interface"; "_" alone is no name at all.
+        if normalized_word := normalize_query(word):
+            found |= Q(normalized_name__contains=normalized_word)
+        return found
 
     def anywhere(word: str) -> Q:
         return (
@@ -201,20 +344,23 @@ def _search_plain(
             default=Value(1),
         )
 
-    matches = Q(normalized_name=normalized) | functools.reduce(operator.and_, map(anywhere, words))
+    matches = documents.filter(
+        Q(normalized_name=normalized) | functools.reduce(operator.and_, map(anywhere, words))
+    )
+    if by_date:
+        return SearchResults(matches.order_by("-released_at", "normalized_name"))
     prefix = Case(
         When(normalized_name__startswith=normalized, then=Value(1)),
         default=Value(0),
         output_field=IntegerField(),
     )
-    return (
-        documents.filter(matches)
-        .annotate(
-            exact=_exact(normalized),
-            prefix=prefix,
-            rank=functools.reduce(operator.add, map(score, words)),
+    return SearchResults(
+        matches.order_by(
+            _exact(normalized).desc(),
+            prefix.desc(),
+            functools.reduce(operator.add, map(score, words)).desc(),
+            "normalized_name",
         )
-        .order_by("-exact", "-prefix", "-rank", "normalized_name")
     )
 
 
@@ -226,7 +372,7 @@ def _exact(normalized: str) -> Case:
     )
 
 
-_BACKENDS: dict[str, Callable[..., QuerySet[SearchDocument]]] = {
+_BACKENDS: dict[str, Callable[..., SearchResults]] = {
     "postgresql": _search_postgresql,
 }
 
@@ -248,7 +394,9 @@ def suggest_names(prefix: str, limit: int = 10) -> list[str]:
         similar = (
             SearchDocument.objects.filter(normalized_name__trigram_similar=normalized)
             .exclude(normalized_name__startswith=normalized)
-            .annotate(similarity=RawSQL("similarity(normalized_name, %s)", (normalized,)))
+            .annotate(
+                similarity=_sql("similarity(normalized_name, %s)", (normalized,), FloatField())
+            )
             .order_by("-similarity", Length("normalized_name"), "normalized_name")
         )
         names += similar.values_list("name", flat=True)[: limit - len(names)]

@@ -74,7 +74,7 @@ class Upload:
     dist: DistributionFilename | None = None
     project: Project | None = None
     core_metadata: bytes = b""
-    description_html: str = ""
+    description_html: str | None = None  # None: not rendered (yet)
 
     @property
     def user(self):
@@ -262,13 +262,24 @@ def check_content(upload: Upload) -> None:
         raise UploadError(str(exc)) from None
 
 
-def render(upload: Upload) -> None:
-    # Before the transaction, so no lock waits on a long README. Only a new
-    # release keeps the result; a file added to an existing one discards it.
+def _rendered_description(upload: Upload) -> str:
     fields = upload.metadata.fields
-    upload.description_html = render_description(
+    return render_description(
         fields.get("description", ""), fields.get("description_content_type", "")
     )
+
+
+def render(upload: Upload) -> None:
+    # Before the transaction, so no lock waits on a long README; and only for a
+    # new release, since a file added to an existing one keeps its description.
+    if (
+        upload.project is not None
+        and Release.objects.filter(
+            project=upload.project, canonical_version=upload.metadata.canonical_version
+        ).exists()
+    ):
+        return
+    upload.description_html = _rendered_description(upload)
 
 
 # --- storing and committing ---------------------------------------------------
@@ -332,7 +343,13 @@ def _get_or_create_release(upload: Upload, project: Project) -> Release:
         is_prerelease=metadata.version.is_prerelease,
         uploader=upload.user,
         metadata_version=metadata.metadata_version,
-        description_html=upload.description_html,
+        # Rendered here only if the release this upload expected to join was
+        # deleted in the meantime.
+        description_html=(
+            upload.description_html
+            if upload.description_html is not None
+            else _rendered_description(upload)
+        ),
         description_renderer=RENDERER_VERSION,
         **metadata.fields,
     )

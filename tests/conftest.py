@@ -11,6 +11,9 @@ def _isolated_files(settings, tmp_path):
     """Every test gets its own empty file store and cache."""
     settings.STORAGES = {
         **settings.STORAGES,
+        # Pages link their CSS through {% static %}; the manifest storage of
+        # production needs a collectstatic run, which tests don't make.
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
         "files": {
             "BACKEND": "django.core.files.storage.FileSystemStorage",
             "OPTIONS": {"location": tmp_path / "files"},

@@ -2,9 +2,11 @@ import re
 
 import packaging.metadata
 import pytest
+import trove_classifiers
 from django.http import QueryDict
 from packaging.version import Version
 
+import packages.metadata
 from packages.metadata import MetadataError, validate_upload_metadata
 
 
@@ -198,3 +200,68 @@ def test_first_error_is_the_same_on_every_call():
         messages.add(str(info.value))
     assert len(messages) == 1
     assert "for Requires-Dist" in messages.pop()
+
+
+# --- Classifiers ----------------------------------------------------------------------
+
+
+def test_valid_classifiers_are_kept_in_order():
+    chosen = ["Topic :: Utilities", "Programming Language :: Python :: 3"]
+    assert validate_upload_metadata(valid(classifiers=chosen)).fields["classifiers"] == chosen
+
+
+def test_many_valid_classifiers_pass():
+    chosen = sorted(trove_classifiers.classifiers)[:300]
+    assert validate_upload_metadata(valid(classifiers=chosen)).fields["classifiers"] == chosen
+
+
+def test_unknown_classifier_is_refused():
+    form = valid(classifiers=["Topic :: Utilities", "Foo :: Bar", "Also :: Bad"])
+    with pytest.raises(MetadataError) as info:
+        validate_upload_metadata(form)
+    assert str(info.value) == (
+        "Invalid value for classifiers. Error: Classifier 'Foo :: Bar' is not a valid "
+        "classifier. See /help/#classifiers for more information."
+    )
+
+
+def test_classifiers_are_compared_exactly():
+    with pytest.raises(MetadataError, match="'topic :: utilities' is not a valid classifier"):
+        validate_upload_metadata(valid(classifiers=["topic :: utilities"]))
+
+
+def test_deprecated_classifier_is_refused_with_its_replacement():
+    deprecated, replacement = "Natural Language :: Ukranian", "Natural Language :: Ukrainian"
+    assert trove_classifiers.deprecated_classifiers[deprecated] == [replacement]
+    with pytest.raises(MetadataError) as info:
+        validate_upload_metadata(valid(classifiers=[deprecated]))
+    assert str(info.value) == (
+        "Invalid value for classifiers. Error: Classifier 'Natural Language :: Ukranian' has "
+        "been deprecated, use the following classifier(s) instead: "
+        "'Natural Language :: Ukrainian'. See /help/#classifiers for more information."
+    )
+
+
+def test_deprecated_classifier_without_replacement_is_refused():
+    deprecated = "Topic :: Communications :: Chat :: AOL Instant Messenger"
+    assert trove_classifiers.deprecated_classifiers[deprecated] == []
+    with pytest.raises(MetadataError) as info:
+        validate_upload_metadata(valid(classifiers=[deprecated]))
+    assert str(info.value) == (
+        f"Invalid value for classifiers. Error: Classifier {deprecated!r} has been "
+        "deprecated. See /help/#classifiers for more information."
+    )
+
+
+def test_deprecated_classifier_with_several_replacements_names_them_all(monkeypatch):
+    monkeypatch.setitem(
+        packages.metadata.deprecated_classifiers, "Old :: One", ["New :: A", "New :: B"]
+    )
+    with pytest.raises(MetadataError, match=r"instead: 'New :: A', 'New :: B'\. See"):
+        validate_upload_metadata(valid(classifiers=["Old :: One"]))
+
+
+def test_other_field_errors_are_reported_before_classifiers():
+    form = valid(classifiers=["Foo :: Bar"], requires_python="bogus")
+    with pytest.raises(MetadataError, match="for Requires-Python"):
+        validate_upload_metadata(form)

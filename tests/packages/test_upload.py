@@ -399,3 +399,27 @@ def test_a_file_added_to_an_existing_release_keeps_its_description(client, token
     sdist = make_sdist(description="Second README")
     assert post(client, sdist, token).status_code == 200
     assert "<em>README</em>" in Release.objects.get().description_html
+
+
+def test_only_the_first_file_of_a_release_renders_its_description(client, token, monkeypatch):
+    rendered = []
+    real = upload_module.render_description
+    monkeypatch.setattr(
+        upload_module, "render_description", lambda *args: rendered.append(args) or real(*args)
+    )
+    assert post(client, make_wheel(description="Once"), token).status_code == 200
+    assert post(client, make_sdist(description="Once"), token).status_code == 200
+    assert rendered == [("Once", "text/markdown")]
+
+
+def test_release_deleted_after_the_render_check_is_rendered_at_commit(client, token, monkeypatch):
+    assert post(client, make_wheel(description="Old"), token).status_code == 200
+    real = upload_module.render
+
+    def render_then_lose_the_release(upload):
+        real(upload)  # skipped: the release exists
+        Release.objects.all().delete()
+
+    monkeypatch.setattr(upload_module, "render", render_then_lose_the_release)
+    assert post(client, make_sdist(description="*New*"), token).status_code == 200
+    assert "<em>New</em>" in Release.objects.get().description_html
