@@ -22,6 +22,7 @@ import html
 import io
 import logging
 import multiprocessing
+import re
 import resource
 from xml.etree.ElementTree import Element
 
@@ -40,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 # Bump whenever the HTML for some input changes (library upgrade included, if
 # it changes output), then run ``manage.py render_descriptions``.
-RENDERER_VERSION = "2"
+RENDERER_VERSION = "3"
 
 # Markdown and docutils are pure Python with super-linear corners (Markdown
 # takes minutes over a few ten thousand "["), and a few reference links can
@@ -59,6 +60,10 @@ MAX_HTML_LENGTH = 10 * MAX_RENDERED_LENGTH
 HIGHLIGHT_CLASS = "highlight"
 HIGHLIGHT_STYLE = "xcode"  # every token colour has at least 5:1 contrast on white
 STYLESHEET_SCOPE = ".description"
+
+# A description sits under the page's <h1> (the project) and <h2>
+# ("Description"): its own top-level headings become <h3>, and the rest follow.
+DESCRIPTION_TOP_HEADING = 3
 
 # --- Sanitizing -----------------------------------------------------------------
 
@@ -234,6 +239,18 @@ _MARKDOWN_CONFIG = {
 }
 
 
+_HEADING_TAG_RE = re.compile(r"<(/?)h([1-6])(?=[\s/>])", re.IGNORECASE)
+
+
+def _demote_headings(html_text: str) -> str:
+    """<h1> becomes <h{DESCRIPTION_TOP_HEADING}> and so on down, h6 at most;
+    inline HTML headings too."""
+    shift = DESCRIPTION_TOP_HEADING - 1
+    return _HEADING_TAG_RE.sub(
+        lambda m: f"<{m.group(1)}h{min(int(m.group(2)) + shift, 6)}", html_text
+    )
+
+
 def render_markdown(text: str, *, variant: str = "gfm") -> str:
     converter = markdown.Markdown(
         extensions=_markdown_extensions(variant),
@@ -241,7 +258,7 @@ def render_markdown(text: str, *, variant: str = "gfm") -> str:
         output_format="html",
     )
     try:
-        return converter.convert(text)
+        return _demote_headings(converter.convert(text))
     except RecursionError:
         # Thousands of nested quotes or lists: no page needs them rendered.
         return render_plain(text)
@@ -261,6 +278,7 @@ _DOCUTILS_SETTINGS = {
     "traceback": True,  # raise SystemMessage instead of exiting
     "syntax_highlight": "short",  # the same token classes as Markdown's
     "doctitle_xform": False,  # keep the first heading in the body
+    "initial_header_level": DESCRIPTION_TOP_HEADING,
     "sectsubtitle_xform": False,
     "math_output": "HTML",
     "embed_stylesheet": False,

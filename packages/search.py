@@ -4,9 +4,8 @@ and the queries over it.
 ``search_index_update`` is called inside the transaction of every change to a
 project's releases (upload, yank, unyank, delete), so a new release is found as
 soon as it is committed. ``search`` and ``suggest_names`` read the index: on
-PostgreSQL through the weighted tsvector column and the trigram indexes that
-migration 0003 adds, elsewhere (SQLite) through a simpler ranking over the
-plain columns.
+PostgreSQL through the weighted tsvector columns and the indexes that migration
+0003 adds, elsewhere (SQLite) through a simpler ranking over the plain columns.
 """
 
 from __future__ import annotations
@@ -39,7 +38,6 @@ MAX_QUERY_LENGTH = 200
 # Enough for any README worth reading; keeps the stored text and its tsvector
 # (which PostgreSQL caps at 1 MiB) small.
 MAX_DESCRIPTION_BYTES = 64 * 1024
-ORDERS = ("relevance", "date")
 MAX_RESULTS = 1000
 
 _SEPARATORS = re.compile(r"[-_.\s]+")
@@ -76,8 +74,8 @@ def search_index_update(project: Project) -> None:
 
 
 def _classifier_ids(names: Sequence[str]) -> list[int]:
-    """Ids of the Classifier rows named, created when missing: two queries
-    when all exist, three otherwise, however many there are."""
+    """Ids of the Classifier rows named, created when missing: one query when
+    all exist, three otherwise, however many there are."""
     wanted = set(names)
     ids = dict(Classifier.objects.filter(name__in=wanted).values_list("name", "id"))
     missing = wanted - ids.keys()
@@ -156,8 +154,14 @@ def normalize_query(query: str) -> str:
 
 
 def clean_query(query: str) -> str:
-    # PostgreSQL refuses NUL in any string; nobody searches for one.
-    return query.replace("\x00", "")[:MAX_QUERY_LENGTH].strip()
+    """The query as searched: no NUL (PostgreSQL refuses it in any string, and
+    nobody searches for one), at most ``MAX_QUERY_LENGTH`` characters."""
+    query = query.replace("\x00", "").strip()
+    if len(query) > MAX_QUERY_LENGTH:
+        # Whole words only: half a word would match nothing.
+        words, _, _ = query[: MAX_QUERY_LENGTH + 1].rpartition(" ")
+        query = words or query[:MAX_QUERY_LENGTH]
+    return query.strip()
 
 
 def search(
@@ -183,7 +187,12 @@ def _with_classifiers(
     documents: QuerySet[SearchDocument], names: Sequence[str]
 ) -> QuerySet[SearchDocument]:
     """Only documents having every one of ``names``: one EXISTS per classifier
-    on the (document, classifier) unique index; an unknown name matches nothing."""
+    on the (document, classifier) unique index; an unknown name matches nothing.
+
+    The ids are looked up first, in a query of their own, so the planner sees
+    them as values and can use its statistics of how common each one is: as a
+    subquery, it plans for an average classifier and for a common one (in most
+    documents) picks a plan ten times slower."""
     wanted = set(names)
     if not wanted:
         return documents
@@ -227,7 +236,11 @@ _TYPO_IDS = (  # Constants only: the user's text goes in the parameters.
 
 
 def _typo_ids(text: str, normalized: str) -> list[int]:
-    """Looked up once per search, not in each of its queries."""
+    """Looked up once per search, not in each of its queries, and only for a
+    query that could be a name: one term. (Names similar to several words
+    joined by dashes are rarely what someone typing several words wants.)"""
+    if len(text.split()) > 1:
+        return []
     with connection.cursor() as cursor:
         cursor.execute(_TYPO_IDS, [normalized, normalized, text, normalized])
         return [project_id for (project_id,) in cursor.fetchall()]

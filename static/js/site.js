@@ -8,6 +8,9 @@
  *   <datalist> filled from that URL's {"suggestions": [{"name", "url"}]},
  *   so the browser offers the names natively (keyboard and screen readers
  *   included). Submitting the form still runs a normal search.
+ * - Wide tables in a README scroll inside their box; the sanitized HTML
+ *   can't carry a tabindex, so one is added here to those that do scroll,
+ *   letting a keyboard scroll them too.
  */
 (function () {
   "use strict";
@@ -144,9 +147,26 @@
     });
   }
 
+  function focusScrollingBoxes() {
+    var boxes = document.querySelectorAll(".description table");
+    Array.prototype.forEach.call(boxes, function (box) {
+      if (box.scrollWidth > box.clientWidth) {
+        box.setAttribute("tabindex", "0");
+      } else {
+        box.removeAttribute("tabindex");
+      }
+    });
+  }
+
   function init() {
+    var resizeTimer = null;
     addCopyButtons();
     addSuggestions();
+    focusScrollingBoxes();
+    window.addEventListener("resize", function () {
+      window.clearTimeout(resizeTimer);
+      resizeTimer = window.setTimeout(focusScrollingBoxes, 200);
+    });
   }
 
   if (document.readyState === "loading") {

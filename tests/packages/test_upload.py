@@ -381,7 +381,7 @@ def test_new_release_stores_its_rendered_description(client, token):
     )
     assert post(client, dist, token).status_code == 200
     release = Release.objects.get()
-    assert "<h1>Title</h1>" in release.description_html
+    assert "<h3>Title</h3>" in release.description_html
     assert "<script" not in release.description_html
     assert "javascript:" not in release.description_html
     assert release.description_renderer == RENDERER_VERSION
