@@ -2,7 +2,8 @@
 """Search latency on 100,000 generated projects, on PostgreSQL.
 
     DATABASE_URL=postgresql://user:password@host:port/db .venv/bin/python benchmarks/search.py \
-        [--projects 100000] [--iterations 2000] [--seed 1] [--keep] [--explain] [--json PATH]
+        [--projects 100000] [--iterations 2000] [--updates 200] [--seed 1] \
+        [--keep | --reuse] [--explain] [--json PATH]
 
 Creates its own database next to the one DATABASE_URL names (``<db>_search_bench``;
 the role needs CREATEDB), migrates it, generates the projects' search documents
@@ -13,7 +14,8 @@ queries through ``packages.search.search`` exactly as the search page uses it:
 the query, one page of 20 results, and the count. It also times
 ``search_index_update`` (what an upload adds) on that index. It prints
 p50/p95/p99/max per kind of query and overall, the row counts and the index
-sizes, and drops the database at the end unless --keep. See docs/benchmarks.md.
+sizes, and drops the database at the end unless --keep (--reuse measures a
+database kept that way again, without loading it). See docs/benchmarks.md.
 """
 
 from __future__ import annotations

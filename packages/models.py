@@ -206,8 +206,9 @@ class Classifier(models.Model):
 class SearchDocument(models.Model):
     """What search reads for one project: the fields of its latest release,
     kept up to date in the same transaction as every change to its releases
-    (packages.search). On PostgreSQL a weighted tsvector column and trigram
-    indexes are added by migration, outside the model."""
+    (packages.search). On PostgreSQL, migration 0003 adds weighted tsvector
+    columns (search_vector, search_head, search_name) with GIN indexes, and a
+    trigram index on the name, outside the model."""
 
     project = models.OneToOneField(
         Project, primary_key=True, on_delete=models.CASCADE, related_name="search_document"

@@ -38,7 +38,7 @@ MAX_QUERY_LENGTH = 200
 # Enough for any README worth reading; keeps the stored text and its tsvector
 # (which PostgreSQL caps at 1 MiB) small.
 MAX_DESCRIPTION_BYTES = 64 * 1024
-MAX_RESULTS = 1000
+MAX_RESULTS = 500
 
 _SEPARATORS = re.compile(r"[-_.\s]+")
 

@@ -71,7 +71,7 @@ def test_postgresql_orders_commits_with_an_advisory_lock(project, monkeypatch):
 
 
 def test_model_names_read_well(project, owner):
-    from packages.models import File, FileRegistry, Release, Role
+    from packages.models import Classifier, File, FileRegistry, Release, Role, SearchDocument
 
     release = Release(project=project, version="1.0")
     assert str(project) == "Sample.Project"
@@ -81,6 +81,8 @@ def test_model_names_read_well(project, owner):
     )
     assert str(File(filename="a-1.0.tar.gz")) == "a-1.0.tar.gz"
     assert str(FileRegistry(filename="a-1.0.tar.gz")) == "a-1.0.tar.gz"
+    assert str(Classifier(name="Framework :: Django")) == "Framework :: Django"
+    assert str(SearchDocument(name="Sample.Project")) == "Sample.Project"
     assert File(metadata_sha256_digest="ab").has_metadata
     assert not File().has_metadata
 
