@@ -1,5 +1,6 @@
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 
@@ -44,3 +45,65 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"pypi-{self.lookup_id}… ({self.user})"
+
+
+class Email(models.Model):
+    """An e-mail address of an account. One is primary (where mail goes); only
+    verified addresses count for uploading and for password reset."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="emails")
+    email = models.EmailField(max_length=254)
+    primary = models.BooleanField(default=False)
+    verified = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    verified_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-primary", "email"]
+        constraints = [
+            # One account per address, however it is capitalized.
+            models.UniqueConstraint(Lower("email"), name="email_unique_case_insensitive"),
+            models.UniqueConstraint(
+                fields=["user"], condition=models.Q(primary=True), name="email_one_primary"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class Event(models.Model):
+    """An append-only record of a security-relevant event, about an account or
+    a project (accounts.events.record_event writes them)."""
+
+    tag = models.CharField(max_length=64, help_text="e.g. account:login:success")
+    # The account the event is about (shown to its owner) ...
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
+    # ... or the project (shown to its Owners). The name outlives the project.
+    project = models.ForeignKey(
+        "packages.Project",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="events",
+    )
+    project_name = models.CharField(max_length=200, blank=True)
+    actor = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=255, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="event_user_recent"),
+            models.Index(fields=["project", "-created_at"], name="event_project_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tag} at {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,44 @@
+"""The security history of accounts and projects: one append-only table.
+
+Tags name what happened, ``<subject>:<what>[:<outcome>]``, e.g.
+``account:login:success``, ``account:login:failure``, ``account:2fa:added``,
+``account:token:created``, ``project:role:added``, ``project:release:yanked``.
+"""
+
+from django.http import HttpRequest
+
+from .models import Event, User
+
+
+def client_ip(request: HttpRequest | None) -> str | None:
+    # REMOTE_ADDR is the peer; behind a proxy, settings make it the client
+    # (see BEHIND_TLS_PROXY in the README).
+    if request is None:
+        return None
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def record_event(
+    tag: str,
+    *,
+    request: HttpRequest | None = None,
+    user: User | None = None,
+    project=None,
+    actor: User | None = None,
+    **details,
+) -> Event:
+    """Append one event about ``user`` or ``project`` (or both). ``actor``
+    defaults to the signed-in user of ``request``; IP and user agent come from
+    the request too."""
+    if actor is None and request is not None and request.user.is_authenticated:
+        actor = request.user
+    return Event.objects.create(
+        tag=tag,
+        user=user,
+        project=project,
+        project_name=project.name if project is not None else "",
+        actor=actor,
+        ip_address=client_ip(request),
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:255] if request is not None else "",
+        details=details,
+    )
