@@ -1,6 +1,7 @@
 from django.contrib import admin
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 
+from accounts.views import secret_scanning
 from packages import feeds
 from packages.storage import STORED_PATH_PATTERN
 from packages.views import files, pages, simple, suggest, upload
@@ -30,6 +31,12 @@ urlpatterns = [
     path("simple/<str:name>/", simple.detail, name="simple-detail"),
     path("legacy/", upload.file_upload, name="upload"),
     re_path(rf"^packages/(?P<path>{STORED_PATH_PATTERN})$", files.serve, name="file"),
+    path("account/", include("accounts.urls")),
+    path("manage/account/tokens/", include("accounts.token_urls")),
+    # Where code hosts report leaked tokens (secret scanning).
+    path(
+        "_/secrets/disclose-token/", secret_scanning.disclose_token, name="secrets-disclose-token"
+    ),
     path("_health/", views.health, name="health"),
     path("admin/", admin.site.urls),
 ]

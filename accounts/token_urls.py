@@ -1,0 +1,1 @@
+urlpatterns = []  # Placeholder: being written (issue 4, tokens UI). Replace wholesale.
