@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
+from .events import record_event
 from .models import ApiToken, User
 
 TOKEN_PREFIX = "pypi-"  # noqa: S105 (a prefix, not a secret)
@@ -40,6 +42,7 @@ def api_token_create(
     description: str = "",
     projects: Iterable = (),
     expires_at: datetime | None = None,
+    request: HttpRequest | None = None,
 ) -> MintedToken:
     lookup_id = secrets.token_hex(_LOOKUP_BYTES)
     secret = secrets.token_urlsafe(_SECRET_BYTES)
@@ -54,21 +57,57 @@ def api_token_create(
             scoped=bool(projects),
         )
         token.projects.set(projects)
+        record_event(
+            "account:token:created",
+            request=request,
+            user=user,
+            token=token_display_prefix(token),
+            description=description,
+            scope=sorted(project.name for project in projects) if projects else "user",
+            expires_at=expires_at.isoformat() if expires_at else None,
+        )
     return MintedToken(token=token, secret=f"{TOKEN_PREFIX}{lookup_id}_{secret}")
 
 
-def api_token_authenticate(raw: str) -> ApiToken:
-    """The live token that ``raw`` is, or TokenError."""
+def token_display_prefix(token: ApiToken) -> str:
+    """What may be shown of a token after its creation: the prefix and lookup id."""
+    return f"{TOKEN_PREFIX}{token.lookup_id}"
+
+
+def _split(raw: str) -> tuple[str, str]:
     raw = raw.strip()
     if not raw.startswith(TOKEN_PREFIX):
         raise TokenError("Invalid API token: it does not start with 'pypi-'.")
     lookup_id, sep, secret = raw[len(TOKEN_PREFIX) :].partition("_")
     if not sep or len(lookup_id) != 2 * _LOOKUP_BYTES:
         raise TokenError("Invalid API token: malformed.")
+    return lookup_id, secret
+
+
+def _match(lookup_id: str, secret: str) -> ApiToken | None:
     token = ApiToken.objects.select_related("user").filter(lookup_id=lookup_id).first()
     # Compare even when no row matched, so timing tells nothing about ids.
     expected = token.secret_digest if token else _digest("")
     if not hmac.compare_digest(expected, _digest(secret)) or token is None:
+        return None
+    return token
+
+
+def api_token_find(raw: str) -> ApiToken | None:
+    """The token whose whole secret is ``raw``, whatever its state (revoked,
+    expired), or None. For leak reports: a right lookup id with a wrong secret
+    is not a match, so nobody can revoke others' tokens by guessing ids."""
+    try:
+        lookup_id, secret = _split(raw)
+    except TokenError:
+        return None
+    return _match(lookup_id, secret)
+
+
+def api_token_authenticate(raw: str) -> ApiToken:
+    """The live token that ``raw`` is, or TokenError."""
+    token = _match(*_split(raw))
+    if token is None:
         raise TokenError("Invalid or non-existent authentication information.")
     if token.revoked_at is not None:
         raise TokenError("Invalid API token: it has been revoked.")
@@ -80,7 +119,12 @@ def api_token_authenticate(raw: str) -> ApiToken:
 
 
 def api_token_allows_project(token: ApiToken, normalized_name: str) -> bool:
-    """Whether the token's scope covers the project (existing or about to be)."""
+    """Whether the token's scope covers the project (existing or about to be).
+
+    Scope only narrows: it never grants. The upload asks user_can_upload as
+    well, so a scoped token of a project its owner has since lost the role on
+    is refused there (and a user-wide token covers only projects with a role).
+    """
     if not token.scoped:
         return True
     return token.projects.filter(normalized_name=normalized_name).exists()
@@ -92,7 +136,34 @@ def api_token_record_use(token: ApiToken) -> None:
     token.last_used_at = now
 
 
-def api_token_revoke(token: ApiToken) -> None:
-    if token.revoked_at is None:
-        token.revoked_at = timezone.now()
-        token.save(update_fields=["revoked_at"])
+def api_token_revoke(
+    token: ApiToken,
+    *,
+    request: HttpRequest | None = None,
+    leak: dict[str, str] | None = None,
+) -> bool:
+    """Revoke the token; True when this call did it, False when it already was.
+
+    The conditional UPDATE lets two revocations racing (the owner's click and a
+    leak report, or a code host's retried report) agree on one winner, so only
+    one event is written and one e-mail sent. ``leak`` (url, source) marks a
+    revocation by secret scanning: the event is account:token:leaked.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=now
+        )
+        if not revoked:
+            token.refresh_from_db(fields=["revoked_at"])
+            return False
+        token.revoked_at = now
+        record_event(
+            "account:token:leaked" if leak is not None else "account:token:revoked",
+            request=request,
+            user=token.user,
+            token=token_display_prefix(token),
+            description=token.description,
+            **(leak or {}),
+        )
+    return True

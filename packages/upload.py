@@ -15,7 +15,9 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 
 from accounts.models import ApiToken
+from accounts.services import user_has_verified_email
 from accounts.tokens import api_token_allows_project
+from pypi_site.ratelimit import limit, try_again
 
 from .cache import purge_project_on_commit
 from .distributions import (
@@ -51,10 +53,11 @@ GB = 1000 * MB
 
 
 class UploadError(Exception):
-    def __init__(self, message: str, status: int = 400):
+    def __init__(self, message: str, status: int = 400, *, retry_after: int | None = None):
         super().__init__(message)
         self.message = message
         self.status = status
+        self.retry_after = retry_after  # seconds, for a 429
 
 
 class Outcome(enum.Enum):
@@ -100,6 +103,16 @@ def check_protocol(upload: Upload) -> None:
         raise UploadError("Unknown protocol version: use protocol_version=1.")
 
 
+def check_account(upload: Upload) -> None:
+    # The index must be able to reach whoever publishes (security notices).
+    if not user_has_verified_email(upload.user):
+        raise UploadError(
+            f"User {upload.user.username!r} does not have a verified primary email address. "
+            "Please add a verified primary email before attempting to upload. "
+            "See /help/#verified-email for more information."
+        )
+
+
 def check_metadata(upload: Upload) -> None:
     try:
         upload.metadata = validate_upload_metadata(upload.form)
@@ -121,6 +134,19 @@ def check_project_permission(upload: Upload) -> None:
             f"The user '{upload.user.username}' isn't allowed to upload to project "
             f"'{upload.project.name}'. See /help/#project-name for more information.",
             status=403,
+        )
+
+
+def check_project_creation_rate(upload: Upload) -> None:
+    if upload.project is not None:
+        return
+    retry_after = limit("project-create").exceeded(str(upload.user.pk))
+    if retry_after is not None:
+        raise UploadError(
+            f"Too many new projects created by '{upload.user.username}'. "
+            f"{try_again(retry_after)} Uploads to existing projects still work.",
+            status=429,
+            retry_after=retry_after,
         )
 
 
@@ -316,6 +342,8 @@ def _discard_objects(path: str, stored: list[str]) -> None:
 def _create_project(upload: Upload) -> Project:
     name = upload.metadata.name
     project = Project.objects.create(name=name, normalized_name=normalize_project_name(name))
+    user_pk = str(upload.user.pk)
+    transaction.on_commit(lambda: limit("project-create").hit(user_pk))
     Role.objects.create(project=project, user=upload.user, role_name=Role.Name.OWNER)
     journal_append(
         project=project, action="create", actor=upload.user, ip_address=upload.ip_address
@@ -461,8 +489,10 @@ def release_file_upload(
     """Validate one uploaded file and publish it, or raise UploadError."""
     upload = Upload(form=form, content=content, token=token, ip_address=ip_address)
     check_protocol(upload)
+    check_account(upload)
     check_metadata(upload)
     check_project_permission(upload)
+    check_project_creation_rate(upload)
     check_filename(upload)
     check_size_limits(upload)
     check_digests(upload)

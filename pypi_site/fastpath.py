@@ -26,6 +26,7 @@ from packages.names import is_normalized_project_name
 from packages.storage import STORED_PATH_PATTERN, files_storage
 from packages.views import files
 from packages.views.simple import page_headers
+from pypi_site.middleware import document_headers
 
 logger = logging.getLogger(__name__)
 
@@ -86,13 +87,18 @@ def cached_simple_answer(environ) -> tuple[list[tuple[str, str]], bytes] | None:
     headers = page_headers(page, content_type, key)
     headers["Content-Length"] = str(len(page.body))
     body = b"" if environ["REQUEST_METHOD"] == "HEAD" else page.body
-    return [*headers.items(), *_security_headers()], body
+    extra = document_headers(headers["Content-Type"])
+    return [*headers.items(), *_security_headers(), *extra], body
 
 
 def file_answer(environ):
     """Headers and an open file for a plain download from the filesystem, or None."""
     match = _FILE_PATH.fullmatch(environ.get("PATH_INFO", ""))
-    if match is None or not _plain(environ, ("GET",)):
+    if (
+        match is None
+        or not _plain(environ, ("GET",))
+        or not files.served_here(environ.get("HTTP_HOST", ""))
+    ):
         return None
     storage = files_storage()
     if not isinstance(storage, FileSystemStorage):

@@ -85,6 +85,10 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
+    # First: its createsuperuser (which verifies the new account's address)
+    # replaces django.contrib.auth's, and of two commands with one name the
+    # app listed first wins.
+    "accounts",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -95,7 +99,6 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "django.contrib.syndication",
     "rest_framework",
-    "accounts",
     "packages",
     "moderation",
 ]
@@ -300,11 +303,9 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "noreply@localhost")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG and bool(env_str("SECURE_ORIGIN")))
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 if env_bool("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+# Secure cookies and HSTS: see "abuse limits and security headers" below.
 
 # --- APIs -------------------------------------------------------------------------
 
@@ -330,3 +331,121 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# --- Secret scanning -----------------------------------------------------------------
+
+
+def _secret_scanning_public_keys(value: str) -> dict[str, str]:
+    """SECRET_SCANNING_PUBLIC_KEYS: the JSON itself, or the path of a file
+    holding it. The JSON maps key identifier to PEM public key (ECDSA):
+    ``{"<key identifier>": "-----BEGIN PUBLIC KEY-----\\n..."}``. The document
+    GitHub publishes (https://api.github.com/meta/public_keys/secret_scanning,
+    ``{"public_keys": [{"key_identifier": ..., "key": ...}, ...]}``) is accepted
+    as it is, so a downloaded copy can be pointed at directly. Empty: the
+    disclosure endpoint is off (404)."""
+    import json
+
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    name = "SECRET_SCANNING_PUBLIC_KEYS"
+    value = value.strip()
+    if not value:
+        return {}
+    if not value.startswith("{"):
+        try:
+            value = Path(value).read_text()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}: cannot read {value!r}: {exc}") from None
+    try:
+        data = json.loads(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} is not valid JSON.") from None
+    if isinstance(data, dict) and "public_keys" in data:
+        try:
+            data = {entry["key_identifier"]: entry["key"] for entry in data["public_keys"]}
+        except (TypeError, KeyError):
+            raise ImproperlyConfigured(
+                f"{name}: every public_keys entry needs key_identifier and key."
+            ) from None
+    if not isinstance(data, dict) or not all(
+        isinstance(key_id, str) and isinstance(pem, str) for key_id, pem in data.items()
+    ):
+        raise ImproperlyConfigured(f"{name} must map key identifiers to PEM public keys.")
+    for key_id, pem in data.items():
+        try:
+            key = load_pem_public_key(pem.encode())
+        except (ValueError, UnsupportedAlgorithm):
+            raise ImproperlyConfigured(f"{name}: key {key_id!r} is not a PEM public key.") from None
+        if not isinstance(key, ec.EllipticCurvePublicKey):
+            raise ImproperlyConfigured(f"{name}: key {key_id!r} is not an ECDSA key.")
+    return data
+
+
+SECRET_SCANNING_PUBLIC_KEYS = _secret_scanning_public_keys(env_str("SECRET_SCANNING_PUBLIC_KEYS"))
+
+# --- Account pages ----------------------------------------------------------------
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "account-settings"
+LOGOUT_REDIRECT_URL = "home"
+# How long an e-mail verification link works, in seconds (default one day).
+EMAIL_VERIFICATION_MAX_AGE = env_int("EMAIL_VERIFICATION_MAX_AGE", 24 * 60 * 60)
+
+# --- Abuse limits and security headers -------------------------------------------------
+
+
+def env_rate(name: str, default: str) -> tuple[int, int]:
+    """A rate limit, "<hits>/<seconds>": at most that many hits per window."""
+    import re
+
+    value = os.environ.get(name) or default
+    match = re.fullmatch(r"\s*([0-9]+)/([0-9]+)\s*", value)
+    if match is None or int(match[1]) < 1 or int(match[2]) < 1:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a rate; use <hits>/<seconds>, both at least 1, e.g. 10/300."
+        )
+    return int(match[1]), int(match[2])
+
+
+# pypi_site/ratelimit.py; each one set by RATELIMIT_<NAME>, e.g. RATELIMIT_LOGIN_IP=50/300.
+RATELIMITS = {
+    name: env_rate("RATELIMIT_" + name.upper().replace("-", "_"), default)
+    for name, default in {
+        "login": "10/300",  # login attempts per username
+        "login-ip": "50/300",  # login attempts per client IP
+        "register": "10/3600",  # registrations per client IP
+        "password-reset": "3/3600",  # reset e-mails per address or username
+        "password-reset-ip": "20/3600",  # reset requests per client IP
+        "upload-auth-failure": "20/300",  # failed upload authentications per client IP
+        "project-create": "20/3600",  # new projects per user
+    }.items()
+}
+
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "pypi_site.middleware.SecurityHeadersMiddleware",
+)
+
+
+def _loopback_only(hosts: list[str]) -> bool:
+    loopback = {"127.0.0.1", "localhost", "[::1]", "::1"}
+    return all(host in loopback or host.endswith(".localhost") for host in hosts)
+
+
+# Cookies only over HTTPS, outside DEBUG, unless the index answers only to this
+# machine's loopback names: that is `make run` on plain http://127.0.0.1:8000,
+# where secure cookies would make signing in impossible. An index on a LAN over
+# plain http says SECURE_COOKIES=false.
+SESSION_COOKIE_SECURE = env_bool(
+    "SECURE_COOKIES",
+    not DEBUG and (bool(env_str("SECURE_ORIGIN")) or not _loopback_only(ALLOWED_HOSTS)),
+)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Behind a TLS proxy the index is HTTPS-only: browsers are told to keep it so
+# for a year (sent on HTTPS answers only).
+SECURE_HSTS_SECONDS = env_int(
+    "SECURE_HSTS_SECONDS",
+    365 * 24 * 60 * 60 if env_bool("BEHIND_TLS_PROXY", False) and not DEBUG else 0,
+)

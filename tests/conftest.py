@@ -2,7 +2,7 @@ import pytest
 from django.core.cache import cache
 from django.core.files.storage import storages
 
-from accounts.models import User
+from accounts.models import Email, User
 from packages.models import Project, Role
 
 
@@ -28,19 +28,27 @@ def _isolated_files(settings, tmp_path):
     cache.clear()
 
 
+def verified_user(username: str) -> User:
+    """An account as it is once registered and verified: may upload."""
+    email = f"{username}@example.com"
+    user = User.objects.create_user(username, email, "correct horse battery")
+    Email.objects.create(user=user, email=email, primary=True, verified=True)
+    return user
+
+
 @pytest.fixture
 def owner(db):
-    return User.objects.create_user("olivia", "olivia@example.com", "correct horse battery")
+    return verified_user("olivia")
 
 
 @pytest.fixture
 def maintainer(db):
-    return User.objects.create_user("max", "max@example.com", "correct horse battery")
+    return verified_user("max")
 
 
 @pytest.fixture
 def outsider(db):
-    return User.objects.create_user("oscar", "oscar@example.com", "correct horse battery")
+    return verified_user("oscar")
 
 
 @pytest.fixture

@@ -11,28 +11,59 @@ The file is always streamed by this view, whatever the storage:
 - on an S3-compatible store, the object body is streamed from the store. A
   redirect to the bucket would need a public bucket; streaming works with a
   private one. Deployments that want the bytes off the app set FILES_URL (a CDN
-  or the bucket), so the simple pages link there and this view is not reached.
+  or the bucket), so the simple pages link there.
+
+With FILES_URL set, files are answered only on the FILES_URL host (the same app
+may answer to it under a second name); on any other host, the pages' host above
+all, a request is redirected there. Uploaded bytes are user content: on the
+pages' origin a browser would give them that origin's cookies and trust.
 """
 
 import logging
 from datetime import UTC, datetime
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.files.base import File as StoredFile
 from django.db import connection
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
 from django.http.response import HttpResponseBase, HttpResponseNotFound
 from django.utils.cache import get_conditional_response
 from django.utils.http import content_disposition_header, http_date
 
 from packages.models import File
-from packages.storage import METADATA_SUFFIX, files_storage
+from packages.storage import METADATA_SUFFIX, file_url, files_storage
 
 logger = logging.getLogger(__name__)
 
 # A path names the same bytes forever (it is derived from their blake2b-256).
 _IMMUTABLE = "public, max-age=31536000, immutable"
 _STREAM_BLOCK_SIZE = 256 * 1024
+# Should a browser ever render a file as a document: no scripts, no requests,
+# an opaque origin.
+_SANDBOX = "default-src 'none'; sandbox"
+_DEFAULT_PORTS = (":80", ":443")
+
+
+def _bare_host(host: str) -> str:
+    host = host.lower()
+    for port in _DEFAULT_PORTS:
+        host = host.removesuffix(port)
+    return host
+
+
+def served_here(host: str) -> bool:
+    """Whether files are answered on ``host`` (the request's Host header)."""
+    if not settings.FILES_URL:
+        return True
+    return _bare_host(host) == _bare_host(urlsplit(settings.FILES_URL).netloc)
 
 
 def _content_type(path: str) -> str:
@@ -92,6 +123,7 @@ def file_headers(path: str, found: "_Servable", size: int) -> dict[str, str]:
         "Last-Modified": http_date(found.modified),
         "Cache-Control": _IMMUTABLE,
         "Content-Disposition": content_disposition_header(False, path.rsplit("/", 1)[-1]),
+        "Content-Security-Policy": _SANDBOX,
     }
 
 
@@ -118,6 +150,8 @@ def _stream(handle: StoredFile, headers: dict[str, str]) -> FileResponse:
 def serve(request: HttpRequest, path: str) -> HttpResponseBase:
     if request.method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET", "HEAD"])
+    if not served_here(request.get_host()):
+        return HttpResponseRedirect(file_url(path))
     found = lookup(path)
     if found is None:
         return _not_found()

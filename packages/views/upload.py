@@ -8,8 +8,10 @@ from django.http import HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
+from accounts.events import client_ip
 from accounts.tokens import TOKEN_USERNAME, TokenError, api_token_authenticate, api_token_record_use
 from pypi_site.http import error_response
+from pypi_site.ratelimit import limit, too_many_requests
 
 from ..upload import Outcome, UploadError, release_file_upload
 
@@ -68,9 +70,20 @@ def file_upload(request):
         return error_response(
             405, "Upload with a multipart POST (':action=file_upload').", headers={"Allow": "POST"}
         )
+    # Refused before the token is even looked at: guessing tokens from one
+    # address stops here for a while.
+    auth_failures, ip = limit("upload-auth-failure"), client_ip(request) or ""
+    retry_after = auth_failures.exceeded(ip)
+    if retry_after is not None:
+        _drain(request)
+        return too_many_requests(
+            retry_after, "Too many failed upload authentications from this address."
+        )
     try:
         token = _authenticate(request)
     except UploadError as exc:
+        if exc.status == 403:  # credentials were given and refused
+            auth_failures.hit(ip)
         return _refuse(request, exc)
     try:
         form, files = request.POST, request.FILES
@@ -86,7 +99,8 @@ def file_upload(request):
             form=form, content=content, token=token, ip_address=request.META.get("REMOTE_ADDR")
         )
     except UploadError as exc:
-        return error_response(exc.status, exc.message)
+        retry = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+        return error_response(exc.status, exc.message, headers=retry)
     api_token_record_use(token)
     if outcome is Outcome.ALREADY_STORED:
         return HttpResponse("OK: this file was already uploaded.\n", content_type="text/plain")

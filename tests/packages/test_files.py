@@ -184,3 +184,63 @@ def test_simple_page_links_download(client, wheel, dist):
     href = page.split('href="', 1)[1].split("#", 1)[0]
 
     assert body(client.get(href)) == dist.content
+
+
+# --- FILES_URL on another origin; downloads sandboxed (helper-F) --------------------
+
+
+def test_download_is_sandboxed(client, wheel):
+    response = client.get(f"/packages/{wheel.path}")
+
+    assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_files_on_another_origin_are_not_served_on_the_pages_host(client, settings, wheel):
+    settings.FILES_URL = "https://files.example.com"
+
+    response = client.get(f"/packages/{wheel.path}")
+    head = client.head(f"/packages/{wheel.path}.metadata")
+
+    assert response.status_code == 302
+    assert response["Location"] == f"https://files.example.com/packages/{wheel.path}"
+    assert head.status_code == 302
+    assert head["Location"] == f"https://files.example.com/packages/{wheel.path}.metadata"
+
+
+@pytest.mark.parametrize(
+    "host", ["files.example.com", "FILES.example.com:443", "files.example.com:80"]
+)
+def test_files_host_itself_serves_them(client, settings, wheel, dist, host):
+    # The same app answering to the FILES_URL name as well.
+    settings.FILES_URL = "https://files.example.com"
+    settings.ALLOWED_HOSTS = ["files.example.com", "testserver"]
+
+    response = client.get(f"/packages/{wheel.path}", HTTP_HOST=host)
+
+    assert response.status_code == 200
+    assert body(response) == dist.content
+
+
+def test_files_host_with_a_port(client, settings, wheel):
+    settings.FILES_URL = "http://127.0.0.1:9000"
+    settings.ALLOWED_HOSTS = ["127.0.0.1"]
+
+    assert client.get(f"/packages/{wheel.path}", HTTP_HOST="127.0.0.1:9000").status_code == 200
+    assert client.get(f"/packages/{wheel.path}", HTTP_HOST="127.0.0.1:8000").status_code == 302
+
+
+def test_fast_path_leaves_files_on_another_origin_to_django(settings, wheel):
+    from pypi_site.fastpath import file_answer
+
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": f"/packages/{wheel.path}",
+        "HTTP_HOST": "127.0.0.1:8000",
+        "wsgi.url_scheme": "http",
+    }
+    served = file_answer(environ)
+    served[1].close()
+    settings.FILES_URL = "https://files.example.com"
+
+    assert file_answer(environ) is None

@@ -578,6 +578,7 @@ def test_help_has_the_anchors_error_messages_link_to(client, settings):
         "apitoken",
         "installing",
         "publishing",
+        "verified-email",
     ):
         assert anchor in page.ids
         assert f"#{anchor}" in page.hrefs()
@@ -591,6 +592,7 @@ def test_help_has_the_anchors_error_messages_link_to(client, settings):
     assert "python manage.py create_api_token USERNAME --project NAME" in text
     assert "python manage.py yank_release PROJECT VERSION" in text
     assert "__token__" in text
+    assert 'href="/manage/account/tokens/"' in text
     assert "index-url = http://testserver/simple/" in text
     assert 'url = "http://testserver/simple/"' in text
     assert response["Cache-Control"] == "public, max-age=3600"

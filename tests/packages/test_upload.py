@@ -423,3 +423,14 @@ def test_release_deleted_after_the_render_check_is_rendered_at_commit(client, to
     monkeypatch.setattr(upload_module, "render", render_then_lose_the_release)
     assert post(client, make_sdist(description="*New*"), token).status_code == 200
     assert "<em>New</em>" in Release.objects.get().description_html
+
+
+def test_account_without_a_verified_primary_address_cannot_upload(client, owner, token):
+    owner.emails.update(verified=False)
+    response = post(client, make_wheel(), token)
+    assert response.status_code == 400
+    assert response.reason_phrase.startswith(
+        "User 'olivia' does not have a verified primary email address."
+    )
+    assert "/help/#verified-email" in response.reason_phrase
+    assert not Project.objects.exists()

@@ -1,0 +1,93 @@
+from django import forms
+from django.contrib.auth.forms import PasswordResetForm, UserCreationForm
+
+from .models import Email, User
+
+
+class RegistrationForm(UserCreationForm):
+    """Username, e-mail and password, checked by Django's password validators
+    (against the username and address too). The account itself is made by
+    accounts.services.register_user."""
+
+    class Meta(UserCreationForm.Meta):
+        model = User
+        fields = ("username", "email")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["email"].required = True
+        self.fields["email"].widget.attrs["autocomplete"] = "email"
+        self.fields["email"].help_text = "We send a link to this address to verify it."
+
+
+class AddEmailForm(forms.Form):
+    email = forms.EmailField(
+        label="New e-mail address",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+
+
+class EmailActionForm(forms.Form):
+    """Which of the signed-in user's addresses a button acts on."""
+
+    ACTIONS = ("primary", "remove", "resend")
+
+    action = forms.ChoiceField(choices=[(action, action) for action in ACTIONS])
+    email = forms.ModelChoiceField(queryset=Email.objects.none())
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["email"].queryset = user.emails.select_related("user")
+
+
+class VerifiedAddressPasswordResetForm(PasswordResetForm):
+    """Mails a reset link only to a verified address, and to that address
+    rather than to whatever User.email holds."""
+
+    def get_users(self, email):
+        rows = Email.objects.filter(
+            email__iexact=email, verified=True, user__is_active=True
+        ).select_related("user")
+        for row in rows:
+            if row.user.has_usable_password():
+                # Kept aside, not put into user.email: the reset token hashes
+                # the stored User.email, and the confirm step reads it back.
+                row.user.reset_address = row.email
+                yield row.user
+
+    def send_mail(
+        self,
+        subject_template_name,
+        email_template_name,
+        context,
+        from_email,
+        to_email,
+        html_email_template_name=None,
+    ):
+        super().send_mail(
+            subject_template_name,
+            email_template_name,
+            context,
+            from_email,
+            context["user"].reset_address,
+            html_email_template_name=html_email_template_name,
+        )
+
+
+class DeleteAccountForm(forms.Form):
+    password = forms.CharField(
+        label="Your password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_password(self):
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError("That is not your password.")
+        return password

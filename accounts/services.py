@@ -1,0 +1,256 @@
+"""Account rules: registration, e-mail addresses and their verification,
+account deletion. Views, commands and the upload pipeline call these; a refused
+action raises AccountError with a message meant for the person."""
+
+import logging
+
+from django.conf import settings
+from django.core import signing
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from packages.models import Project, Role
+
+from .events import record_event
+from .models import Email, User
+
+logger = logging.getLogger(__name__)
+
+VERIFY_EMAIL_SALT = "accounts.verify-email"
+
+
+class AccountError(Exception):
+    """A refused account action. ``field`` names the form field it concerns."""
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class VerificationLinkError(AccountError):
+    """A verification link that cannot be used. ``email`` is the address it
+    was made for when still known (an expired link), so a new one can be sent."""
+
+    def __init__(self, message: str, *, email: Email | None = None):
+        super().__init__(message)
+        self.email = email
+
+
+def _address_taken(address: str) -> bool:
+    return Email.objects.filter(email__iexact=address).exists()
+
+
+def register_user(*, username: str, email: str, password: str, request: HttpRequest) -> User:
+    """Create an account with ``email`` as its unverified primary address and
+    mail the verification link once the account is committed."""
+    if _address_taken(email):
+        raise AccountError("That e-mail address is already in use.", field="email")
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(username=username, email=email, password=password)
+            address = Email.objects.create(user=user, email=email, primary=True)
+    except IntegrityError:
+        # A concurrent registration took the username or the address between
+        # the form's checks and this insert.
+        raise AccountError("That username or e-mail address is already in use.") from None
+    record_event("account:registered", request=request, user=user, actor=user, email=email)
+    send_verification(email=address, request=request)
+    return user
+
+
+def verification_token(email: Email) -> str:
+    # The address is signed too: a link made for an address that was removed
+    # and added again (a new row or another spelling) must not verify it.
+    return signing.dumps({"id": email.pk, "email": email.email.lower()}, salt=VERIFY_EMAIL_SALT)
+
+
+def _deliver(*, subject_template: str, body_template: str, context: dict, to: str) -> None:
+    subject = "".join(render_to_string(subject_template, context).splitlines())
+    body = render_to_string(body_template, context)
+    try:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to])
+    except Exception:
+        # The change is committed; a mail server failure must not turn it into
+        # an error page. The person can ask for the mail again.
+        logger.exception("Could not send %s to e-mail #%s", body_template, context["email"].pk)
+
+
+def send_verification(*, email: Email, request: HttpRequest) -> None:
+    """Mail a signed, expiring verification link for ``email`` after commit."""
+    if email.verified:
+        raise AccountError(f"{email.email} is already verified.")
+    link = request.build_absolute_uri(
+        reverse("verify-email") + "?token=" + verification_token(email)
+    )
+    context = {
+        "email": email,
+        "user": email.user,
+        "link": link,
+        "hours": settings.EMAIL_VERIFICATION_MAX_AGE // 3600,
+    }
+    transaction.on_commit(
+        lambda: _deliver(
+            subject_template="accounts/email/verify_email_subject.txt",
+            body_template="accounts/email/verify_email_body.txt",
+            context=context,
+            to=email.email,
+        )
+    )
+
+
+def verify_email(*, token: str, request: HttpRequest | None = None) -> tuple[Email, bool]:
+    """Mark the address a verification link was made for as verified.
+
+    Returns the address and whether this call verified it (False: it already
+    was, e.g. a link followed twice). Raises VerificationLinkError for a
+    tampered, expired or obsolete link."""
+    try:
+        payload = signing.loads(
+            token, salt=VERIFY_EMAIL_SALT, max_age=settings.EMAIL_VERIFICATION_MAX_AGE
+        )
+    except signing.SignatureExpired:
+        # The signature is genuine, only old: find the address to offer a new link.
+        payload = signing.loads(token, salt=VERIFY_EMAIL_SALT)
+        email = _email_for(payload)
+        if email is not None and email.verified:
+            return email, False
+        raise VerificationLinkError("This verification link has expired.", email=email) from None
+    except signing.BadSignature:
+        raise VerificationLinkError("This verification link is not valid.") from None
+    with transaction.atomic():
+        email = _email_for(payload, lock=True)
+        if email is None:
+            raise VerificationLinkError(
+                "This verification link is for an address that is no longer on any account."
+            )
+        if email.verified:
+            return email, False
+        email.verified = True
+        email.verified_at = timezone.now()
+        email.save(update_fields=["verified", "verified_at"])
+    record_event(
+        "account:email:verified",
+        request=request,
+        user=email.user,
+        actor=email.user,
+        email=email.email,
+    )
+    return email, True
+
+
+def _email_for(payload: dict, *, lock: bool = False) -> Email | None:
+    rows = Email.objects.select_related("user")
+    if lock:
+        rows = rows.select_for_update()
+    return rows.filter(pk=payload["id"], email__iexact=payload["email"]).first()
+
+
+def add_email(*, user: User, address: str, request: HttpRequest) -> Email:
+    """Add an unverified, non-primary address and mail its verification link."""
+    if _address_taken(address):
+        raise AccountError("That e-mail address is already in use.", field="email")
+    try:
+        with transaction.atomic():
+            email = Email.objects.create(user=user, email=address)
+    except IntegrityError:
+        # Taken by a concurrent request since the check above.
+        raise AccountError("That e-mail address is already in use.", field="email") from None
+    record_event("account:email:added", request=request, user=user, email=address)
+    send_verification(email=email, request=request)
+    return email
+
+
+def set_primary_email(*, email: Email, request: HttpRequest | None = None) -> Email:
+    """Make a verified address the one mail goes to (and User.email)."""
+    if not email.verified:
+        raise AccountError(f"Verify {email.email} before making it your primary address.")
+    if email.primary:
+        return email
+    user = email.user
+    with transaction.atomic():
+        previous = Email.objects.filter(user=user, primary=True).first()
+        # Cleared first: the database allows one primary row per user.
+        Email.objects.filter(user=user, primary=True).update(primary=False)
+        Email.objects.filter(pk=email.pk).update(primary=True)
+        user.email = email.email
+        user.save(update_fields=["email"])
+    email.primary = True
+    record_event(
+        "account:email:primary-changed",
+        request=request,
+        user=user,
+        old=previous.email if previous else None,
+        new=email.email,
+    )
+    return email
+
+
+def remove_email(*, email: Email, request: HttpRequest | None = None) -> None:
+    if email.primary:
+        raise AccountError(
+            f"{email.email} is your primary address; make another address primary first."
+        )
+    user = email.user
+    if email.verified and not user.emails.filter(verified=True).exclude(pk=email.pk).exists():
+        raise AccountError(f"{email.email} is your only verified address; it cannot be removed.")
+    email.delete()
+    record_event("account:email:removed", request=request, user=user, email=email.email)
+
+
+def sole_owner_projects(user: User) -> list[str]:
+    """Names of the projects that would be left without an Owner if ``user`` went."""
+    co_owned = Role.objects.filter(role_name=Role.Name.OWNER).exclude(user=user)
+    return list(
+        Project.objects.filter(roles__user=user, roles__role_name=Role.Name.OWNER)
+        .exclude(pk__in=co_owned.values("project"))
+        .order_by("name")
+        .values_list("name", flat=True)
+    )
+
+
+def delete_account(*, user: User) -> None:
+    """Delete the account, refused while it is the only Owner of a project."""
+    with transaction.atomic():
+        # Lock the user's projects so a co-Owner cannot leave at the same time
+        # and orphan a project between the check and the delete.
+        list(
+            Project.objects.select_for_update().filter(
+                roles__user=user, roles__role_name=Role.Name.OWNER
+            )
+        )
+        orphaned = sole_owner_projects(user)
+        if orphaned:
+            names = ", ".join(orphaned)
+            raise AccountError(
+                f"You are the only Owner of {names}. Add another Owner or delete "
+                f"{'that project' if len(orphaned) == 1 else 'those projects'} first."
+            )
+        user.delete()
+
+
+def user_has_verified_email(user: User) -> bool:
+    """True when the account's primary address is verified (the upload rule)."""
+    return user.emails.filter(primary=True, verified=True).exists()
+
+
+def ensure_verified_primary_email(*, user: User) -> Email | None:
+    """Give an account made by an administrator (createsuperuser) its address
+    as a verified primary one; None when it has no address. Refused when the
+    address belongs to another account."""
+    if not user.email:
+        return None
+    if Email.objects.filter(email__iexact=user.email).exists():
+        raise AccountError(
+            f"{user.email} is already an address of another account; "
+            f"{user.username} has no verified e-mail address."
+        )
+    email = Email.objects.create(
+        user=user, email=user.email, primary=True, verified=True, verified_at=timezone.now()
+    )
+    record_event("account:email:verified", user=user, email=email.email, via="createsuperuser")
+    return email

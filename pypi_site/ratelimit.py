@@ -1,0 +1,129 @@
+"""Rate limits against guessing and flooding: logins, registrations, password
+resets, upload token failures, new projects.
+
+Counters live in Django's default cache, so one Redis (REDIS_URL) makes a limit
+hold across every process and machine; the local-memory cache of one machine
+counts per process, which still bounds a single attacker's speed.
+
+Each limit is a fixed window: at most ``limit`` hits per ``window_seconds``,
+counted in a key named after the window's start. A burst straddling a window
+boundary can reach twice the limit; in exchange a check is one cache read and
+a hit one atomic increment (``add`` then ``incr`` is atomic on Redis and on the
+local-memory cache), and the key expires on its own with its window.
+
+Identifiers (an IP address, a username, an e-mail address) go into keys only as
+an HMAC under SECRET_KEY: the cache never holds them, nor a plain hash of them
+that a dictionary of addresses would reverse.
+"""
+
+import functools
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+from django.utils.crypto import salted_hmac
+
+from accounts.events import client_ip
+
+from .http import error_response
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    scope: str
+    limit: int
+    window_seconds: int
+    clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
+
+    def _window(self) -> tuple[int, float]:
+        """The current window's number and the seconds left in it."""
+        now = self.clock()
+        number = int(now // self.window_seconds)
+        return number, (number + 1) * self.window_seconds - now
+
+    def _key(self, number: int, identifiers: Iterable[str]) -> str:
+        joined = "\x00".join(str(part) for part in identifiers)
+        digest = salted_hmac("pypi_site.ratelimit", f"{self.scope}\x00{joined}").hexdigest()
+        return f"ratelimit:{self.scope}:{number}:{digest}"
+
+    def hit(self, *identifiers: str) -> None:
+        """Count one attempt."""
+        number, left = self._window()
+        key = self._key(number, identifiers)
+        # The key lives to its window's end (plus a second for clock skew
+        # between machines); add() only creates it, incr() is atomic.
+        timeout = math.ceil(left) + 1
+        cache.add(key, 0, timeout)
+        try:
+            cache.incr(key)
+        except ValueError:
+            # Expired between add() and incr(): this hit starts the count.
+            cache.add(key, 1, timeout)
+
+    def exceeded(self, *identifiers: str) -> int | None:
+        """Seconds until another attempt is allowed, or None if it is now."""
+        number, left = self._window()
+        if cache.get(self._key(number, identifiers), 0) < self.limit:
+            return None
+        return max(1, math.ceil(left))
+
+    def clear(self, *identifiers: str) -> None:
+        number, _left = self._window()
+        cache.delete(self._key(number, identifiers))
+
+
+def limit(name: str) -> RateLimit:
+    """The configured limit called ``name`` (settings.RATELIMITS)."""
+    hits, seconds = settings.RATELIMITS[name]
+    return RateLimit(name, hits, seconds)
+
+
+def try_again(retry_after: int) -> str:
+    if retry_after < 120:
+        return f"Try again in {retry_after} seconds."
+    return f"Try again in {math.ceil(retry_after / 60)} minutes."
+
+
+def too_many_requests(retry_after: int, reason: str = "Too many attempts.") -> HttpResponse:
+    """429 with Retry-After; the reason and the wait in the reason phrase and the body."""
+    return error_response(
+        429, f"{reason} {try_again(retry_after)}", headers={"Retry-After": str(retry_after)}
+    )
+
+
+def ratelimited(
+    name: str,
+    key: Callable[[HttpRequest], list[str]] = lambda request: [client_ip(request) or ""],
+    methods: tuple[str, ...] = ("POST",),
+):
+    """Refuse a view's ``methods`` with 429 once the limit ``name`` is reached
+    for ``key(request)``, and count each request that is let through.
+
+    ``key`` returns the identifiers the limit counts by (by default the client
+    IP); an empty list exempts the request from this limit, e.g. a login form
+    sent without a username. Stack two decorators to limit by two keys. On a
+    class-based view: ``method_decorator(ratelimited(...), name="dispatch")``.
+    """
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if request.method not in methods:
+                return view(request, *args, **kwargs)
+            identifiers = key(request)
+            if not identifiers:
+                return view(request, *args, **kwargs)
+            rule = limit(name)
+            retry_after = rule.exceeded(*identifiers)
+            if retry_after is not None:
+                return too_many_requests(retry_after)
+            rule.hit(*identifiers)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
