@@ -10,7 +10,6 @@ signature. Keys are configured (SECRET_SCANNING_PUBLIC_KEYS), never fetched.
 import base64
 import binascii
 import json
-import logging
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
@@ -18,16 +17,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.http import HttpRequest
-from django.template.loader import render_to_string
 from django.urls import reverse
 
 from .models import ApiToken, Email
+from .services import send_templated_mail
 from .tokens import api_token_find, api_token_revoke, token_display_prefix
-
-logger = logging.getLogger(__name__)
 
 # Reports list a handful of tokens; a megabyte is far beyond any real one.
 MAX_REPORT_BYTES = 1024 * 1024
@@ -109,14 +105,14 @@ def _notify(token: ApiToken, leak: Leak, tokens_url: str) -> None:
         "source": leak.source,
         "tokens_url": tokens_url,
     }
-    subject = render_to_string("accounts/email/token_leaked_subject.txt", context)
-    body = render_to_string("accounts/email/token_leaked.txt", context)
-    try:
-        send_mail(" ".join(subject.split()), body, None, [address])
-    except Exception:
-        # The token is already dead, which is what matters; a mail server
-        # failing must not turn the report into an error the host retries.
-        logger.exception("Could not mail %s about leaked token %s", address, token.pk)
+    # The token is already dead, which is what matters.
+    send_templated_mail(
+        subject_template="accounts/email/token_leaked_subject.txt",
+        body_template="accounts/email/token_leaked.txt",
+        context=context,
+        to=address,
+        failure=f"Could not mail {address} about leaked token {token.pk}",
+    )
 
 
 def report_leaks(leaks: list[Leak], *, request: HttpRequest | None = None) -> list[dict]:

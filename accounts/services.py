@@ -69,15 +69,18 @@ def verification_token(email: Email) -> str:
     return signing.dumps({"id": email.pk, "email": email.email.lower()}, salt=VERIFY_EMAIL_SALT)
 
 
-def _deliver(*, subject_template: str, body_template: str, context: dict, to: str) -> None:
-    subject = "".join(render_to_string(subject_template, context).splitlines())
+def send_templated_mail(
+    *, subject_template: str, body_template: str, context: dict, to: str, failure: str
+) -> None:
+    """Mail the rendered templates to ``to``. The change the mail tells of is
+    already committed: a mail server failure is logged (as ``failure``), never
+    raised into an error page or a retried request."""
+    subject = " ".join(render_to_string(subject_template, context).split())
     body = render_to_string(body_template, context)
     try:
         send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to])
     except Exception:
-        # The change is committed; a mail server failure must not turn it into
-        # an error page. The person can ask for the mail again.
-        logger.exception("Could not send %s to e-mail #%s", body_template, context["email"].pk)
+        logger.exception(failure)
 
 
 def send_verification(*, email: Email, request: HttpRequest) -> None:
@@ -94,11 +97,13 @@ def send_verification(*, email: Email, request: HttpRequest) -> None:
         "hours": settings.EMAIL_VERIFICATION_MAX_AGE // 3600,
     }
     transaction.on_commit(
-        lambda: _deliver(
+        # The person can ask for the mail again if it fails.
+        lambda: send_templated_mail(
             subject_template="accounts/email/verify_email_subject.txt",
             body_template="accounts/email/verify_email_body.txt",
             context=context,
             to=email.email,
+            failure=f"Could not send accounts/email/verify_email_body.txt to e-mail #{email.pk}",
         )
     )
 
@@ -244,7 +249,7 @@ def ensure_verified_primary_email(*, user: User) -> Email | None:
     address belongs to another account."""
     if not user.email:
         return None
-    if Email.objects.filter(email__iexact=user.email).exists():
+    if _address_taken(user.email):
         raise AccountError(
             f"{user.email} is already an address of another account; "
             f"{user.username} has no verified e-mail address."

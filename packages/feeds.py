@@ -10,17 +10,18 @@ from django.urls import reverse
 from django.utils.cache import patch_cache_control
 
 from .models import Project, Release
-from .names import is_normalized_project_name, normalize_project_name
+from .names import is_normalized_project_name
+from .pages import find_project
 
 FEED_ITEMS = 40
 FEED_CACHE_SECONDS = 300
 SITE_NAME = "Package Index"
 
 
-def _project_or_404(normalized_name: str) -> Project:
-    project = Project.objects.filter(normalized_name=normalized_name).first()
+def _project_or_404(name: str) -> Project:
+    project = find_project(name)
     if project is None:
-        raise Http404(f"No project named {normalized_name!r}.")
+        raise Http404(f"No project named {name!r}.")
     return project
 
 
@@ -102,7 +103,7 @@ class ProjectReleasesFeed(_ReleaseItems, _PublicFeed):
         if not is_normalized_project_name(name):
             # Looked up first, so a name that only normalizes to something
             # unknown answers 404 at once instead of redirecting to one.
-            project = _project_or_404(normalize_project_name(name))
+            project = _project_or_404(name)
             return _public(
                 redirect("rss-project-releases", project.normalized_name, permanent=True)
             )

@@ -31,7 +31,8 @@ from django.db.models import (
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Length
 
-from .models import Classifier, Project, SearchDocument
+from .models import Classifier, Project, Release, SearchDocument
+from .names import normalize_project_name
 from .releases import pick_latest
 
 MAX_QUERY_LENGTH = 200
@@ -40,8 +41,6 @@ MAX_QUERY_LENGTH = 200
 MAX_DESCRIPTION_BYTES = 64 * 1024
 MAX_RESULTS = 500
 
-_SEPARATORS = re.compile(r"[-_.\s]+")
-
 
 # --- The index -------------------------------------------------------------------
 
@@ -49,27 +48,35 @@ _SEPARATORS = re.compile(r"[-_.\s]+")
 def search_index_update(project: Project) -> None:
     """Recompute ``project``'s document from its latest release (or delete it
     when no release is left). Call it inside the transaction of the change."""
-    latest = pick_latest(project.releases.all())
-    if latest is None:
+    # Chosen among short rows: a project's every description is not read on
+    # each upload, only the chosen release's.
+    picked = pick_latest(
+        project.releases.only("id", "project_id", "version", "yanked", "is_prerelease")
+    )
+    if picked is None:
         SearchDocument.objects.filter(project=project).delete()
         return
+    latest = Release.objects.get(pk=picked.pk)
     people = (latest.author, latest.author_email, latest.maintainer, latest.maintainer_email)
     description = latest.description.encode()[:MAX_DESCRIPTION_BYTES]
-    document, _ = SearchDocument.objects.update_or_create(
-        project=project,
-        defaults={
-            "name": project.name,
-            "normalized_name": project.normalized_name,
-            "version": latest.version,
-            "summary": latest.summary,
-            "keywords": latest.keywords,
-            # A cut in the middle of a character drops that character only.
-            "description": description.decode(errors="ignore"),
-            "people": " ".join(part for part in people if part),
-            "released_at": latest.created_at,
-            "created_at": project.created_at,
-        },
-    )
+    fields = {
+        "name": project.name,
+        "normalized_name": project.normalized_name,
+        "version": latest.version,
+        "summary": latest.summary,
+        "keywords": latest.keywords,
+        # A cut in the middle of a character drops that character only.
+        "description": description.decode(errors="ignore"),
+        "people": " ".join(part for part in people if part),
+        "released_at": latest.created_at,
+        "created_at": project.created_at,
+    }
+    # The caller's transaction already serializes changes to the project's
+    # releases: a plain UPDATE, else INSERT, with no lock or savepoint of its own.
+    if SearchDocument.objects.filter(project=project).update(**fields):
+        document = SearchDocument(project=project, **fields)
+    else:
+        document = SearchDocument.objects.create(project=project, **fields)
     document.classifiers.set(_classifier_ids(latest.classifiers))
 
 
@@ -150,7 +157,7 @@ class SearchResults:
 def normalize_query(query: str) -> str:
     """The query as a normalized project name would be written: runs of
     separators and spaces become one dash, all lowercase."""
-    return _SEPARATORS.sub("-", query.strip()).strip("-").lower()
+    return normalize_project_name("-".join(query.split())).strip("-")
 
 
 def clean_query(query: str) -> str:

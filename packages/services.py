@@ -61,54 +61,42 @@ def _shrink_total_size(project: Project, files: Iterable[File]) -> None:
     Project.objects.filter(pk=project.pk).update(total_size=F("total_size") - freed)
 
 
-def release_yank(*, release: Release, reason: str = "", actor, ip_address=None) -> Release:
-    """Mark a release yanked (PEP 592); installers skip it unless pinned.
-
-    The reason is optional, as in PEP 592.
-    """
+def _set_yanked(release: Release, *, yanked: bool, reason: str, actor, ip_address) -> Release:
+    """Yank or unyank ``release``, refused when it already is in that state."""
     with transaction.atomic():
-        # The lock makes a second, concurrent yank wait and then see the first
-        # one's result, instead of both passing the check and journaling twice.
+        # The lock makes a second, concurrent (un)yank wait and then see the
+        # first one's result, instead of both passing the check and journaling twice.
         release = _lock_release(release)
-        if release.yanked:
-            raise ReleaseError(f"{release.project.name} {release.version} is already yanked.")
-        release.yanked = True
+        if release.yanked == yanked:
+            state = "already yanked" if yanked else "not yanked"
+            raise ReleaseError(f"{release.project.name} {release.version} is {state}.")
+        release.yanked = yanked
         release.yanked_reason = reason
         release.save(update_fields=["yanked", "yanked_reason"])
         # The project's page and search entry may now show another version.
         search_index_update(release.project)
         journal_append(
             project=release.project,
-            action="yank release",
+            action="yank release" if yanked else "unyank release",
             version=release.version,
             actor=actor,
             ip_address=ip_address,
         )
         purge_project_on_commit(release.project.normalized_name)
     return release
+
+
+def release_yank(*, release: Release, reason: str = "", actor, ip_address=None) -> Release:
+    """Mark a release yanked (PEP 592); installers skip it unless pinned.
+
+    The reason is optional, as in PEP 592.
+    """
+    return _set_yanked(release, yanked=True, reason=reason, actor=actor, ip_address=ip_address)
 
 
 def release_unyank(*, release: Release, actor, ip_address=None) -> Release:
     """Undo a yank: the release is offered to installers again."""
-    with transaction.atomic():
-        # Same race as release_yank: two unyanks at once would both journal.
-        release = _lock_release(release)
-        if not release.yanked:
-            raise ReleaseError(f"{release.project.name} {release.version} is not yanked.")
-        release.yanked = False
-        release.yanked_reason = ""
-        release.save(update_fields=["yanked", "yanked_reason"])
-        # The project's page and search entry may now show another version.
-        search_index_update(release.project)
-        journal_append(
-            project=release.project,
-            action="unyank release",
-            version=release.version,
-            actor=actor,
-            ip_address=ip_address,
-        )
-        purge_project_on_commit(release.project.normalized_name)
-    return release
+    return _set_yanked(release, yanked=False, reason="", actor=actor, ip_address=ip_address)
 
 
 def release_delete(*, release: Release, actor, ip_address=None) -> None:

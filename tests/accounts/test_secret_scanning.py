@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from accounts import secret_scanning
+from accounts import secret_scanning, services
 from accounts.models import ApiToken, Email, Event
 from accounts.tokens import TokenError, api_token_authenticate, api_token_create
 from accounts.views.secret_scanning import disclose_token
@@ -121,7 +121,7 @@ def test_mail_failure_still_revokes(
     def broken(*args, **kwargs):
         raise OSError("mail server down")
 
-    monkeypatch.setattr(secret_scanning, "send_mail", broken)
+    monkeypatch.setattr(services, "send_mail", broken)
     minted = api_token_create(user=owner)
     with django_capture_on_commit_callbacks(execute=True):
         response = report(client, [entry(minted.secret)], private_key)
