@@ -8,8 +8,17 @@ class User(AbstractUser):
     """The index's account. Custom from the first migration so later fields
     (frozen accounts, verified e-mail, 2FA) never need a user-model swap."""
 
+    # TOTP (RFC 6238): the base32 shared secret, and the last time step
+    # accepted, so a code seen once is never accepted again.
+    totp_secret = models.CharField(max_length=64, blank=True, editable=False)
+    totp_last_step = models.BigIntegerField(null=True, blank=True, editable=False)
+
     class Meta:
         db_table = "accounts_user"
+
+    @property
+    def has_totp(self) -> bool:
+        return bool(self.totp_secret)
 
 
 class ApiTokenQuerySet(models.QuerySet):
@@ -107,3 +116,46 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tag} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class WebAuthnCredential(models.Model):
+    """A security key (WebAuthn public-key credential) registered to an account."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="webauthn_credentials")
+    label = models.CharField(max_length=64)
+    # base64url, as the browser reports them.
+    credential_id = models.CharField(max_length=1024, unique=True, editable=False)
+    public_key = models.TextField(editable=False)  # COSE key, base64url
+    sign_count = models.BigIntegerField(default=0, editable=False)
+    transports = models.JSONField(default=list, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "label"], name="webauthn_label_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.user})"
+
+
+class RecoveryCode(models.Model):
+    """A one-time 2FA recovery code. Only its SHA-256 is stored: the codes are
+    random (64 bits), so a slow hash would add nothing but latency."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_digest = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "code_digest"], name="recovery_code_unique_per_user"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"recovery code of {self.user}"

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from .views import accounts
+from .views import accounts, two_factor
 
 urlpatterns = [
     path("register/", accounts.register, name="register"),
@@ -30,4 +30,5 @@ urlpatterns = [
     path("password/change/", accounts.PasswordChangeView.as_view(), name="password-change"),
     path("settings/", accounts.account_settings, name="account-settings"),
     path("delete/", accounts.account_delete, name="account-delete"),
+    path("two-factor/", two_factor.two_factor, name="two-factor"),
 ]

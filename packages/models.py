@@ -52,6 +52,36 @@ class Role(models.Model):
         return f"{self.user} is {self.role_name} of {self.project}"
 
 
+class RoleInvitation(models.Model):
+    """An Owner's invitation to a user to take a role on a project. It becomes
+    a Role when the invitee accepts it through the e-mailed link, before
+    ``expires_at``; declining, revoking or accepting deletes it."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="invitations")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="role_invitations"
+    )
+    role_name = models.CharField(max_length=20, choices=Role.Name.choices)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="invitation_one_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} invited as {self.role_name} of {self.project}"
+
+
 class Release(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="releases")
     version = models.CharField(max_length=100, help_text="As uploaded.")
@@ -227,3 +257,23 @@ class SearchDocument(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class DownloadCount(models.Model):
+    """Downloads of one file on one day (UTC). Written in batches from the
+    cache counters (packages.downloads), never on the download path."""
+
+    file = models.ForeignKey(File, on_delete=models.CASCADE, related_name="download_counts")
+    # Denormalized so a project's totals are one indexed range scan.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["file", "day"], name="download_count_file_day"),
+        ]
+        indexes = [models.Index(fields=["project", "day"], name="download_count_project_day")]
+
+    def __str__(self) -> str:
+        return f"{self.file_id} on {self.day}: {self.count}"

@@ -449,3 +449,29 @@ SECURE_HSTS_SECONDS = env_int(
     "SECURE_HSTS_SECONDS",
     365 * 24 * 60 * 60 if env_bool("BEHIND_TLS_PROXY", False) and not DEBUG else 0,
 )
+
+# --- Two-factor authentication ----------------------------------------------------------
+
+# The project-management pages (/manage/project/...) need 2FA on the account,
+# as on the public index.
+REQUIRE_2FA_TO_MANAGE = env_bool("REQUIRE_2FA_TO_MANAGE", True)
+# Token uploads need 2FA on the token owner's account too. Off so a fresh
+# install can publish at once; recommended for any public deployment.
+REQUIRE_2FA_TO_UPLOAD = env_bool("REQUIRE_2FA_TO_UPLOAD", False)
+# WebAuthn relying party: the registrable domain security keys are bound to
+# (default: the host of the request) and the name they show.
+WEBAUTHN_RP_ID = env_str("WEBAUTHN_RP_ID")
+SITE_NAME = env_str("SITE_NAME", "Package Index")
+# How long the password step of a 2FA login waits for the second factor.
+TWO_FACTOR_LOGIN_MAX_AGE = env_int("TWO_FACTOR_LOGIN_MAX_AGE", 5 * 60)
+
+# --- Collaborators ------------------------------------------------------------------------
+
+# How long an invitation to a project role can be accepted, in seconds.
+ROLE_INVITATION_MAX_AGE = env_int("ROLE_INVITATION_MAX_AGE", 3 * 24 * 60 * 60)
+
+# --- Download counts ----------------------------------------------------------------------
+
+# Downloads served here are counted in the cache and written to the database
+# in batches by `manage.py flush_download_counts` (run it every minute or so).
+DOWNLOAD_COUNTS = env_bool("DOWNLOAD_COUNTS", True)

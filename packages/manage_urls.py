@@ -1,0 +1,3 @@
+"""Placeholder: project management pages under /manage/ (replaced wholesale by their owner)."""
+
+urlpatterns = []
