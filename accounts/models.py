@@ -12,6 +12,8 @@ class User(AbstractUser):
     # accepted, so a code seen once is never accepted again.
     totp_secret = models.CharField(max_length=64, blank=True, editable=False)
     totp_last_step = models.BigIntegerField(null=True, blank=True, editable=False)
+    # Set by a moderator: no login, no upload, tokens refused.
+    is_frozen = models.BooleanField(default=False, editable=False)
 
     class Meta:
         db_table = "accounts_user"

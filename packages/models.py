@@ -14,6 +14,10 @@ class Project(models.Model):
     upload_limit = models.BigIntegerField(null=True, blank=True)
     total_size_limit = models.BigIntegerField(null=True, blank=True)
     total_size = models.BigIntegerField(default=0, editable=False)
+    # Set by a moderator (moderation.services): the project vanishes from every
+    # public surface, its files are not served and uploads to it are refused.
+    quarantined_at = models.DateTimeField(null=True, blank=True, editable=False)
+    quarantine_reason = models.TextField(blank=True, editable=False)
 
     class Meta:
         ordering = ["normalized_name"]
