@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('packages', '0005_project_quarantine_reason_project_quarantined_at'),
+        ('packages', '0005_quarantine'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
