@@ -25,11 +25,13 @@ def record_event(
     user: User | None = None,
     project=None,
     actor: User | None = None,
+    ip_address: str | None = None,
+    user_agent: str = "",
     **details,
 ) -> Event:
     """Append one event about ``user`` or ``project`` (or both). ``actor``
     defaults to the signed-in user of ``request``; IP and user agent come from
-    the request too."""
+    the request too, or, without one, from ``ip_address`` and ``user_agent``."""
     if actor is None and request is not None and request.user.is_authenticated:
         actor = request.user
     return Event.objects.create(
@@ -38,7 +40,9 @@ def record_event(
         project=project,
         project_name=project.name if project is not None else "",
         actor=actor,
-        ip_address=client_ip(request),
-        user_agent=request.META.get("HTTP_USER_AGENT", "")[:255] if request is not None else "",
+        ip_address=client_ip(request) if request is not None else ip_address,
+        user_agent=(request.META.get("HTTP_USER_AGENT", "") if request is not None else user_agent)[
+            :255
+        ],
         details=details,
     )

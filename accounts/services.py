@@ -6,10 +6,11 @@ import logging
 
 from django.conf import settings
 from django.core import signing
-from django.core.mail import send_mail
+from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
-from django.template.loader import render_to_string
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
@@ -69,6 +70,17 @@ def verification_token(email: Email) -> str:
     return signing.dumps({"id": email.pk, "email": email.email.lower()}, salt=VERIFY_EMAIL_SALT)
 
 
+def html_alternative(body_template: str, context: dict) -> str | None:
+    """The HTML twin of a plain-text mail template (``x.txt`` -> ``x.html``),
+    rendered, or None when the mail has none."""
+    name = body_template.removesuffix(".txt") + ".html"
+    try:
+        template = get_template(name)
+    except TemplateDoesNotExist:
+        return None
+    return template.render({"site_name": settings.SITE_NAME, **context})
+
+
 def send_templated_mail(
     *, subject_template: str, body_template: str, context: dict, to: str, failure: str
 ) -> None:
@@ -76,9 +88,14 @@ def send_templated_mail(
     already committed: a mail server failure is logged (as ``failure``), never
     raised into an error page or a retried request."""
     subject = " ".join(render_to_string(subject_template, context).split())
-    body = render_to_string(body_template, context)
+    message = EmailMultiAlternatives(
+        subject, render_to_string(body_template, context), settings.DEFAULT_FROM_EMAIL, [to]
+    )
+    html = html_alternative(body_template, context)
+    if html is not None:
+        message.attach_alternative(html, "text/html")
     try:
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to])
+        message.send()
     except Exception:
         logger.exception(failure)
 

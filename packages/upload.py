@@ -14,9 +14,11 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 
+from accounts.events import record_event
 from accounts.models import ApiToken
 from accounts.services import user_has_verified_email
-from accounts.tokens import api_token_allows_project
+from accounts.tokens import api_token_allows_project, token_display_prefix
+from accounts.two_factor import user_has_two_factor
 from pypi_site.ratelimit import limit, try_again
 
 from .cache import purge_project_on_commit
@@ -73,6 +75,7 @@ class Upload:
     content: HashedUploadedFile
     token: ApiToken
     ip_address: str | None
+    user_agent: str = ""
     metadata: ReleaseMetadata | None = None
     dist: DistributionFilename | None = None
     project: Project | None = None
@@ -110,6 +113,13 @@ def check_account(upload: Upload) -> None:
             f"User {upload.user.username!r} does not have a verified primary email address. "
             "Please add a verified primary email before attempting to upload. "
             "See /help/#verified-email for more information."
+        )
+    if settings.REQUIRE_2FA_TO_UPLOAD and not user_has_two_factor(upload.user):
+        raise UploadError(
+            f"User {upload.user.username!r} cannot upload because two-factor authentication "
+            "is not enabled on the account. Enable it in your account settings, then upload "
+            "again. See /help/#two-factor for more information.",
+            status=403,
         )
 
 
@@ -354,6 +364,7 @@ def _create_project(upload: Upload) -> Project:
         actor=upload.user,
         ip_address=upload.ip_address,
     )
+    _record(upload, "project:created", project, role=Role.Name.OWNER)
     return project
 
 
@@ -389,7 +400,19 @@ def _get_or_create_release(upload: Upload, project: Project) -> Release:
         actor=upload.user,
         ip_address=upload.ip_address,
     )
+    _record(upload, "project:release:created", project, version=release.version)
     return release
+
+
+def _record(upload: Upload, tag: str, project: Project, **details) -> None:
+    record_event(
+        tag,
+        project=project,
+        actor=upload.user,
+        ip_address=upload.ip_address,
+        user_agent=upload.user_agent,
+        **details,
+    )
 
 
 def _commit(upload: Upload, path: str, stored: list[str]) -> None:
@@ -426,6 +449,25 @@ def _commit(upload: Upload, path: str, stored: list[str]) -> None:
         )
         FileRegistry.objects.create(filename=upload.filename)
         Project.objects.filter(pk=project.pk).update(total_size=F("total_size") + content.size)
+        token = token_display_prefix(upload.token)
+        _record(
+            upload,
+            "project:file:uploaded",
+            project,
+            version=release.version,
+            filename=upload.filename,
+            token=token,
+        )
+        record_event(
+            "account:token:used",
+            user=upload.user,
+            actor=upload.user,
+            ip_address=upload.ip_address,
+            user_agent=upload.user_agent,
+            token=token,
+            uploaded_to=project.name,
+            filename=upload.filename,
+        )
         journal_append(
             project=project,
             action=f"add {upload.dist.python_version} file {upload.filename}",
@@ -484,10 +526,17 @@ def store_and_commit(upload: Upload) -> Outcome:
 
 
 def release_file_upload(
-    *, form, content: HashedUploadedFile, token: ApiToken, ip_address: str | None = None
+    *,
+    form,
+    content: HashedUploadedFile,
+    token: ApiToken,
+    ip_address: str | None = None,
+    user_agent: str = "",
 ) -> Outcome:
     """Validate one uploaded file and publish it, or raise UploadError."""
-    upload = Upload(form=form, content=content, token=token, ip_address=ip_address)
+    upload = Upload(
+        form=form, content=content, token=token, ip_address=ip_address, user_agent=user_agent
+    )
     check_protocol(upload)
     check_account(upload)
     check_metadata(upload)

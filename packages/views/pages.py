@@ -142,6 +142,8 @@ def help_page(request: HttpRequest) -> HttpResponse:
             "upload_url": request.build_absolute_uri(reverse("upload")),
             "upload_max_mb": f"{settings.UPLOAD_MAX_BYTES / MB:g}",
             "project_max_gb": f"{settings.PROJECT_MAX_BYTES / GB:g}",
+            "require_2fa_to_manage": settings.REQUIRE_2FA_TO_MANAGE,
+            "require_2fa_to_upload": settings.REQUIRE_2FA_TO_UPLOAD,
         },
     )
 

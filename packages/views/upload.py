@@ -96,7 +96,11 @@ def file_upload(request):
         return error_response(400, "Upload payload does not have a file.")
     try:
         outcome = release_file_upload(
-            form=form, content=content, token=token, ip_address=request.META.get("REMOTE_ADDR")
+            form=form,
+            content=content,
+            token=token,
+            ip_address=client_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
         )
     except UploadError as exc:
         retry = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None

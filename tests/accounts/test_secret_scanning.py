@@ -121,7 +121,7 @@ def test_mail_failure_still_revokes(
     def broken(*args, **kwargs):
         raise OSError("mail server down")
 
-    monkeypatch.setattr(services, "send_mail", broken)
+    monkeypatch.setattr(services.EmailMultiAlternatives, "send", broken)
     minted = api_token_create(user=owner)
     with django_capture_on_commit_callbacks(execute=True):
         response = report(client, [entry(minted.secret)], private_key)

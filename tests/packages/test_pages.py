@@ -579,6 +579,8 @@ def test_help_has_the_anchors_error_messages_link_to(client, settings):
         "installing",
         "publishing",
         "verified-email",
+        "two-factor",
+        "collaborators",
     ):
         assert anchor in page.ids
         assert f"#{anchor}" in page.hrefs()
@@ -596,6 +598,22 @@ def test_help_has_the_anchors_error_messages_link_to(client, settings):
     assert "index-url = http://testserver/simple/" in text
     assert 'url = "http://testserver/simple/"' in text
     assert response["Cache-Control"] == "public, max-age=3600"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("manage", "upload", "says"),
+    [
+        (True, False, "Uploading with an API token does not need it here"),
+        (True, True, "uploading with an API token needs 2FA on the token owner"),
+        (False, False, "where the operator has turned that on"),
+    ],
+)
+def test_help_says_what_this_index_requires_of_2fa(client, settings, manage, upload, says):
+    settings.REQUIRE_2FA_TO_MANAGE, settings.REQUIRE_2FA_TO_UPLOAD = manage, upload
+    text = client.get("/help/").content.decode()
+    assert says in text
+    assert 'href="/account/two-factor/"' in text
 
 
 # --- Caching ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError
 from packaging.utils import canonicalize_version
 
+from accounts.models import ApiToken, Event
 from accounts.tokens import api_token_create
 from packages import upload as upload_module
 from packages.models import (
@@ -434,3 +435,61 @@ def test_account_without_a_verified_primary_address_cannot_upload(client, owner,
     )
     assert "/help/#verified-email" in response.reason_phrase
     assert not Project.objects.exists()
+
+
+def test_token_uploads_need_2fa_when_the_setting_says_so(client, owner, token, settings):
+    settings.REQUIRE_2FA_TO_UPLOAD = True
+    response = post(client, make_wheel(), token)
+    assert response.status_code == 403
+    assert response.reason_phrase.startswith(
+        "User 'olivia' cannot upload because two-factor authentication is not enabled"
+    )
+    assert "/help/#two-factor" in response.reason_phrase
+    assert not Project.objects.exists()
+
+    owner.totp_secret = "JBSWY3DPEHPK3PXP"
+    owner.save(update_fields=["totp_secret"])
+    assert post(client, make_wheel(), token).status_code == 200
+
+
+def test_without_the_setting_uploads_need_no_2fa(client, owner, token, settings):
+    settings.REQUIRE_2FA_TO_UPLOAD = False
+    assert post(client, make_wheel(), token).status_code == 200
+
+
+def test_uploads_are_in_the_project_and_account_security_history(client, owner, token):
+    wheel, sdist = make_wheel(), make_sdist()
+    data = {**wheel.form(), "content": SimpleUploadedFile(wheel.filename, wheel.content)}
+    response = client.post(
+        "/legacy/", data, HTTP_AUTHORIZATION=basic(token), HTTP_USER_AGENT="twine/6.1.0"
+    )
+    assert response.status_code == 200
+    assert post(client, sdist, token).status_code == 200
+    project = Project.objects.get()
+    prefix = "pypi-" + ApiToken.objects.get().lookup_id
+    history = [
+        (event.tag, event.actor, event.ip_address, event.details)
+        for event in Event.objects.filter(project=project).order_by("id")
+    ]
+    assert history == [
+        ("project:created", owner, "127.0.0.1", {"role": "Owner"}),
+        ("project:release:created", owner, "127.0.0.1", {"version": "1.0"}),
+        (
+            "project:file:uploaded",
+            owner,
+            "127.0.0.1",
+            {"version": "1.0", "filename": wheel.filename, "token": prefix},
+        ),
+        (
+            "project:file:uploaded",
+            owner,
+            "127.0.0.1",
+            {"version": "1.0", "filename": sdist.filename, "token": prefix},
+        ),
+    ]
+    used = list(Event.objects.filter(user=owner, tag="account:token:used").order_by("id"))
+    assert [event.details["filename"] for event in used] == [wheel.filename, sdist.filename]
+    assert used[0].details["uploaded_to"] == project.name
+    assert used[0].details["token"] == prefix
+    assert used[0].project is None
+    assert Event.objects.get(tag="project:created").user_agent == "twine/6.1.0"
