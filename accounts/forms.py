@@ -75,7 +75,9 @@ class VerifiedAddressPasswordResetForm(PasswordResetForm):
         )
 
 
-class DeleteAccountForm(forms.Form):
+class PasswordConfirmForm(forms.Form):
+    """The account's password again, before a change that weakens the account."""
+
     password = forms.CharField(
         label="Your password",
         strip=False,
@@ -91,3 +93,27 @@ class DeleteAccountForm(forms.Form):
         if not self.user.check_password(password):
             raise forms.ValidationError("That is not your password.")
         return password
+
+
+class DeleteAccountForm(PasswordConfirmForm):
+    pass
+
+
+class TotpCodeForm(forms.Form):
+    code = forms.CharField(
+        label="Code from your authenticator app",
+        max_length=12,
+        help_text="Six digits; a new one appears every 30 seconds.",
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "spellcheck": "false"}
+        ),
+    )
+
+
+class RecoveryCodeForm(forms.Form):
+    code = forms.CharField(
+        label="Recovery code",
+        max_length=40,
+        help_text="One of the codes you saved when you set up two-factor authentication.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )

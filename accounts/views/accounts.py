@@ -6,7 +6,8 @@ from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponseBadRequest
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
@@ -14,8 +15,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
-from .. import services
-from ..events import record_event
+from pypi_site.ratelimit import limit, try_again
+
+from .. import services, two_factor
+from ..events import client_ip, record_event
 from ..forms import (
     AddEmailForm,
     DeleteAccountForm,
@@ -23,6 +26,44 @@ from ..forms import (
     RegistrationForm,
     VerifiedAddressPasswordResetForm,
 )
+
+# --- Rate limits (pypi_site.ratelimit; names and sizes in settings.RATELIMITS) ---
+
+Rules = list[tuple[str, list[str]]]
+
+
+def login_limits(request: HttpRequest, username: str) -> Rules:
+    """Sign-in attempts count per account name and per client IP."""
+    return [("login", [username.lower()]), ("login-ip", [client_ip(request) or ""])]
+
+
+def limit_wait(rules: Rules) -> int | None:
+    """Seconds until every limit of ``rules`` allows another attempt, or None."""
+    waits = [wait for name, ids in rules if (wait := limit(name).exceeded(*ids)) is not None]
+    return max(waits, default=None)
+
+
+def limit_hit(rules: Rules) -> None:
+    for name, ids in rules:
+        limit(name).hit(*ids)
+
+
+def too_many_attempts(request: HttpRequest, retry_after: int) -> HttpResponse:
+    """The 429 page: what happened, when to try again, and what else to do."""
+    response = render(
+        request, "accounts/ratelimited.html", {"try_again": try_again(retry_after)}, status=429
+    )
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+def refuse_when_limited(request: HttpRequest, rules: Rules) -> HttpResponse | None:
+    """A 429 page once a limit of ``rules`` is reached; otherwise the attempt is counted."""
+    wait = limit_wait(rules)
+    if wait is not None:
+        return too_many_attempts(request, wait)
+    limit_hit(rules)
+    return None
 
 
 @sensitive_post_parameters("password1", "password2")
@@ -32,6 +73,10 @@ def register(request):
     if request.user.is_authenticated:
         return redirect("account-settings")
     form = RegistrationForm(request.POST or None)
+    # Only accounts made count: someone fixing typos in the form is no flood.
+    rules = [("register", [client_ip(request) or ""])]
+    if request.method == "POST" and (wait := limit_wait(rules)) is not None:
+        return too_many_attempts(request, wait)
     if request.method == "POST" and form.is_valid():
         try:
             user = services.register_user(
@@ -43,6 +88,7 @@ def register(request):
         except services.AccountError as exc:
             form.add_error(exc.field, exc.message)
         else:
+            limit_hit(rules)
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(
                 request,
@@ -77,15 +123,42 @@ def verify_email(request):
 
 
 class LoginView(auth_views.LoginView):
+    """The password step. For an account with 2FA it signs nobody in: it
+    hands over to the second step (accounts.views.two_factor.login_two_factor)."""
+
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        refused = refuse_when_limited(
+            request, login_limits(request, request.POST.get("username", ""))
+        )
+        return refused or super().post(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        user = form.get_user()
+        if not two_factor.user_has_two_factor(user):
+            return super().form_valid(form)
+        two_factor.login_pending_start(
+            request=self.request, user=user, next_url=self.get_success_url()
+        )
+        return redirect("login-two-factor")
 
 
 class PasswordResetView(auth_views.PasswordResetView):
     form_class = VerifiedAddressPasswordResetForm
     subject_template_name = "accounts/email/password_reset_subject.txt"
     email_template_name = "accounts/email/password_reset_body.txt"
+    html_email_template_name = "accounts/email/password_reset_body.html"
     success_url = reverse_lazy("password-reset-done")
+
+    def post(self, request, *args, **kwargs):
+        rules = [
+            ("password-reset", [request.POST.get("email", "").strip().lower()]),
+            ("password-reset-ip", [client_ip(request) or ""]),
+        ]
+        refused = refuse_when_limited(request, rules)
+        return refused or super().post(request, *args, **kwargs)
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
@@ -158,6 +231,7 @@ def account_settings(request):
         "emails": user.emails.all(),
         "add_form": add_form,
         "verified": services.user_has_verified_email(user),
+        "has_two_factor": two_factor.user_has_two_factor(user),
     }
     return render(request, "accounts/settings.html", context)
 
@@ -180,3 +254,42 @@ def account_delete(request):
             return redirect("home")
     context = {"form": form, "sole_owner_of": services.sole_owner_projects(request.user)}
     return render(request, "accounts/delete.html", context)
+
+
+# Plain words for the security history; a tag without one is shown as it is.
+EVENT_DESCRIPTIONS = {
+    "account:registered": "Account created",
+    "account:login:success": "Signed in",
+    "account:login:failure": "Failed sign-in (wrong password)",
+    "account:login:two-factor-failure": "Failed sign-in (wrong second factor)",
+    "account:password:changed": "Password changed",
+    "account:password:reset": "Password reset by e-mail",
+    "account:email:added": "E-mail address added",
+    "account:email:verified": "E-mail address verified",
+    "account:email:primary-changed": "Primary e-mail address changed",
+    "account:email:removed": "E-mail address removed",
+    "account:token:created": "API token created",
+    "account:token:revoked": "API token revoked",
+    "account:token:leaked": "API token found leaked and revoked",
+    "account:two-factor:totp-added": "Authenticator app added",
+    "account:two-factor:totp-removed": "Authenticator app removed",
+    "account:two-factor:webauthn-added": "Security key added",
+    "account:two-factor:webauthn-removed": "Security key removed",
+    "account:two-factor:recovery-codes-generated": "New recovery codes made",
+    "account:two-factor:recovery-code-used": "Recovery code used to sign in",
+}
+
+EVENTS_PER_PAGE = 25
+
+
+@never_cache
+@login_required
+@require_GET
+def account_security(request):
+    """The account's own security history, newest first."""
+    page = Paginator(request.user.events.select_related("actor"), EVENTS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    for event in page:
+        event.description = EVENT_DESCRIPTIONS.get(event.tag, event.tag)
+    return render(request, "accounts/security.html", {"page": page})

@@ -221,7 +221,7 @@ def test_mail_failure_is_logged_not_raised(
     def broken(*args, **kwargs):
         raise OSError("mail server down")
 
-    monkeypatch.setattr(services, "send_mail", broken)
+    monkeypatch.setattr(services.EmailMultiAlternatives, "send", broken)
     response = register()
     assert response.status_code == 302
     assert User.objects.filter(username="newbie").exists()

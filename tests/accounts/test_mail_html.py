@@ -75,3 +75,16 @@ def test_mail_without_an_html_twin_is_plain_text_only(db, tmp_path, settings):
     (message,) = mail.outbox
     assert message.body == "Just text."
     assert message.alternatives == []
+
+
+def test_password_reset_mail_has_an_html_twin_with_the_same_link(client, db):
+    from accounts.models import Email, User
+
+    user = User.objects.create_user("ines", "ines@example.com", "old passphrase here")
+    Email.objects.create(user=user, email="ines@example.com", primary=True, verified=True)
+    client.post("/account/password/reset/", {"email": "ines@example.com"})
+    (message,) = mail.outbox
+    link = re.search(r"http://testserver/account/password/reset/\S+", message.body).group(0)
+    html = _html(message)
+    assert f'href="{link}"' in html
+    assert "Reset the password of ines" in html

@@ -177,6 +177,8 @@ def test_policy_is_built_at_start_up():
 CSRF_EXEMPT = {
     "legacy/": "packages.views.upload.file_upload",
     "_/secrets/disclose-token/": "accounts.views.secret_scanning.disclose_token",
+    # XML-RPC clients (mirrors, xmlrpc.client) post without cookies; it only reads.
+    "pypi": "packages.views.xmlrpc.xmlrpc",
 }
 
 
