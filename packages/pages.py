@@ -17,6 +17,7 @@ from django.http import QueryDict
 from django.utils.text import slugify
 from packaging.utils import canonicalize_version
 
+from .downloads import download_summary
 from .models import Classifier, File, Project, Release, Role, SearchDocument
 from .names import normalize_project_name
 from .releases import pick_latest, releases_newest_first
@@ -195,6 +196,11 @@ class ProjectPage:
     @cached_property
     def classifier_groups(self) -> list[ClassifierGroup]:
         return group_classifiers(self.release.classifiers) if self.release else []
+
+    @cached_property
+    def downloads(self) -> dict[str, int]:
+        """Last day, week and month (one cached query)."""
+        return download_summary(self.project)
 
 
 def project_page(project: Project, release: Release | None = None) -> ProjectPage:

@@ -120,6 +120,7 @@ def file_answer(environ):
         return None
     size = found.size if found.size is not None else os.fstat(handle.fileno()).st_size
     headers = files.file_headers(path, found, size)
+    files.count_if_download(path, found)
     return [*headers.items(), *_security_headers()], handle
 
 

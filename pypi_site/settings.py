@@ -475,3 +475,43 @@ ROLE_INVITATION_MAX_AGE = env_int("ROLE_INVITATION_MAX_AGE", 3 * 24 * 60 * 60)
 # Downloads served here are counted in the cache and written to the database
 # in batches by `manage.py flush_download_counts` (run it every minute or so).
 DOWNLOAD_COUNTS = env_bool("DOWNLOAD_COUNTS", True)
+
+# --- helper F: moderation ---------------------------------------------------------------
+
+# Frozen accounts (moderation) can't sign in, and their sessions end. The plain
+# ModelBackend stays second only for sessions made with it by name (registration
+# logs in with it); AccountBackend refuses a frozen account before it is asked.
+AUTHENTICATION_BACKENDS = [
+    "accounts.backends.AccountBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# New projects whose name is one edit away from one of this many most-downloaded
+# projects (last 30 days) are queued for a moderator's review.
+NAME_REVIEW_TOP_PROJECTS = env_int("NAME_REVIEW_TOP_PROJECTS", 1000)
+# How long that list of popular names is cached, in seconds.
+NAME_REVIEW_CACHE_SECONDS = env_int("NAME_REVIEW_CACHE_SECONDS", 3600)
+
+# --- helper C: JSON API and its OpenAPI schema ---------------------------------------------
+
+INSTALLED_APPS.append("drf_spectacular")
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
+SPECTACULAR_SETTINGS = {
+    "TITLE": f"{SITE_NAME} API",
+    "DESCRIPTION": (
+        "The JSON API, field-compatible with the public index's "
+        "/pypi/<name>/json and /pypi/<name>/<version>/json."
+    ),
+    "VERSION": "1",
+    # 3.1: nullable fields are JSON Schema types ("null"), so a plain JSON
+    # Schema validator can check answers against the components.
+    "OAS_VERSION": "3.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+}
+
+# --- helper E: download counts ------------------------------------------------------------
+
+# Without Redis, each worker process writes its own download counts to the
+# database from a background thread this often (seconds), and when it exits.
+DOWNLOAD_COUNTS_FLUSH_SECONDS = env_int("DOWNLOAD_COUNTS_FLUSH_SECONDS", 60)

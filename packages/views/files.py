@@ -38,6 +38,7 @@ from django.http.response import HttpResponseBase, HttpResponseNotFound
 from django.utils.cache import get_conditional_response
 from django.utils.http import content_disposition_header, http_date
 
+from packages.downloads import count_download
 from packages.models import File
 from packages.storage import METADATA_SUFFIX, file_url, files_storage
 
@@ -75,6 +76,7 @@ def _content_type(path: str) -> str:
 
 
 class _Servable(NamedTuple):
+    file_id: int
     sha256: str
     size: int | None  # None: ask the storage (metadata sizes are not recorded)
     modified: int  # whole seconds: HTTP dates have no fractions, and a client
@@ -84,11 +86,11 @@ class _Servable(NamedTuple):
 # Raw SQL: this lookup runs on every download (the WSGI fast path included),
 # where the ORM's own overhead would cost more than the indexed read.
 _FILE_SQL = (
-    f"SELECT sha256_digest, size, upload_time FROM {File._meta.db_table} "  # noqa: S608
+    f"SELECT id, sha256_digest, size, upload_time FROM {File._meta.db_table} "  # noqa: S608
     "WHERE path = %s"
 )
 _METADATA_SQL = (
-    f"SELECT metadata_sha256_digest, NULL, upload_time FROM {File._meta.db_table} "  # noqa: S608
+    f"SELECT id, metadata_sha256_digest, NULL, upload_time FROM {File._meta.db_table} "  # noqa: S608
     "WHERE path = %s AND metadata_sha256_digest <> ''"
 )
 
@@ -104,8 +106,8 @@ def lookup(path: str) -> "_Servable | None":
         row = cursor.fetchone()
     if row is None:
         return None
-    sha256, size, upload_time = row
-    return _Servable(sha256, size, int(_as_datetime(upload_time).timestamp()))
+    file_id, sha256, size, upload_time = row
+    return _Servable(file_id, sha256, size, int(_as_datetime(upload_time).timestamp()))
 
 
 def _as_datetime(value: datetime) -> datetime:
@@ -125,6 +127,13 @@ def file_headers(path: str, found: "_Servable", size: int) -> dict[str, str]:
         "Content-Disposition": content_disposition_header(False, path.rsplit("/", 1)[-1]),
         "Content-Security-Policy": _SANDBOX,
     }
+
+
+def count_if_download(path: str, found: "_Servable") -> None:
+    """Count a GET answered with the whole file (a metadata file is not a
+    download). Shared with the WSGI fast path; no database write."""
+    if not path.endswith(METADATA_SUFFIX):
+        count_download(found.file_id)
 
 
 def _not_found() -> HttpResponse:
@@ -174,4 +183,7 @@ def serve(request: HttpRequest, path: str) -> HttpResponseBase:
     if request.method == "HEAD":
         handle.close()
         return HttpResponse(headers=headers)
+    # Counted when answered, as a CDN log would: a Range header is ignored
+    # (the whole file is sent), so this is always a full 200.
+    count_if_download(path, found)
     return _stream(handle, headers)
