@@ -115,6 +115,10 @@ def api_token_authenticate(raw: str) -> ApiToken:
         raise TokenError("Invalid API token: it has expired.")
     if not token.user.is_active:
         raise TokenError("Invalid API token: the account is disabled.")
+    if token.user.is_frozen:
+        raise TokenError(
+            "Invalid API token: the account has been frozen by the index's moderators."
+        )
     return token
 
 

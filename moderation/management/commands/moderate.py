@@ -1,0 +1,93 @@
+"""``manage.py moderate <action> ...``: the moderators' actions from a shell,
+through the same services as the admin."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.models import User
+from moderation import services
+from packages.models import Project
+from packages.names import normalize_project_name
+
+
+class Command(BaseCommand):
+    help = "Moderate a project or an account; every action is recorded with its reason."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+
+        def action(name, help_text, target):
+            cmd = sub.add_parser(name, help=help_text)
+            cmd.add_argument(target)
+            cmd.add_argument("--reason", required=True, help="Why (recorded).")
+            cmd.add_argument("--moderator", required=True, help="Username of the moderator acting.")
+            return cmd
+
+        action("quarantine", "Quarantine a project.", "project")
+        action("release-quarantine", "Release a project from quarantine.", "project")
+        remove = action("remove-project", "Delete a project.", "project")
+        remove.add_argument("--prohibit", action="store_true", help="Also prohibit its name.")
+        action("freeze", "Freeze an account.", "username")
+        action("unfreeze", "Unfreeze an account.", "username")
+        action("prohibit-name", "Prohibit a project name.", "name")
+        limits = action("set-limits", "Set a project's size limits (bytes).", "project")
+        limits.add_argument("--upload-limit", type=int, help="Per file; omit for the default.")
+        limits.add_argument("--total-size-limit", type=int, help="All files; omit for default.")
+
+    def handle(self, *args, action, reason, moderator, **options):
+        try:
+            moderator_user = User.objects.get(username=moderator)
+        except User.DoesNotExist:
+            raise CommandError(f"No user {moderator!r}.") from None
+        common = {"moderator": moderator_user, "reason": reason}
+        try:
+            message = self._run(action, common, options)
+        except services.ModerationError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(message)
+
+    def _project(self, name: str) -> Project:
+        try:
+            return Project.objects.get(normalized_name=normalize_project_name(name))
+        except Project.DoesNotExist:
+            raise CommandError(f"No project {name!r}.") from None
+
+    def _user(self, username: str) -> User:
+        try:
+            return User.objects.get(username=username)
+        except User.DoesNotExist:
+            raise CommandError(f"No user {username!r}.") from None
+
+    def _run(self, action: str, common: dict, options: dict) -> str:
+        if action == "quarantine":
+            project = services.quarantine_project(
+                project=self._project(options["project"]), **common
+            )
+            return f"{project.name} is quarantined."
+        if action == "release-quarantine":
+            project = services.release_quarantine(
+                project=self._project(options["project"]), **common
+            )
+            return f"{project.name} is released from quarantine."
+        if action == "remove-project":
+            project = self._project(options["project"])
+            services.remove_project(project=project, prohibit_name=options["prohibit"], **common)
+            return f"{project.name} is removed" + (
+                " and its name prohibited." if options["prohibit"] else "."
+            )
+        if action == "freeze":
+            user = services.freeze_user(user=self._user(options["username"]), **common)
+            return f"{user.username} is frozen."
+        if action == "unfreeze":
+            user = services.unfreeze_user(user=self._user(options["username"]), **common)
+            return f"{user.username} is unfrozen."
+        if action == "prohibit-name":
+            prohibited = services.prohibit_name(name=options["name"], **common)
+            return f"{prohibited.name} is prohibited."
+        # set-limits (argparse allows no other action)
+        project = services.set_project_limits(
+            project=self._project(options["project"]),
+            upload_limit=options["upload_limit"],
+            total_size_limit=options["total_size_limit"],
+            **common,
+        )
+        return f"Limits of {project.name} set."

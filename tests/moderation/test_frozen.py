@@ -1,0 +1,66 @@
+"""A frozen account can't sign in, keep a session, or upload with a token."""
+
+import base64
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from accounts.tokens import TokenError, api_token_authenticate, api_token_create
+from moderation import services
+from packages.models import File
+from tests.factories import make_wheel
+
+pytestmark = pytest.mark.django_db
+PASSWORD = "correct horse battery"
+
+
+def freeze(user, moderator):
+    services.freeze_user(user=user, moderator=moderator, reason="malware")
+
+
+def test_frozen_user_cannot_authenticate(owner, moderator):
+    assert authenticate(username="olivia", password=PASSWORD) == owner
+    freeze(owner, moderator)
+    assert authenticate(username="olivia", password=PASSWORD) is None
+    # Wrong passwords and unknown names are plainly refused, as before.
+    assert authenticate(username="olivia", password="wrong") is None
+    assert authenticate(username="nobody", password=PASSWORD) is None
+
+
+def test_frozen_user_cannot_log_in_through_the_form(client, owner, moderator):
+    freeze(owner, moderator)
+    response = client.post("/account/login/", {"username": "olivia", "password": PASSWORD})
+    assert response.status_code == 200
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_session_made_before_the_freeze_is_refused(client, owner, moderator):
+    client.force_login(owner)
+    owner.is_frozen = True  # as if the session had survived (e.g. made by another backend)
+    owner.save(update_fields=["is_frozen"])
+    response = client.get("/admin/")
+    assert response.wsgi_request.user.is_anonymous
+
+
+def test_frozen_users_tokens_stop_working(owner, moderator):
+    secret = api_token_create(user=owner).secret
+    assert api_token_authenticate(secret).user == owner
+    freeze(owner, moderator)
+    with pytest.raises(TokenError, match="frozen"):
+        api_token_authenticate(secret)
+    services.unfreeze_user(user=owner, moderator=moderator, reason="appeal")
+    assert api_token_authenticate(secret).user == owner
+
+
+def test_frozen_user_cannot_upload(client, owner, moderator):
+    secret = api_token_create(user=owner).secret
+    freeze(owner, moderator)
+    dist = make_wheel("fresh-project")
+    data = dist.form()
+    data["content"] = SimpleUploadedFile(dist.filename, dist.content)
+    auth = "Basic " + base64.b64encode(f"__token__:{secret}".encode()).decode()
+    response = client.post("/legacy/", data, HTTP_AUTHORIZATION=auth)
+    assert response.status_code == 403
+    assert b"frozen" in response.content
+    assert not File.objects.exists()
