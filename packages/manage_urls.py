@@ -1,3 +1,44 @@
-"""Placeholder: project management pages under /manage/ (replaced wholesale by their owner)."""
+"""Project management pages, under /manage/ (see packages.views.manage)."""
 
-urlpatterns = []
+from django.urls import path
+
+from .views import manage
+
+project = "project/<str:name>/"
+release = project + "release/<str:version>/"
+
+urlpatterns = [
+    path("projects/", manage.manage_projects, name="manage-projects"),
+    path("invitation/", manage.invitation_link, name="manage-invitation"),
+    path("invitation/<int:pk>/", manage.invitation_answer, name="manage-invitation-answer"),
+    path(project, manage.project_releases, name="manage-project"),
+    path(release, manage.release_files, name="manage-release"),
+    path(release + "yank/", manage.release_yank, name="manage-release-yank"),
+    path(release + "unyank/", manage.release_unyank, name="manage-release-unyank"),
+    path(release + "delete/", manage.release_delete, name="manage-release-delete"),
+    path(release + "delete-file/", manage.file_delete, name="manage-file-delete"),
+    path(project + "collaborators/", manage.project_collaborators, name="manage-collaborators"),
+    path(
+        project + "collaborators/invite/",
+        manage.collaborator_invite,
+        name="manage-collaborator-invite",
+    ),
+    path(
+        project + "collaborators/change/",
+        manage.collaborator_change,
+        name="manage-collaborator-change",
+    ),
+    path(
+        project + "collaborators/remove/",
+        manage.collaborator_remove,
+        name="manage-collaborator-remove",
+    ),
+    path(
+        project + "collaborators/revoke/",
+        manage.invitation_revoke,
+        name="manage-invitation-revoke",
+    ),
+    path(project + "history/", manage.project_history, name="manage-project-history"),
+    path(project + "settings/", manage.project_settings, name="manage-project-settings"),
+    path(project + "settings/delete/", manage.project_delete, name="manage-project-delete"),
+]

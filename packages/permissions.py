@@ -4,12 +4,25 @@ the upload pipeline, the management pages and the API all ask here."""
 from .models import Project, Role
 
 
-def _has_role(user, project: Project, role_names: tuple[str, ...]) -> bool:
+def _acts(user) -> bool:
     # Anonymous users, deactivated accounts and a missing user (None) never act,
     # whatever roles are still recorded for them.
-    if user is None or not user.is_authenticated or not user.is_active:
+    return user is not None and user.is_authenticated and user.is_active
+
+
+def _has_role(user, project: Project, role_names: tuple[str, ...]) -> bool:
+    if not _acts(user):
         return False
     return Role.objects.filter(project=project, user=user, role_name__in=role_names).exists()
+
+
+def user_role(user, project: Project) -> str | None:
+    """The role ``user`` holds on ``project`` (Owner, Maintainer), or None."""
+    if not _acts(user):
+        return None
+    return (
+        Role.objects.filter(project=project, user=user).values_list("role_name", flat=True).first()
+    )
 
 
 def user_can_upload(user, project: Project) -> bool:

@@ -4,12 +4,19 @@ Each service runs in one transaction, locks the row it changes, writes the
 journal entry as its last write, and leaves side effects (cache purge, removal of
 stored objects) to ``transaction.on_commit``. Who may call them is decided by the
 callers (see ``packages.permissions``), not here.
+
+Each also records a project event (the project's security history) in its
+transaction; given the ``request``, the event carries the IP and user agent,
+and the journal the IP.
 """
 
 from collections.abc import Iterable
 
 from django.db import transaction
 from django.db.models import F
+from django.http import HttpRequest
+
+from accounts.events import client_ip, record_event
 
 from .cache import purge_project_on_commit
 from .journal import journal_append
@@ -61,8 +68,15 @@ def _shrink_total_size(project: Project, files: Iterable[File]) -> None:
     Project.objects.filter(pk=project.pk).update(total_size=F("total_size") - freed)
 
 
-def _set_yanked(release: Release, *, yanked: bool, reason: str, actor, ip_address) -> Release:
+def _ip(request: HttpRequest | None, ip_address: str | None) -> str | None:
+    return ip_address if ip_address is not None else client_ip(request)
+
+
+def _set_yanked(
+    release: Release, *, yanked: bool, reason: str, actor, ip_address, request
+) -> Release:
     """Yank or unyank ``release``, refused when it already is in that state."""
+    ip_address = _ip(request, ip_address)
     with transaction.atomic():
         # The lock makes a second, concurrent (un)yank wait and then see the
         # first one's result, instead of both passing the check and journaling twice.
@@ -82,25 +96,50 @@ def _set_yanked(release: Release, *, yanked: bool, reason: str, actor, ip_addres
             actor=actor,
             ip_address=ip_address,
         )
+        details = {"reason": reason} if yanked else {}
+        record_event(
+            "project:release:yanked" if yanked else "project:release:unyanked",
+            request=request,
+            project=release.project,
+            actor=actor,
+            version=release.version,
+            **details,
+        )
         purge_project_on_commit(release.project.normalized_name)
     return release
 
 
-def release_yank(*, release: Release, reason: str = "", actor, ip_address=None) -> Release:
+def release_yank(
+    *,
+    release: Release,
+    reason: str = "",
+    actor,
+    ip_address=None,
+    request: HttpRequest | None = None,
+) -> Release:
     """Mark a release yanked (PEP 592); installers skip it unless pinned.
 
     The reason is optional, as in PEP 592.
     """
-    return _set_yanked(release, yanked=True, reason=reason, actor=actor, ip_address=ip_address)
+    return _set_yanked(
+        release, yanked=True, reason=reason, actor=actor, ip_address=ip_address, request=request
+    )
 
 
-def release_unyank(*, release: Release, actor, ip_address=None) -> Release:
+def release_unyank(
+    *, release: Release, actor, ip_address=None, request: HttpRequest | None = None
+) -> Release:
     """Undo a yank: the release is offered to installers again."""
-    return _set_yanked(release, yanked=False, reason="", actor=actor, ip_address=ip_address)
+    return _set_yanked(
+        release, yanked=False, reason="", actor=actor, ip_address=ip_address, request=request
+    )
 
 
-def release_delete(*, release: Release, actor, ip_address=None) -> None:
+def release_delete(
+    *, release: Release, actor, ip_address=None, request: HttpRequest | None = None
+) -> None:
     """Delete a release and its files. Their filenames stay reserved forever."""
+    ip_address = _ip(request, ip_address)
     with transaction.atomic():
         # Locked before the files are listed: an upload adding a file to this
         # release must wait (its foreign key check needs this row), so the list
@@ -120,12 +159,21 @@ def release_delete(*, release: Release, actor, ip_address=None) -> None:
             actor=actor,
             ip_address=ip_address,
         )
+        record_event(
+            "project:release:deleted",
+            request=request,
+            project=project,
+            actor=actor,
+            version=release.version,
+            files=[file.filename for file in files],
+        )
         purge_project_on_commit(project.normalized_name)
         _delete_stored_on_commit(_stored_paths(files))
 
 
-def file_delete(*, file: File, actor, ip_address=None) -> None:
+def file_delete(*, file: File, actor, ip_address=None, request: HttpRequest | None = None) -> None:
     """Delete one file. Its release stays, even when this was its last file."""
+    ip_address = _ip(request, ip_address)
     with transaction.atomic():
         # Two deletes of one file at once would otherwise both shrink the
         # project's total size and both journal; the second now finds it gone.
@@ -148,14 +196,25 @@ def file_delete(*, file: File, actor, ip_address=None) -> None:
             actor=actor,
             ip_address=ip_address,
         )
+        record_event(
+            "project:file:deleted",
+            request=request,
+            project=project,
+            actor=actor,
+            version=release.version,
+            filename=file.filename,
+        )
         purge_project_on_commit(project.normalized_name)
         _delete_stored_on_commit(_stored_paths([file]))
 
 
-def project_delete(*, project: Project, actor, ip_address=None) -> None:
+def project_delete(
+    *, project: Project, actor, ip_address=None, request: HttpRequest | None = None
+) -> None:
     """Delete a project with its releases, files and roles. The journal keeps
     its history (entries name projects, they do not reference them), and every
     filename it ever used stays reserved."""
+    ip_address = _ip(request, ip_address)
     with transaction.atomic():
         # An upload creating a release in this project must wait for the delete
         # (its foreign key check needs this row) instead of landing in a project
@@ -166,6 +225,10 @@ def project_delete(*, project: Project, actor, ip_address=None) -> None:
             raise ReleaseError(f"Project {project.name} no longer exists.") from None
         files = list(File.objects.filter(release__project=project))
         _reserve_filenames(files)
+        # Recorded before the delete: the event must reference an existing row
+        # when written; the delete then clears the reference and the event
+        # keeps the project's name (as all its earlier events do).
+        record_event("project:deleted", request=request, project=project, actor=actor)
         # Through the queryset so the instance keeps its pk for the journal call.
         Project.objects.filter(pk=project.pk).delete()
         journal_append(project=project, action="remove project", actor=actor, ip_address=ip_address)

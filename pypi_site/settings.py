@@ -478,13 +478,8 @@ DOWNLOAD_COUNTS = env_bool("DOWNLOAD_COUNTS", True)
 
 # --- helper F: moderation ---------------------------------------------------------------
 
-# Frozen accounts (moderation) can't sign in, and their sessions end. The plain
-# ModelBackend stays second only for sessions made with it by name (registration
-# logs in with it); AccountBackend refuses a frozen account before it is asked.
-AUTHENTICATION_BACKENDS = [
-    "accounts.backends.AccountBackend",
-    "django.contrib.auth.backends.ModelBackend",
-]
+# Frozen accounts (moderation) can't sign in, and their sessions end.
+AUTHENTICATION_BACKENDS = ["accounts.backends.AccountBackend"]
 # New projects whose name is one edit away from one of this many most-downloaded
 # projects (last 30 days) are queued for a moderator's review.
 NAME_REVIEW_TOP_PROJECTS = env_int("NAME_REVIEW_TOP_PROJECTS", 1000)

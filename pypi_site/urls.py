@@ -20,6 +20,8 @@ from . import views
 urlpatterns = [
     path("", pages.home, name="home"),
     path("project/<str:name>/", pages.project_detail, name="project"),
+    # Before the release route, or "report" would be taken for a version.
+    path("project/<str:name>/report/", include("moderation.urls")),
     path("project/<str:name>/<str:version>/", pages.release_detail, name="release"),
     path("pypi/<str:name>/json", json_api.project_json, name="json-project"),
     path("pypi/<str:name>/<str:version>/json", json_api.release_json, name="json-release"),

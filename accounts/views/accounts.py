@@ -89,7 +89,7 @@ def register(request):
             form.add_error(exc.field, exc.message)
         else:
             limit_hit(rules)
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, user, backend="accounts.backends.AccountBackend")
             messages.success(
                 request,
                 f"Welcome, {user.username}! We sent a verification link to {user.email}; "

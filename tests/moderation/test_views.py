@@ -1,12 +1,11 @@
-"""The "Report project" page (routed by tests/moderation/urls.py until the
-site's urls include it)."""
+"""The "Report project" page."""
 
 import pytest
 from django.utils import timezone
 
 from moderation.models import MalwareReport
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.moderation.urls")]
+pytestmark = pytest.mark.django_db
 URL = "/project/Sample.Project/report/"
 
 

@@ -235,6 +235,7 @@ def test_project_page_content(client, project, owner, maintainer):
         in text
     )
     assert "/static/css/highlight.css" in text
+    assert '<a href="/project/sample-project/report/">Report this project</a>' in text
     # Files: the sdist first, each with its link, size, type, tag and both hashes.
     assert text.index(sdist.filename) < text.index(wheel.filename)
     for file in (sdist, wheel):

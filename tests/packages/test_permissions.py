@@ -2,7 +2,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 
 from packages.models import Project, Role
-from packages.permissions import user_can_upload, user_is_owner
+from packages.permissions import user_can_upload, user_is_owner, user_role
 
 pytestmark = pytest.mark.django_db
 
@@ -39,3 +39,23 @@ def test_role_on_another_project_does_not_count(project, outsider, check):
     other = Project.objects.create(name="other", normalized_name="other")
     Role.objects.create(project=other, user=outsider, role_name=Role.Name.OWNER)
     assert check(outsider, project) is False
+
+
+@pytest.mark.parametrize(("who", "role"), [("owner", "Owner"), ("maintainer", "Maintainer")])
+def test_user_role_names_the_role(request, project, who, role):
+    assert user_role(request.getfixturevalue(who), project) == role
+
+
+def test_user_role_of_an_outsider_is_none(project, outsider):
+    assert user_role(outsider, project) is None
+
+
+@pytest.mark.parametrize("user", [None, AnonymousUser()], ids=["none", "anonymous"])
+def test_user_role_of_nobody_is_none(project, user):
+    assert user_role(user, project) is None
+
+
+def test_user_role_of_a_deactivated_owner_is_none(project, owner):
+    owner.is_active = False
+    owner.save()
+    assert user_role(owner, project) is None

@@ -476,3 +476,91 @@ def test_deleting_the_last_release_takes_the_project_out_of_search(project, rele
     assert indexed_version(project) == "1.0"
     release_delete(release=release, actor=owner)
     assert indexed_version(project) is None
+
+
+# Project events (the project's security history)
+
+
+@pytest.fixture
+def web_request(owner):
+    from django.test import RequestFactory
+
+    request = RequestFactory().post("/", REMOTE_ADDR=IP, HTTP_USER_AGENT="browser/1")
+    request.user = owner
+    return request
+
+
+def last_event():
+    from accounts.models import Event
+
+    return Event.objects.latest("id")
+
+
+def test_yank_and_unyank_record_events_with_actor_and_ip(project, release, owner, web_request):
+    release_yank(release=release, reason="broken", actor=owner, request=web_request)
+    event = last_event()
+    assert (event.tag, event.project, event.actor) == ("project:release:yanked", project, owner)
+    assert (event.ip_address, event.user_agent) == (IP, "browser/1")
+    assert event.details == {"version": "1.0", "reason": "broken"}
+    assert last_entry().ip_address == IP
+    release_unyank(release=release, actor=owner, request=web_request)
+    event = last_event()
+    assert (event.tag, event.details) == ("project:release:unyanked", {"version": "1.0"})
+
+
+def test_release_delete_records_an_event(project, release, wheel, owner, web_request):
+    release_delete(release=release, actor=owner, request=web_request)
+    event = last_event()
+    assert (event.tag, event.project, event.actor, event.ip_address) == (
+        "project:release:deleted",
+        project,
+        owner,
+        IP,
+    )
+    assert event.details == {"version": "1.0", "files": [wheel.filename]}
+
+
+def test_file_delete_records_an_event(project, sdist, owner, web_request):
+    file_delete(file=sdist, actor=owner, request=web_request)
+    event = last_event()
+    assert (event.tag, event.project, event.actor, event.ip_address) == (
+        "project:file:deleted",
+        project,
+        owner,
+        IP,
+    )
+    assert event.details == {"version": "1.0", "filename": sdist.filename}
+
+
+def test_project_delete_records_an_event_that_outlives_it(project, owner, web_request):
+    project_delete(project=project, actor=owner, request=web_request)
+    event = last_event()
+    assert (event.tag, event.project, event.project_name) == (
+        "project:deleted",
+        None,
+        "Sample.Project",
+    )
+    assert (event.actor, event.ip_address) == (owner, IP)
+    assert last_entry().ip_address == IP
+
+
+def test_an_explicit_ip_address_wins_for_the_journal(release, owner, web_request):
+    release_yank(release=release, actor=owner, request=web_request, ip_address="203.0.113.9")
+    assert last_entry().ip_address == "203.0.113.9"
+
+
+def test_a_refused_operation_records_no_event(release, owner):
+    from accounts.models import Event
+
+    with pytest.raises(ReleaseError):
+        release_unyank(release=release, actor=owner)
+    assert not Event.objects.exists()
+
+
+def test_a_rolled_back_operation_records_no_event(release, owner):
+    from accounts.models import Event
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        release_yank(release=release, actor=owner)
+        raise RuntimeError
+    assert not Event.objects.exists()

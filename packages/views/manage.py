@@ -1,0 +1,414 @@
+"""Project management pages, under /manage/: the user's projects and
+invitations, and per project its releases and files, collaborators, security
+history and deletion.
+
+Every page needs sign-in and (with REQUIRE_2FA_TO_MANAGE) 2FA. A project the
+user has no role on answers 404, exactly as an unknown one does, so the pages
+never tell who works on what. Maintainers see releases and collaborators;
+changing anything but their own role is for Owners (403). The rules themselves
+live in packages.services and packages.collaborators; these views parse,
+authorize, call one of them and redirect with a message.
+"""
+
+from functools import wraps
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import OuterRef, Subquery
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST, require_safe
+from django.views.defaults import page_not_found, permission_denied
+
+from accounts.models import Event, User
+from accounts.two_factor import two_factor_required
+
+from .. import collaborators, services
+from ..models import Project, Release, Role, RoleInvitation
+from ..pages import find_project, find_release
+from ..permissions import user_role
+
+HISTORY_PAGE_SIZE = 50
+
+
+# --- Access ---------------------------------------------------------------------------
+
+
+def signed_in_page(view):
+    """Sign-in and 2FA first; never_cache outermost, so the redirects and the
+    refusals (rendered here rather than by the handler, which would send them
+    without it) are never cached either."""
+
+    @wraps(view)
+    def refusals_rendered(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except Http404 as exc:
+            return page_not_found(request, exc)
+        except PermissionDenied as exc:
+            return permission_denied(request, exc)
+
+    return never_cache(two_factor_required(refusals_rendered))
+
+
+def project_page(*, owner_only: bool = False):
+    """Resolve ``name`` to a project the user holds a role on (404 otherwise),
+    send other spellings to the normalized URL, and refuse Maintainers where
+    ``owner_only``. The view gets the project and the user's role."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request: HttpRequest, name: str, **kwargs) -> HttpResponse:
+            project = find_project(name)
+            role = user_role(request.user, project) if project is not None else None
+            if role is None:
+                raise Http404("No such project.")
+            if name != project.normalized_name and request.method in ("GET", "HEAD"):
+                # After the role check: the redirect must not reveal a project
+                # the user cannot see.
+                return redirect(
+                    request.resolver_match.url_name,
+                    name=project.normalized_name,
+                    permanent=True,
+                    **kwargs,
+                )
+            if owner_only and role != Role.Name.OWNER:
+                raise PermissionDenied("Only an Owner of the project may do this.")
+            return view(request, project, role, **kwargs)
+
+        return signed_in_page(wrapped)
+
+    return decorator
+
+
+def _release_or_404(project: Project, version: str) -> Release:
+    release = find_release(project, version)
+    if release is None:
+        raise Http404("No such release.")
+    return release
+
+
+def _project_context(project: Project, role: str, section: str) -> dict:
+    return {
+        "project": project,
+        "role": role,
+        "is_owner": role == Role.Name.OWNER,
+        "section": section,
+    }
+
+
+# --- Your projects and invitations ---------------------------------------------------
+
+
+@signed_in_page
+@require_safe
+def manage_projects(request: HttpRequest) -> HttpResponse:
+    latest = Release.objects.filter(project=OuterRef("project")).order_by("-created_at", "-pk")
+    roles = (
+        Role.objects.filter(user=request.user)
+        .select_related("project")
+        .annotate(
+            latest_version=Subquery(latest.values("version")[:1]),
+            last_released_at=Subquery(latest.values("created_at")[:1]),
+        )
+        .order_by("project__normalized_name")
+    )
+    invitations = RoleInvitation.objects.filter(
+        user=request.user, expires_at__gt=timezone.now()
+    ).select_related("project", "invited_by")
+    return render(request, "manage/projects.html", {"roles": roles, "invitations": invitations})
+
+
+def _answer_invitation(request: HttpRequest, invitation: RoleInvitation) -> HttpResponse:
+    action = request.POST.get("action")
+    name = invitation.project.name
+    try:
+        if action == "accept":
+            role = collaborators.accept_invitation(
+                invitation=invitation, user=request.user, request=request
+            )
+            messages.success(request, f"You are now {role.role_name} of {name}.")
+            return redirect("manage-project", name=invitation.project.normalized_name)
+        if action == "decline":
+            collaborators.decline_invitation(
+                invitation=invitation, user=request.user, request=request
+            )
+            messages.info(request, f"You declined the invitation to {name}.")
+            return redirect("manage-projects")
+    except collaborators.CollaboratorError as exc:
+        messages.error(request, exc.message)
+        return redirect("manage-projects")
+    return HttpResponse("Choose accept or decline.", status=400, content_type="text/plain")
+
+
+@signed_in_page
+def invitation_link(request: HttpRequest) -> HttpResponse:
+    """Where the e-mailed link leads: the invitee confirms, with a POST."""
+    token = request.POST.get("token") if request.method == "POST" else request.GET.get("token")
+    try:
+        invitation = collaborators.invitation_from_token(token or "", request.user)
+    except collaborators.InvitationLinkError as exc:
+        return render(request, "manage/invitation.html", {"error": exc.message}, status=exc.status)
+    if request.method == "POST":
+        return _answer_invitation(request, invitation)
+    return render(request, "manage/invitation.html", {"invitation": invitation, "token": token})
+
+
+@signed_in_page
+@require_POST
+def invitation_answer(request: HttpRequest, pk: int) -> HttpResponse:
+    """Accept or decline from the list on "Your projects"."""
+    invitation = get_object_or_404(
+        RoleInvitation.objects.select_related("project"), pk=pk, user=request.user
+    )
+    return _answer_invitation(request, invitation)
+
+
+# --- Releases and files -------------------------------------------------------------
+
+
+@project_page()
+@require_safe
+def project_releases(request: HttpRequest, project: Project, role: str) -> HttpResponse:
+    releases = project.releases.only(
+        "version", "created_at", "yanked", "yanked_reason", "is_prerelease", "project_id"
+    ).order_by("-created_at", "-pk")
+    context = _project_context(project, role, "releases")
+    context["releases"] = releases
+    return render(request, "manage/project_releases.html", context)
+
+
+@project_page()
+@require_safe
+def release_files(request: HttpRequest, project: Project, role: str, version: str) -> HttpResponse:
+    release = _release_or_404(project, version)
+    context = _project_context(project, role, "releases")
+    context.update(release=release, files=release.files.all())
+    return render(request, "manage/release.html", context)
+
+
+def _back_to_releases(project: Project) -> HttpResponse:
+    return redirect("manage-project", name=project.normalized_name)
+
+
+@project_page(owner_only=True)
+@require_POST
+def release_yank(request: HttpRequest, project: Project, role: str, version: str) -> HttpResponse:
+    release = _release_or_404(project, version)
+    reason = " ".join(request.POST.get("reason", "").split())[:500]
+    try:
+        services.release_yank(release=release, reason=reason, actor=request.user, request=request)
+    except services.ReleaseError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{project.name} {release.version} is yanked.")
+    return _back_to_releases(project)
+
+
+@project_page(owner_only=True)
+@require_POST
+def release_unyank(request: HttpRequest, project: Project, role: str, version: str) -> HttpResponse:
+    release = _release_or_404(project, version)
+    try:
+        services.release_unyank(release=release, actor=request.user, request=request)
+    except services.ReleaseError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{project.name} {release.version} is no longer yanked.")
+    return _back_to_releases(project)
+
+
+def _confirmed(request: HttpRequest, expected: str) -> bool:
+    return request.POST.get("confirm", "").strip() == expected
+
+
+@project_page(owner_only=True)
+@require_POST
+def release_delete(request: HttpRequest, project: Project, role: str, version: str) -> HttpResponse:
+    release = _release_or_404(project, version)
+    if not _confirmed(request, release.version):
+        messages.error(request, f"Type the version {release.version} to confirm the deletion.")
+        return redirect("manage-release", name=project.normalized_name, version=release.version)
+    try:
+        services.release_delete(release=release, actor=request.user, request=request)
+    except services.ReleaseError as exc:
+        # Found a moment ago; a delete committed in between gets here.
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{project.name} {release.version} and its files are deleted.")
+    return _back_to_releases(project)
+
+
+@project_page(owner_only=True)
+@require_POST
+def file_delete(request: HttpRequest, project: Project, role: str, version: str) -> HttpResponse:
+    release = _release_or_404(project, version)
+    file = get_object_or_404(release.files, pk=request.POST.get("file") or 0)
+    back = redirect("manage-release", name=project.normalized_name, version=release.version)
+    if not _confirmed(request, file.filename):
+        messages.error(request, f"Type the filename {file.filename} to confirm the deletion.")
+        return back
+    try:
+        services.file_delete(file=file, actor=request.user, request=request)
+    except services.ReleaseError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{file.filename} is deleted.")
+    return back
+
+
+# --- Collaborators --------------------------------------------------------------------
+
+
+class InviteForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    role_name = forms.ChoiceField(
+        label="Role", choices=Role.Name.choices, initial=Role.Name.MAINTAINER
+    )
+
+
+def _render_collaborators(
+    request: HttpRequest, project: Project, role: str, form: InviteForm, status: int = 200
+) -> HttpResponse:
+    context = _project_context(project, role, "collaborators")
+    context.update(
+        form=form,
+        roles=project.roles.select_related("user").order_by("role_name", "user__username"),
+        invitations=project.invitations.select_related("user", "invited_by"),
+        now=timezone.now(),
+        role_choices=Role.Name.choices,
+    )
+    return render(request, "manage/collaborators.html", context, status=status)
+
+
+def _back_to_collaborators(project: Project) -> HttpResponse:
+    return redirect("manage-collaborators", name=project.normalized_name)
+
+
+@project_page()
+@require_safe
+def project_collaborators(request: HttpRequest, project: Project, role: str) -> HttpResponse:
+    return _render_collaborators(request, project, role, InviteForm())
+
+
+@project_page(owner_only=True)
+@require_POST
+def collaborator_invite(request: HttpRequest, project: Project, role: str) -> HttpResponse:
+    form = InviteForm(request.POST)
+    if form.is_valid():
+        try:
+            invitation = collaborators.invite(
+                project=project,
+                username=form.cleaned_data["username"],
+                role_name=form.cleaned_data["role_name"],
+                actor=request.user,
+                request=request,
+            )
+        except collaborators.CollaboratorError as exc:
+            form.add_error(exc.field, exc.message)
+        else:
+            messages.success(
+                request,
+                f"{invitation.user.username} is invited as {invitation.role_name}; "
+                "they have been sent an e-mail to accept.",
+            )
+            return _back_to_collaborators(project)
+    return _render_collaborators(request, project, role, form, status=400)
+
+
+def _collaborator(project: Project, request: HttpRequest) -> User:
+    return get_object_or_404(
+        User, username=request.POST.get("username", ""), roles__project=project
+    )
+
+
+@project_page(owner_only=True)
+@require_POST
+def collaborator_change(request: HttpRequest, project: Project, role: str) -> HttpResponse:
+    user = _collaborator(project, request)
+    try:
+        changed = collaborators.change_role(
+            project=project,
+            user=user,
+            role_name=request.POST.get("role_name", ""),
+            actor=request.user,
+            request=request,
+        )
+    except collaborators.CollaboratorError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{user.username} is now {changed.role_name}.")
+    return _back_to_collaborators(project)
+
+
+@project_page()
+@require_POST
+def collaborator_remove(request: HttpRequest, project: Project, role: str) -> HttpResponse:
+    """An Owner removes a collaborator, or anyone leaves (their own username)."""
+    user = _collaborator(project, request)
+    leaving = user.pk == request.user.pk
+    try:
+        # The service refuses (403) a Maintainer removing someone else.
+        collaborators.remove_role(project=project, user=user, actor=request.user, request=request)
+    except collaborators.CollaboratorError as exc:
+        messages.error(request, exc.message)
+        return _back_to_collaborators(project)
+    if leaving:
+        messages.success(request, f"You left {project.name}.")
+        return redirect("manage-projects")
+    messages.success(request, f"{user.username} no longer has a role on {project.name}.")
+    return _back_to_collaborators(project)
+
+
+@project_page(owner_only=True)
+@require_POST
+def invitation_revoke(request: HttpRequest, project: Project, role: str) -> HttpResponse:
+    invitation = get_object_or_404(
+        project.invitations.select_related("user"), pk=request.POST.get("invitation") or 0
+    )
+    # Found a moment ago; a concurrent answer makes the service refuse.
+    try:
+        collaborators.revoke_invitation(invitation=invitation, actor=request.user, request=request)
+    except collaborators.CollaboratorError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"The invitation of {invitation.user.username} is revoked.")
+    return _back_to_collaborators(project)
+
+
+# --- History and settings -------------------------------------------------------------
+
+
+@project_page(owner_only=True)
+@require_safe
+def project_history(request: HttpRequest, project: Project, role: str) -> HttpResponse:
+    events = Event.objects.filter(project=project).select_related("actor", "user")
+    page = Paginator(events, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = _project_context(project, role, "history")
+    context["page"] = page
+    return render(request, "manage/history.html", context)
+
+
+@project_page(owner_only=True)
+@require_safe
+def project_settings(request: HttpRequest, project: Project, role: str) -> HttpResponse:
+    return render(request, "manage/settings.html", _project_context(project, role, "settings"))
+
+
+@project_page(owner_only=True)
+@require_POST
+def project_delete(request: HttpRequest, project: Project, role: str) -> HttpResponse:
+    if not _confirmed(request, project.name):
+        messages.error(request, f"Type the project name {project.name} to confirm the deletion.")
+        return redirect("manage-project-settings", name=project.normalized_name)
+    try:
+        services.project_delete(project=project, actor=request.user, request=request)
+    except services.ReleaseError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{project.name} is deleted.")
+    return redirect("manage-projects")
