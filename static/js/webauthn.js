@@ -155,10 +155,17 @@
         })
         .catch(function (error) {
           // NotAllowedError: the person cancelled or the key timed out.
-          errorBox.textContent =
-            error && error.name === "NotAllowedError"
-              ? "The security key was not used (cancelled or timed out). Try again."
-              : (error && error.message) || "The security key could not be used.";
+          if (error && error.name === "NotAllowedError") {
+            errorBox.textContent =
+              "The security key was not used (cancelled or timed out). Try again.";
+          } else if (error && error.name === "SecurityError") {
+            // The browser refuses keys on an IP address or a name that is not this site's.
+            errorBox.textContent =
+              "Security keys work only on this site's own domain name (not an IP address).";
+          } else {
+            errorBox.textContent =
+              (error && error.message) || "The security key could not be used.";
+          }
           button.disabled = false;
         });
     });
