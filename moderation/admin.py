@@ -122,7 +122,7 @@ class MalwareReportAdmin(ModeratorAdmin):
             except services.ModerationError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:
-                self.message_user(request, f"{report.project_name} is quarantined.")
+                self.message_user(request, f"Quarantined: {report.project_name}.", messages.SUCCESS)
             return redirect(reverse("admin:moderation_malwarereport_change", args=[report.pk]))
         return confirm_page(
             request,

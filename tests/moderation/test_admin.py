@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
 
@@ -356,6 +357,8 @@ def test_one_click_quarantine_from_a_report_page(mod_client, project, rows):
     response = mod_client.post(quarantine_url, {"reason": "steals tokens, confirmed"})
     assert response.status_code == 302
     assert response["Location"] == url(MalwareReport, "change", report.pk)
+    shown = [(m.level_tag, str(m)) for m in get_messages(response.wsgi_request)]
+    assert shown == [("success", "Quarantined: Sample.Project.")]
     project.refresh_from_db()
     report.refresh_from_db()
     assert project.quarantine_reason == "steals tokens, confirmed"
