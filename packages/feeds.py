@@ -1,6 +1,7 @@
 """RSS feeds at the public index's paths: latest releases, newest projects,
 and one project's releases. Each is a single bounded query (two for a
-project's feed) and public in caches for a few minutes."""
+project's feed) and public in caches for a few minutes. Quarantined projects
+and their releases are in none of them."""
 
 from django.contrib.syndication.views import Feed
 from django.db.models import OuterRef, Subquery
@@ -65,7 +66,11 @@ class LatestReleasesFeed(_ReleaseItems, _PublicFeed):
         return reverse("home")
 
     def items(self):
-        return Release.objects.select_related("project").order_by("-created_at", "-id")[:FEED_ITEMS]
+        return (
+            Release.objects.filter(project__quarantined_at__isnull=True)
+            .select_related("project")
+            .order_by("-created_at", "-id")[:FEED_ITEMS]
+        )
 
 
 class NewestProjectsFeed(_PublicFeed):
@@ -81,9 +86,11 @@ class NewestProjectsFeed(_PublicFeed):
             .order_by("created_at", "id")
             .values("summary")[:1]
         )
-        return Project.objects.annotate(first_summary=Subquery(first_summary)).order_by(
-            "-created_at", "-id"
-        )[:FEED_ITEMS]
+        return (
+            Project.objects.visible()
+            .annotate(first_summary=Subquery(first_summary))
+            .order_by("-created_at", "-id")[:FEED_ITEMS]
+        )
 
     def item_title(self, project: Project) -> str:
         return project.name

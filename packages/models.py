@@ -5,6 +5,12 @@ from django.utils import timezone
 from .names import NORMALIZED_NAME_RE
 
 
+class ProjectQuerySet(models.QuerySet):
+    def visible(self) -> "ProjectQuerySet":
+        """Projects the public may see: not quarantined by a moderator."""
+        return self.filter(quarantined_at__isnull=True)
+
+
 class Project(models.Model):
     name = models.CharField(max_length=200, help_text="Display name, as first uploaded.")
     normalized_name = models.CharField(max_length=200, unique=True, editable=False)
@@ -18,6 +24,8 @@ class Project(models.Model):
     # public surface, its files are not served and uploads to it are refused.
     quarantined_at = models.DateTimeField(null=True, blank=True, editable=False)
     quarantine_reason = models.TextField(blank=True, editable=False)
+
+    objects = ProjectQuerySet.as_manager()
 
     class Meta:
         ordering = ["normalized_name"]

@@ -3,6 +3,7 @@
 The views in ``packages.views.pages`` parse the request and call one of these.
 Every function costs a fixed number of queries however many releases, files or
 maintainers a project has: pages are read far more often than they change.
+A project a moderator has quarantined is on none of them.
 """
 
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from urllib.parse import urlencode, urlsplit
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import QueryDict
 from django.utils.text import slugify
 from packaging.utils import canonicalize_version
@@ -65,7 +66,9 @@ def site_counts() -> dict[str, int]:
     counts = cache.get(COUNTS_CACHE_KEY)
     if counts is None:
         counts = {
-            "projects": Project.objects.count(),
+            # Quarantined projects are not counted; their releases and files
+            # are (a handful of rows, not worth a join over the big tables).
+            "projects": Project.objects.visible().count(),
             "releases": Release.objects.count(),
             "files": File.objects.count(),
             "users": get_user_model().objects.filter(is_active=True).count(),
@@ -103,13 +106,15 @@ def _summary_of(project: Project, **extra) -> ProjectSummary:
 
 
 def newest_projects(limit: int = HOME_LIST_LENGTH) -> list[ProjectSummary]:
-    projects = Project.objects.select_related("search_document").order_by("-created_at", "-pk")
+    projects = (
+        Project.objects.visible().select_related("search_document").order_by("-created_at", "-pk")
+    )
     return [_summary_of(project) for project in projects[:limit]]
 
 
 def latest_releases(limit: int = HOME_LIST_LENGTH) -> list[Release]:
     releases = (
-        Release.objects.filter(yanked=False)
+        Release.objects.filter(yanked=False, project__quarantined_at__isnull=True)
         .select_related("project")
         .only(
             "version",
@@ -127,9 +132,11 @@ def latest_releases(limit: int = HOME_LIST_LENGTH) -> list[Release]:
 # --- Project and release pages ------------------------------------------------
 
 
-def find_project(name: str) -> Project | None:
-    """The project ``name`` stands for, however it is spelled."""
-    return Project.objects.filter(normalized_name=normalize_project_name(name)).first()
+def find_project(name: str, *, include_quarantined: bool = False) -> Project | None:
+    """The project ``name`` stands for, however it is spelled. A quarantined
+    project is found only when asked for (its Owners' management pages)."""
+    projects = Project.objects.all() if include_quarantined else Project.objects.visible()
+    return projects.filter(normalized_name=normalize_project_name(name)).first()
 
 
 def find_release(project: Project, version: str) -> Release | None:
@@ -306,7 +313,7 @@ def user_profile(username: str) -> UserProfile | None:
     if user is None:
         return None
     roles = (
-        Role.objects.filter(user=user)
+        Role.objects.filter(user=user, project__quarantined_at__isnull=True)
         .select_related("project__search_document")
         .order_by("project__normalized_name")
     )
@@ -323,7 +330,11 @@ def classifiers_in_use() -> list[ClassifierGroup]:
     groups = cache.get(CLASSIFIERS_CACHE_KEY)
     if groups is None:
         rows = (
-            Classifier.objects.annotate(projects=Count("documents"))
+            Classifier.objects.annotate(
+                projects=Count(
+                    "documents", filter=Q(documents__project__quarantined_at__isnull=True)
+                )
+            )
             .filter(projects__gt=0)
             .order_by("name")
             .values_list("name", "projects")

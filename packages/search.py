@@ -6,6 +6,12 @@ project's releases (upload, yank, unyank, delete), so a new release is found as
 soon as it is committed. ``search`` and ``suggest_names`` read the index: on
 PostgreSQL through the weighted tsvector columns and the indexes that migration
 0003 adds, elsewhere (SQLite) through a simpler ranking over the plain columns.
+
+A quarantined project keeps its document but is left out of every query
+(``public_documents``): the filter follows the document's primary key to its
+project, and a release from quarantine shows the project again at once, with
+no writer (moderator action, admin edit, yank inside the quarantine) having to
+remember to delete or rebuild the document.
 """
 
 from __future__ import annotations
@@ -99,6 +105,11 @@ def _classifier_ids(names: Sequence[str]) -> list[int]:
 # --- Queries ---------------------------------------------------------------------
 
 
+def public_documents() -> QuerySet[SearchDocument]:
+    """The documents of projects the public may see (not quarantined)."""
+    return SearchDocument.objects.filter(project__quarantined_at__isnull=True)
+
+
 class SearchResults:
     """What ``search`` returns: querysets shown one after the other, counted up
     to ``MAX_RESULTS``. Django's Paginator takes it as it takes a QuerySet.
@@ -181,7 +192,7 @@ def search(
     query but classifiers: every document having them all, newest first.
     """
     text = clean_query(query)
-    documents = _with_classifiers(SearchDocument.objects.all(), classifiers)
+    documents = _with_classifiers(public_documents(), classifiers)
     if not text:
         if not classifiers:
             return SearchResults()
@@ -225,16 +236,18 @@ TYPO_FALLBACK_BELOW = 20
 MAX_TYPO_MATCHES = 50
 # Names within trigram similarity of the query ("%%" is pg_trgm's operator,
 # threshold pg_trgm.similarity_threshold, 0.3 by default, which the trigram
-# index answers), looked for only when the query is nobody's exact name and
-# matches few documents in their name, summary, keywords or people: for a common
-# word the trigram index would hand over thousands of names to check, and
-# similar names would only add noise. Both conditions are uncorrelated, so
+# index answers), looked for only when the query is nobody's exact name (a
+# quarantined project's name counts as nobody's) and matches few documents in
+# their name, summary, keywords or people: for a common word the trigram index
+# would hand over thousands of names to check, and similar names would only add
+# noise. Both conditions are uncorrelated, so
 # PostgreSQL checks them once, before it touches the trigram index.
 _TYPO_IDS = (  # Constants only: the user's text goes in the parameters.
     "SELECT typo.project_id FROM packages_searchdocument AS typo"  # noqa: S608
     " WHERE typo.normalized_name %% %s"
     " AND NOT EXISTS (SELECT 1 FROM packages_searchdocument AS same"
-    " WHERE same.normalized_name = %s)"
+    " JOIN packages_project AS owner ON owner.id = same.project_id"
+    " WHERE same.normalized_name = %s AND owner.quarantined_at IS NULL)"
     " AND (SELECT count(*) FROM (SELECT 1 FROM packages_searchdocument AS hit"
     f" WHERE hit.search_head @@ {_TSQUERY} LIMIT {TYPO_FALLBACK_BELOW}) AS few)"
     f" < {TYPO_FALLBACK_BELOW}"
@@ -406,16 +419,22 @@ def suggest_names(prefix: str, limit: int = 10) -> list[str]:
     normalized = normalize_query(clean_query(prefix))
     if not normalized or limit <= 0:
         return []
-    starting = SearchDocument.objects.filter(normalized_name__startswith=normalized).order_by(
-        Length("normalized_name"), "normalized_name"
+    starting = (
+        public_documents()
+        .filter(normalized_name__startswith=normalized)
+        .order_by(Length("normalized_name"), "normalized_name")
     )
     names = list(starting.values_list("name", flat=True)[:limit])
     if len(names) < limit and connection.vendor == "postgresql":
         similar = (
-            SearchDocument.objects.filter(normalized_name__trigram_similar=normalized)
+            public_documents()
+            .filter(normalized_name__trigram_similar=normalized)
             .exclude(normalized_name__startswith=normalized)
             .annotate(
-                similarity=_sql("similarity(normalized_name, %s)", (normalized,), FloatField())
+                # Qualified: the project's table, joined, has a normalized_name too.
+                similarity=_sql(
+                    f"similarity({_TABLE}.normalized_name, %s)", (normalized,), FloatField()
+                )
             )
             .order_by("-similarity", Length("normalized_name"), "normalized_name")
         )

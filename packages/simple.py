@@ -113,10 +113,13 @@ class IndexListing:
 
 
 def project_listing(normalized_name: str) -> ProjectListing | None:
-    """A project's releases and files in three queries, whatever their number."""
+    """A project's releases and files in three queries, whatever their number;
+    None when there is no such project, or a moderator has quarantined it."""
     try:
-        project_id, name, serial = Project.objects.values_list("id", "name", "last_serial").get(
-            normalized_name=normalized_name
+        project_id, name, serial = (
+            Project.objects.visible()
+            .values_list("id", "name", "last_serial")
+            .get(normalized_name=normalized_name)
         )
     except Project.DoesNotExist:
         return None
@@ -161,6 +164,8 @@ def project_listing(normalized_name: str) -> ProjectListing | None:
 
 
 def _project_serial(normalized_name: str) -> int | None:
+    # Quarantined projects too: a quarantine moves the serial like any change,
+    # which is what tells _store that the page it just rendered is stale.
     return (
         Project.objects.filter(normalized_name=normalized_name)
         .values_list("last_serial", flat=True)
@@ -174,9 +179,9 @@ def _global_serial() -> int:
 
 def index_listing() -> IndexListing:
     projects = list(
-        Project.objects.order_by("normalized_name").values_list(
-            "name", "normalized_name", "last_serial"
-        )
+        Project.objects.visible()
+        .order_by("normalized_name")
+        .values_list("name", "normalized_name", "last_serial")
     )
     return IndexListing(serial=_global_serial(), projects=projects)
 

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
+from django.urls import reverse
 
 from accounts.events import record_event
 from accounts.models import ApiToken
 from accounts.services import user_has_verified_email
 from accounts.tokens import api_token_allows_project, token_display_prefix
 from accounts.two_factor import user_has_two_factor
+from moderation.names import ProjectNameError, check_new_project_name, flag_similar_name
 from pypi_site.ratelimit import limit, try_again
 
 from .cache import purge_project_on_commit
@@ -143,6 +145,28 @@ def check_project_permission(upload: Upload) -> None:
         raise UploadError(
             f"The user '{upload.user.username}' isn't allowed to upload to project "
             f"'{upload.project.name}'. See /help/#project-name for more information.",
+            status=403,
+        )
+    if upload.project is not None:
+        # After the permission check: only its Owners and Maintainers learn
+        # that a project is quarantined; to anyone else it is a taken name.
+        check_not_quarantined(upload.project)
+    else:
+        # A new project: its name must not be a standard-library module, a
+        # prohibited name or a look-alike of an existing project.
+        try:
+            check_new_project_name(upload.metadata.name)
+        except ProjectNameError as exc:
+            raise UploadError(str(exc)) from None
+
+
+def check_not_quarantined(project: Project) -> None:
+    if project.quarantined_at is not None:
+        manage_url = reverse("manage-project", args=[project.normalized_name])
+        raise UploadError(
+            f"Project '{project.name}' is quarantined by the moderators: no uploads are "
+            f"accepted until it is released. Its Owners can see why at {manage_url}. "
+            "See /help/#quarantine for more information.",
             status=403,
         )
 
@@ -355,6 +379,8 @@ def _create_project(upload: Upload) -> Project:
     user_pk = str(upload.user.pk)
     transaction.on_commit(lambda: limit("project-create").hit(user_pk))
     Role.objects.create(project=project, user=upload.user, role_name=Role.Name.OWNER)
+    # Accepted, but queued for a moderator when it is one edit from a popular name.
+    flag_similar_name(project)
     journal_append(
         project=project, action="create", actor=upload.user, ip_address=upload.ip_address
     )
@@ -430,6 +456,8 @@ def _commit(upload: Upload, path: str, stored: list[str]) -> None:
             # Serializes uploads to one project: the total-size and one-sdist
             # rules below read what a concurrent upload may be adding.
             project = Project.objects.select_for_update().get(pk=upload.project.pk)
+            # A moderator may have quarantined it since the permission check.
+            check_not_quarantined(project)
             _check_total_size(project, project.name, content.size)
             check_release_rules(upload)
         release = _get_or_create_release(upload, project)

@@ -74,7 +74,7 @@ def method_not_allowed() -> Fault:
 
 
 def _project(name: str) -> Project | None:
-    return Project.objects.filter(normalized_name=normalize_project_name(name)).first()
+    return Project.objects.visible().filter(normalized_name=normalize_project_name(name)).first()
 
 
 def _release(name: str, version: str) -> Release | None:
@@ -83,6 +83,7 @@ def _release(name: str, version: str) -> Release | None:
         Release.objects.select_related("project")
         .filter(
             project__normalized_name=normalize_project_name(name),
+            project__quarantined_at__isnull=True,
             canonical_version=canonicalize_version(version),
         )
         .first()
@@ -145,17 +146,23 @@ def changelog(request: HttpRequest, since: int, with_ids: bool = False) -> list[
 
 
 def list_packages_with_serial(request: HttpRequest) -> dict[str, int]:
-    return dict(Project.objects.order_by("normalized_name").values_list("name", "last_serial"))
+    # Quarantined projects are left out; the changelog keeps their entries, so
+    # a mirror learns of the quarantine and drops the project (its JSON is 404).
+    return dict(
+        Project.objects.visible().order_by("normalized_name").values_list("name", "last_serial")
+    )
 
 
 def list_packages(request: HttpRequest) -> list[str]:
-    return list(Project.objects.order_by("normalized_name").values_list("name", flat=True))
+    return list(
+        Project.objects.visible().order_by("normalized_name").values_list("name", flat=True)
+    )
 
 
 def updated_releases(request: HttpRequest, since: int) -> list[list[str]]:
     """[name, version] of releases made since the UTC timestamp ``since``, newest first."""
     rows = (
-        Release.objects.filter(created_at__gte=_since(since))
+        Release.objects.filter(created_at__gte=_since(since), project__quarantined_at__isnull=True)
         .order_by("-created_at", "-id")
         .values_list("project__name", "version")
     )
@@ -270,7 +277,10 @@ def release_data(request: HttpRequest, package_name: str, version: str) -> dict:
 def package_roles(request: HttpRequest, package_name: str) -> list[list[str]]:
     """[role, username] of everyone with a role, Owners first."""
     rows = (
-        Role.objects.filter(project__normalized_name=normalize_project_name(package_name))
+        Role.objects.filter(
+            project__normalized_name=normalize_project_name(package_name),
+            project__quarantined_at__isnull=True,
+        )
         .order_by("-role_name", "user__username")
         .values_list("role_name", "user__username")
     )
@@ -280,7 +290,7 @@ def package_roles(request: HttpRequest, package_name: str) -> list[list[str]]:
 def user_packages(request: HttpRequest, user: str) -> list[list[str]]:
     """[role, project name] of every project ``user`` has a role on, Owner roles first."""
     rows = (
-        Role.objects.filter(user__username=user)
+        Role.objects.filter(user__username=user, project__quarantined_at__isnull=True)
         .order_by("-role_name", "project__normalized_name")
         .values_list("role_name", "project__name")
     )

@@ -3,7 +3,9 @@ and their PEP 658 core metadata.
 
 Only objects with a committed File row are served: the upload writes storage
 before it commits the rows, so an object without its row is an upload still in
-flight, or one that died, and must not be visible.
+flight, or one that died, and must not be visible. Nor are the files of a
+project a moderator has quarantined (they stay stored, for the moderators and
+for a release from quarantine).
 
 The file is always streamed by this view, whatever the storage:
 - on the filesystem, FileResponse hands the open file to the server's
@@ -39,7 +41,7 @@ from django.utils.cache import get_conditional_response
 from django.utils.http import content_disposition_header, http_date
 
 from packages.downloads import count_download
-from packages.models import File
+from packages.models import File, Project, Release
 from packages.storage import METADATA_SUFFIX, file_url, files_storage
 
 logger = logging.getLogger(__name__)
@@ -84,14 +86,19 @@ class _Servable(NamedTuple):
 
 
 # Raw SQL: this lookup runs on every download (the WSGI fast path included),
-# where the ORM's own overhead would cost more than the indexed read.
-_FILE_SQL = (
-    f"SELECT id, sha256_digest, size, upload_time FROM {File._meta.db_table} "  # noqa: S608
-    "WHERE path = %s"
+# where the ORM's own overhead would cost more than the indexed read. The file
+# is found by its unique path; the two joins follow primary keys, so refusing
+# the files of a quarantined project costs two index probes, not a second query.
+_FROM = (
+    f"FROM {File._meta.db_table} AS f "
+    f"JOIN {Release._meta.db_table} AS r ON r.id = f.release_id "
+    f"JOIN {Project._meta.db_table} AS p ON p.id = r.project_id "
+    "WHERE f.path = %s AND p.quarantined_at IS NULL"
 )
+_FILE_SQL = f"SELECT f.id, f.sha256_digest, f.size, f.upload_time {_FROM}"
 _METADATA_SQL = (
-    f"SELECT id, metadata_sha256_digest, NULL, upload_time FROM {File._meta.db_table} "  # noqa: S608
-    "WHERE path = %s AND metadata_sha256_digest <> ''"
+    f"SELECT f.id, f.metadata_sha256_digest, NULL, f.upload_time {_FROM} "
+    "AND f.metadata_sha256_digest <> ''"
 )
 
 

@@ -60,6 +60,7 @@ def redirect_legacy_file(
         return _not_found("incorrect project bucket")
     candidates = File.objects.filter(
         release__project__normalized_name=normalize_project_name(name),
+        release__project__quarantined_at__isnull=True,
         python_version=python_version,
     ).values_list("filename", "path")
     for stored, path in candidates:

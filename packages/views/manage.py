@@ -63,7 +63,7 @@ def project_page(*, owner_only: bool = False):
     def decorator(view):
         @wraps(view)
         def wrapped(request: HttpRequest, name: str, **kwargs) -> HttpResponse:
-            project = find_project(name)
+            project = find_project(name, include_quarantined=True)
             role = user_role(request.user, project) if project is not None else None
             if role is None:
                 raise Http404("No such project.")

@@ -493,3 +493,45 @@ def test_uploads_are_in_the_project_and_account_security_history(client, owner, 
     assert used[0].details["token"] == prefix
     assert used[0].project is None
     assert Event.objects.get(tag="project:created").user_agent == "twine/6.1.0"
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("Asyncio", "it is the name of a module of Python's standard library"),
+        ("Samp1e.Project", "is too similar to an existing project, 'Sample.Project'"),
+        ("sampleproject", "is too similar to an existing project, 'Sample.Project'"),
+    ],
+)
+def test_new_project_names_are_checked_by_the_moderation_rules(client, project, token, name, says):
+    response = post(client, make_wheel(name), token)
+    assert response.status_code == 400
+    assert says in response.reason_phrase
+    assert "/help/#project-name" in response.reason_phrase
+    assert not Project.objects.exclude(pk=project.pk).exists()
+
+
+def test_a_name_one_edit_from_a_popular_project_is_accepted_and_queued(
+    client, owner, token, settings
+):
+    from datetime import date
+
+    from moderation.models import NameReview
+    from packages.models import DownloadCount
+
+    popular = Project.objects.create(name="requests", normalized_name="requests")
+    release = Release.objects.create(
+        project=popular, version="2.0", canonical_version="2", metadata_version="2.1"
+    )
+    file = commit_file_row(popular, make_wheel("requests", "2.0"))
+    file.release = release
+    file.save()
+    DownloadCount.objects.create(file=file, project=popular, day=date.today(), count=1000)
+    assert post(client, make_wheel("reqeusts"), token).status_code == 200
+    review = NameReview.objects.get()
+    assert (review.project_name, review.similar_to, review.status) == (
+        "reqeusts",
+        "requests",
+        "pending",
+    )
+    assert review.project == Project.objects.get(normalized_name="reqeusts")
