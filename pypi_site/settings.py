@@ -89,7 +89,9 @@ INSTALLED_APPS = [
     # replaces django.contrib.auth's, and of two commands with one name the
     # app listed first wins.
     "accounts",
-    "django.contrib.admin",
+    # django.contrib.admin, with the site that signs in through the account
+    # login (second factor included) and wants 2FA (pypi_site.admin).
+    "pypi_site.apps.IndexAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -13,6 +13,7 @@ axe-core runs on the public report form only: the admin pages are Django's own.
 import importlib
 import re
 
+import pyotp
 import pytest
 from django.apps import apps
 from django.contrib.auth.models import Group
@@ -59,6 +60,7 @@ def reporter(transactional_db):
 def moderator(moderators_group):
     user = verified_user("mona")
     user.is_staff = True
+    user.totp_secret = pyotp.random_base32()  # the admin wants 2FA
     user.save()
     user.groups.add(moderators_group)
     return user
@@ -69,6 +71,7 @@ def staff(moderators_group):
     """Staff, but not in the Moderators group."""
     user = verified_user("stan")
     user.is_staff = True
+    user.totp_secret = pyotp.random_base32()
     user.save()
     return user
 
@@ -83,10 +86,15 @@ def _status(browser, url: str) -> int:
 
 
 def _admin_login(page, user) -> None:
-    """Django's admin login form, as a person fills it in."""
-    page.locator("#id_username").fill(user.username)
-    page.locator("#id_password").fill(PASSWORD)
+    """The admin sends people to the site's login: password, then the code of
+    their authenticator app, as a person types them in."""
+    page.wait_for_url("**/account/login/**")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/account/login/two-factor/")
+    page.get_by_label("Code from your authenticator app").fill(pyotp.TOTP(user.totp_secret).now())
+    page.get_by_role("button", name="Verify", exact=True).click()
 
 
 def test_a_report_leads_to_a_quarantine(visit, browser, live_server, suspect, reporter, moderator):
