@@ -1,5 +1,6 @@
 from django import forms
-from django.contrib.auth.forms import PasswordResetForm, UserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UserCreationForm
+from django.core.exceptions import ValidationError
 
 from .models import Email, User
 
@@ -117,3 +118,29 @@ class RecoveryCodeForm(forms.Form):
         help_text="One of the codes you saved when you set up two-factor authentication.",
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form, which also tells the owner of a frozen account
+    (who gave its right password) why it is refused, instead of the
+    wrong-password message. authenticate() itself refuses frozen accounts
+    (accounts.backends), so no other way in opens."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "frozen": (
+            "This account is frozen by the index's moderators: it cannot sign in, upload "
+            "or use its API tokens. If you think this is a mistake, write to the moderators."
+        ),
+    }
+
+    def clean(self):
+        try:
+            return super().clean()
+        except ValidationError:
+            frozen = User.objects.filter(
+                username=self.cleaned_data.get("username"), is_frozen=True
+            ).first()
+            if frozen is not None and frozen.check_password(self.cleaned_data.get("password")):
+                raise ValidationError(self.error_messages["frozen"], code="frozen") from None
+            raise

@@ -50,7 +50,9 @@ class ProhibitedNameAdmin(admin.ModelAdmin):
             except services.ModerationError as exc:
                 form.add_error("name", str(exc))
             else:
-                self.message_user(request, f"{form.cleaned_data['name']} is prohibited.")
+                self.message_user(
+                    request, f"Prohibited: {form.cleaned_data['name']}.", messages.SUCCESS
+                )
                 return redirect("admin:moderation_prohibitedname_changelist")
         return confirm_page(request, self, title="Prohibit name", objects=[], form=form, hidden=[])
 

@@ -23,6 +23,7 @@ from ..forms import (
     AddEmailForm,
     DeleteAccountForm,
     EmailActionForm,
+    LoginForm,
     RegistrationForm,
     VerifiedAddressPasswordResetForm,
 )
@@ -127,6 +128,7 @@ class LoginView(auth_views.LoginView):
     hands over to the second step (accounts.views.two_factor.login_two_factor)."""
 
     template_name = "registration/login.html"
+    authentication_form = LoginForm
     redirect_authenticated_user = True
 
     def post(self, request, *args, **kwargs):

@@ -27,6 +27,24 @@ def test_history_shows_own_events_newest_first_in_plain_words(client, owner, out
     assert "unknown" in html  # events recorded without a request have no IP
 
 
+def test_history_names_the_token_the_upload_and_the_address(client, owner):
+    record_event(
+        "account:token:used",
+        user=owner,
+        token="pypi-0123abcd",
+        uploaded_to="Sample.Project",
+        filename="sample_project-1.0-py3-none-any.whl",
+    )
+    record_event("account:email:added", user=owner, email="work@example.com")
+    client.force_login(owner)
+    html = client.get(reverse("account-security")).content.decode()
+    assert (
+        "API token used to upload <code>pypi-0123abcd…</code> to Sample.Project "
+        "(sample_project-1.0-py3-none-any.whl)" in html
+    )
+    assert "E-mail address added: work@example.com" in html
+
+
 def test_history_is_paginated(client, owner):
     for _ in range(EVENTS_PER_PAGE + 1):
         record_event("account:password:changed", user=owner)

@@ -400,11 +400,16 @@ def test_approve_name_review(mod_client, project):
 
 
 def test_prohibit_a_name_from_the_admin(mod_client, moderator):
-    assert mod_client.get(url(ProhibitedName, "add")).status_code == 200
+    form = mod_client.get(url(ProhibitedName, "add"))
+    assert form.status_code == 200
+    assert "Prohibit name: fill in the form, then confirm." in form.content.decode()
+    assert " for:</p>" not in form.content.decode()  # no empty list of objects
     response = mod_client.post(url(ProhibitedName, "add"), {"name": "Evil.Pkg", "reason": ""})
     assert response.context["form"].errors == {"reason": ["This field is required."]}
     response = mod_client.post(url(ProhibitedName, "add"), {"name": "Evil.Pkg", "reason": "x"})
     assert response.status_code == 302
+    shown = [(m.level_tag, str(m)) for m in get_messages(response.wsgi_request)]
+    assert shown == [("success", "Prohibited: Evil.Pkg.")]
     prohibited = ProhibitedName.objects.get()
     assert (prohibited.normalized_name, prohibited.created_by) == ("evil-pkg", moderator)
     response = mod_client.post(url(ProhibitedName, "add"), {"name": "evil_pkg", "reason": "y"})

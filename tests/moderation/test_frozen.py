@@ -33,6 +33,13 @@ def test_frozen_user_cannot_log_in_through_the_form(client, owner, moderator):
     response = client.post("/account/login/", {"username": "olivia", "password": PASSWORD})
     assert response.status_code == 200
     assert "_auth_user_id" not in client.session
+    # The right password: its owner is told why, and what to do.
+    assert "This account is frozen by the index&#x27;s moderators" in response.content.decode()
+    # A wrong one gets the usual answer: the freeze is no one else's business.
+    response = client.post("/account/login/", {"username": "olivia", "password": "wrong"})
+    text = response.content.decode()
+    assert "frozen" not in text
+    assert "Please enter a correct username and password" in text
 
 
 def test_a_session_made_before_the_freeze_is_refused(client, owner, moderator):

@@ -302,6 +302,15 @@ def test_maintainer_sees_releases_without_actions(as_maintainer, release, projec
     assert "/yank/" not in content
     assert "/unyank/" not in content
     assert "/delete/" not in content
+    assert "As a Maintainer you can upload new releases" in content
+    # Under quarantine nobody uploads: the page must not say otherwise.
+    from django.utils import timezone
+
+    Project.objects.filter(pk=project.pk).update(quarantined_at=timezone.now())
+    content = as_maintainer.get(url("manage-project", name="sample-project")).content.decode()
+    assert "This project is quarantined" in content
+    assert "As a Maintainer you can upload new releases" not in content
+    assert "The moderators' reason" not in content  # for Owners only
 
 
 def test_releases_page_without_releases(as_owner, project):
@@ -662,7 +671,22 @@ def test_history_shows_the_projects_events_newest_first(as_owner, release, owner
     content = response.content.decode()
     assert IP in content
     assert "reason: oops" in content
-    assert content.index("project:release:unyanked") < content.index("project:release:yanked")
+    assert content.index("Release unyanked") < content.index("Release yanked")
+    assert "project:release:" not in content  # plain words, not tags
+
+
+def test_every_project_event_the_code_records_has_plain_words():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    recorded = set()
+    for app in ("accounts", "packages", "moderation"):
+        for source in (root / app).rglob("*.py"):
+            recorded |= set(re.findall(r'"(project:[a-z-]+(?::[a-z-]+)*)"', source.read_text()))
+    recorded = {tag for tag in recorded if not any(o.startswith(tag + ":") for o in recorded)}
+    assert {"project:file:uploaded", "project:deleted"} <= recorded  # the scan finds tags
+    assert sorted(recorded - manage.PROJECT_EVENT_DESCRIPTIONS.keys()) == []
 
 
 def test_history_is_paginated(as_owner, project):
