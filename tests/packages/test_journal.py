@@ -71,7 +71,18 @@ def test_postgresql_orders_commits_with_an_advisory_lock(project, monkeypatch):
 
 
 def test_model_names_read_well(project, owner):
-    from packages.models import Classifier, File, FileRegistry, Release, Role, SearchDocument
+    import datetime
+
+    from packages.models import (
+        Classifier,
+        DownloadCount,
+        File,
+        FileRegistry,
+        Release,
+        Role,
+        RoleInvitation,
+        SearchDocument,
+    )
 
     release = Release(project=project, version="1.0")
     assert str(project) == "Sample.Project"
@@ -83,6 +94,11 @@ def test_model_names_read_well(project, owner):
     assert str(FileRegistry(filename="a-1.0.tar.gz")) == "a-1.0.tar.gz"
     assert str(Classifier(name="Framework :: Django")) == "Framework :: Django"
     assert str(SearchDocument(name="Sample.Project")) == "Sample.Project"
+    assert str(RoleInvitation(project=project, user=owner, role_name="Maintainer")) == (
+        "olivia invited as Maintainer of Sample.Project"
+    )
+    day = datetime.date(2026, 11, 21)
+    assert str(DownloadCount(file_id=7, day=day, count=12)) == "7 on 2026-11-21: 12"
     assert File(metadata_sha256_digest="ab").has_metadata
     assert not File().has_metadata
 
