@@ -53,6 +53,7 @@ class ApiToken(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = "API token"
 
     def __str__(self) -> str:
         return f"pypi-{self.lookup_id}… ({self.user})"
@@ -135,6 +136,7 @@ class WebAuthnCredential(models.Model):
 
     class Meta:
         ordering = ["created_at"]
+        verbose_name = "WebAuthn credential"
         constraints = [
             models.UniqueConstraint(fields=["user", "label"], name="webauthn_label_per_user"),
         ]

@@ -106,7 +106,6 @@ def token_create(request):
             {
                 "token": minted.token,
                 "secret": minted.secret,
-                "prefix": token_display_prefix(minted.token),
                 "token_username": TOKEN_USERNAME,
                 "upload_url": request.build_absolute_uri(reverse("upload")),
             },
