@@ -16,7 +16,6 @@ an HMAC under SECRET_KEY: the cache never holds them, nor a plain hash of them
 that a dictionary of addresses would reverse.
 """
 
-import functools
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -24,10 +23,8 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.utils.crypto import salted_hmac
-
-from accounts.events import client_ip
 
 from .http import error_response
 
@@ -71,15 +68,28 @@ class RateLimit:
             return None
         return max(1, math.ceil(left))
 
-    def clear(self, *identifiers: str) -> None:
-        number, _left = self._window()
-        cache.delete(self._key(number, identifiers))
-
 
 def limit(name: str) -> RateLimit:
     """The configured limit called ``name`` (settings.RATELIMITS)."""
     hits, seconds = settings.RATELIMITS[name]
     return RateLimit(name, hits, seconds)
+
+
+# Several limits on one attempt, e.g. a login counted per username and per IP:
+# [(limit name, identifiers), ...].
+Rules = list[tuple[str, list[str]]]
+
+
+def limit_wait(rules: Rules) -> int | None:
+    """Seconds until every limit of ``rules`` allows another attempt, or None."""
+    waits = [wait for name, ids in rules if (wait := limit(name).exceeded(*ids)) is not None]
+    return max(waits, default=None)
+
+
+def limit_hit(rules: Rules) -> None:
+    """Count one attempt against every limit of ``rules``."""
+    for name, ids in rules:
+        limit(name).hit(*ids)
 
 
 def try_again(retry_after: int) -> str:
@@ -93,37 +103,3 @@ def too_many_requests(retry_after: int, reason: str = "Too many attempts.") -> H
     return error_response(
         429, f"{reason} {try_again(retry_after)}", headers={"Retry-After": str(retry_after)}
     )
-
-
-def ratelimited(
-    name: str,
-    key: Callable[[HttpRequest], list[str]] = lambda request: [client_ip(request) or ""],
-    methods: tuple[str, ...] = ("POST",),
-):
-    """Refuse a view's ``methods`` with 429 once the limit ``name`` is reached
-    for ``key(request)``, and count each request that is let through.
-
-    ``key`` returns the identifiers the limit counts by (by default the client
-    IP); an empty list exempts the request from this limit, e.g. a login form
-    sent without a username. Stack two decorators to limit by two keys. On a
-    class-based view: ``method_decorator(ratelimited(...), name="dispatch")``.
-    """
-
-    def decorator(view):
-        @functools.wraps(view)
-        def wrapper(request, *args, **kwargs):
-            if request.method not in methods:
-                return view(request, *args, **kwargs)
-            identifiers = key(request)
-            if not identifiers:
-                return view(request, *args, **kwargs)
-            rule = limit(name)
-            retry_after = rule.exceeded(*identifiers)
-            if retry_after is not None:
-                return too_many_requests(retry_after)
-            rule.hit(*identifiers)
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorator

@@ -15,7 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
-from pypi_site.ratelimit import limit, try_again
+from pypi_site.ratelimit import Rules, limit_hit, limit_wait, try_again
 
 from .. import services, two_factor
 from ..events import client_ip, record_event
@@ -30,23 +30,10 @@ from ..forms import (
 
 # --- Rate limits (pypi_site.ratelimit; names and sizes in settings.RATELIMITS) ---
 
-Rules = list[tuple[str, list[str]]]
-
 
 def login_limits(request: HttpRequest, username: str) -> Rules:
     """Sign-in attempts count per account name and per client IP."""
     return [("login", [username.lower()]), ("login-ip", [client_ip(request) or ""])]
-
-
-def limit_wait(rules: Rules) -> int | None:
-    """Seconds until every limit of ``rules`` allows another attempt, or None."""
-    waits = [wait for name, ids in rules if (wait := limit(name).exceeded(*ids)) is not None]
-    return max(waits, default=None)
-
-
-def limit_hit(rules: Rules) -> None:
-    for name, ids in rules:
-        limit(name).hit(*ids)
 
 
 def too_many_attempts(request: HttpRequest, retry_after: int) -> HttpResponse:

@@ -15,13 +15,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from pypi_site.ratelimit import too_many_requests
+from pypi_site.ratelimit import limit_hit, limit_wait, too_many_requests
 
 from .. import two_factor as tf
 from ..events import record_event
 from ..forms import PasswordConfirmForm, RecoveryCodeForm, TotpCodeForm
 from ..models import WebAuthnCredential
-from .accounts import limit_hit, limit_wait, login_limits, too_many_attempts
+from .accounts import login_limits, too_many_attempts
 
 
 def _json_body(request: HttpRequest) -> dict | None:

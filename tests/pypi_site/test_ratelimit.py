@@ -7,15 +7,19 @@ import io
 import pytest
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
-from django.http import HttpResponse
 from django.test import RequestFactory
-from django.utils.decorators import method_decorator
-from django.views import View
 
 from accounts.tokens import api_token_create
 from packages.models import Project
 from packages.views.upload import file_upload
-from pypi_site.ratelimit import RateLimit, limit, ratelimited, too_many_requests, try_again
+from pypi_site.ratelimit import (
+    RateLimit,
+    limit,
+    limit_hit,
+    limit_wait,
+    too_many_requests,
+    try_again,
+)
 from tests.factories import make_wheel
 from tests.packages.test_upload_view import basic, post
 from tests.pypi_site.test_settings import load
@@ -80,16 +84,6 @@ def test_a_new_window_starts_afresh(clock):
     assert rule.exceeded("alice") is None
     rule.hit("alice")
     assert rule.exceeded("alice") is None
-
-
-def test_clear_forgets_the_count(clock):
-    rule = RateLimit("login", 2, 300, clock=clock)
-    hits(rule, 2, "alice")
-    hits(rule, 2, "bob")
-    rule.clear("alice")
-
-    assert rule.exceeded("alice") is None
-    assert rule.exceeded("bob") is not None
 
 
 def test_keys_hold_no_identifier(clock, monkeypatch):
@@ -160,7 +154,7 @@ def test_too_many_requests_has_a_default_reason():
     assert too_many_requests(30).reason_phrase == "Too many attempts. Try again in 30 seconds."
 
 
-# --- the decorator ----------------------------------------------------------------
+# --- several limits on one attempt -------------------------------------------------
 
 
 @pytest.fixture
@@ -168,65 +162,17 @@ def two_logins(settings):
     settings.RATELIMITS = {**settings.RATELIMITS, "login": (2, 300), "login-ip": (2, 300)}
 
 
-def by_username(request):
-    username = request.POST.get("username", "")
-    return [username] if username else []
-
-
-@ratelimited("login", key=by_username)
-def login_view(request):
-    return HttpResponse("login form")
-
-
-@ratelimited("login-ip")
-def ip_view(request):
-    return HttpResponse("ok")
-
-
-def test_decorator_refuses_after_the_limit(rf, two_logins):
-    for _ in range(2):
-        assert login_view(rf.post("/", {"username": "alice"})).status_code == 200
-
-    refused = login_view(rf.post("/", {"username": "alice"}))
-    assert refused.status_code == 429
-    assert int(refused["Retry-After"]) > 0
-    assert login_view(rf.post("/", {"username": "bob"})).status_code == 200
-
-
-def test_decorator_counts_only_its_methods(rf, two_logins):
-    for _ in range(3):
-        assert login_view(rf.get("/")).status_code == 200
-
-    assert limit("login").exceeded("alice") is None
-
-
-def test_decorator_exempts_requests_without_identifiers(rf, two_logins):
-    for _ in range(3):
-        assert login_view(rf.post("/", {})).status_code == 200
-
-
-def test_decorator_counts_by_client_ip_by_default(rf, two_logins):
-    for _ in range(2):
-        ip_view(rf.post("/", REMOTE_ADDR="192.0.2.1"))
-
-    assert ip_view(rf.post("/", REMOTE_ADDR="192.0.2.1")).status_code == 429
-    assert ip_view(rf.post("/", REMOTE_ADDR="192.0.2.2")).status_code == 200
-
-
-def test_decorator_on_a_class_based_view(rf, two_logins):
-    @method_decorator(ratelimited("login", key=by_username), name="dispatch")
-    class LoginView(View):
-        def get(self, request):
-            return HttpResponse("form")
-
-        def post(self, request):
-            return HttpResponse("tried")
-
-    view = LoginView.as_view()
-    statuses = [view(rf.post("/", {"username": "alice"})).status_code for _ in range(3)]
-
-    assert statuses == [200, 200, 429]
-    assert view(rf.get("/")).status_code == 200
+def test_rules_wait_for_the_limit_reached_and_count_against_all(two_logins):
+    rules = [("login", ["alice"]), ("login-ip", ["192.0.2.1"])]
+    assert limit_wait(rules) is None
+    limit_hit(rules)
+    limit_hit(rules)
+    assert limit_wait(rules) > 0
+    # Another account from the same address waits too (the IP's limit is reached) ...
+    assert limit_wait([("login", ["bob"]), ("login-ip", ["192.0.2.1"])]) > 0
+    # ... and the same account from elsewhere (its name's limit is reached).
+    assert limit_wait([("login", ["alice"]), ("login-ip", ["192.0.2.2"])]) > 0
+    assert limit_wait([("login", ["bob"]), ("login-ip", ["192.0.2.2"])]) is None
 
 
 # --- settings ---------------------------------------------------------------------
