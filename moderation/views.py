@@ -1,31 +1,19 @@
 """The "Report project" page for signed-in visitors."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 
-from packages.models import Project
-from packages.names import normalize_project_name
+from packages.pages import project_or_404
 
 from .forms import ReportForm
 from .services import ModerationError, file_report
 
 
-def _reportable_project(name: str) -> Project:
-    # A quarantined project is already out of sight, for reports as for the rest.
-    project = Project.objects.filter(
-        normalized_name=normalize_project_name(name), quarantined_at__isnull=True
-    ).first()
-    if project is None:
-        raise Http404("No such project.")
-    return project
-
-
 @never_cache
 @login_required
 def report_project(request, name):
-    project = _reportable_project(name)
+    project = project_or_404(name)
     form = ReportForm(request.POST if request.method == "POST" else None)
     if form.is_bound and form.is_valid():
         try:
@@ -45,5 +33,5 @@ def report_project(request, name):
 @never_cache
 @login_required
 def report_thanks(request, name):
-    project = _reportable_project(name)
+    project = project_or_404(name)
     return render(request, "moderation/report_thanks.html", {"project": project})

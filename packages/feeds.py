@@ -3,27 +3,20 @@ and one project's releases. Each is a single bounded query (two for a
 project's feed) and public in caches for a few minutes. Quarantined projects
 and their releases are in none of them."""
 
+from django.conf import settings
 from django.contrib.syndication.views import Feed
 from django.db.models import OuterRef, Subquery
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
 
 from .models import Project, Release
 from .names import is_normalized_project_name
-from .pages import find_project
+from .pages import project_or_404
 
 FEED_ITEMS = 40
 FEED_CACHE_SECONDS = 300
-SITE_NAME = "Package Index"
-
-
-def _project_or_404(name: str) -> Project:
-    project = find_project(name)
-    if project is None:
-        raise Http404(f"No project named {name!r}.")
-    return project
 
 
 def _public(response: HttpResponse) -> HttpResponse:
@@ -59,8 +52,11 @@ class _ReleaseItems:
 
 
 class LatestReleasesFeed(_ReleaseItems, _PublicFeed):
-    title = f"{SITE_NAME}: latest releases"
-    description = f"The {FEED_ITEMS} latest releases on the {SITE_NAME}."
+    def title(self) -> str:
+        return f"{settings.SITE_NAME}: latest releases"
+
+    def description(self) -> str:
+        return f"The {FEED_ITEMS} latest releases on the {settings.SITE_NAME}."
 
     def link(self) -> str:
         return reverse("home")
@@ -74,8 +70,11 @@ class LatestReleasesFeed(_ReleaseItems, _PublicFeed):
 
 
 class NewestProjectsFeed(_PublicFeed):
-    title = f"{SITE_NAME}: newest projects"
-    description = f"The {FEED_ITEMS} newest projects on the {SITE_NAME}."
+    def title(self) -> str:
+        return f"{settings.SITE_NAME}: newest projects"
+
+    def description(self) -> str:
+        return f"The {FEED_ITEMS} newest projects on the {settings.SITE_NAME}."
 
     def link(self) -> str:
         return reverse("home")
@@ -110,17 +109,17 @@ class ProjectReleasesFeed(_ReleaseItems, _PublicFeed):
         if not is_normalized_project_name(name):
             # Looked up first, so a name that only normalizes to something
             # unknown answers 404 at once instead of redirecting to one.
-            project = _project_or_404(name)
+            project = project_or_404(name)
             return _public(
                 redirect("rss-project-releases", project.normalized_name, permanent=True)
             )
         return super().__call__(request, name=name)
 
     def get_object(self, request: HttpRequest, name: str) -> Project:
-        return _project_or_404(name)
+        return project_or_404(name)
 
     def title(self, project: Project) -> str:
-        return f"{SITE_NAME}: latest releases of {project.name}"
+        return f"{settings.SITE_NAME}: latest releases of {project.name}"
 
     def description(self, project: Project) -> str:
         return f"The {FEED_ITEMS} latest releases of {project.name}."

@@ -67,15 +67,6 @@ class JsonPage(NamedTuple):
     version: str  # the release described by ``info``, as stored
 
 
-def find_project(normalized_name: str) -> Project | None:
-    """The project the API shows under ``normalized_name``, if any."""
-    return (
-        Project.objects.filter(normalized_name=normalized_name, quarantined_at__isnull=True)
-        .only("id", "name", "normalized_name", "last_serial")
-        .first()
-    )
-
-
 # --- Building ---------------------------------------------------------------------
 
 

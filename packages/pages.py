@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q
-from django.http import QueryDict
+from django.http import Http404, QueryDict
 from django.utils.text import slugify
 from packaging.utils import canonicalize_version
 
@@ -137,6 +137,14 @@ def find_project(name: str, *, include_quarantined: bool = False) -> Project | N
     project is found only when asked for (its Owners' management pages)."""
     projects = Project.objects.all() if include_quarantined else Project.objects.visible()
     return projects.filter(normalized_name=normalize_project_name(name)).first()
+
+
+def project_or_404(name: str) -> Project:
+    """``find_project`` for views: an unknown (or quarantined) name is a 404."""
+    project = find_project(name)
+    if project is None:
+        raise Http404(f"No project named {name!r}.")
+    return project
 
 
 def find_release(project: Project, version: str) -> Release | None:

@@ -32,6 +32,7 @@ from packaging.version import InvalidVersion, Version
 from .downloads import download_summary
 from .models import File, JournalEntry, Project, Release, Role
 from .names import normalize_project_name
+from .pages import find_project
 from .storage import file_url
 
 logger = logging.getLogger(__name__)
@@ -71,10 +72,6 @@ def method_not_allowed() -> Fault:
 
 
 # --- Helpers ----------------------------------------------------------------------------
-
-
-def _project(name: str) -> Project | None:
-    return Project.objects.visible().filter(normalized_name=normalize_project_name(name)).first()
 
 
 def _release(name: str, version: str) -> Release | None:
@@ -181,7 +178,7 @@ def package_releases(
     The latest is the newest release that is not yanked, a final release
     before any pre-release, as installers choose it.
     """
-    project = _project(package_name)
+    project = find_project(package_name)
     if project is None:
         return []
     releases = list(project.releases.values_list("version", "yanked", "is_prerelease"))

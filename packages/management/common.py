@@ -6,8 +6,8 @@ from django.core.management.base import CommandError
 from packaging.utils import canonicalize_version
 
 from accounts.models import User
-from packages.models import File, Project, Release
-from packages.names import normalize_project_name
+from packages.models import File, Release
+from packages.pages import find_project
 
 
 def add_actor_argument(parser) -> None:
@@ -31,7 +31,7 @@ def get_actor(username: str | None) -> User | None:
 def get_release(project_name: str, version: str) -> Release:
     """The release by any spelling of the project name and of the version
     (``1.0`` finds the release uploaded as ``1.0.0``)."""
-    project = Project.objects.filter(normalized_name=normalize_project_name(project_name)).first()
+    project = find_project(project_name, include_quarantined=True)
     if project is None:
         raise CommandError(f"No project named {project_name!r}.")
     release = project.releases.filter(canonical_version=canonicalize_version(version)).first()

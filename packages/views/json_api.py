@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from packages import json_api
 from packages.models import File, Project, Role
 from packages.names import is_normalized_project_name, normalize_project_name
+from packages.pages import find_project
 
 # Browser code reads the API from other origins, as on the public index.
 _CORS_HEADERS = {
@@ -196,7 +197,7 @@ class _JsonView(APIView):
         if not is_normalized_project_name(normalized):
             # Not a name at all: nothing to look up, nor to put in a header.
             return "json", None
-        return _surrogate_key(normalized), json_api.find_project(normalized)
+        return _surrogate_key(normalized), find_project(normalized)
 
     def base_url(self, request) -> str:
         return request.build_absolute_uri("/").rstrip("/")

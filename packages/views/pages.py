@@ -45,13 +45,6 @@ def cacheable(max_age: int = PAGE_CACHE_SECONDS):
     return decorator
 
 
-def _project_or_404(name: str) -> Project:
-    project = pages.find_project(name)
-    if project is None:
-        raise Http404(f"No project named {name!r}.")
-    return project
-
-
 def _release_or_404(project: Project, version: str) -> Release:
     release = pages.find_release(project, version)
     if release is None:
@@ -96,7 +89,7 @@ def _render_project(request: HttpRequest, page: pages.ProjectPage) -> HttpRespon
 def project_detail(request: HttpRequest, name: str) -> HttpResponse:
     # Looked up first, so a name that only normalizes to something unknown
     # answers 404 at once instead of redirecting to one.
-    project = _project_or_404(name)
+    project = pages.project_or_404(name)
     if name != project.normalized_name:
         return redirect("project", project.normalized_name, permanent=True)
     return _render_project(request, pages.project_page(project))
@@ -104,7 +97,7 @@ def project_detail(request: HttpRequest, name: str) -> HttpResponse:
 
 @cacheable()
 def release_detail(request: HttpRequest, name: str, version: str) -> HttpResponse:
-    project = _project_or_404(name)
+    project = pages.project_or_404(name)
     release = _release_or_404(project, version)
     if name != project.normalized_name or version != release.version:
         return redirect("release", project.normalized_name, release.version, permanent=True)
@@ -113,13 +106,13 @@ def release_detail(request: HttpRequest, name: str, version: str) -> HttpRespons
 
 @require_safe
 def legacy_project_redirect(request: HttpRequest, name: str) -> HttpResponse:
-    project = _project_or_404(name)
+    project = pages.project_or_404(name)
     return redirect("project", project.normalized_name, permanent=True)
 
 
 @require_safe
 def legacy_release_redirect(request: HttpRequest, name: str, version: str) -> HttpResponse:
-    project = _project_or_404(name)
+    project = pages.project_or_404(name)
     release = _release_or_404(project, version)
     return redirect("release", project.normalized_name, release.version, permanent=True)
 

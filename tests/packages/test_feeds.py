@@ -187,3 +187,17 @@ def test_feeds_are_public_for_five_minutes(client, project, url):
     response = client.get(url)
     assert response.status_code == 200
     assert response["Cache-Control"] == "public, max-age=300"
+
+
+@pytest.mark.django_db
+def test_feed_titles_carry_the_configured_site_name(client, project, settings):
+    settings.SITE_NAME = "Acme Packages"
+    make_release(project, "1.0")
+    updates, _items = read_feed(client, "/rss/updates.xml")
+    assert updates.findtext("title") == "Acme Packages: latest releases"
+    assert updates.findtext("description") == ("The 40 latest releases on the Acme Packages.")
+    packages, _items = read_feed(client, "/rss/packages.xml")
+    assert packages.findtext("title") == "Acme Packages: newest projects"
+    assert packages.findtext("description") == "The 40 newest projects on the Acme Packages."
+    releases, _items = read_feed(client, "/rss/project/sample-project/releases.xml")
+    assert releases.findtext("title") == "Acme Packages: latest releases of Sample.Project"

@@ -1,9 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import User
 from accounts.tokens import api_token_create
-from packages.models import Project
-from packages.names import normalize_project_name
+from packages.management.common import get_actor
+from packages.pages import find_project
 
 
 class Command(BaseCommand):
@@ -23,13 +22,10 @@ class Command(BaseCommand):
         parser.add_argument("--description", default="", help="A note to recognise the token.")
 
     def handle(self, *args, username, projects, description, **options):
-        try:
-            user = User.objects.get(username=username)
-        except User.DoesNotExist:
-            raise CommandError(f"No user named {username!r}.") from None
+        user = get_actor(username)
         scoped = []
         for name in projects:
-            project = Project.objects.filter(normalized_name=normalize_project_name(name)).first()
+            project = find_project(name, include_quarantined=True)
             if project is None:
                 raise CommandError(f"No project named {name!r}.")
             if not project.roles.filter(user=user).exists():

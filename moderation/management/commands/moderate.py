@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts.models import User
 from moderation import services
 from packages.models import Project
-from packages.names import normalize_project_name
+from packages.pages import find_project
 
 
 class Command(BaseCommand):
@@ -34,11 +34,7 @@ class Command(BaseCommand):
         limits.add_argument("--total-size-limit", type=int, help="All files; omit for default.")
 
     def handle(self, *args, action, reason, moderator, **options):
-        try:
-            moderator_user = User.objects.get(username=moderator)
-        except User.DoesNotExist:
-            raise CommandError(f"No user {moderator!r}.") from None
-        common = {"moderator": moderator_user, "reason": reason}
+        common = {"moderator": self._user(moderator), "reason": reason}
         try:
             message = self._run(action, common, options)
         except services.ModerationError as exc:
@@ -46,10 +42,10 @@ class Command(BaseCommand):
         self.stdout.write(message)
 
     def _project(self, name: str) -> Project:
-        try:
-            return Project.objects.get(normalized_name=normalize_project_name(name))
-        except Project.DoesNotExist:
-            raise CommandError(f"No project {name!r}.") from None
+        project = find_project(name, include_quarantined=True)
+        if project is None:
+            raise CommandError(f"No project {name!r}.")
+        return project
 
     def _user(self, username: str) -> User:
         try:
