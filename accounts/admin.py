@@ -7,6 +7,7 @@ Superusers, the administrators, edit accounts with Django's usual forms.
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import Q
 from django.utils.html import format_html_join
 
 from moderation import services
@@ -103,22 +104,27 @@ class EmailAdmin(ModeratorAdmin):
 class TagFilter(admin.SimpleListFilter):
     title = "kind"
     parameter_name = "kind"
-    KINDS = [
-        ("account:login", "Logins"),
-        ("account:token", "API tokens"),
-        ("account:2fa", "Two-factor"),
-        ("account:email", "E-mail addresses"),
-        ("account:frozen", "Frozen"),
-        ("project:", "Projects"),
-    ]
+    # kind -> (label, the tag prefixes it covers)
+    KINDS = {
+        "account:login": ("Logins", ("account:login:",)),
+        "account:token": ("API tokens", ("account:token:",)),
+        "account:two-factor": ("Two-factor", ("account:two-factor:",)),
+        "account:email": ("E-mail addresses", ("account:email:",)),
+        "account:frozen": ("Frozen and unfrozen", ("account:frozen", "account:unfrozen")),
+        "project:": ("Projects", ("project:",)),
+    }
 
     def lookups(self, request, model_admin):
-        return self.KINDS
+        return [(kind, label) for kind, (label, _prefixes) in self.KINDS.items()]
 
     def queryset(self, request, queryset):
-        if self.value() in dict(self.KINDS):
-            return queryset.filter(tag__startswith=self.value())
-        return queryset
+        if self.value() not in self.KINDS:
+            return queryset
+        _label, prefixes = self.KINDS[self.value()]
+        matches = Q()
+        for prefix in prefixes:
+            matches |= Q(tag__startswith=prefix)
+        return queryset.filter(matches)
 
 
 @admin.register(Event)

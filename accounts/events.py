@@ -1,7 +1,7 @@
 """The security history of accounts and projects: one append-only table.
 
 Tags name what happened, ``<subject>:<what>[:<outcome>]``, e.g.
-``account:login:success``, ``account:login:failure``, ``account:2fa:added``,
+``account:login:success``, ``account:login:failure``, ``account:two-factor:totp-added``,
 ``account:token:created``, ``project:role:added``, ``project:release:yanked``.
 """
 

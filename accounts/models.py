@@ -88,6 +88,47 @@ class Event(models.Model):
     """An append-only record of a security-relevant event, about an account or
     a project (accounts.events.record_event writes them)."""
 
+    # What each tag means, in plain words, for the security histories; a tag
+    # without an entry shows as it is.
+    DESCRIPTIONS = {
+        "account:registered": "Account created",
+        "account:login:success": "Signed in",
+        "account:login:failure": "Failed sign-in (wrong password)",
+        "account:login:two-factor-failure": "Failed sign-in (wrong second factor)",
+        "account:password:changed": "Password changed",
+        "account:password:reset": "Password reset by e-mail",
+        "account:email:added": "E-mail address added",
+        "account:email:verified": "E-mail address verified",
+        "account:email:primary-changed": "Primary e-mail address changed",
+        "account:email:removed": "E-mail address removed",
+        "account:token:created": "API token created",
+        "account:token:revoked": "API token revoked",
+        "account:token:leaked": "API token found leaked and revoked",
+        "account:token:used": "API token used to upload",
+        "account:frozen": "Account frozen by a moderator",
+        "account:unfrozen": "Account unfrozen by a moderator",
+        "account:two-factor:totp-added": "Authenticator app added",
+        "account:two-factor:totp-removed": "Authenticator app removed",
+        "account:two-factor:webauthn-added": "Security key added",
+        "account:two-factor:webauthn-removed": "Security key removed",
+        "account:two-factor:recovery-codes-generated": "New recovery codes made",
+        "account:two-factor:recovery-code-used": "Recovery code used to sign in",
+        "project:created": "Project created",
+        "project:deleted": "Project deleted",
+        "project:release:created": "Release created",
+        "project:release:yanked": "Release yanked",
+        "project:release:unyanked": "Release unyanked",
+        "project:release:deleted": "Release deleted",
+        "project:file:uploaded": "File uploaded",
+        "project:file:deleted": "File deleted",
+        "project:role:invited": "Collaborator invited",
+        "project:role:invitation-revoked": "Invitation revoked",
+        "project:role:added": "Invitation accepted",
+        "project:role:declined": "Invitation declined",
+        "project:role:changed": "Role changed",
+        "project:role:removed": "Role removed",
+    }
+
     tag = models.CharField(max_length=64, help_text="e.g. account:login:success")
     # The account the event is about (shown to its owner) ...
     user = models.ForeignKey(
@@ -119,6 +160,10 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tag} at {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def description(self) -> str:
+        return self.DESCRIPTIONS.get(self.tag, self.tag)
 
 
 class WebAuthnCredential(models.Model):

@@ -245,32 +245,6 @@ def account_delete(request):
     return render(request, "accounts/delete.html", context)
 
 
-# Plain words for the security history; a tag without one is shown as it is.
-EVENT_DESCRIPTIONS = {
-    "account:registered": "Account created",
-    "account:login:success": "Signed in",
-    "account:login:failure": "Failed sign-in (wrong password)",
-    "account:login:two-factor-failure": "Failed sign-in (wrong second factor)",
-    "account:password:changed": "Password changed",
-    "account:password:reset": "Password reset by e-mail",
-    "account:email:added": "E-mail address added",
-    "account:email:verified": "E-mail address verified",
-    "account:email:primary-changed": "Primary e-mail address changed",
-    "account:email:removed": "E-mail address removed",
-    "account:token:created": "API token created",
-    "account:token:revoked": "API token revoked",
-    "account:token:leaked": "API token found leaked and revoked",
-    "account:token:used": "API token used to upload",
-    "account:frozen": "Account frozen by a moderator",
-    "account:unfrozen": "Account unfrozen by a moderator",
-    "account:two-factor:totp-added": "Authenticator app added",
-    "account:two-factor:totp-removed": "Authenticator app removed",
-    "account:two-factor:webauthn-added": "Security key added",
-    "account:two-factor:webauthn-removed": "Security key removed",
-    "account:two-factor:recovery-codes-generated": "New recovery codes made",
-    "account:two-factor:recovery-code-used": "Recovery code used to sign in",
-}
-
 EVENTS_PER_PAGE = 25
 
 
@@ -282,6 +256,4 @@ def account_security(request):
     page = Paginator(request.user.events.select_related("actor"), EVENTS_PER_PAGE).get_page(
         request.GET.get("page")
     )
-    for event in page:
-        event.description = EVENT_DESCRIPTIONS.get(event.tag, event.tag)
     return render(request, "accounts/security.html", {"page": page})

@@ -383,32 +383,11 @@ def invitation_revoke(request: HttpRequest, project: Project, role: str) -> Http
 # --- History and settings -------------------------------------------------------------
 
 
-# Plain words for the project's security history; a tag without one shows as it is.
-PROJECT_EVENT_DESCRIPTIONS = {
-    "project:created": "Project created",
-    "project:deleted": "Project deleted",
-    "project:release:created": "Release created",
-    "project:release:yanked": "Release yanked",
-    "project:release:unyanked": "Release unyanked",
-    "project:release:deleted": "Release deleted",
-    "project:file:uploaded": "File uploaded",
-    "project:file:deleted": "File deleted",
-    "project:role:invited": "Collaborator invited",
-    "project:role:invitation-revoked": "Invitation revoked",
-    "project:role:added": "Invitation accepted",
-    "project:role:declined": "Invitation declined",
-    "project:role:changed": "Role changed",
-    "project:role:removed": "Role removed",
-}
-
-
 @project_page(owner_only=True)
 @require_safe
 def project_history(request: HttpRequest, project: Project, role: str) -> HttpResponse:
     events = Event.objects.filter(project=project).select_related("actor", "user")
     page = Paginator(events, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
-    for event in page:
-        event.description = PROJECT_EVENT_DESCRIPTIONS.get(event.tag, event.tag)
     context = _project_context(project, role, "history")
     context["page"] = page
     return render(request, "manage/history.html", context)

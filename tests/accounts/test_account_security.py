@@ -69,7 +69,6 @@ def test_every_account_event_the_code_records_has_plain_words():
     import re
     from pathlib import Path
 
-    from accounts.views.accounts import EVENT_DESCRIPTIONS
 
     root = Path(__file__).resolve().parents[2]
     recorded = set()
@@ -80,4 +79,4 @@ def test_every_account_event_the_code_records_has_plain_words():
     # Prefixes ("account:email", for filtering) are not tags.
     recorded = {tag for tag in recorded if not any(o.startswith(tag + ":") for o in recorded)}
     assert {"account:token:used", "account:frozen"} <= recorded  # the scan finds tags
-    assert sorted(recorded - EVENT_DESCRIPTIONS.keys()) == []
+    assert sorted(recorded - Event.DESCRIPTIONS.keys()) == []

@@ -686,7 +686,7 @@ def test_every_project_event_the_code_records_has_plain_words():
             recorded |= set(re.findall(r'"(project:[a-z-]+(?::[a-z-]+)*)"', source.read_text()))
     recorded = {tag for tag in recorded if not any(o.startswith(tag + ":") for o in recorded)}
     assert {"project:file:uploaded", "project:deleted"} <= recorded  # the scan finds tags
-    assert sorted(recorded - manage.PROJECT_EVENT_DESCRIPTIONS.keys()) == []
+    assert sorted(recorded - Event.DESCRIPTIONS.keys()) == []
 
 
 def test_history_is_paginated(as_owner, project):
