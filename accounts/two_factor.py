@@ -39,6 +39,22 @@ def user_has_two_factor(user) -> bool:
     return bool(user.totp_secret) or user.webauthn_credentials.exists()
 
 
+def lacks_required_two_factor(user) -> bool:
+    """Whether REQUIRE_2FA_TO_MANAGE (the default) keeps ``user`` out of the
+    management pages and the admin until the account has 2FA."""
+    return settings.REQUIRE_2FA_TO_MANAGE and not user_has_two_factor(user)
+
+
+def send_to_add_two_factor(request, what: str):
+    """Off to the 2FA settings, saying that ``what`` needs a second factor."""
+    messages.info(
+        request,
+        f"{what} needs two-factor authentication. "
+        "Add an authenticator app or a security key first.",
+    )
+    return redirect("two-factor")
+
+
 def two_factor_required(view):
     """Sign-in, and with REQUIRE_2FA_TO_MANAGE (the default) 2FA on the
     account, before ``view`` runs; otherwise off to the 2FA settings."""
@@ -46,13 +62,8 @@ def two_factor_required(view):
     @login_required
     @wraps(view)
     def wrapped(request, *args, **kwargs):
-        if settings.REQUIRE_2FA_TO_MANAGE and not user_has_two_factor(request.user):
-            messages.info(
-                request,
-                "Managing projects needs two-factor authentication. "
-                "Add an authenticator app or a security key first.",
-            )
-            return redirect("two-factor")
+        if lacks_required_two_factor(request.user):
+            return send_to_add_two_factor(request, "Managing projects")
         return view(request, *args, **kwargs)
 
     return wrapped

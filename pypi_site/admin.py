@@ -6,8 +6,7 @@ password only), and with REQUIRE_2FA_TO_MANAGE it admits only accounts with
 two-factor authentication, as the project-management pages do.
 """
 
-from django.conf import settings
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -15,11 +14,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from accounts.two_factor import user_has_two_factor
-
-
-def _needs_two_factor(user) -> bool:
-    return settings.REQUIRE_2FA_TO_MANAGE and not user_has_two_factor(user)
+from accounts.two_factor import lacks_required_two_factor, send_to_add_two_factor
 
 
 class IndexAdminSite(admin.AdminSite):
@@ -28,7 +23,7 @@ class IndexAdminSite(admin.AdminSite):
     index_title = "Moderation"
 
     def has_permission(self, request) -> bool:
-        return super().has_permission(request) and not _needs_two_factor(request.user)
+        return super().has_permission(request) and not lacks_required_two_factor(request.user)
 
     def login(self, request, extra_context=None):
         next_url = request.GET.get(REDIRECT_FIELD_NAME, "")
@@ -39,13 +34,8 @@ class IndexAdminSite(admin.AdminSite):
         user = request.user
         if not user.is_authenticated:
             return redirect_to_login(next_url, reverse("login"))
-        if user.is_active and user.is_staff and _needs_two_factor(user):
-            messages.info(
-                request,
-                "The admin needs two-factor authentication. "
-                "Add an authenticator app or a security key first.",
-            )
-            return redirect("two-factor")
+        if user.is_active and user.is_staff and lacks_required_two_factor(user):
+            return send_to_add_two_factor(request, "The admin")
         if not self.has_permission(request):
             raise PermissionDenied("This account has no access to the admin.")
         return redirect(next_url)
