@@ -223,7 +223,7 @@ def yank_release(*, release: Release, moderator: User, reason: str) -> None:
         release,
         moderator,
         reason,
-        lambda: release_yank(release=release, reason=reason.strip(), actor=moderator),
+        lambda: release_yank(release=release, reason=reason, actor=moderator),
     )
 
 

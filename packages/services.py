@@ -68,6 +68,9 @@ def _shrink_total_size(project: Project, files: Iterable[File]) -> None:
     Project.objects.filter(pk=project.pk).update(total_size=F("total_size") - freed)
 
 
+YANK_REASON_MAX_LENGTH = 500
+
+
 def _ip(request: HttpRequest | None, ip_address: str | None) -> str | None:
     return ip_address if ip_address is not None else client_ip(request)
 
@@ -85,6 +88,8 @@ def _set_yanked(
             state = "already yanked" if yanked else "not yanked"
             raise ReleaseError(f"{release.project.name} {release.version} is {state}.")
         release.yanked = yanked
+        # One line, bounded: shown in installers' warnings and on every page.
+        reason = " ".join(reason.split())[:YANK_REASON_MAX_LENGTH]
         release.yanked_reason = reason
         release.save(update_fields=["yanked", "yanked_reason"])
         # The project's page and search entry may now show another version.

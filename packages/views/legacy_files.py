@@ -9,7 +9,8 @@ given as uploaded or in its normalized form, and the answer is a 302 that
 caches for a week. Signatures (".asc") were never kept here: they are 404s.
 """
 
-from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.views.decorators.http import require_safe
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -22,6 +23,7 @@ from packaging.utils import (
 from packages.models import File
 from packages.names import normalize_project_name
 from packages.storage import file_url
+from pypi_site.http import error_response
 
 _CACHE_CONTROL = "max-age=604800, public"
 
@@ -46,16 +48,13 @@ def _normalized_filename(filename: str) -> str:
 
 
 def _not_found(reason: str) -> HttpResponse:
-    return HttpResponseNotFound(
-        f"404 Not Found: {reason}", content_type="text/plain; charset=utf-8"
-    )
+    return error_response(404, reason)
 
 
+@require_safe
 def redirect_legacy_file(
     request: HttpRequest, python_version: str, letter: str, name: str, filename: str
 ) -> HttpResponse:
-    if request.method not in ("GET", "HEAD"):
-        return HttpResponse(status=405, headers={"Allow": "GET, HEAD"})
     if letter not in (name[0], name[0].lower()):
         return _not_found("incorrect project bucket")
     candidates = File.objects.filter(

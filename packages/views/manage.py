@@ -26,6 +26,7 @@ from django.views.defaults import page_not_found, permission_denied
 
 from accounts.models import Event, User
 from accounts.two_factor import two_factor_required
+from pypi_site.http import error_response
 
 from .. import collaborators, services
 from ..models import Project, Release, Role, RoleInvitation
@@ -142,7 +143,7 @@ def _answer_invitation(request: HttpRequest, invitation: RoleInvitation) -> Http
     except collaborators.CollaboratorError as exc:
         messages.error(request, exc.message)
         return redirect("manage-projects")
-    return HttpResponse("Choose accept or decline.", status=400, content_type="text/plain")
+    return error_response(400, "Choose accept or decline.")
 
 
 @signed_in_page
@@ -199,9 +200,13 @@ def _back_to_releases(project: Project) -> HttpResponse:
 @require_POST
 def release_yank(request: HttpRequest, project: Project, role: str, version: str) -> HttpResponse:
     release = _release_or_404(project, version)
-    reason = " ".join(request.POST.get("reason", "").split())[:500]
     try:
-        services.release_yank(release=release, reason=reason, actor=request.user, request=request)
+        services.release_yank(
+            release=release,
+            reason=request.POST.get("reason", ""),
+            actor=request.user,
+            request=request,
+        )
     except services.ReleaseError as exc:
         messages.error(request, str(exc))
     else:

@@ -82,6 +82,17 @@ def test_yank_marks_the_release_yanked_with_the_reason(release, owner):
     assert release.yanked_reason == "Broken on Windows"
 
 
+def test_yank_reason_is_one_bounded_line_whoever_yanks(release, owner):
+    # The web page, the command and the moderators all yank through here.
+    release_yank(release=release, reason="  Broken\n on   Windows ", actor=owner)
+    release.refresh_from_db()
+    assert release.yanked_reason == "Broken on Windows"
+    release_unyank(release=release, actor=owner)
+    release_yank(release=release, reason="x" * 600, actor=owner)
+    release.refresh_from_db()
+    assert release.yanked_reason == "x" * 500
+
+
 def test_yank_without_a_reason_is_allowed(release, owner):
     # PEP 592: the reason is optional.
     yanked = release_yank(release=release, reason="", actor=owner)
