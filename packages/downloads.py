@@ -164,21 +164,16 @@ def _redis():
     return get_redis_connection("default")
 
 
-def _redis_keys() -> tuple[str, str, str]:
+def _redis_key(name: str) -> str:
     # Through the cache's own prefix, so that sites sharing a Redis keep apart.
-    return (
-        cache.make_key("downloads:live"),
-        cache.make_key("downloads:flushing"),
-        cache.make_key("downloads:flush-lock"),
-    )
+    return cache.make_key(f"downloads:{name}")
 
 
 def _redis_count(file_id: int, day: date) -> None:
     from redis.exceptions import RedisError
 
-    live, _flushing, _lock = _redis_keys()
     try:
-        _redis().hincrby(live, f"{day.isoformat()}:{file_id}", 1)
+        _redis().hincrby(_redis_key("live"), f"{day.isoformat()}:{file_id}", 1)
     except RedisError:
         # A download must not fail because its count can't be kept.
         logger.warning("Could not count a download of file %s", file_id, exc_info=True)
@@ -204,8 +199,8 @@ def flush_redis(*, batch_size: int = BATCH_SIZE) -> int | None:
     """Move the Redis counters to the database; returns the downloads written,
     or None when another flush holds the lock."""
     conn = _redis()
-    live, flushing, lock_key = _redis_keys()
-    lock = conn.lock(lock_key, timeout=REDIS_LOCK_SECONDS)
+    live, flushing = _redis_key("live"), _redis_key("flushing")
+    lock = conn.lock(_redis_key("flush-lock"), timeout=REDIS_LOCK_SECONDS)
     if not lock.acquire(blocking=False):
         return None
     try:

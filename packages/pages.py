@@ -21,7 +21,7 @@ from packaging.utils import canonicalize_version
 from .downloads import download_summary
 from .models import Classifier, File, Project, Release, Role, SearchDocument
 from .names import normalize_project_name
-from .releases import pick_latest, releases_newest_first
+from .releases import latest_of_ordered, releases_newest_first
 from .search import search
 from .storage import file_url
 
@@ -221,7 +221,7 @@ class ProjectPage:
 def project_page(project: Project, release: Release | None = None) -> ProjectPage:
     """The project page, showing ``release`` (the latest when None)."""
     history = releases_newest_first(project.releases.only(*_HISTORY_FIELDS))
-    latest = pick_latest(history)
+    latest = latest_of_ordered(history)
     wanted = release or latest
     shown = files = None
     if wanted is not None:

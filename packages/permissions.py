@@ -10,12 +10,6 @@ def _acts(user) -> bool:
     return user is not None and user.is_authenticated and user.is_active
 
 
-def _has_role(user, project: Project, role_names: tuple[str, ...]) -> bool:
-    if not _acts(user):
-        return False
-    return Role.objects.filter(project=project, user=user, role_name__in=role_names).exists()
-
-
 def user_role(user, project: Project) -> str | None:
     """The role ``user`` holds on ``project`` (Owner, Maintainer), or None."""
     if not _acts(user):
@@ -27,9 +21,9 @@ def user_role(user, project: Project) -> str | None:
 
 def user_can_upload(user, project: Project) -> bool:
     """Owners and Maintainers may upload new releases and files."""
-    return _has_role(user, project, (Role.Name.OWNER, Role.Name.MAINTAINER))
+    return user_role(user, project) is not None
 
 
 def user_is_owner(user, project: Project) -> bool:
     """Only Owners may manage roles, delete or yank (as on the public index)."""
-    return _has_role(user, project, (Role.Name.OWNER,))
+    return user_role(user, project) == Role.Name.OWNER

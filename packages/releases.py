@@ -20,7 +20,11 @@ def pick_latest(releases: Iterable[Release]) -> Release | None:
     """The newest release that is neither yanked nor a pre-release; failing
     that the newest non-yanked one; failing that the newest of all, as the
     public index's project page does."""
-    ordered = releases_newest_first(releases)
+    return latest_of_ordered(releases_newest_first(releases))
+
+
+def latest_of_ordered(ordered: list[Release]) -> Release | None:
+    """``pick_latest`` of releases already ordered newest first."""
     for wanted in (
         lambda r: not r.yanked and not r.is_prerelease,
         lambda r: not r.yanked,

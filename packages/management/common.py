@@ -1,5 +1,6 @@
 """Lookups and confirmation shared by the release and file commands."""
 
+import argparse
 import sys
 
 from django.core.management.base import CommandError
@@ -45,6 +46,14 @@ def get_file(filename: str) -> File:
     if file is None:
         raise CommandError(f"No file named {filename!r}.")
     return file
+
+
+def positive_int(value: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
 
 
 def confirm(question: str, *, assume_yes: bool) -> bool:

@@ -123,7 +123,7 @@ def test_counting_off(client, request, settings, counter, wheel, redis):
 
     assert counter.pending() == {}
     if redis:
-        assert not conn.exists(downloads._redis_keys()[0])
+        assert not conn.exists(downloads._redis_key("live"))
 
 
 def test_a_failed_write_keeps_the_counts_for_the_next_try(
@@ -260,7 +260,7 @@ def live_field(file_id: int) -> str:
 
 @needs_redis
 def test_redis_counts_then_flush_moves_them_once(client, redis_mode, counter, wheel):
-    live, flushing, _lock = downloads._redis_keys()
+    live, flushing = downloads._redis_key("live"), downloads._redis_key("flushing")
     client.get(f"/packages/{wheel.path}")
     client.get(f"/packages/{wheel.path}")
     client.head(f"/packages/{wheel.path}")
@@ -281,7 +281,7 @@ def test_redis_counts_then_flush_moves_them_once(client, redis_mode, counter, wh
 
 @needs_redis
 def test_fast_path_counts_in_redis(redis_mode, wheel):
-    live, _flushing, _lock = downloads._redis_keys()
+    live = downloads._redis_key("live")
     _headers, handle = file_answer(environ(f"/packages/{wheel.path}"))
     handle.close()
 
@@ -315,7 +315,7 @@ def test_no_download_is_lost_or_counted_twice_during_flushes(redis_mode, wheel):
 def test_a_flush_that_died_is_finished_by_the_next(redis_mode, project, wheel):
     # Renamed, read, then killed before its commit: the fields are still in the
     # flushing key and the next run applies them, then what came since.
-    live, flushing, _lock = downloads._redis_keys()
+    live, flushing = downloads._redis_key("live"), downloads._redis_key("flushing")
     sdist = add_file(make_release(project, "1.0"), make_sdist())
     redis_mode.hset(flushing, mapping={live_field(wheel.id): 5, live_field(sdist.id): 1})
     redis_mode.hincrby(live, live_field(wheel.id), 2)
@@ -328,7 +328,7 @@ def test_a_flush_that_died_is_finished_by_the_next(redis_mode, project, wheel):
 
 @needs_redis
 def test_only_one_flush_runs_at_a_time(redis_mode, wheel):
-    live, _flushing, lock_key = downloads._redis_keys()
+    live, lock_key = downloads._redis_key("live"), downloads._redis_key("flush-lock")
     downloads.count_download(wheel.id)
     other = redis_mode.lock(lock_key, timeout=60)
     assert other.acquire(blocking=False)

@@ -1,16 +1,8 @@
-import argparse
-
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from packages import downloads
-
-
-def positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return number
+from packages.management.common import positive_int
 
 
 class Command(BaseCommand):
@@ -34,7 +26,7 @@ class Command(BaseCommand):
                 f"{settings.DOWNLOAD_COUNTS_FLUSH_SECONDS} s; nothing to move here."
             )
             return
-        written = downloads.flush_redis(batch_size=batch_size)
+        written = downloads.flush(batch_size=batch_size)
         if written is None:
             self.stdout.write("Another flush is running; nothing done.")
         else:

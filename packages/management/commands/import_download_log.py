@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from packages.download_log import import_log
 from packages.downloads import BATCH_SIZE
-from packages.management.commands.flush_download_counts import positive_int
+from packages.management.common import positive_int
 
 
 class Command(BaseCommand):
