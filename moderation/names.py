@@ -161,14 +161,25 @@ def popular_project_names() -> list[tuple[str, str]]:
     return names
 
 
+def similar_popular_name(normalized_name: str) -> str | None:
+    """The popular project whose name ``normalized_name`` is one edit away
+    from (typosquatting: "reqeusts" for "requests"), if any."""
+    for normalized, name in popular_project_names():
+        if normalized != normalized_name and within_one_edit(normalized, normalized_name):
+            return name
+    return None
+
+
+def queue_name_review(project: Project, similar_to: str | None) -> NameReview | None:
+    """Queue ``project`` for review when ``similar_to`` names a popular project."""
+    if similar_to is None:
+        return None
+    return NameReview.objects.create(
+        project=project, project_name=project.name, similar_to=similar_to
+    )
+
+
 def flag_similar_name(project: Project) -> NameReview | None:
     """Queue ``project`` for review when its name is one edit away from a
-    popular project's (typosquatting: "reqeusts" for "requests")."""
-    for normalized, name in popular_project_names():
-        if normalized != project.normalized_name and within_one_edit(
-            normalized, project.normalized_name
-        ):
-            return NameReview.objects.create(
-                project=project, project_name=project.name, similar_to=name
-            )
-    return None
+    popular project's."""
+    return queue_name_review(project, similar_popular_name(project.normalized_name))

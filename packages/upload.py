@@ -20,7 +20,12 @@ from accounts.models import ApiToken
 from accounts.services import user_has_verified_email
 from accounts.tokens import api_token_allows_project, token_display_prefix
 from accounts.two_factor import user_has_two_factor
-from moderation.names import ProjectNameError, check_new_project_name, flag_similar_name
+from moderation.names import (
+    ProjectNameError,
+    check_new_project_name,
+    queue_name_review,
+    similar_popular_name,
+)
 from pypi_site.ratelimit import limit, try_again
 
 from .cache import purge_project_on_commit
@@ -83,6 +88,8 @@ class Upload:
     project: Project | None = None
     core_metadata: bytes = b""
     description_html: str | None = None  # None: not rendered (yet)
+    # For a new project: the popular project its name is one edit away from.
+    similar_to: str | None = None
 
     @property
     def user(self):
@@ -158,6 +165,9 @@ def check_project_permission(upload: Upload) -> None:
             check_new_project_name(upload.metadata.name)
         except ProjectNameError as exc:
             raise UploadError(str(exc)) from None
+        # Looked up here, not in the commit: on a cold cache it reads the
+        # download counts, which must not hold the upload's write lock.
+        upload.similar_to = similar_popular_name(normalized)
 
 
 def check_not_quarantined(project: Project) -> None:
@@ -380,7 +390,7 @@ def _create_project(upload: Upload) -> Project:
     transaction.on_commit(lambda: limit("project-create").hit(user_pk))
     Role.objects.create(project=project, user=upload.user, role_name=Role.Name.OWNER)
     # Accepted, but queued for a moderator when it is one edit from a popular name.
-    flag_similar_name(project)
+    queue_name_review(project, upload.similar_to)
     journal_append(
         project=project, action="create", actor=upload.user, ip_address=upload.ip_address
     )
