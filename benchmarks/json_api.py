@@ -30,23 +30,28 @@ import argparse
 import http.client
 import json
 import os
-import re
 import secrets
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parent.parent
-VENV_BIN = Path(sys.executable).parent
 sys.path.insert(0, str(REPO))
+from tests.liveserver import (  # noqa: E402
+    LiveServerError,
+    gunicorn_server,
+    is_postgresql,
+    manage,
+    percentiles,
+    server_env,
+    throwaway_postgresql_database,
+)
 
 PROJECT = "bench-json-api"
 MAX_REQUESTS = 100_000
@@ -57,36 +62,6 @@ def log(message: str) -> None:
 
 
 # --- Database ----------------------------------------------------------------------
-
-
-def throwaway_postgresql(url: str) -> tuple[str, str]:
-    """(URL of the benchmark database, its name), next to the one ``url`` names."""
-    path = urlsplit(url).path.lstrip("/")
-    name = f"{path}_json_bench"
-    if not re.fullmatch(r"[A-Za-z0-9_]{1,63}", name):
-        raise SystemExit(f"cannot derive a database name from {path!r}")
-    return urlsplit(url)._replace(path=f"/{name}").geturl(), name
-
-
-def admin_sql(url: str, statement: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute(sql.SQL(statement))
-
-
-def manage(env: dict, *args: str) -> None:
-    result = subprocess.run(
-        [str(VENV_BIN / "python"), str(REPO / "manage.py"), *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if result.returncode != 0:
-        raise SystemExit(f"manage.py {args[0]} failed:\n{(result.stdout + result.stderr)[-3000:]}")
 
 
 def populate(releases: int) -> int:
@@ -167,48 +142,6 @@ def move_serial(project_id: int) -> None:
 # --- Server ------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_gunicorn(env: dict, workdir: Path, workers: int, threads: int) -> tuple:
-    port = free_port()
-    log_path = workdir / "gunicorn.log"
-    proc = subprocess.Popen(
-        [
-            str(VENV_BIN / "gunicorn"),
-            "pypi_site.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(threads),
-            "--error-logfile",
-            str(log_path),
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    return proc, port, log_path
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
 def fetch(connection: http.client.HTTPConnection, path: str, releases: int) -> int:
     connection.request("GET", path)
     response = connection.getresponse()
@@ -220,26 +153,7 @@ def fetch(connection: http.client.HTTPConnection, path: str, releases: int) -> i
     return len(body)
 
 
-def wait_ready(proc, port: int, path: str, releases: int, log_path: Path) -> int:
-    deadline = time.monotonic() + 90
-    last = "no answer"
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"gunicorn exited:\n{log_path.read_text()[-3000:]}")
-        try:
-            return fetch(http.client.HTTPConnection("127.0.0.1", port, timeout=30), path, releases)
-        except (OSError, RuntimeError) as exc:
-            last = str(exc)
-        time.sleep(0.3)
-    raise SystemExit(f"server not ready: {last}")
-
-
 # --- Measures ------------------------------------------------------------------------
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def cold(port: int, path: str, project_id: int, count: int, seconds: float, releases: int):
@@ -301,10 +215,10 @@ def warm_phase(port: int, path: str, count: int, seconds: float, clients: int):
 
 
 def summary(latencies: list[float]) -> str:
-    ms = [value * 1000 for value in latencies]
+    ms = percentiles([value * 1000 for value in latencies])
     return (
-        f"p50 {percentile(ms, 0.5):.1f} ms, p95 {percentile(ms, 0.95):.1f} ms, "
-        f"p99 {percentile(ms, 0.99):.1f} ms, max {max(ms):.1f} ms"
+        f"p50 {ms['p50']:.1f} ms, p95 {ms['p95']:.1f} ms, "
+        f"p99 {ms['p99']:.1f} ms, max {ms['max']:.1f} ms"
     )
 
 
@@ -327,62 +241,78 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="json-bench-"))
     admin_url = os.environ.get("DATABASE_URL", "")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FILES_", "AWS_"))}
-    env.update(
-        VAR_DIR=str(workdir / "var"),
-        DEBUG="false",
+    try:
+        with ExitStack() as stack:
+            stack.callback(shutil.rmtree, workdir, ignore_errors=True)
+            measure(args, workdir, admin_url, stack)
+    except LiveServerError as error:
+        raise SystemExit(str(error)) from None
+
+
+def measure(args: argparse.Namespace, workdir: Path, admin_url: str, stack: ExitStack) -> None:
+    database_url = None
+    if is_postgresql(admin_url):
+        database_url, db_name = stack.enter_context(
+            throwaway_postgresql_database(admin_url, "json_bench", keep=args.keep)
+        )
+        database = f"PostgreSQL ({db_name}, dropped at the end)"
+    else:
+        database = f"SQLite in {workdir}"
+    env = server_env(
+        workdir / "var",
+        database_url,
         SECRET_KEY=secrets.token_urlsafe(50),
-        ALLOWED_HOSTS="127.0.0.1,localhost",
         LOG_LEVEL="WARNING",
         CACHE_KEY_PREFIX=f"json-bench-{secrets.token_hex(4)}",
         DOWNLOAD_COUNTS="false",
     )
-    db_name = None
-    if admin_url.startswith("postgres"):
-        env["DATABASE_URL"], db_name = throwaway_postgresql(admin_url)
-        admin_sql(admin_url, f'DROP DATABASE IF EXISTS "{db_name}"')
-        admin_sql(admin_url, f'CREATE DATABASE "{db_name}"')
-        database = f"PostgreSQL ({db_name}, dropped at the end)"
-    else:
-        env.pop("DATABASE_URL", None)
-        database = f"SQLite in {workdir}"
+    # populate() writes from this process: the same database as the server's.
+    os.environ.clear()
     os.environ.update(env)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pypi_site.settings")
-    proc = None
-    try:
-        log(f"database: {database}; cache: {'Redis' if env.get('REDIS_URL') else 'local memory'}")
-        t0 = time.monotonic()
-        manage(env, "migrate", "--noinput")
-        project_id = populate(args.releases)
-        loaded = time.monotonic() - t0
-        log(f"migrated and loaded {args.releases} releases x 2 files in {loaded:.1f}s")
-        proc, port, log_path = start_gunicorn(env, workdir, args.workers, args.threads)
-        path = f"/pypi/{PROJECT}/json"
-        size = wait_ready(proc, port, path, args.releases, log_path)
-        log(
-            f"server: gunicorn {args.workers} workers gthread x{args.threads}; "
-            f"body {size / 1024:.0f} KiB"
-        )
+    stack.callback(close_connections)  # before the database is dropped
 
-        latencies = cold(port, path, project_id, args.cold, args.seconds, args.releases)
-        log(
-            f"cold: {len(latencies)} requests, one client: "
-            f"{len(latencies) / sum(latencies):.1f} req/s; {summary(latencies)}"
+    log(f"database: {database}; cache: {'Redis' if env.get('REDIS_URL') else 'local memory'}")
+    t0 = time.monotonic()
+    manage(env, "migrate", "--noinput")
+    project_id = populate(args.releases)
+    loaded = time.monotonic() - t0
+    log(f"migrated and loaded {args.releases} releases x 2 files in {loaded:.1f}s")
+    server = stack.enter_context(
+        gunicorn_server(
+            env,
+            workdir,
+            workers=args.workers,
+            threads=args.threads,
+            # gunicorn's defaults.
+            timeout=30,
+            graceful_timeout=30,
+            start_timeout=90,
         )
-        latencies, elapsed = warm(port, path, args.warm, args.seconds, args.clients)
-        log(
-            f"warm: {len(latencies)} requests, {args.clients} clients, {elapsed:.1f} s: "
-            f"{len(latencies) / elapsed:.0f} req/s; {summary(latencies)}"
-        )
-    finally:
-        if proc is not None:
-            stop(proc)
-        if db_name and not args.keep:
-            from django.db import connections
+    )
+    port = urlsplit(server.url).port
+    path = f"/pypi/{PROJECT}/json"
+    size = fetch(http.client.HTTPConnection("127.0.0.1", port, timeout=30), path, args.releases)
+    log(
+        f"server: gunicorn {args.workers} workers gthread x{args.threads}; "
+        f"body {size / 1024:.0f} KiB"
+    )
 
-            connections.close_all()
-            admin_sql(admin_url, f'DROP DATABASE IF EXISTS "{db_name}"')
-        shutil.rmtree(workdir, ignore_errors=True)
+    latencies = cold(port, path, project_id, args.cold, args.seconds, args.releases)
+    log(
+        f"cold: {len(latencies)} requests, one client: "
+        f"{len(latencies) / sum(latencies):.1f} req/s; {summary(latencies)}"
+    )
+    latencies, elapsed = warm(port, path, args.warm, args.seconds, args.clients)
+    log(
+        f"warm: {len(latencies)} requests, {args.clients} clients, {elapsed:.1f} s: "
+        f"{len(latencies) / elapsed:.0f} req/s; {summary(latencies)}"
+    )
+
+
+def close_connections() -> None:
+    from django.db import connections
+
+    connections.close_all()
 
 
 if __name__ == "__main__":

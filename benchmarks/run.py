@@ -20,7 +20,7 @@ import argparse
 import base64
 import datetime as dt
 import hashlib
-import http.client
+import importlib.util
 import json
 import os
 import platform
@@ -28,14 +28,13 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +42,6 @@ from urllib.parse import urljoin, urlsplit
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH_DIR = REPO / "benchmarks"
-VENV_BIN = REPO / ".venv" / "bin"
 PYPISERVER_VENV = BENCH_DIR / ".venv-pypiserver"
 PYPISERVER_REQUIREMENTS = ["pypiserver[passlib]", "gevent", "gunicorn"]
 
@@ -51,13 +49,25 @@ sys.path.insert(0, str(REPO))
 from packaging.utils import canonicalize_name  # noqa: E402
 
 from tests.factories import Dist, core_metadata, make_sdist, make_wheel, wheel_stem  # noqa: E402
+from tests.liveserver import (  # noqa: E402
+    LiveServerError,
+    Response,
+    http_get,
+    manage,
+    post_upload,
+    server_env,
+    start_gunicorn,
+    stop,
+    superuser_with_token,
+    twine_upload_command,
+)
 
 MiB = 1024 * 1024
 JSON_ACCEPT = "application/vnd.pypi.simple.v1+json"
+USER_AGENT = "pypi-site-benchmarks"
 BIG_PROJECT_VERSIONS = 500  # x (wheel + sdist) = 1,000 files
 SMALL_PROJECTS = 200
 TWINE_PROJECTS, TWINE_VERSIONS = 25, 5  # x (wheel + sdist) = 250 files
-ONE_MIB = MiB
 
 
 class BenchError(Exception):
@@ -95,11 +105,11 @@ def ensure_wrk(install: bool) -> str:
     return found
 
 
-def ensure_twine() -> Path:
-    twine = VENV_BIN / "twine"
-    if not twine.exists():
-        raise SystemExit(f"{twine} is missing: run `make install` (twine is a dev dependency).")
-    return twine
+def ensure_twine() -> None:
+    if importlib.util.find_spec("twine") is None:
+        raise SystemExit(
+            f"twine is missing from {sys.prefix}: run `make install` (twine is a dev dependency)."
+        )
 
 
 def ensure_pypiserver(cache: bool) -> Path:
@@ -154,7 +164,7 @@ def build_corpus(workdir: Path, tag: str) -> Corpus:
     small_names = [f"bench-small-{tag}-{i:03d}" for i in range(SMALL_PROJECTS)]
     small = [make_wheel(name, "1.0") for name in small_names]
     onemeg_name = f"bench-onemeg-{tag}"
-    payload = {f"{wheel_stem(onemeg_name)}/payload.bin": os.urandom(ONE_MIB)}
+    payload = {f"{wheel_stem(onemeg_name)}/payload.bin": os.urandom(MiB)}
     onemeg = make_wheel(onemeg_name, "1.0", files=payload)
 
     twine_dir = workdir / "twine-dists"
@@ -237,111 +247,7 @@ def build_big_wheel(directory: Path, name: str, payload_mib: int) -> BigFile:
 # --- HTTP --------------------------------------------------------------------
 
 
-@dataclass
-class Response:
-    status: int
-    reason: str
-    headers: dict[str, str]
-    body: bytes
-
-    @classmethod
-    def read(cls, resp: http.client.HTTPResponse) -> Response:
-        headers = {key.lower(): value for key, value in resp.getheaders()}
-        return cls(resp.status, resp.reason, headers, resp.read())
-
-    def describe(self) -> str:
-        text = self.body[:300].decode("utf-8", "replace").strip()
-        return f"{self.status} {self.reason}" + (f": {text}" if text else "")
-
-
-def _connection(base_url: str, timeout: float) -> http.client.HTTPConnection:
-    parts = urlsplit(base_url)
-    if parts.hostname not in {"127.0.0.1", "localhost", "::1"}:
-        raise BenchError(f"refusing to send load to {parts.hostname}: loopback only")
-    return http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
-
-
-def http_get(url: str, headers: dict | None = None, timeout: float = 60) -> Response:
-    parts = urlsplit(url)
-    conn = _connection(url, timeout)
-    try:
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
-        conn.request("GET", path, headers=headers or {})
-        resp = conn.getresponse()
-        body = resp.read()
-        return Response(
-            resp.status, resp.reason, {k.lower(): v for k, v in resp.getheaders()}, body
-        )
-    finally:
-        conn.close()
-
-
-def multipart(fields: dict, filename: str, content: bytes | Path) -> tuple[str, list, int]:
-    """The multipart/form-data body twine sends: (content type, segments, length).
-
-    Segments are bytes, or a Path whose bytes are streamed from disk.
-    """
-    boundary = secrets.token_hex(16)
-    segments: list[bytes | Path] = []
-    for key, value in fields.items():
-        for item in value if isinstance(value, list | tuple) else [value]:
-            segments.append(
-                f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n'.encode()
-                + str(item).encode()
-                + b"\r\n"
-            )
-    segments.append(
-        (
-            f"--{boundary}\r\n"
-            f'Content-Disposition: form-data; name="content"; filename="{filename}"\r\n'
-            "Content-Type: application/octet-stream\r\n\r\n"
-        ).encode()
-    )
-    segments.append(content)
-    segments.append(f"\r\n--{boundary}--\r\n".encode())
-    length = sum(s.stat().st_size if isinstance(s, Path) else len(s) for s in segments)
-    return f"multipart/form-data; boundary={boundary}", segments, length
-
-
-def _stream(segments: list) -> Iterator[bytes]:
-    for segment in segments:
-        if isinstance(segment, Path):
-            with segment.open("rb") as handle:
-                while chunk := handle.read(MiB):
-                    yield chunk
-        else:
-            yield segment
-
-
-def post_upload(
-    url: str, auth: tuple[str, str], fields: dict, filename: str, content: bytes | Path
-) -> Response:
-    """One upload as twine makes it, over a fresh connection, streamed."""
-    content_type, segments, length = multipart(fields, filename, content)
-    credentials = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-    conn = _connection(url, timeout=600)
-    try:
-        conn.putrequest("POST", urlsplit(url).path or "/")
-        conn.putheader("Content-Type", content_type)
-        conn.putheader("Content-Length", str(length))
-        conn.putheader("Authorization", f"Basic {credentials}")
-        conn.putheader("User-Agent", "pypi-site-benchmarks")
-        conn.endheaders()
-        for chunk in _stream(segments):
-            conn.send(chunk)
-        resp = conn.getresponse()
-        return Response.read(resp)
-    finally:
-        conn.close()
-
-
 # --- Servers -------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -354,148 +260,61 @@ class Server:
     auth: tuple[str, str] = ("", "")
     describe: str = ""
 
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except FileNotFoundError:
-            return "(no log)"
-
     def stop(self) -> None:
         """SIGTERM to the gunicorn master we started (it stops its own workers)."""
-        if self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-
-def wait_ready(server: Server, path: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    last = "no answer"
-    while time.monotonic() < deadline:
-        if server.proc.poll() is not None:
-            raise BenchError(
-                f"{server.name} exited with {server.proc.returncode} while starting:\n"
-                + server.log_tail()
-            )
-        try:
-            resp = http_get(server.base_url + path, timeout=5)
-        except OSError as exc:
-            last = str(exc)
-        else:
-            if resp.status == 200:
-                return
-            last = resp.describe()
-        time.sleep(0.2)
-    raise BenchError(f"{server.name} not ready after {timeout:.0f}s ({last}):\n{server.log_tail()}")
+        stop(self.proc)
 
 
 def _ours_env(workdir: Path, tag: str, big_upload_limit: int) -> dict:
-    drop = ("FILES_", "AWS_", "TWINE_")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-    var_dir = workdir / "var"
     (workdir / "upload-tmp").mkdir(exist_ok=True)
-    env.update(
-        VAR_DIR=str(var_dir),
-        DEBUG="false",
+    return server_env(
+        workdir / "var",
+        os.environ.get("DATABASE_URL"),
         SECRET_KEY=secrets.token_urlsafe(50),
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        FILES_STORAGE="filesystem",
         FILE_UPLOAD_TEMP_DIR=str(workdir / "upload-tmp"),
         UPLOAD_MAX_BYTES=str(big_upload_limit),
         LOG_LEVEL="WARNING",
         CACHE_KEY_PREFIX=f"bench-{tag}",
         # One user creates every benchmark project: far over the abuse limit.
         RATELIMIT_PROJECT_CREATE="1000000/3600",
-        PYTHONUNBUFFERED="1",
     )
-    return env
-
-
-def _manage(env: dict, *args: str, stdin_env: dict | None = None) -> str:
-    result = subprocess.run(
-        [str(VENV_BIN / "python"), str(REPO / "manage.py"), *args],
-        cwd=REPO,
-        env={**env, **(stdin_env or {})},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if result.returncode != 0:
-        raise BenchError(
-            f"manage.py {args[0]} failed ({result.returncode}):\n"
-            + (result.stdout + result.stderr)[-3000:]
-        )
-    return result.stdout
 
 
 def start_ours(workdir: Path, tag: str, workers: int, threads: int, big_mib: int) -> Server:
     # The default per-file limit (100 MiB) would refuse the big upload.
     env = _ours_env(workdir, tag, big_upload_limit=max(600_000_000, (big_mib + 16) * MiB))
     t0 = time.monotonic()
-    _manage(env, "migrate", "--noinput")
-    _manage(env, "collectstatic", "--noinput", "--verbosity", "0")
+    manage(env, "migrate", "--noinput")
+    manage(env, "collectstatic", "--noinput", "--verbosity", "0")
     username = f"bench{tag}"
-    password = secrets.token_urlsafe(24)
-    _manage(
-        env,
-        "createsuperuser",
-        "--noinput",
-        stdin_env={
-            "DJANGO_SUPERUSER_USERNAME": username,
-            "DJANGO_SUPERUSER_EMAIL": f"{username}@example.com",
-            "DJANGO_SUPERUSER_PASSWORD": password,
-        },
-    )
-    token = _manage(env, "create_api_token", username).strip()
+    token = superuser_with_token(env, username, secrets.token_urlsafe(24))
     if not token or "\n" in token:
         raise BenchError(f"create_api_token printed {token!r}, expected one token")
     log(f"[ours] database ready in {time.monotonic() - t0:.1f}s (user {username}, token minted)")
-    port = free_port()
-    log_path = workdir / "gunicorn-ours.log"
-    cmd = [
-        str(VENV_BIN / "gunicorn"),
-        "pypi_site.wsgi:application",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--worker-class",
-        "gthread",
-        "--threads",
-        str(threads),
-        "--timeout",
-        "300",
-        "--graceful-timeout",
-        "10",
-        "--error-logfile",
-        str(log_path),
-    ]
-    proc = subprocess.Popen(
-        cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    gunicorn = start_gunicorn(
+        env,
+        workdir,
+        name="gunicorn-ours",
+        workers=workers,
+        threads=threads,
+        timeout=300,
+        graceful_timeout=10,
+        start_timeout=90,
     )
-    base = f"http://127.0.0.1:{port}"
-    server = Server(
+    return Server(
         "ours",
-        base,
-        proc,
-        log_path,
-        upload_url=f"{base}/legacy/",
+        gunicorn.url,
+        gunicorn.process,
+        gunicorn.log_path,
+        upload_url=f"{gunicorn.url}/legacy/",
         auth=("__token__", token),
         describe=f"gunicorn {workers} workers gthread x{threads} threads",
     )
-    wait_ready(server, "/_health/")
-    return server
 
 
 def start_pypiserver(workdir: Path, bin_dir: Path, workers: int, cache: bool) -> Server:
     root = workdir / "pypiserver-packages"
     root.mkdir()
-    port = free_port()
-    log_path = workdir / "gunicorn-pypiserver.log"
     # -a . -P . : nobody needs to authenticate, uploads included. The backend is
     # named: "auto" would pick cached-dir whenever watchdog happens to be installed.
     backend = "cached-dir" if cache else "simple-dir"
@@ -503,38 +322,31 @@ def start_pypiserver(workdir: Path, bin_dir: Path, workers: int, cache: bool) ->
         f"pypiserver:app(root={str(root)!r}, authenticate=[], password_file='.', "
         f"disable_fallback=True, backend_arg={backend!r})"
     )
-    cmd = [
-        str(bin_dir / "gunicorn"),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--worker-class",
-        "gevent",
-        "--timeout",
-        "300",
-        "--graceful-timeout",
-        "10",
-        "--error-logfile",
-        str(log_path),
-        app,
-    ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYPISERVER")}
-    proc = subprocess.Popen(
-        cmd, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    gunicorn = start_gunicorn(
+        env,
+        workdir,
+        app=app,
+        gunicorn=[str(bin_dir / "gunicorn")],
+        cwd=workdir,
+        name="gunicorn-pypiserver",
+        workers=workers,
+        worker_class="gevent",
+        threads=None,
+        timeout=300,
+        graceful_timeout=10,
+        health_path="/health",
+        start_timeout=90,
     )
-    base = f"http://127.0.0.1:{port}"
-    server = Server(
+    return Server(
         "pypiserver",
-        base,
-        proc,
-        log_path,
-        upload_url=f"{base}/",
+        gunicorn.url,
+        gunicorn.process,
+        gunicorn.log_path,
+        upload_url=f"{gunicorn.url}/",
         auth=("bench", "bench"),
         describe=f"gunicorn {workers} workers gevent, {backend} backend",
     )
-    wait_ready(server, "/health")
-    return server
 
 
 # --- Measuring -------------------------------------------------------------------
@@ -732,11 +544,10 @@ class RssSampler(threading.Thread):
 
 
 class Bench:
-    def __init__(self, args: argparse.Namespace, settings: Settings, workdir: Path, twine: Path):
+    def __init__(self, args: argparse.Namespace, settings: Settings, workdir: Path):
         self.args = args
         self.settings = settings
         self.workdir = workdir
-        self.twine = twine
         self.results: dict[str, dict[str, dict]] = {}
         self.big_file: BigFile | None = None
 
@@ -748,7 +559,7 @@ class Bench:
             self.results[server.name][metric] = {"n/a": str(exc)}
             log(f"[{server.name}] {metric}: n/a ({exc})")
             return False
-        except (BenchError, OSError, subprocess.SubprocessError) as exc:
+        except (BenchError, LiveServerError, OSError, subprocess.SubprocessError) as exc:
             self.results[server.name][metric] = {"error": str(exc)}
             log(f"[{server.name}] {metric}: ERROR {exc}")
             return False
@@ -790,7 +601,12 @@ class Bench:
                 if failure.is_set():
                     return
                 resp = post_upload(
-                    server.upload_url, server.auth, dist.form(), dist.filename, dist.content
+                    server.upload_url,
+                    server.auth,
+                    dist.form(),
+                    dist.filename,
+                    dist.content,
+                    user_agent=USER_AGENT,
                 )
                 if resp.status != 200:
                     errors.append(f"upload of {dist.filename} answered {resp.describe()}")
@@ -861,19 +677,9 @@ class Bench:
             PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring",
             NO_COLOR="1",
         )
-        cmd = [
-            str(self.twine),
-            "upload",
-            "--repository-url",
-            server.upload_url,
-            "-u",
-            server.auth[0],
-            "-p",
-            server.auth[1],
-            "--non-interactive",
-            "--disable-progress-bar",
-            *map(str, files),
-        ]
+        cmd = twine_upload_command(
+            server.upload_url, files, username=server.auth[0], password=server.auth[1]
+        )
         t0 = time.monotonic()
         result = subprocess.run(
             cmd, cwd=self.workdir, env=env, capture_output=True, text=True, timeout=600
@@ -907,7 +713,14 @@ class Bench:
         sampler.start()
         t0 = time.monotonic()
         try:
-            resp = post_upload(server.upload_url, server.auth, big.fields, big.path.name, big.path)
+            resp = post_upload(
+                server.upload_url,
+                server.auth,
+                big.fields,
+                big.path.name,
+                big.path,
+                user_agent=USER_AGENT,
+            )
         finally:
             elapsed = time.monotonic() - t0
             sampler.stop()
@@ -1072,14 +885,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.monotonic()
     wrk = ensure_wrk(args.install)
-    twine = ensure_twine()
+    ensure_twine()
     pypiserver_bin = None if args.skip_pypiserver else ensure_pypiserver(args.pypiserver_cache)
     settings = Settings(wrk=wrk, duration=3 if args.quick else 10, connections=args.connections)
 
     workdir = Path(tempfile.mkdtemp(prefix="pypi-bench-"))
     tag = secrets.token_hex(3)
     log(f"working in {workdir} (run tag {tag})")
-    bench = Bench(args, settings, workdir, twine)
+    bench = Bench(args, settings, workdir)
     servers: list[Server] = []
 
     def interrupted(signum, frame):
@@ -1113,7 +926,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, start in targets:
             try:
                 server = start()
-            except (BenchError, OSError, subprocess.SubprocessError) as exc:
+            except (BenchError, LiveServerError, OSError, subprocess.SubprocessError) as exc:
                 log(f"[{name}] ERROR starting the server: {exc}")
                 bench.results[name] = {"start": {"error": str(exc)}}
                 continue

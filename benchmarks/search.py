@@ -33,15 +33,14 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-import dj_database_url  # noqa: E402
 import psycopg  # noqa: E402
 from packaging.utils import canonicalize_name  # noqa: E402
-from psycopg import sql  # noqa: E402
+
+from tests.liveserver import is_postgresql, percentiles, throwaway_postgresql_database  # noqa: E402
 
 PAGE_SIZE = 20
 PREFIXES = [
@@ -172,7 +171,7 @@ def generate(rng: random.Random, vocabulary: Vocabulary, count: int) -> tuple[Co
         description = f"# {name}\n\n{vocabulary.span(rng, 150, 500)}"
         version = f"{rng.randint(0, 9)}.{rng.randint(0, 30)}.{rng.randint(0, 9)}"
         summary = vocabulary.span(rng, 5, 14)[:512]
-        rows.projects.append((pk, name, normalized, created, pk, 0))
+        rows.projects.append((pk, name, normalized, created, pk, 0, ""))
         rows.documents.append(
             (
                 pk,
@@ -199,7 +198,7 @@ def generate(rng: random.Random, vocabulary: Vocabulary, count: int) -> tuple[Co
 COPIES = {
     "classifiers": "COPY packages_classifier (name, id) FROM STDIN",
     "projects": "COPY packages_project (id, name, normalized_name, created_at, last_serial,"
-    " total_size) FROM STDIN",
+    " total_size, quarantine_reason) FROM STDIN",
     "documents": "COPY packages_searchdocument (project_id, name, normalized_name, version,"
     " summary, keywords, description, people, released_at, created_at) FROM STDIN",
     "links": "COPY packages_searchdocument_classifiers (searchdocument_id, classifier_id)"
@@ -325,18 +324,6 @@ def run_query(query: Query) -> tuple[float, int, int]:
     return (time.perf_counter() - start) * 1000, len(page), total
 
 
-def percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    cuts = statistics.quantiles(ordered, n=100, method="inclusive")
-    return {
-        "n": len(ordered),
-        "p50": statistics.median(ordered),
-        "p95": cuts[94],
-        "p99": cuts[98],
-        "max": ordered[-1],
-    }
-
-
 def explain(query: Query) -> str:
     from django.db import connection
 
@@ -385,37 +372,9 @@ def time_index_updates(rng: random.Random, corpus: Corpus, count: int) -> dict[s
 # --- Database --------------------------------------------------------------------
 
 
-def bench_database(url: str) -> tuple[str, str]:
-    """(URL of the throwaway database, its name)."""
-    config = dj_database_url.parse(url)
-    if "postgresql" not in config["ENGINE"]:
-        raise SystemExit(
-            "benchmarks/search.py measures PostgreSQL's search: set DATABASE_URL to a "
-            "postgresql:// URL (the role needs CREATEDB). SQLite is not measured."
-        )
-    name = f"{config['NAME']}_search_bench"
-    if not re.fullmatch(r"[A-Za-z0-9_]{1,63}", name):
-        raise SystemExit(f"cannot derive a database name from {config['NAME']!r}")
-    return urlsplit(url)._replace(path=f"/{name}").geturl(), name
-
-
-def admin_connection(url: str) -> psycopg.Connection:
-    """A connection to the database DATABASE_URL names, to create and drop ours."""
-    config = dj_database_url.parse(url)
-    return psycopg.connect(
-        dbname=config["NAME"],
-        user=config["USER"] or None,
-        password=config["PASSWORD"] or None,
-        host=config["HOST"] or None,
-        port=config["PORT"] or None,
-        autocommit=True,
-    )
-
-
 def sizes() -> dict[str, str]:
     from django.db import connection
 
-    rows = {}
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT c.relname, pg_size_pretty(pg_total_relation_size(c.oid))"
@@ -424,8 +383,7 @@ def sizes() -> dict[str, str]:
             " AND c.relname LIKE 'packages_searchdocument%%'"
             " ORDER BY pg_total_relation_size(c.oid) DESC"
         )
-        rows = dict(cursor.fetchall())
-    return rows
+        return dict(cursor.fetchall())
 
 
 # --- Main ------------------------------------------------------------------------
@@ -462,28 +420,29 @@ def main(argv: list[str] | None = None) -> int:
     url = os.environ.get("DATABASE_URL", "")
     if not url:
         raise SystemExit("set DATABASE_URL to a PostgreSQL database (postgresql://...)")
-    bench_url, bench_name = bench_database(url)
+    if not is_postgresql(url):
+        raise SystemExit(
+            "benchmarks/search.py measures PostgreSQL's search: set DATABASE_URL to a "
+            "postgresql:// URL (the role needs CREATEDB). SQLite is not measured."
+        )
     started = time.monotonic()
-    if not args.reuse:
-        with admin_connection(url) as admin:
-            drop = sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(bench_name))
-            admin.execute(drop)
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(bench_name)))
-        log(f"created database {bench_name}")
+    keep = args.keep or args.reuse
+    bench_name = None
     try:
-        return run(args, bench_url, bench_name, started)
-    finally:
-        from django.db import connections
+        with throwaway_postgresql_database(
+            url, "search_bench", create=not args.reuse, keep=keep
+        ) as (bench_url, bench_name):
+            if not args.reuse:
+                log(f"created database {bench_name}")
+            try:
+                return run(args, bench_url, bench_name, started)
+            finally:
+                from django.db import connections
 
-        connections.close_all()
-        if args.keep or args.reuse:
-            log(f"kept database {bench_name}")
-        else:
-            with admin_connection(url) as admin:
-                admin.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(bench_name))
-                )
-            log(f"dropped database {bench_name}")
+                connections.close_all()
+    finally:
+        if bench_name:
+            log(f"kept database {bench_name}" if keep else f"dropped database {bench_name}")
 
 
 def run(args: argparse.Namespace, bench_url: str, bench_name: str, started: float) -> int:
@@ -576,13 +535,19 @@ def run(args: argparse.Namespace, bench_url: str, bench_name: str, started: floa
             f"search_index_update after a new release: p50 {updates['p50']:.1f} ms, "
             f"p99 {updates['p99']:.1f} ms (n={updates['n']})"
         )
+    relation_sizes = sizes()
     lines.append("sizes (table with TOAST, indexes):")
-    lines += [f"  {name:<60} {size}" for name, size in sizes().items()]
+    lines += [f"  {name:<60} {size}" for name, size in relation_sizes.items()]
     print("\n".join(lines))
     if args.json:
         args.json.write_text(
             json.dumps(
-                {"header": header, "queries": figures, "index_update": updates, "sizes": sizes()},
+                {
+                    "header": header,
+                    "queries": figures,
+                    "index_update": updates,
+                    "sizes": relation_sizes,
+                },
                 indent=2,
             )
             + "\n"

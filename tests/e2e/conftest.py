@@ -10,60 +10,37 @@ database the server reads.
 
 import os
 import secrets
-import shlex
-import socket
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin
 
 import pytest
 
 from tests.factories import Dist, make_sdist, make_wheel
-
-REPO = Path(__file__).resolve().parents[2]
-MANAGE = REPO / "manage.py"
-START_TIMEOUT = 45  # seconds for gunicorn to answer /_health/ with 200
+from tests.liveserver import (
+    LiveServerError,
+    describe,
+    gunicorn_server,
+    is_postgresql,
+    manage,
+    run,
+    server_env,
+    superuser_with_token,
+    throwaway_postgresql_database,
+    twine_upload_command,
+)
 
 _DATABASE_URL = os.environ.get("DATABASE_URL", "")
 BACKENDS = ["sqlite"]
-if urlsplit(_DATABASE_URL).scheme in {"postgres", "postgresql"}:
+if is_postgresql(_DATABASE_URL):
     BACKENDS.append("postgresql")
-
-
-def describe(result: subprocess.CompletedProcess) -> str:
-    """A failed command as a person needs to see it in the assertion message."""
-    return (
-        f"$ {shlex.join(str(arg) for arg in result.args)}\n"
-        f"exit status {result.returncode}\n"
-        f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
-    )
-
-
-def run(args: list, *, env: dict[str, str], timeout: float = 120, cwd=None):
-    return subprocess.run(
-        [str(arg) for arg in args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(autouse=True)
@@ -86,11 +63,7 @@ class Server:
     access_log: Path
 
     def manage(self, *args: str, env: dict[str, str] | None = None) -> str:
-        result = run(
-            [sys.executable, MANAGE, *args], env={**self.env, **(env or {})}, cwd=REPO, timeout=120
-        )
-        assert result.returncode == 0, describe(result)
-        return result.stdout
+        return manage({**self.env, **(env or {})}, *args, timeout=120)
 
     def get(self, path: str, accept: str = "text/html") -> tuple[int, bytes]:
         request = urllib.request.Request(self.url + path, headers={"Accept": accept})
@@ -106,156 +79,10 @@ class Server:
 
 UPLOAD_MAX_BYTES = 4_000_000
 
-# Settings that would point the server at state outside its VAR_DIR, or change
-# how it answers plain http on 127.0.0.1.
-_SERVER_ENV_DROPPED = {
-    "DATABASE_URL",
-    "FILE_UPLOAD_TEMP_DIR",
-    "CACHE_GENERATION_FILE",
-    "EMAIL_URL",
-    "SECRET_KEY",
-    "PORT",
-    "CSRF_TRUSTED_ORIGINS",
-    "SECURE_ORIGIN",
-    "BEHIND_TLS_PROXY",
-    "SECURE_HSTS_SECONDS",
-}
-
-
-def _server_env(var_dir: Path, database_url: str | None) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        # Coverage of the tests' own process only: the unit tests must cover the
-        # code; a server's run must not make up for them.
-        if not key.startswith(("COV_CORE_", "COVERAGE_", "FILES_", "AWS_"))
-        and key not in _SERVER_ENV_DROPPED
-    }
-    env.update(
-        VAR_DIR=str(var_dir),
-        DEBUG="false",
-        DJANGO_SETTINGS_MODULE="pypi_site.settings",
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        FILES_STORAGE="filesystem",
-        # Small, so the oversized-upload test sends megabytes, not 100 MiB.
-        UPLOAD_MAX_BYTES=str(UPLOAD_MAX_BYTES),
-        # Kept when set (CI's Redis), under a prefix of this server's own.
-        CACHE_KEY_PREFIX=f"e2e-{secrets.token_hex(4)}",
-        PYTHONUNBUFFERED="1",
-    )
-    if database_url:
-        env["DATABASE_URL"] = database_url
-    return env
-
 
 def _manage_concurrently(env: dict[str, str], *commands: list[str]) -> None:
     with ThreadPoolExecutor(len(commands)) as pool:
-        results = pool.map(
-            lambda args: run([sys.executable, MANAGE, *args], env=env, cwd=REPO), commands
-        )
-        for result in results:
-            assert result.returncode == 0, describe(result)
-
-
-@contextmanager
-def _throwaway_postgresql_database(admin_url: str) -> Iterator[str]:
-    """A new empty database next to DATABASE_URL's, dropped afterwards."""
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(admin_url)
-    name = f"{parts.path.lstrip('/')[:40] or 'pypi'}_e2e_{secrets.token_hex(4)}"
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield urlunsplit(parts._replace(path="/" + name))
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as connection:
-            force = " WITH (FORCE)" if connection.info.server_version >= 130000 else ""
-            connection.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {}" + force).format(sql.Identifier(name))
-            )
-
-
-def _wait_until_healthy(process: subprocess.Popen, url: str) -> str | None:
-    """None once /_health/ answers 200, else why not."""
-    deadline = time.monotonic() + START_TIMEOUT
-    last = "no answer"
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            return f"gunicorn exited with status {process.returncode}"
-        try:
-            with urllib.request.urlopen(url + "/_health/", timeout=5) as response:
-                if response.status == 200:
-                    return None
-                last = f"status {response.status}"
-        except urllib.error.HTTPError as error:
-            last = f"status {error.code}: {error.read()[:500]!r}"
-        except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
-            last = repr(error)
-        time.sleep(0.1)
-    return f"/_health/ did not answer 200 within {START_TIMEOUT} s (last: {last})"
-
-
-def _stop(process: subprocess.Popen) -> None:
-    # SIGTERM lets gunicorn's master stop its own workers.
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
-@contextmanager
-def _gunicorn(env: dict[str, str], var_dir: Path, access_log: Path) -> Iterator[str]:
-    for _attempt in range(3):
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}"
-        log_path = var_dir / f"gunicorn-{port}.log"
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "pypi_site.wsgi:application",
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "--workers",
-                    "2",
-                    "--worker-class",
-                    "gthread",
-                    "--threads",
-                    "4",
-                    "--access-logfile",
-                    str(access_log),
-                    "--timeout",
-                    "60",
-                    "--graceful-timeout",
-                    "5",
-                ],
-                cwd=REPO,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        problem = _wait_until_healthy(process, url)
-        if problem is None:
-            break
-        _stop(process)
-        output = log_path.read_text(errors="replace")
-        # Another process took the free port between our probe and the bind.
-        if "in use" not in output:
-            pytest.fail(f"the server did not start: {problem}\n--- gunicorn ---\n{output}")
-    else:
-        pytest.fail(f"the server found no free port: {problem}\n--- gunicorn ---\n{output}")
-    try:
-        yield url
-    finally:
-        _stop(process)
+        list(pool.map(lambda args: manage(env, *args, timeout=120), commands))
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -263,25 +90,31 @@ def server(request, tmp_path_factory) -> Iterator[Server]:
     backend = request.param
     var_dir = tmp_path_factory.mktemp(f"e2e-{backend}-var")
     access_log = var_dir / "access.log"
-
-    @contextmanager
-    def database() -> Iterator[str | None]:
+    with ExitStack() as stack:
+        database_url = None  # settings' default: var_dir/db.sqlite3
         if backend == "postgresql":
-            with _throwaway_postgresql_database(_DATABASE_URL) as url:
-                yield url
-        else:
-            yield None  # settings' default: var_dir/db.sqlite3
-
-    with database() as database_url:
-        env = _server_env(var_dir, database_url)
+            database_url, _name = stack.enter_context(
+                throwaway_postgresql_database(_DATABASE_URL, f"e2e_{secrets.token_hex(4)}")
+            )
+        env = server_env(
+            var_dir,
+            database_url,
+            # Small, so the oversized-upload test sends megabytes, not 100 MiB.
+            UPLOAD_MAX_BYTES=str(UPLOAD_MAX_BYTES),
+            # Kept when set (CI's Redis), under a prefix of this server's own.
+            CACHE_KEY_PREFIX=f"e2e-{secrets.token_hex(4)}",
+        )
         # As `make run` does; collectstatic needs no database, so both at once.
         _manage_concurrently(
             env,
             ["migrate", "--noinput", "--verbosity", "0"],
             ["collectstatic", "--noinput", "--verbosity", "0"],
         )
-        with _gunicorn(env, var_dir, access_log) as url:
-            yield Server(backend, url, env, var_dir, access_log)
+        try:
+            gunicorn = stack.enter_context(gunicorn_server(env, var_dir, access_log=access_log))
+        except LiveServerError as error:
+            pytest.fail(str(error))
+        yield Server(backend, gunicorn.url, env, var_dir, access_log)
 
 
 # --- Clients --------------------------------------------------------------------------
@@ -336,16 +169,7 @@ class Account:
 def account(server) -> Account:
     username = "e2e-owner"
     password = secrets.token_urlsafe(16)
-    server.manage(
-        "createsuperuser",
-        "--noinput",
-        env={
-            "DJANGO_SUPERUSER_USERNAME": username,
-            "DJANGO_SUPERUSER_EMAIL": "e2e-owner@example.com",
-            "DJANGO_SUPERUSER_PASSWORD": password,
-        },
-    )
-    token = server.manage("create_api_token", username).strip()
+    token = superuser_with_token(server.env, username, password)
     assert token.startswith("pypi-"), token
     return Account(username, password, token)
 
@@ -408,25 +232,10 @@ def dists(tmp_path_factory) -> Dists:
 
 
 def twine_upload(server: Server, files, *, username: str, password: str, env, extra=()):
-    return run(
-        [
-            sys.executable,
-            "-m",
-            "twine",
-            "upload",
-            "--repository-url",
-            f"{server.url}/legacy/",
-            # The "=" form: a random secret may begin with "-".
-            f"--username={username}",
-            f"--password={password}",
-            "--non-interactive",
-            "--disable-progress-bar",
-            *extra,
-            *files,
-        ],
-        env=env,
-        timeout=120,
+    command = twine_upload_command(
+        f"{server.url}/legacy/", files, username=username, password=password, extra=extra
     )
+    return run(command, env=env, timeout=120)
 
 
 @pytest.fixture(scope="session")

@@ -1,58 +1,17 @@
 """What the server does under pressure: a file over the limit while it is still
 being sent, and two clients uploading one filename at the same moment."""
 
-import base64
-import http.client
 import os
-import secrets
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlsplit
 
 import pytest
 
-from tests.factories import Dist, make_wheel
+from tests.factories import make_wheel
+from tests.liveserver import post_upload
 
 from .conftest import UPLOAD_MAX_BYTES, describe, simple_links, twine_upload
 
 pytestmark = pytest.mark.e2e
-
-
-def multipart(dist: Dist) -> tuple[bytes, str]:
-    boundary = secrets.token_hex(16)
-    parts = []
-    for key, value in dist.form().items():
-        for item in value if isinstance(value, list) else [value]:
-            parts.append(
-                f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n'
-                f"{item}\r\n".encode()
-            )
-    parts.append(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="content"; '
-        f'filename="{dist.filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
-        + dist.content
-        + b"\r\n"
-    )
-    parts.append(f"--{boundary}--\r\n".encode())
-    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
-
-
-def post_upload(server, dist: Dist, token: str) -> tuple[int, str]:
-    body, content_type = multipart(dist)
-    url = urlsplit(server.url)
-    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
-    credentials = base64.b64encode(f"__token__:{token}".encode()).decode()
-    try:
-        connection.request(
-            "POST",
-            "/legacy/",
-            body=body,
-            headers={"Content-Type": content_type, "Authorization": f"Basic {credentials}"},
-        )
-        response = connection.getresponse()
-        response.read()
-        return response.status, response.reason
-    finally:
-        connection.close()
 
 
 def test_oversized_upload_is_refused_with_a_message_twine_shows(
@@ -89,9 +48,17 @@ def test_concurrent_uploads_of_one_filename_have_exactly_one_winner(server, acco
         second = make_wheel("e2e-race", version, files={"e2e_race/second.py": b"B = 2\n"})
         assert first.filename == second.filename and first.sha256 != second.sha256
         with ThreadPoolExecutor(2) as pool:
-            results = list(
-                pool.map(lambda d: post_upload(server, d, account.token), [first, second])
+            responses = pool.map(
+                lambda d: post_upload(
+                    f"{server.url}/legacy/",
+                    ("__token__", account.token),
+                    d.form(),
+                    d.filename,
+                    d.content,
+                ),
+                [first, second],
             )
+            results = [(response.status, response.reason) for response in responses]
 
         statuses = sorted(status for status, _reason in results)
         assert statuses == [200, 400], results
