@@ -1,8 +1,11 @@
+import pyotp
 import pytest
+from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.core.files.storage import storages
 
 from accounts.models import Email, User
+from accounts.tokens import api_token_create
 from packages.models import Project, Role
 
 
@@ -28,11 +31,21 @@ def _isolated_files(settings, tmp_path):
     cache.clear()
 
 
-def verified_user(username: str) -> User:
-    """An account as it is once registered and verified: may upload."""
+def verified_user(username: str, *, staff: bool = False, two_factor: bool = False) -> User:
+    """An account as it is once registered and verified: may upload. ``staff``
+    may enter the admin, which wants ``two_factor`` too (pypi_site.admin)."""
     email = f"{username}@example.com"
-    user = User.objects.create_user(username, email, "correct horse battery")
+    user = User.objects.create_user(username, email, "correct horse battery", is_staff=staff)
     Email.objects.create(user=user, email=email, primary=True, verified=True)
+    if two_factor:
+        give_two_factor(user)
+    return user
+
+
+def give_two_factor(user: User) -> User:
+    """An authenticator app for ``user``, as REQUIRE_2FA_TO_* want."""
+    user.totp_secret = pyotp.random_base32()
+    user.save(update_fields=["totp_secret"])
     return user
 
 
@@ -49,6 +62,20 @@ def maintainer(db):
 @pytest.fixture
 def outsider(db):
     return verified_user("oscar")
+
+
+@pytest.fixture
+def moderator(db):
+    """A staff account with 2FA in the Moderators group the data migration made."""
+    user = verified_user("mona", staff=True, two_factor=True)
+    user.groups.add(Group.objects.get(name="Moderators"))
+    return user
+
+
+@pytest.fixture
+def token(owner):
+    """olivia's API token (unscoped), as twine sends it."""
+    return api_token_create(user=owner, description="ci").secret
 
 
 @pytest.fixture

@@ -175,6 +175,30 @@ def _fields_from_metadata(name: str, version: str, text: str) -> dict:
     return fields
 
 
+# --- Through the upload endpoint ------------------------------------------------
+
+
+def basic(secret: str, username: str = "__token__") -> str:
+    """The Authorization header twine sends: an API token as ``__token__``'s password."""
+    return "Basic " + base64.b64encode(f"{username}:{secret}".encode()).decode()
+
+
+def post_upload(client, dist: Dist, secret: str, **overrides):
+    """POST ``dist`` to /legacy/ with the fields twine sends; ``None`` drops a field."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    data = dist.form(**overrides)
+    data["content"] = SimpleUploadedFile(dist.filename, dist.content)
+    return client.post("/legacy/", data, HTTP_AUTHORIZATION=basic(secret))
+
+
+def path_of(dist: Dist) -> str:
+    """Where the storage keeps ``dist``'s bytes."""
+    from packages.storage import file_path
+
+    return file_path(blake2_256_digest=dist.blake2_256, filename=dist.filename)
+
+
 # --- Rows, as the upload leaves them ---------------------------------------------
 
 
@@ -200,9 +224,9 @@ def add_file(release, dist: Dist, *, with_metadata: bool = False, store: bool = 
     from django.db.models import F
 
     from packages.models import File, FileRegistry, Project
-    from packages.storage import file_path, files_storage, metadata_path
+    from packages.storage import files_storage, metadata_path
 
-    path = file_path(blake2_256_digest=dist.blake2_256, filename=dist.filename)
+    path = path_of(dist)
     metadata = Dist(filename="METADATA", content=dist.metadata.encode())
     if store:
         storage = files_storage()

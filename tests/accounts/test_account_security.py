@@ -69,7 +69,6 @@ def test_every_account_event_the_code_records_has_plain_words():
     import re
     from pathlib import Path
 
-
     root = Path(__file__).resolve().parents[2]
     recorded = set()
     for app in ("accounts", "packages", "moderation"):

@@ -8,7 +8,6 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.core.exceptions import ImproperlyConfigured
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
@@ -17,7 +16,7 @@ from accounts.models import ApiToken, Email, Event
 from accounts.tokens import TokenError, api_token_authenticate, api_token_create
 from accounts.views.secret_scanning import disclose_token
 from pypi_site.settings import _secret_scanning_public_keys
-from tests.factories import make_wheel
+from tests.factories import make_wheel, post_upload
 
 pytestmark = pytest.mark.django_db
 
@@ -168,13 +167,7 @@ def test_tokens_not_ours_are_false_positives_and_others_untouched(
 def test_revoked_token_can_no_longer_upload(client, owner, project, private_key):
     minted = api_token_create(user=owner)
     report(client, [entry(minted.secret)], private_key)
-    dist = make_wheel("sample-project", "1.0")
-    credentials = base64.b64encode(f"__token__:{minted.secret}".encode()).decode()
-    response = client.post(
-        "/legacy/",
-        {**dist.form(), "content": SimpleUploadedFile(dist.filename, dist.content)},
-        HTTP_AUTHORIZATION=f"Basic {credentials}",
-    )
+    response = post_upload(client, make_wheel("sample-project", "1.0"), minted.secret)
     assert response.status_code == 403
     assert "revoked" in response.reason_phrase
 

@@ -31,12 +31,6 @@ def revoke_url(token) -> str:
 
 
 @pytest.fixture
-def signed_in(client, owner):
-    client.force_login(owner)
-    return client
-
-
-@pytest.fixture
 def other_project(db, outsider):
     project = Project.objects.create(name="Other", normalized_name="other")
     Role.objects.create(project=project, user=outsider, role_name=Role.Name.OWNER)

@@ -64,16 +64,6 @@ def browser() -> Iterator:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
-@pytest.fixture
-def _plain_static_files(settings):
-    # The manifest storage needs collectstatic's manifest for every {% static %};
-    # the live server serves the source files through the static finders instead.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
 @dataclass
 class Visit:
     page: object  # playwright.sync_api.Page
@@ -169,7 +159,7 @@ def describe_violations(violations: list[dict]) -> str:
 
 
 @pytest.fixture
-def visit(browser, live_server, _plain_static_files) -> Iterator[Callable[..., Visit]]:
+def visit(browser, live_server) -> Iterator[Callable[..., Visit]]:
     """visit(path, width, screenshot=name, **context_options) -> Visit, the page
     loaded and, with a name, its screenshot saved."""
     contexts = []

@@ -1,15 +1,12 @@
 """A frozen account can't sign in, keep a session, or upload with a token."""
 
-import base64
-
 import pytest
 from django.contrib.auth import authenticate
-from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.tokens import TokenError, api_token_authenticate, api_token_create
 from moderation import services
 from packages.models import File
-from tests.factories import make_wheel
+from tests.factories import make_wheel, post_upload
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "correct horse battery"
@@ -63,11 +60,7 @@ def test_frozen_users_tokens_stop_working(owner, moderator):
 def test_frozen_user_cannot_upload(client, owner, moderator):
     secret = api_token_create(user=owner).secret
     freeze(owner, moderator)
-    dist = make_wheel("fresh-project")
-    data = dist.form()
-    data["content"] = SimpleUploadedFile(dist.filename, dist.content)
-    auth = "Basic " + base64.b64encode(f"__token__:{secret}".encode()).decode()
-    response = client.post("/legacy/", data, HTTP_AUTHORIZATION=auth)
+    response = post_upload(client, make_wheel("fresh-project"), secret)
     assert response.status_code == 403
     assert b"frozen" in response.content
     assert not File.objects.exists()

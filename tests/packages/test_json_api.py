@@ -1,21 +1,18 @@
 """The JSON API: /pypi/<name>/json, /pypi/<name>/<version>/json and the
 OpenAPI schema at /api/openapi.json."""
 
-import base64
 import json
 from datetime import UTC, datetime
 
 import jsonschema
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from drf_spectacular.validation import validate_schema
 
-from accounts.tokens import api_token_create
 from packages import json_api
 from packages.models import JournalEntry, Project, Release, Role
 from packages.services import release_yank
-from tests.factories import add_file, make_release, make_sdist, make_wheel
+from tests.factories import add_file, make_release, make_sdist, make_wheel, post_upload
 
 pytestmark = pytest.mark.django_db
 
@@ -459,25 +456,17 @@ def test_queries_do_not_grow_with_releases(
 # --- Agreement with the simple API and the journal --------------------------------------
 
 
-def basic(secret: str) -> str:
-    return "Basic " + base64.b64encode(f"__token__:{secret}".encode()).decode()
-
-
-def upload(client, dist, secret):
-    data = dist.form()
-    data["content"] = SimpleUploadedFile(dist.filename, dist.content)
-    response = client.post("/legacy/", data, HTTP_AUTHORIZATION=basic(secret))
-    assert response.status_code == 200, response.content
-
-
 @pytest.fixture
-def published(client, owner, project):
+def published(client, owner, project, token):
     """Three releases uploaded through /legacy/, one of them yanked."""
-    secret = api_token_create(user=owner, description="ci").secret
-    upload(client, make_sdist(version="1.0"), secret)
-    upload(client, make_wheel(version="1.0", requires_python=">=3.8"), secret)
-    upload(client, make_wheel(version="2.0", requires_python=">=3.10"), secret)
-    upload(client, make_wheel(version="3.0rc1"), secret)
+    for dist in [
+        make_sdist(version="1.0"),
+        make_wheel(version="1.0", requires_python=">=3.8"),
+        make_wheel(version="2.0", requires_python=">=3.10"),
+        make_wheel(version="3.0rc1"),
+    ]:
+        response = post_upload(client, dist, token)
+        assert response.status_code == 200, response.content
     release_yank(
         release=Release.objects.get(project=project, version="2.0"), reason="Oops", actor=owner
     )

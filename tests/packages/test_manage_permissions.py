@@ -7,7 +7,6 @@ an Owner may do it all. A refused POST changes nothing (no project event)."""
 
 from datetime import timedelta
 
-import pyotp
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -15,7 +14,7 @@ from django.utils import timezone
 from accounts.models import Event
 from packages.collaborators import invitation_token
 from packages.models import Role, RoleInvitation
-from tests.conftest import verified_user
+from tests.conftest import give_two_factor, verified_user
 from tests.factories import add_file, make_release, make_wheel
 
 pytestmark = pytest.mark.django_db
@@ -23,12 +22,6 @@ pytestmark = pytest.mark.django_db
 LOGIN = "login"
 TWO_FACTOR = "two-factor"
 ACTORS = ["anonymous", "no_2fa", "outsider", "maintainer", "owner"]
-
-
-def give_two_factor(user):
-    user.totp_secret = pyotp.random_base32()
-    user.save()
-    return user
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from datetime import timedelta
 
-import pyotp
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -12,18 +11,12 @@ from packages import services
 from packages.collaborators import invitation_from_token, invitation_token
 from packages.models import File, Project, Release, Role, RoleInvitation
 from packages.views import manage
-from tests.conftest import verified_user
+from tests.conftest import give_two_factor, verified_user
 from tests.factories import add_file, make_release, make_sdist, make_wheel
 
 pytestmark = pytest.mark.django_db
 
 IP = "203.0.113.50"
-
-
-def give_two_factor(user):
-    user.totp_secret = pyotp.random_base32()
-    user.save()
-    return user
 
 
 @pytest.fixture(autouse=True)

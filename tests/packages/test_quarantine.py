@@ -10,7 +10,6 @@ import xmlrpc.client
 from dataclasses import dataclass
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.utils import timezone
 
@@ -23,9 +22,8 @@ from packages.models import File, Project, Release, SearchDocument
 from packages.services import project_delete
 from packages.storage import files_storage, metadata_path
 from pypi_site.fastpath import cached_simple_answer, file_answer
-from tests.conftest import verified_user
-from tests.factories import Dist, make_wheel
-from tests.packages.test_upload import basic
+from tests.conftest import give_two_factor
+from tests.factories import Dist, make_wheel, post_upload
 
 pytestmark = pytest.mark.django_db
 
@@ -46,12 +44,6 @@ class Target:
         return f"/project/{self.normalized}/"
 
 
-def upload(client, dist: Dist, secret: str):
-    data = dist.form()
-    data["content"] = SimpleUploadedFile(dist.filename, dist.content)
-    return client.post("/legacy/", data, HTTP_AUTHORIZATION=basic(secret))
-
-
 def wheel(name: str, version: str = "1.0", summary: str = "Zebrafish toolkit") -> Dist:
     return make_wheel(name, version, summary=summary, extra_headers=(("Classifier", DJANGO),))
 
@@ -64,24 +56,21 @@ def secret(owner):
 @pytest.fixture
 def published(client, project, secret):
     """Sample.Project 1.0 (with its PEP 658 metadata), uploaded through /legacy/."""
-    assert upload(client, wheel("Sample.Project"), secret).status_code == 200
+    assert post_upload(client, wheel("Sample.Project"), secret).status_code == 200
     return Target("Sample.Project", "sample-project", File.objects.get().path)
 
 
 @pytest.fixture
 def bystander(client, published, secret):
     """Another of olivia's projects, which nothing here hides."""
-    assert upload(client, wheel("other-project", summary="Zebrafish helpers"), secret).status_code
+    assert post_upload(
+        client, wheel("other-project", summary="Zebrafish helpers"), secret
+    ).status_code
     return Target(
         "other-project",
         "other-project",
         File.objects.get(release__project__normalized_name="other-project").path,
     )
-
-
-@pytest.fixture
-def moderator(db):
-    return verified_user("mona")
 
 
 @pytest.fixture
@@ -310,24 +299,24 @@ def test_upload_to_a_quarantined_project_is_refused_and_says_why(
 ):
     quarantine()
     dist = wheel("Sample.Project", "2.0")
-    response = upload(client, dist, secret)
+    response = post_upload(client, dist, secret)
     assert_refused(response, 403, "Project 'Sample.Project' is quarantined")
     assert "/manage/project/sample-project/" in response.reason_phrase
     assert "/help/#quarantine" in response.reason_phrase
     assert not Release.objects.filter(version="2.0").exists()
     assert list(File.objects.values_list("filename", flat=True)) == [published.path.split("/")[-1]]
     # An identical re-upload of an existing file is refused too, not "already stored".
-    response = upload(client, wheel("Sample.Project"), secret)
+    response = post_upload(client, wheel("Sample.Project"), secret)
     assert_refused(response, 403, "is quarantined")
     release()
-    assert upload(client, dist, secret).status_code == 200
+    assert post_upload(client, dist, secret).status_code == 200
     assert Release.objects.filter(version="2.0").exists()
 
 
 def test_an_outsider_is_not_told_of_the_quarantine(client, published, outsider, quarantine):
     quarantine()
     secret = api_token_create(user=outsider).secret
-    response = upload(client, wheel("Sample.Project", "2.0"), secret)
+    response = post_upload(client, wheel("Sample.Project", "2.0"), secret)
     assert_refused(response, 403, "The user 'oscar' isn't allowed to upload")
     assert "quarantine" not in response.content.decode()
 
@@ -346,7 +335,7 @@ def test_a_quarantine_during_the_upload_is_caught_under_the_lock(
 
     monkeypatch.setattr(upload_module, "check_duplicate", quarantined_meanwhile)
     dist = wheel("Sample.Project", "2.0")
-    response = upload(client, dist, secret)
+    response = post_upload(client, dist, secret)
     assert_refused(response, 403, "Project 'Sample.Project' is quarantined")
     assert not File.objects.filter(filename=dist.filename).exists()
     assert not any(name.endswith(dist.filename) for name in _stored_names(files_storage())), (
@@ -401,7 +390,7 @@ def test_search_and_suggestions_leave_out_quarantined_projects(
     connection.vendor != "postgresql", reason="PostgreSQL's trigram search of similar names"
 )
 def test_a_quarantined_name_is_nobodys_for_similar_names(client, published, secret, quarantine):
-    assert upload(client, wheel("sample-projekt"), secret).status_code == 200
+    assert post_upload(client, wheel("sample-projekt"), secret).status_code == 200
     projekt = Project.objects.get(normalized_name="sample-projekt").pk
     # A query that is a visible project's exact name looks for no similar names ...
     assert search_module._typo_ids("sample-project", "sample-project") == []
@@ -443,10 +432,7 @@ def test_visible_is_the_projects_not_quarantined(published, bystander, quarantin
 
 
 def test_owners_see_why_on_the_management_pages(client, published, owner, quarantine):
-    import pyotp
-
-    owner.totp_secret = pyotp.random_base32()
-    owner.save(update_fields=["totp_secret"])
+    give_two_factor(owner)
     quarantine()
     client.force_login(owner)
     page = client.get("/manage/project/sample-project/")

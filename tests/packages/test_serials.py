@@ -4,29 +4,20 @@ grow, and the serial the simple API (and the XML-RPC changelog) reports is the
 project's last one. On PostgreSQL, concurrent uploads are also checked against
 what a mirror polling the journal would see."""
 
-import base64
 import json
 import threading
 import xmlrpc.client
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, connections
 from django.test import Client
 
 from accounts.tokens import api_token_create
 from packages import services
 from packages.models import File, JournalEntry, Project, Release
-from tests.factories import Dist, make_sdist, make_wheel
+from tests.factories import make_sdist, make_wheel, post_upload
 
 JSON = "application/vnd.pypi.simple.v1+json"
-
-
-def upload(client: Client, dist: Dist, secret: str):
-    data = dist.form()
-    data["content"] = SimpleUploadedFile(dist.filename, dist.content)
-    auth = "Basic " + base64.b64encode(f"__token__:{secret}".encode()).decode()
-    return client.post("/legacy/", data, HTTP_AUTHORIZATION=auth)
 
 
 def serials() -> list[int]:
@@ -84,7 +75,7 @@ def test_every_visible_change_appends_exactly_one_entry(
 
     def ok(dist):
         def act():
-            response = upload(client, dist, secret)
+            response = post_upload(client, dist, secret)
             assert response.status_code == 200, response.content
 
         return act
@@ -129,7 +120,7 @@ def test_refused_changes_append_nothing(client, owner, project):
 def test_the_changelog_names_what_the_simple_api_serves(client, owner):
     secret = api_token_create(user=owner).secret
     for dist in (make_wheel("Alpha.Lib", "1.0"), make_wheel("zeta", "0.1")):
-        assert upload(client, dist, secret).status_code == 200
+        assert post_upload(client, dist, secret).status_code == 200
     index = client.get("/simple/", HTTP_ACCEPT=JSON)
     body = json.loads(index.content)
     last = JournalEntry.objects.order_by("-id").first().id
@@ -164,7 +155,7 @@ def test_concurrent_uploads_keep_serials_in_commit_order(owner):
     # the journal itself orders serials by commit.
     names = [f"race-{n}" for n in range(6)]
     for name in names:
-        assert upload(Client(), make_wheel(name, "0.1"), secret).status_code == 200
+        assert post_upload(Client(), make_wheel(name, "0.1"), secret).status_code == 200
     # Per thread: a new release (wheel), then a second file in it (sdist).
     dists = [(make_wheel(name, "1.0"), make_sdist(name, "1.0")) for name in names]
     start = threading.Barrier(len(dists) + 1)
@@ -177,7 +168,7 @@ def test_concurrent_uploads_keep_serials_in_commit_order(owner):
             client = Client()
             start.wait()
             for dist in pair:
-                response = upload(client, dist, secret)
+                response = post_upload(client, dist, secret)
                 if response.status_code != 200:
                     failures.append(f"{dist.filename}: {response.status_code} {response.content}")
         finally:

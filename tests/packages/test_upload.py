@@ -2,7 +2,6 @@
 races between concurrent uploads. The races are staged by letting a step of the
 pipeline commit the "winning" upload's rows just before this upload commits."""
 
-import base64
 import hashlib
 
 import pytest
@@ -24,7 +23,7 @@ from packages.models import (
 )
 from packages.rendering import RENDERER_VERSION
 from packages.search import search
-from packages.storage import file_path, files_storage, metadata_path
+from packages.storage import files_storage, metadata_path
 from packages.upload import (
     Outcome,
     Upload,
@@ -33,19 +32,9 @@ from packages.upload import (
     release_file_upload,
 )
 from packages.upload_handler import HashingUploadHandler
-from tests.factories import Dist, make_sdist, make_wheel
+from tests.factories import Dist, basic, make_sdist, make_wheel, path_of, post_upload
 
 pytestmark = pytest.mark.django_db
-
-
-def basic(secret: str) -> str:
-    return "Basic " + base64.b64encode(f"__token__:{secret}".encode()).decode()
-
-
-def post(client, dist: Dist, secret: str, **overrides):
-    data = dist.form(**overrides)
-    data["content"] = SimpleUploadedFile(dist.filename, dist.content)
-    return client.post("/legacy/", data, HTTP_AUTHORIZATION=basic(secret))
 
 
 def received(dist: Dist):
@@ -54,10 +43,6 @@ def received(dist: Dist):
     handler.new_file("content", dist.filename, "application/octet-stream", None, None)
     handler.receive_data_chunk(dist.content, 0)
     return handler.file_complete(len(dist.content))
-
-
-def path_of(dist: Dist) -> str:
-    return file_path(blake2_256_digest=dist.blake2_256, filename=dist.filename)
 
 
 def exists(path: str) -> bool:
@@ -83,11 +68,6 @@ def commit_file_row(project: Project, dist: Dist, *, packagetype: str = "bdist_w
         blake2_256_digest=dist.blake2_256,
         path=path_of(dist),
     )
-
-
-@pytest.fixture
-def token(owner):
-    return api_token_create(user=owner).secret
 
 
 @pytest.fixture
@@ -155,7 +135,7 @@ def test_failed_commit_of_a_new_project_leaves_no_rows_and_no_objects(client, to
     monkeypatch.setattr(upload_module, "journal_append", broken)
     dist = make_wheel()
     with pytest.raises(RuntimeError, match="database went away"):
-        post(client, dist, token)
+        post_upload(client, dist, token)
     assert not Project.objects.exists()
     assert not Role.objects.exists()
     assert not Release.objects.exists()
@@ -176,7 +156,7 @@ def test_commit_failing_at_its_last_write_rolls_back_the_file(client, project, t
     monkeypatch.setattr(upload_module, "journal_append", fail_on_file_entry)
     dist = make_wheel()
     with pytest.raises(RuntimeError, match="disk full"):
-        post(client, dist, token)
+        post_upload(client, dist, token)
     assert not Release.objects.exists()
     assert not File.objects.exists()
     assert not JournalEntry.objects.exists()
@@ -195,7 +175,7 @@ def test_refusal_under_the_lock_deletes_the_stored_objects(client, project, toke
         return real(upload, path, stored)
 
     monkeypatch.setattr(upload_module, "_commit", grown_meanwhile)
-    response = post(client, dist, token)
+    response = post_upload(client, dist, token)
     assert response.status_code == 400
     assert "Project size too large" in response.reason_phrase
     assert not File.objects.exists()
@@ -206,7 +186,7 @@ def test_sdist_committed_meanwhile_is_caught_under_the_lock(client, project, tok
     sdist = make_sdist()
     other = make_sdist(filename="Sample.Project-1.0.tar.gz", summary="Built elsewhere")
     race(lambda: commit_file_row(project, other, packagetype="sdist"))
-    response = post(client, sdist, token)
+    response = post_upload(client, sdist, token)
     assert response.status_code == 400
     assert "Only one sdist may be uploaded per release" in response.reason_phrase
     assert not exists(path_of(sdist))
@@ -225,7 +205,7 @@ def test_objects_that_vanished_before_the_lock_are_stored_again(client, token, m
         real(path)
 
     monkeypatch.setattr(upload_module, "_lock_path", cleaned_up_meanwhile)
-    assert post(client, dist, token).status_code == 200
+    assert post_upload(client, dist, token).status_code == 200
     with files_storage().open(path_of(dist), "rb") as handle:
         assert handle.read() == dist.content
     with files_storage().open(metadata_path(path_of(dist)), "rb") as handle:
@@ -238,7 +218,7 @@ def test_objects_that_vanished_before_the_lock_are_stored_again(client, token, m
 def test_identical_upload_winning_the_race_is_success(client, project, token, race):
     dist = make_wheel()
     race(lambda: commit_file_row(project, dist))
-    response = post(client, dist, token)
+    response = post_upload(client, dist, token)
     assert response.status_code == 200
     assert response.content == b"OK: this file was already uploaded.\n"
     assert File.objects.count() == 1
@@ -250,7 +230,7 @@ def test_other_bytes_winning_the_race_refuse_the_upload(client, project, token, 
     winner = make_wheel()
     loser = make_wheel(files={"extra.py": b"x = 1\n"})
     race(lambda: commit_file_row(project, winner))
-    response = post(client, loser, token)
+    response = post_upload(client, loser, token)
     assert response.status_code == 400
     assert response.reason_phrase.startswith("File already exists")
     assert File.objects.get().sha256_digest == winner.sha256
@@ -266,7 +246,7 @@ def test_project_created_concurrently_is_joined_on_the_second_attempt(client, ow
 
     race(same_user_creates_project)
     dist = make_wheel()
-    response = post(client, dist, token)
+    response = post_upload(client, dist, token)
     assert response.status_code == 200
     project = Project.objects.get()
     assert project.name == "sample_project"
@@ -286,7 +266,7 @@ def test_project_created_concurrently_by_someone_else_is_refused(client, outside
 
     race(stranger_creates_project)
     dist = make_wheel()
-    response = post(client, dist, token)
+    response = post_upload(client, dist, token)
     assert response.status_code == 403
     assert "isn't allowed to upload to project 'sample-project'" in response.reason_phrase
     assert not File.objects.exists()
@@ -299,7 +279,7 @@ def test_losing_every_attempt_is_a_409_and_nothing_is_kept(client, token, monkey
 
     monkeypatch.setattr(upload_module, "journal_append", always_conflicts)
     dist = make_wheel()
-    response = post(client, dist, token)
+    response = post_upload(client, dist, token)
     assert response.status_code == 409
     assert "A concurrent upload changed this project" in response.reason_phrase
     assert not Project.objects.exists()
@@ -314,7 +294,7 @@ def test_the_commit_is_tried_at_most_twice(client, token, monkeypatch):
         raise IntegrityError("UNIQUE constraint failed")
 
     monkeypatch.setattr(upload_module, "journal_append", always_conflicts)
-    post(client, make_wheel(), token)
+    post_upload(client, make_wheel(), token)
     assert attempts == ["create", "create"]
 
 
@@ -380,7 +360,7 @@ def test_new_release_stores_its_rendered_description(client, token):
         description="# Title\n\n<script>alert(1)</script>[x](javascript:alert(1))\n",
         description_content_type="text/markdown",
     )
-    assert post(client, dist, token).status_code == 200
+    assert post_upload(client, dist, token).status_code == 200
     release = Release.objects.get()
     assert "<h3>Title</h3>" in release.description_html
     assert "<script" not in release.description_html
@@ -390,15 +370,15 @@ def test_new_release_stores_its_rendered_description(client, token):
 
 def test_new_release_is_found_by_search_at_once(client, token):
     dist = make_wheel("findable-thing", "1.0", summary="Grinds coffee beans")
-    assert post(client, dist, token).status_code == 200
+    assert post_upload(client, dist, token).status_code == 200
     assert [doc.name for doc in search("coffee")] == ["findable-thing"]
     assert SearchDocument.objects.get().version == "1.0"
 
 
 def test_a_file_added_to_an_existing_release_keeps_its_description(client, token):
-    assert post(client, make_wheel(description="First *README*"), token).status_code == 200
+    assert post_upload(client, make_wheel(description="First *README*"), token).status_code == 200
     sdist = make_sdist(description="Second README")
-    assert post(client, sdist, token).status_code == 200
+    assert post_upload(client, sdist, token).status_code == 200
     assert "<em>README</em>" in Release.objects.get().description_html
 
 
@@ -408,13 +388,13 @@ def test_only_the_first_file_of_a_release_renders_its_description(client, token,
     monkeypatch.setattr(
         upload_module, "render_description", lambda *args: rendered.append(args) or real(*args)
     )
-    assert post(client, make_wheel(description="Once"), token).status_code == 200
-    assert post(client, make_sdist(description="Once"), token).status_code == 200
+    assert post_upload(client, make_wheel(description="Once"), token).status_code == 200
+    assert post_upload(client, make_sdist(description="Once"), token).status_code == 200
     assert rendered == [("Once", "text/markdown")]
 
 
 def test_release_deleted_after_the_render_check_is_rendered_at_commit(client, token, monkeypatch):
-    assert post(client, make_wheel(description="Old"), token).status_code == 200
+    assert post_upload(client, make_wheel(description="Old"), token).status_code == 200
     real = upload_module.render
 
     def render_then_lose_the_release(upload):
@@ -422,13 +402,13 @@ def test_release_deleted_after_the_render_check_is_rendered_at_commit(client, to
         Release.objects.all().delete()
 
     monkeypatch.setattr(upload_module, "render", render_then_lose_the_release)
-    assert post(client, make_sdist(description="*New*"), token).status_code == 200
+    assert post_upload(client, make_sdist(description="*New*"), token).status_code == 200
     assert "<em>New</em>" in Release.objects.get().description_html
 
 
 def test_account_without_a_verified_primary_address_cannot_upload(client, owner, token):
     owner.emails.update(verified=False)
-    response = post(client, make_wheel(), token)
+    response = post_upload(client, make_wheel(), token)
     assert response.status_code == 400
     assert response.reason_phrase.startswith(
         "User 'olivia' does not have a verified primary email address."
@@ -439,7 +419,7 @@ def test_account_without_a_verified_primary_address_cannot_upload(client, owner,
 
 def test_token_uploads_need_2fa_when_the_setting_says_so(client, owner, token, settings):
     settings.REQUIRE_2FA_TO_UPLOAD = True
-    response = post(client, make_wheel(), token)
+    response = post_upload(client, make_wheel(), token)
     assert response.status_code == 403
     assert response.reason_phrase.startswith(
         "User 'olivia' cannot upload because two-factor authentication is not enabled"
@@ -449,12 +429,12 @@ def test_token_uploads_need_2fa_when_the_setting_says_so(client, owner, token, s
 
     owner.totp_secret = "JBSWY3DPEHPK3PXP"
     owner.save(update_fields=["totp_secret"])
-    assert post(client, make_wheel(), token).status_code == 200
+    assert post_upload(client, make_wheel(), token).status_code == 200
 
 
 def test_without_the_setting_uploads_need_no_2fa(client, owner, token, settings):
     settings.REQUIRE_2FA_TO_UPLOAD = False
-    assert post(client, make_wheel(), token).status_code == 200
+    assert post_upload(client, make_wheel(), token).status_code == 200
 
 
 def test_uploads_are_in_the_project_and_account_security_history(client, owner, token):
@@ -464,7 +444,7 @@ def test_uploads_are_in_the_project_and_account_security_history(client, owner, 
         "/legacy/", data, HTTP_AUTHORIZATION=basic(token), HTTP_USER_AGENT="twine/6.1.0"
     )
     assert response.status_code == 200
-    assert post(client, sdist, token).status_code == 200
+    assert post_upload(client, sdist, token).status_code == 200
     project = Project.objects.get()
     prefix = "pypi-" + ApiToken.objects.get().lookup_id
     history = [
@@ -504,7 +484,7 @@ def test_uploads_are_in_the_project_and_account_security_history(client, owner, 
     ],
 )
 def test_new_project_names_are_checked_by_the_moderation_rules(client, project, token, name, says):
-    response = post(client, make_wheel(name), token)
+    response = post_upload(client, make_wheel(name), token)
     assert response.status_code == 400
     assert says in response.reason_phrase
     assert "/help/#project-name" in response.reason_phrase
@@ -527,7 +507,7 @@ def test_a_name_one_edit_from_a_popular_project_is_accepted_and_queued(
     file.release = release
     file.save()
     DownloadCount.objects.create(file=file, project=popular, day=date.today(), count=1000)
-    assert post(client, make_wheel("reqeusts"), token).status_code == 200
+    assert post_upload(client, make_wheel("reqeusts"), token).status_code == 200
     review = NameReview.objects.get()
     assert (review.project_name, review.similar_to, review.status) == (
         "reqeusts",

@@ -18,24 +18,20 @@ from accounts.tokens import api_token_create, api_token_revoke
 from packages.cache import simple_detail_key
 from packages.models import File, FileRegistry, JournalEntry, Project, Release, Role
 from packages.services import project_delete
-from packages.storage import file_path, files_storage, metadata_path
+from packages.storage import files_storage, metadata_path
 from packages.views.upload import file_upload
-from tests.factories import Dist, core_metadata, make_sdist, make_wheel
+from tests.factories import (
+    basic,
+    core_metadata,
+    make_sdist,
+    make_wheel,
+    path_of,
+    post_upload,
+)
 
 pytestmark = pytest.mark.django_db
 
 URL = "/legacy/"
-
-
-def basic(password: str, username: str = "__token__") -> str:
-    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
-
-
-def post(client, dist: Dist, secret: str, **overrides):
-    """POST the file and the fields twine sends; ``None`` drops a field."""
-    data = dist.form(**overrides)
-    data["content"] = SimpleUploadedFile(dist.filename, dist.content)
-    return client.post(URL, data, HTTP_AUTHORIZATION=basic(secret))
 
 
 def stored_names(root) -> list[str]:
@@ -45,18 +41,9 @@ def stored_names(root) -> list[str]:
     return found
 
 
-def path_of(dist: Dist) -> str:
-    return file_path(blake2_256_digest=dist.blake2_256, filename=dist.filename)
-
-
 @pytest.fixture
 def files_root(tmp_path):
     return tmp_path / "files"
-
-
-@pytest.fixture
-def token(owner):
-    return api_token_create(user=owner, description="ci").secret
 
 
 @pytest.fixture
@@ -106,7 +93,7 @@ def first_upload(client, token, django_capture_on_commit_callbacks):
     dist = make_wheel("Sample.Project", metadata_version="2.4")
     cache.set(simple_detail_key("sample-project", "html"), "stale page")
     with django_capture_on_commit_callbacks(execute=True):
-        response = post(client, dist, token, name="Sample.Project", **RICH)
+        response = post_upload(client, dist, token, name="Sample.Project", **RICH)
     return dist, response
 
 
@@ -221,7 +208,7 @@ def test_upload_purges_the_cached_simple_page(first_upload):
 
 def test_sdist_has_no_metadata_file_and_no_metadata_digest(client, token, files_root):
     dist = make_sdist()
-    response = post(client, dist, token)
+    response = post_upload(client, dist, token)
     assert response.status_code == 200
     file = File.objects.get()
     assert (file.packagetype, file.python_version) == ("sdist", "source")
@@ -231,14 +218,14 @@ def test_sdist_has_no_metadata_file_and_no_metadata_digest(client, token, files_
 
 
 def test_prerelease_is_marked(client, token):
-    assert post(client, make_wheel(version="2.0rc1"), token).status_code == 200
+    assert post_upload(client, make_wheel(version="2.0rc1"), token).status_code == 200
     assert Release.objects.get().is_prerelease is True
 
 
 def test_second_file_joins_the_release_and_adds_one_journal_entry(client, token):
-    assert post(client, make_sdist(), token).status_code == 200
+    assert post_upload(client, make_sdist(), token).status_code == 200
     before = JournalEntry.objects.count()
-    assert post(client, make_wheel(), token).status_code == 200
+    assert post_upload(client, make_wheel(), token).status_code == 200
     assert Release.objects.count() == 1
     assert File.objects.count() == 2
     assert list(JournalEntry.objects.values_list("action", flat=True)[before:]) == [
@@ -247,8 +234,8 @@ def test_second_file_joins_the_release_and_adds_one_journal_entry(client, token)
 
 
 def test_a_new_version_adds_a_release_entry(client, token):
-    assert post(client, make_wheel(version="1.0"), token).status_code == 200
-    assert post(client, make_wheel(version="1.1"), token).status_code == 200
+    assert post_upload(client, make_wheel(version="1.0"), token).status_code == 200
+    assert post_upload(client, make_wheel(version="1.1"), token).status_code == 200
     actions = list(JournalEntry.objects.values_list("action", "version"))
     assert actions[-2:] == [
         ("new release", "1.1"),
@@ -257,8 +244,8 @@ def test_a_new_version_adds_a_release_entry(client, token):
 
 
 def test_wheel_for_1_0_0_joins_release_1_0(client, token):
-    assert post(client, make_sdist(version="1.0"), token).status_code == 200
-    assert post(client, make_wheel(version="1.0.0"), token).status_code == 200
+    assert post_upload(client, make_sdist(version="1.0"), token).status_code == 200
+    assert post_upload(client, make_wheel(version="1.0.0"), token).status_code == 200
     release = Release.objects.get()
     assert release.version == "1.0"
     assert release.files.count() == 2
@@ -266,8 +253,8 @@ def test_wheel_for_1_0_0_joins_release_1_0(client, token):
 
 def test_total_size_adds_up_over_uploads(client, token):
     sdist, wheel = make_sdist(), make_wheel()
-    post(client, sdist, token)
-    post(client, wheel, token)
+    post_upload(client, sdist, token)
+    post_upload(client, wheel, token)
     assert Project.objects.get().total_size == len(sdist.content) + len(wheel.content)
 
 
@@ -275,41 +262,41 @@ def test_total_size_adds_up_over_uploads(client, token):
 
 
 def test_maintainer_may_upload_to_an_existing_project(client, project, maintainer_token):
-    response = post(client, make_wheel(), maintainer_token)
+    response = post_upload(client, make_wheel(), maintainer_token)
     assert response.status_code == 200
     assert File.objects.get().release.project == project
 
 
 def test_upload_to_an_existing_project_does_not_touch_its_roles(client, project, token):
-    post(client, make_wheel(), token)
+    post_upload(client, make_wheel(), token)
     assert Role.objects.count() == 2
     assert not JournalEntry.objects.filter(action="create").exists()
 
 
 def test_existing_project_keeps_its_display_name(client, project, token):
-    post(client, make_wheel(), token, name="SAMPLE_project")
+    post_upload(client, make_wheel(), token, name="SAMPLE_project")
     assert Project.objects.get().name == "Sample.Project"
 
 
 def test_outsider_may_not_upload_to_a_project(client, project, outsider_token, files_root):
-    response = post(client, make_wheel(), outsider_token)
+    response = post_upload(client, make_wheel(), outsider_token)
     assert_refused(response, 403, "The user 'oscar' isn't allowed to upload to project")
     assert_nothing_stored(files_root)
 
 
 def test_user_wide_token_may_create_a_new_project(client, outsider_token):
-    assert post(client, make_wheel("brand-new"), outsider_token).status_code == 200
+    assert post_upload(client, make_wheel("brand-new"), outsider_token).status_code == 200
     assert Project.objects.get().normalized_name == "brand-new"
 
 
 def test_project_scoped_token_may_upload_to_its_project(client, project, owner):
     secret = api_token_create(user=owner, projects=[project]).secret
-    assert post(client, make_wheel(), secret).status_code == 200
+    assert post_upload(client, make_wheel(), secret).status_code == 200
 
 
 def test_project_scoped_token_may_not_create_a_project(client, project, owner):
     secret = api_token_create(user=owner, projects=[project]).secret
-    response = post(client, make_wheel("brand-new"), secret)
+    response = post_upload(client, make_wheel("brand-new"), secret)
     assert_refused(response, 403, "project-scoped token is not valid for project: 'brand-new'")
     assert Project.objects.count() == 1
 
@@ -318,7 +305,7 @@ def test_project_scoped_token_may_not_upload_to_another_project(client, project,
     other = Project.objects.create(name="other", normalized_name="other")
     Role.objects.create(project=other, user=owner, role_name=Role.Name.OWNER)
     secret = api_token_create(user=owner, projects=[project]).secret
-    response = post(client, make_wheel("other"), secret)
+    response = post_upload(client, make_wheel("other"), secret)
     assert_refused(response, 403, "project-scoped token is not valid for project")
     assert not File.objects.exists()
 
@@ -326,22 +313,22 @@ def test_project_scoped_token_may_not_upload_to_another_project(client, project,
 def test_revoked_token_is_refused(client, owner):
     minted = api_token_create(user=owner)
     api_token_revoke(minted.token)
-    assert_refused(post(client, make_wheel(), minted.secret), 403, "it has been revoked")
+    assert_refused(post_upload(client, make_wheel(), minted.secret), 403, "it has been revoked")
 
 
 def test_expired_token_is_refused(client, owner):
     minted = api_token_create(user=owner, expires_at=timezone.now() - timedelta(seconds=1))
-    assert_refused(post(client, make_wheel(), minted.secret), 403, "it has expired")
+    assert_refused(post_upload(client, make_wheel(), minted.secret), 403, "it has expired")
 
 
 def test_garbage_token_is_refused(client, owner):
-    assert_refused(post(client, make_wheel(), "hunter2"), 403, "does not start with 'pypi-'")
+    assert_refused(post_upload(client, make_wheel(), "hunter2"), 403, "does not start with 'pypi-'")
 
 
 def test_refused_token_is_not_stamped_as_used(client, owner):
     minted = api_token_create(user=owner)
     api_token_revoke(minted.token)
-    post(client, make_wheel(), minted.secret)
+    post_upload(client, make_wheel(), minted.secret)
     assert ApiToken.objects.get().last_used_at is None
 
 
@@ -388,7 +375,7 @@ def test_get_is_405_and_names_the_allowed_method(client):
 def test_token_scoped_to_a_deleted_project_stays_useless(client, project, owner):
     secret = api_token_create(user=owner, projects=[project]).secret
     project_delete(project=project, actor=owner)
-    response = post(client, make_wheel("brand-new"), secret)
+    response = post_upload(client, make_wheel("brand-new"), secret)
     assert response.status_code == 403
 
 
@@ -437,21 +424,21 @@ def test_refused_request_body_is_read_before_answering(owner):
 def test_invalid_form_is_refused_and_nothing_is_stored(
     client, token, files_root, overrides, message
 ):
-    response = post(client, make_wheel(), token, **overrides)
+    response = post_upload(client, make_wheel(), token, **overrides)
     assert_refused(response, 400, message)
     assert_nothing_stored(files_root)
     assert not Project.objects.exists()
 
 
 def test_name_outside_latin_1_is_replaced_in_the_reason_but_kept_in_the_body(client, token):
-    response = post(client, make_wheel(), token, name="名前")
+    response = post_upload(client, make_wheel(), token, name="名前")
     assert response.status_code == 400
     assert response.reason_phrase.startswith("'??' is an invalid value for Name")
     assert "'名前' is an invalid value for Name" in response.content.decode()
 
 
 def test_sdist_filetype_on_a_wheel_is_named_in_the_refusal(client, token):
-    response = post(client, make_sdist(), token, filetype="bdist_wheel")
+    response = post_upload(client, make_sdist(), token, filetype="bdist_wheel")
     assert_refused(response, 400, "which is a sdist")
 
 
@@ -461,13 +448,15 @@ def test_upload_without_a_file_is_refused(client, token):
 
 
 def test_protocol_fields_may_be_omitted(client, token):
-    response = post(client, make_wheel(), token, **{":action": None, "protocol_version": None})
+    response = post_upload(
+        client, make_wheel(), token, **{":action": None, "protocol_version": None}
+    )
     assert response.status_code == 200
 
 
 def test_a_single_digest_is_enough_and_case_does_not_matter(client, token):
     dist = make_wheel()
-    response = post(
+    response = post_upload(
         client,
         dist,
         token,
@@ -480,14 +469,14 @@ def test_a_single_digest_is_enough_and_case_does_not_matter(client, token):
 
 def test_form_fields_over_the_memory_limit_are_refused(client, token, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2000
-    response = post(client, make_wheel(), token, description="x" * 5000)
+    response = post_upload(client, make_wheel(), token, description="x" * 5000)
     assert_refused(response, 400, "The upload's form fields are too large")
     assert not File.objects.exists()
 
 
 def test_too_many_form_fields_are_refused(client, token, settings):
     settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 5
-    response = post(client, make_wheel(), token)
+    response = post_upload(client, make_wheel(), token)
     assert_refused(response, 400, "Invalid multipart form data")
 
 
@@ -507,12 +496,12 @@ def test_broken_multipart_body_is_refused(client, token):
 
 
 def test_filename_for_another_project_is_refused(client, token):
-    response = post(client, make_wheel("other"), token, name="sample-project")
+    response = post_upload(client, make_wheel("other"), token, name="sample-project")
     assert_refused(response, 400, "Start filename for 'sample-project' with 'sample_project'")
 
 
 def test_filename_for_another_version_is_refused(client, token):
-    response = post(client, make_wheel(version="2.0"), token, version="1.0")
+    response = post_upload(client, make_wheel(version="2.0"), token, version="1.0")
     assert_refused(response, 400, "Version in filename should be '1.0' not '2.0'")
 
 
@@ -521,71 +510,71 @@ def test_filename_for_another_version_is_refused(client, token):
 )
 def test_retired_formats_are_refused(client, token, files_root, filename):
     dist = dataclasses.replace(make_sdist(), filename=filename)
-    response = post(client, dist, token)
+    response = post_upload(client, dist, token)
     assert_refused(response, 400, "Invalid file extension")
     assert_nothing_stored(files_root)
 
 
 def test_wheel_for_a_plain_linux_platform_is_refused(client, token, files_root):
-    response = post(client, make_wheel(tag="cp311-cp311-linux_x86_64"), token)
+    response = post_upload(client, make_wheel(tag="cp311-cp311-linux_x86_64"), token)
     assert_refused(response, 400, "unsupported platform tag 'linux_x86_64'")
     assert_nothing_stored(files_root)
 
 
 def test_wheel_for_an_extra_allowed_platform_is_accepted(client, token, settings):
     settings.WHEEL_EXTRA_PLATFORMS = ["linux_x86_64"]
-    response = post(client, make_wheel(tag="cp311-cp311-linux_x86_64"), token)
+    response = post_upload(client, make_wheel(tag="cp311-cp311-linux_x86_64"), token)
     assert response.status_code == 200
     assert File.objects.get().python_version == "cp311"
 
 
 def test_wheel_that_is_not_a_zip_is_refused(client, token, files_root):
     dist = dataclasses.replace(make_wheel(), content=b"PK not really a zip")
-    assert_refused(post(client, dist, token), 400, "not a valid zip archive")
+    assert_refused(post_upload(client, dist, token), 400, "not a valid zip archive")
     assert_nothing_stored(files_root)
 
 
 def test_wheel_whose_metadata_names_another_version_is_refused(client, token, files_root):
     dist = make_wheel(metadata=core_metadata("sample-project", "2.0"))
-    response = post(client, dist, token)
+    response = post_upload(client, dist, token)
     assert_refused(response, 400, "The METADATA in the wheel says version '2.0'")
     assert_nothing_stored(files_root)
 
 
 def test_wheel_whose_metadata_names_another_project_is_refused(client, token):
     dist = make_wheel(metadata=core_metadata("other-project", "1.0"))
-    response = post(client, dist, token)
+    response = post_upload(client, dist, token)
     assert_refused(response, 400, "The METADATA in the wheel says name 'other-project'")
 
 
 def test_sdist_without_pkg_info_is_refused(client, token, files_root):
-    response = post(client, make_sdist(include_pkg_info=False), token)
+    response = post_upload(client, make_sdist(include_pkg_info=False), token)
     assert_refused(response, 400, "does not contain PKG-INFO")
     assert_nothing_stored(files_root)
 
 
 def test_sdist_whose_pkg_info_disagrees_is_refused(client, token):
     dist = make_sdist(metadata=core_metadata("sample-project", "1.1"))
-    assert_refused(post(client, dist, token), 400, "The PKG-INFO in the sdist says version")
+    assert_refused(post_upload(client, dist, token), 400, "The PKG-INFO in the sdist says version")
 
 
 def test_second_sdist_for_a_release_is_refused(client, token):
-    assert post(client, make_sdist(), token).status_code == 200
+    assert post_upload(client, make_sdist(), token).status_code == 200
     second = dataclasses.replace(make_sdist(), filename="sample_project-1.0.zip", content=b"zip")
-    response = post(client, second, token)
+    response = post_upload(client, second, token)
     assert_refused(response, 400, "Only one sdist may be uploaded per release")
     assert File.objects.count() == 1
 
 
 def test_second_sdist_for_an_equivalent_version_is_refused(client, token):
-    assert post(client, make_sdist(version="1.0"), token).status_code == 200
-    response = post(client, make_sdist(version="1.0.0"), token)
+    assert post_upload(client, make_sdist(version="1.0"), token).status_code == 200
+    response = post_upload(client, make_sdist(version="1.0.0"), token)
     assert_refused(response, 400, "Only one sdist may be uploaded per release")
 
 
 def test_sdist_for_another_release_is_accepted(client, token):
-    assert post(client, make_sdist(version="1.0"), token).status_code == 200
-    assert post(client, make_sdist(version="1.1"), token).status_code == 200
+    assert post_upload(client, make_sdist(version="1.0"), token).status_code == 200
+    assert post_upload(client, make_sdist(version="1.1"), token).status_code == 200
 
 
 # --- limits ---------------------------------------------------------------------
@@ -595,7 +584,7 @@ def test_file_over_the_upload_limit_is_refused_and_nothing_is_stored(
     client, token, settings, files_root
 ):
     settings.UPLOAD_MAX_BYTES = 500
-    response = post(client, make_wheel(), token)
+    response = post_upload(client, make_wheel(), token)
     assert_refused(response, 400, "File too large. Limit for project 'sample-project' is 0.0005 MB")
     assert_nothing_stored(files_root)
     assert not Project.objects.exists()
@@ -609,7 +598,7 @@ def test_file_over_this_projects_limit_but_under_anothers_is_refused(
     # check itself refuses.
     settings.UPLOAD_MAX_BYTES = 500
     Project.objects.create(name="huge", normalized_name="huge", upload_limit=10**6)
-    response = post(client, make_wheel(), token)
+    response = post_upload(client, make_wheel(), token)
     assert_refused(response, 400, "File too large")
     assert_nothing_stored(files_root)
 
@@ -617,12 +606,12 @@ def test_file_over_this_projects_limit_but_under_anothers_is_refused(
 def test_project_upload_limit_override_allows_a_bigger_file(client, project, token, settings):
     settings.UPLOAD_MAX_BYTES = 500
     Project.objects.filter(pk=project.pk).update(upload_limit=100_000)
-    assert post(client, make_wheel(), token).status_code == 200
+    assert post_upload(client, make_wheel(), token).status_code == 200
 
 
 def test_project_upload_limit_override_names_the_project(client, project, token, settings):
     Project.objects.filter(pk=project.pk).update(upload_limit=500)
-    response = post(client, make_wheel(), token)
+    response = post_upload(client, make_wheel(), token)
     assert_refused(response, 400, "Limit for project 'Sample.Project' is 0.0005 MB")
 
 
@@ -630,7 +619,7 @@ def test_project_total_over_the_limit_is_refused(client, project, token, setting
     dist = make_wheel()
     settings.PROJECT_MAX_BYTES = 10_000
     Project.objects.filter(pk=project.pk).update(total_size=10_000 - len(dist.content) + 1)
-    response = post(client, dist, token)
+    response = post_upload(client, dist, token)
     assert_refused(response, 400, "Project size too large. Limit for project 'Sample.Project'")
     assert_nothing_stored(files_root)
 
@@ -639,19 +628,19 @@ def test_project_total_exactly_at_the_limit_is_accepted(client, project, token, 
     dist = make_wheel()
     settings.PROJECT_MAX_BYTES = 10_000
     Project.objects.filter(pk=project.pk).update(total_size=10_000 - len(dist.content))
-    assert post(client, dist, token).status_code == 200
+    assert post_upload(client, dist, token).status_code == 200
     assert Project.objects.get().total_size == 10_000
 
 
 def test_new_project_over_the_total_limit_is_refused(client, token, settings):
     settings.PROJECT_MAX_BYTES = 100
-    assert_refused(post(client, make_wheel(), token), 400, "Project size too large")
+    assert_refused(post_upload(client, make_wheel(), token), 400, "Project size too large")
 
 
 def test_project_total_size_limit_override_allows_more(client, project, token, settings):
     settings.PROJECT_MAX_BYTES = 10_000
     Project.objects.filter(pk=project.pk).update(total_size=10_000, total_size_limit=50_000)
-    assert post(client, make_wheel(), token).status_code == 200
+    assert post_upload(client, make_wheel(), token).status_code == 200
 
 
 # --- duplicates -----------------------------------------------------------------
@@ -659,9 +648,9 @@ def test_project_total_size_limit_override_allows_more(client, project, token, s
 
 def test_identical_reupload_succeeds_without_a_second_row(client, token):
     dist = make_wheel()
-    assert post(client, dist, token).status_code == 200
+    assert post_upload(client, dist, token).status_code == 200
     entries = JournalEntry.objects.count()
-    response = post(client, dist, token)
+    response = post_upload(client, dist, token)
     assert response.status_code == 200
     assert response.content == b"OK: this file was already uploaded.\n"
     assert File.objects.count() == 1
@@ -671,16 +660,16 @@ def test_identical_reupload_succeeds_without_a_second_row(client, token):
 def test_identical_reupload_stamps_the_token(client, owner):
     minted = api_token_create(user=owner)
     dist = make_wheel()
-    post(client, dist, minted.secret)
+    post_upload(client, dist, minted.secret)
     ApiToken.objects.update(last_used_at=None)
-    post(client, dist, minted.secret)
+    post_upload(client, dist, minted.secret)
     assert ApiToken.objects.get().last_used_at is not None
 
 
 def test_same_filename_with_other_bytes_is_refused(client, token):
-    assert post(client, make_wheel(), token).status_code == 200
+    assert post_upload(client, make_wheel(), token).status_code == 200
     other = make_wheel(files={"extra.py": b"x = 1\n"})
-    response = post(client, other, token)
+    response = post_upload(client, other, token)
     assert response.status_code == 400
     assert response.reason_phrase.startswith(
         "File already exists ('sample_project-1.0-py3-none-any.whl', with blake2_256 hash"
@@ -690,17 +679,17 @@ def test_same_filename_with_other_bytes_is_refused(client, token):
 
 def test_same_bytes_under_another_filename_are_refused(client, token):
     dist = make_wheel()
-    assert post(client, dist, token).status_code == 200
+    assert post_upload(client, dist, token).status_code == 200
     renamed = dataclasses.replace(dist, filename="sample_project-1.0-py2.py3-none-any.whl")
-    response = post(client, renamed, token)
+    response = post_upload(client, renamed, token)
     assert_refused(response, 400, "File already exists ('sample_project-1.0-py3-none-any.whl'")
     assert File.objects.count() == 1
 
 
 def test_filename_of_a_deleted_file_is_refused_forever(client, token):
     dist = make_wheel()
-    assert post(client, dist, token).status_code == 200
+    assert post_upload(client, dist, token).status_code == 200
     File.objects.all().delete()
-    response = post(client, dist, token)
+    response = post_upload(client, dist, token)
     assert_refused(response, 400, "This filename has already been used")
     assert not File.objects.exists()

@@ -3,24 +3,11 @@ limits included) and, with REQUIRE_2FA_TO_MANAGE, admits staff with 2FA only."""
 
 import pyotp
 import pytest
-from django.contrib.auth.models import Group
 from django.contrib.messages import get_messages
-
-from tests.conftest import verified_user
 
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "correct horse battery"  # tests.conftest.verified_user's
-
-
-@pytest.fixture
-def moderator(db):
-    user = verified_user("mona")
-    user.is_staff = True
-    user.totp_secret = pyotp.random_base32()
-    user.save()
-    user.groups.add(Group.objects.get(name="Moderators"))
-    return user
 
 
 def test_anonymous_visitors_are_sent_to_the_sites_login(client):

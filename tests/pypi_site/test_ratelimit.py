@@ -20,8 +20,7 @@ from pypi_site.ratelimit import (
     too_many_requests,
     try_again,
 )
-from tests.factories import make_wheel
-from tests.packages.test_upload_view import basic, post
+from tests.factories import basic, make_wheel, post_upload
 from tests.pypi_site.test_settings import load
 
 
@@ -237,7 +236,7 @@ def two_failures(settings):
 def upload(client, name: str, secret: str, ip: str = "192.0.2.1"):
     dist = make_wheel(name, "1.0")
     client.defaults["REMOTE_ADDR"] = ip
-    return post(client, dist, secret)
+    return post_upload(client, dist, secret)
 
 
 @pytest.mark.django_db
@@ -311,7 +310,7 @@ def test_new_projects_are_limited_per_user(
 
     # Uploads to a project that exists go on.
     dist = make_wheel("first-project", "2.0")
-    assert post(client, dist, token).status_code == 200
+    assert post_upload(client, dist, token).status_code == 200
     # Another user has their own count.
     other = api_token_create(user=maintainer).secret
     with django_capture_on_commit_callbacks(execute=True):
@@ -322,7 +321,7 @@ def test_new_projects_are_limited_per_user(
 def test_refused_new_projects_do_not_count(client, owner, token, two_projects):
     dist = make_wheel("first-project", "1.0")
     for _ in range(3):
-        assert post(client, dist, token, sha256_digest="0" * 64).status_code == 400
+        assert post_upload(client, dist, token, sha256_digest="0" * 64).status_code == 400
 
     assert limit("project-create").exceeded(str(owner.pk)) is None
     assert upload(client, "first-project", token).status_code == 200
