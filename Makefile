@@ -2,31 +2,54 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Bind address of `make run` and `make dev`: 0.0.0.0 serves other machines too
+# (behind a TLS proxy, see the README).
+HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
 # Few threads per worker: they share one interpreter lock, and more of them
 # lengthen the slowest answers without raising throughput (see docs/benchmarks.md).
 THREADS ?= 4
-STAMP := $(VENV)/.installed
+# gunicorn settings every way of starting the index shares (keep-alive).
+GUNICORN_CONF := pypi_site/gunicorn.conf.py
+# Two stamps: serving needs the runtime dependencies only; the test toolchain
+# (pytest, twine, uv, playwright, bandersnatch, ...) comes with the targets that
+# use it. Installing it also satisfies the runtime stamp.
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+# Starts the throwaway PostgreSQL and Redis of `make test` (and `.ci/run`), and
+# installs the Debian packages the tests need.
+SERVICES := scripts/test-services
 # axe-core for the browser tests, from the npm registry at the locked version.
-# Without npm, `make test` still runs: the browser tests then skip and say why.
+# `make test` installs npm (Debian's nodejs/npm) first; under `make test-fast`
+# without npm the browser tests skip and say why.
 NPM ?= npm
 AXE := tests/browser/node_modules/axe-core/axe.min.js
 BROWSER_DEPS := $(if $(shell command -v $(NPM) 2>/dev/null),$(AXE))
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser-deps run dev migrate test test-fast lint format bench clean
+# Prerequisites are made in the order written: `make test` installs the Debian
+# packages before the virtualenv (python3-venv) and axe-core (npm) need them.
+.NOTPARALLEL:
+.PHONY: help install browser-deps run dev migrate test test-packages test-fast lint format \
+	bench clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
 
-install: $(STAMP) ## Create the virtualenv and install everything
+$(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/pip install --quiet -e .
+	touch $(RUN_STAMP)
+
+$(DEV_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(DEV_STAMP) $(RUN_STAMP)
+
+install: $(DEV_STAMP) ## Create the virtualenv and install everything, test toolchain included
 
 $(AXE): tests/browser/package.json tests/browser/package-lock.json
 	$(NPM) ci --prefix tests/browser --no-audit --no-fund --loglevel=error
@@ -34,38 +57,46 @@ $(AXE): tests/browser/package.json tests/browser/package-lock.json
 
 browser-deps: $(AXE) ## Install axe-core for the browser tests (needs npm; Chromium: apt-get install chromium)
 
-migrate: $(STAMP) ## Apply database migrations
+migrate: $(RUN_STAMP) ## Apply database migrations
 	$(BIN)/python manage.py migrate --noinput
 
-run: $(STAMP) ## Serve the index on http://127.0.0.1:$(PORT) (SQLite, local files)
+run: $(RUN_STAMP) ## Serve the index on http://$(HOST):$(PORT) (SQLite, local files)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	$(BIN)/gunicorn pypi_site.wsgi:application --bind 127.0.0.1:$(PORT) \
-		--workers $(WORKERS) --worker-class gthread --threads $(THREADS) \
+	$(BIN)/gunicorn pypi_site.wsgi:application --config $(GUNICORN_CONF) \
+		--bind $(HOST):$(PORT) --workers $(WORKERS) --worker-class gthread --threads $(THREADS) \
 		--access-logfile - --timeout 300
 
-dev: $(STAMP) ## Serve with Django's auto-reloading development server (DEBUG on)
+dev: $(RUN_STAMP) ## Serve with Django's auto-reloading development server (DEBUG on)
 	$(BIN)/python manage.py migrate --noinput
-	DEBUG=true $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	DEBUG=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
+test-packages: ## Install the Debian packages the tests need (as root), or say which are missing
+	PYTHON=$(PYTHON) $(SERVICES) packages
+
+# Against a throwaway PostgreSQL and Redis that scripts/test-services starts on
+# free ports and stops at the end (a DATABASE_URL or REDIS_URL already set is used
+# instead). CI=true: a browser test that cannot run fails instead of skipping
+# (tests/browser/tooling.py), so the suite never passes by leaving tests out.
 # The browser tests' screenshots land in test-artifacts/screenshots/
 # (TEST_ARTIFACTS_DIR=<dir> puts them in <dir>/screenshots/).
-test: $(STAMP) $(BROWSER_DEPS) ## Run the whole test suite with coverage enforced, browser tests included
-	$(BIN)/python -m pytest --cov --cov-report=term-missing $(PYTEST_ARGS)
+test: test-packages $(DEV_STAMP) $(AXE) ## The whole suite with coverage, on its own PostgreSQL + Redis (installs them as root)
+	CI=true PYTHON=$(PYTHON) $(SERVICES) run \
+		$(BIN)/python -m pytest --cov --cov-report=term-missing $(PYTEST_ARGS)
 
-test-fast: $(STAMP) $(BROWSER_DEPS) ## Run the suite without the end-to-end tests and coverage
+test-fast: $(DEV_STAMP) $(BROWSER_DEPS) ## The suite without end-to-end tests and coverage, on the settings as they are (SQLite by default)
 	$(BIN)/python -m pytest -m "not e2e" -q $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff check and ruff format --check
+lint: $(DEV_STAMP) ## ruff check and ruff format --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: $(STAMP) ## Reformat the code with ruff
+format: $(DEV_STAMP) ## Reformat the code with ruff
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(STAMP) ## Run the benchmarks (not part of the tests)
+bench: $(DEV_STAMP) ## Run the benchmarks (not part of the tests)
 	$(BIN)/python benchmarks/run.py
 
 clean: ## Remove the virtualenv and local data
-	rm -rf $(VENV) var .coverage htmlcov .pytest_cache tests/browser/node_modules test-artifacts
+	rm -rf $(VENV) var .coverage htmlcov .pytest_cache tests/browser/node_modules test-artifacts .cache

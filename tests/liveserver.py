@@ -27,6 +27,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 REPO = Path(__file__).resolve().parents[1]
 MANAGE = REPO / "manage.py"
+# The settings `make run` and docker/ start gunicorn with (keep-alive).
+GUNICORN_CONF = REPO / "pypi_site" / "gunicorn.conf.py"
 MiB = 1024 * 1024
 
 
@@ -112,7 +114,7 @@ def twine_upload_command(
 _SERVER_ENV_DROPPED = {
     "DATABASE_URL",
     "FILE_UPLOAD_TEMP_DIR",
-    "CACHE_GENERATION_FILE",
+    "CACHE_DIR",
     "EMAIL_URL",
     "SECRET_KEY",
     "PORT",
@@ -272,6 +274,8 @@ def start_gunicorn(
         command = [
             *gunicorn,
             app,
+            "--config",
+            str(GUNICORN_CONF),
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
