@@ -169,8 +169,7 @@ def cold(port: int, path: str, project_id: int, count: int, seconds: float, rele
 
 
 def warm(port: int, path: str, count: int, seconds: float, clients: int):
-    # Untimed first: with the local-memory cache each worker process keeps
-    # its own copy, built by the first request it answers.
+    # Untimed first: the first requests render the pages into the cache.
     warm_phase(port, path, clients * 4, seconds, clients)
     return warm_phase(port, path, count, seconds, clients)
 
@@ -271,7 +270,7 @@ def measure(args: argparse.Namespace, workdir: Path, admin_url: str, stack: Exit
     os.environ.update(env)
     stack.callback(close_connections)  # before the database is dropped
 
-    log(f"database: {database}; cache: {'Redis' if env.get('REDIS_URL') else 'local memory'}")
+    log(f"database: {database}; cache: {'Redis' if env.get('REDIS_URL') else 'disk'}")
     t0 = time.monotonic()
     manage(env, "migrate", "--noinput")
     project_id = populate(args.releases)

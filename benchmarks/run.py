@@ -949,7 +949,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
 
     db = "PostgreSQL" if os.environ.get("DATABASE_URL") else "SQLite"
-    cache = "Redis" if os.environ.get("REDIS_URL") else "local memory"
+    cache = "Redis" if os.environ.get("REDIS_URL") else "disk (diskcache)"
     header = [
         "=" * 78,
         f"Benchmark {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, "

@@ -26,7 +26,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from packaging.version import Version
 
-from .cache import current_generation, simple_detail_key, simple_index_key
+from .cache import simple_detail_key, simple_index_key
 from .models import File, JournalEntry, Project, Release
 from .storage import file_url
 
@@ -49,7 +49,6 @@ class CachedPage(NamedTuple):
     body: bytes
     etag: str  # unquoted digest of body
     serial: str  # X-PyPI-Last-Serial, ready for the header
-    generation: int  # packages.cache.current_generation() when rendered
 
 
 # --- Content negotiation ------------------------------------------------------
@@ -279,9 +278,9 @@ def render_index_json(listing: IndexListing) -> bytes:
 # --- Cached pages ---------------------------------------------------------------
 
 
-def _page(body: bytes, serial: int, generation: int) -> CachedPage:
+def _page(body: bytes, serial: int) -> CachedPage:
     digest = hashlib.blake2b(body, digest_size=16).hexdigest()
-    return CachedPage(body, digest, str(serial), generation)
+    return CachedPage(body, digest, str(serial))
 
 
 def _store(pages: dict[str, CachedPage], serial: int, current_serial: Callable) -> None:
@@ -294,18 +293,13 @@ def _store(pages: dict[str, CachedPage], serial: int, current_serial: Callable) 
         cache.delete_many(list(pages))
 
 
-def _cached(key: str) -> CachedPage | None:
-    page = cache.get(key)
-    return page if page is not None and page.generation == current_generation() else None
-
-
 def cached_detail_page(normalized_name: str, fmt: str) -> CachedPage | None:
     """The project's page if the cache holds a current one; never renders."""
-    return _cached(simple_detail_key(normalized_name, fmt))
+    return cache.get(simple_detail_key(normalized_name, fmt))
 
 
 def cached_index_page(fmt: str) -> CachedPage | None:
-    return _cached(simple_index_key(fmt))
+    return cache.get(simple_index_key(fmt))
 
 
 def detail_page(normalized_name: str, fmt: str) -> CachedPage | None:
@@ -313,17 +307,14 @@ def detail_page(normalized_name: str, fmt: str) -> CachedPage | None:
     page = cached_detail_page(normalized_name, fmt)
     if page is not None:
         return page
-    # Read before the database: a change committing after this read moves the
-    # generation past it, so what we render now can't outlive that change.
-    generation = current_generation()
     listing = project_listing(normalized_name)
     if listing is None:
         return None
     html_key = simple_detail_key(normalized_name, "html")
     json_key = simple_detail_key(normalized_name, "json")
     pages = {
-        html_key: _page(render_detail_html(listing), listing.serial, generation),
-        json_key: _page(render_detail_json(listing), listing.serial, generation),
+        html_key: _page(render_detail_html(listing), listing.serial),
+        json_key: _page(render_detail_json(listing), listing.serial),
     }
     _store(pages, listing.serial, lambda: _project_serial(normalized_name))
     return pages[simple_detail_key(normalized_name, fmt)]
@@ -333,11 +324,10 @@ def index_page(fmt: str) -> CachedPage:
     page = cached_index_page(fmt)
     if page is not None:
         return page
-    generation = current_generation()
     listing = index_listing()
     pages = {
-        simple_index_key("html"): _page(render_index_html(listing), listing.serial, generation),
-        simple_index_key("json"): _page(render_index_json(listing), listing.serial, generation),
+        simple_index_key("html"): _page(render_index_html(listing), listing.serial),
+        simple_index_key("json"): _page(render_index_json(listing), listing.serial),
     }
     _store(pages, listing.serial, _global_serial)
     return pages[simple_index_key(fmt)]

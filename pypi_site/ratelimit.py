@@ -1,15 +1,16 @@
 """Rate limits against guessing and flooding: logins, registrations, password
 resets, upload token failures, new projects.
 
-Counters live in Django's default cache, so one Redis (REDIS_URL) makes a limit
-hold across every process and machine; the local-memory cache of one machine
-counts per process, which still bounds a single attacker's speed.
+Counters live in Django's default cache, which every worker process shares: one
+Redis (REDIS_URL) makes a limit hold across processes and machines, the
+embedded default's disk cache across the processes of its one machine.
 
 Each limit is a fixed window: at most ``limit`` hits per ``window_seconds``,
 counted in a key named after the window's start. A burst straddling a window
 boundary can reach twice the limit; in exchange a check is one cache read and
-a hit one atomic increment (``add`` then ``incr`` is atomic on Redis and on the
-local-memory cache), and the key expires on its own with its window.
+a hit one atomic increment (``add`` then ``incr`` is atomic on Redis and, as a
+SQLite transaction each, on the disk cache), and the key expires on its own
+with its window.
 
 Identifiers (an IP address, a username, an e-mail address) go into keys only as
 an HMAC under SECRET_KEY: the cache never holds them, nor a plain hash of them

@@ -1,9 +1,9 @@
 """Settings for the package index, every one read from the environment.
 
 One machine needs none of them: SQLite under ``var/``, files under ``var/files/``,
-the local-memory cache. Many machines set DATABASE_URL, REDIS_URL and the S3
-variables. A malformed value stops the start-up with a message instead of being
-guessed at.
+a cache under ``var/cache/`` that its worker processes share. Many machines set
+DATABASE_URL, REDIS_URL and the S3 variables. A malformed value stops the
+start-up with a message instead of being guessed at.
 """
 
 import os
@@ -140,7 +140,12 @@ TEMPLATES = [
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     try:
-        DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+        # Kept connections are checked before a request uses them: after a
+        # database restart each thread's kept connection is dead, and without
+        # the check its next request would fail once with a 500.
+        DATABASES = {
+            "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+        }
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is not a usable database URL: {exc}") from None
 else:
@@ -179,17 +184,16 @@ if REDIS_URL:
         }
     }
 else:
+    # One machine: a cache on its disk (SQLite files under CACHE_DIR) that all
+    # worker processes share, so a rate limit counts every worker's hits and a
+    # purge reaches every worker. add() and incr() are transactions there.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": "pypi-site",
-            "OPTIONS": {"MAX_ENTRIES": 10000},
+            "BACKEND": "pypi_site.disk_cache.SharedDiskCache",
+            "LOCATION": env_str("CACHE_DIR", str(VAR_DIR / "cache")),
+            "OPTIONS": {"size_limit": env_int("CACHE_MAX_BYTES", 1024**3)},
         }
     }
-
-# Shared by this machine's processes when the cache is per process (no Redis):
-# a purge moves it, and pages cached before are no longer served.
-CACHE_GENERATION_FILE = Path(env_str("CACHE_GENERATION_FILE", str(VAR_DIR / "cache-generation")))
 
 # --- Distribution files -----------------------------------------------------
 

@@ -3,10 +3,28 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.core.files.storage import storages
+from django.test import override_settings
 
 from accounts.models import Email, User
 from accounts.tokens import api_token_create
 from packages.models import Project, Role
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _session_cache_dir(tmp_path_factory):
+    """The disk cache of the embedded default in a directory of this run, not
+    var/cache/, which a running `make run` server or another test run shares."""
+    from django.conf import settings
+
+    default = settings.CACHES["default"]
+    if not default["BACKEND"].endswith("SharedDiskCache"):
+        yield  # Redis: the run's own database number keeps it apart
+        return
+    location = tmp_path_factory.mktemp("cache")
+    with override_settings(
+        CACHES={**settings.CACHES, "default": {**default, "LOCATION": str(location)}}
+    ):
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -23,7 +41,6 @@ def _isolated_files(settings, tmp_path):
         },
     }
     settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "tmp")
-    settings.CACHE_GENERATION_FILE = tmp_path / "cache-generation"
     storages._storages.pop("files", None)
     cache.clear()
     yield

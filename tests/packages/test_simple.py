@@ -7,10 +7,8 @@ from html.parser import HTMLParser
 from urllib.parse import urlencode
 
 import pytest
-from django.conf import settings
 from django.core.cache import cache
 
-from packages import cache as packages_cache
 from packages import simple
 from packages.cache import purge_project, simple_detail_key, simple_index_key
 from packages.models import File, JournalEntry, Project
@@ -517,11 +515,7 @@ def test_index_empty(client, db):
 # --- Cache: served without the database, purged after a change ----------------------
 
 
-@pytest.mark.parametrize("per_process", [True, False], ids=["local-memory", "shared"])
-def test_cached_page_needs_no_query(
-    client, wheel, django_assert_num_queries, monkeypatch, per_process
-):
-    monkeypatch.setattr(packages_cache, "cache_is_per_process", lambda: per_process)
+def test_cached_page_needs_no_query(client, wheel, django_assert_num_queries):
     first = client.get("/simple/sample-project/")
     client.get("/simple/")
 
@@ -534,35 +528,6 @@ def test_cached_page_needs_no_query(
 
     assert second.content == first.content
     assert json_page["Content-Type"] == JSON
-
-
-def test_per_process_cache_notices_another_process_purge(client, wheel, monkeypatch):
-    # Another gunicorn worker committed a change and purged only its own
-    # local-memory cache; the generation it moved tells this process.
-    monkeypatch.setattr(packages_cache, "cache_is_per_process", lambda: True)
-    client.get("/simple/sample-project/")
-    client.get("/simple/")
-    Project.objects.filter(normalized_name="sample-project").update(last_serial=99)
-    JournalEntry.objects.create(name="sample-project", action="elsewhere")
-    packages_cache.generation().bump()
-
-    page = client.get("/simple/sample-project/")
-    index = client.get("/simple/", headers={"Accept": JSON})
-
-    assert page["X-PyPI-Last-Serial"] == "99"
-    assert index.json()["meta"]["_last-serial"] == JournalEntry.objects.latest("id").id
-
-
-def test_shared_cache_pages_have_generation_zero(client, wheel, monkeypatch):
-    monkeypatch.setattr(packages_cache, "cache_is_per_process", lambda: False)
-    client.get("/simple/sample-project/")
-    assert cache.get(simple_detail_key("sample-project", "html")).generation == 0
-
-
-def test_default_local_memory_cache_is_per_process():
-    assert packages_cache.cache_is_per_process() is (
-        settings.CACHES["default"]["BACKEND"].endswith("LocMemCache")
-    )
 
 
 def test_one_render_fills_both_formats(client, wheel):

@@ -1,8 +1,9 @@
-"""Rate limits: the limiter over the cache (local memory, or Redis when
-REDIS_URL is set), the 429 answer, the view decorator, and the two limits the
+"""Rate limits: the limiter over the cache (the embedded default's disk cache,
+or Redis when REDIS_URL is set), the 429 answer, the view decorator, and the two limits the
 upload endpoint applies."""
 
 import io
+import multiprocessing
 
 import pytest
 from django.core.cache import cache
@@ -83,6 +84,32 @@ def test_a_new_window_starts_afresh(clock):
     assert rule.exceeded("alice") is None
     rule.hit("alice")
     assert rule.exceeded("alice") is None
+
+
+def _hit_together(rule: RateLimit, start, count: int) -> None:
+    start.wait(30)
+    hits(rule, count, "alice")
+
+
+def test_workers_processes_count_into_one_total(clock):
+    # gunicorn's workers are separate processes hitting at the same moment:
+    # every hit of every one counts, none is lost to a race between add() and
+    # incr(). A per-process cache would count 50 in each.
+    workers, each = 4, 50
+    context = multiprocessing.get_context("fork")
+    start = context.Barrier(workers)
+    rule = RateLimit("login", workers * each, 300, clock=clock)
+    processes = [
+        context.Process(target=_hit_together, args=(rule, start, each)) for _ in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(60)
+    assert [process.exitcode for process in processes] == [0] * workers
+
+    assert rule.exceeded("alice") is not None
+    assert RateLimit("login", workers * each + 1, 300, clock=clock).exceeded("alice") is None
 
 
 def test_keys_hold_no_identifier(clock, monkeypatch):

@@ -22,7 +22,8 @@ VARIABLES = (
     "ALLOWED_HOSTS",
     "BEHIND_TLS_PROXY",
     "FILE_UPLOAD_TEMP_DIR",
-    "CACHE_GENERATION_FILE",
+    "CACHE_DIR",
+    "CACHE_MAX_BYTES",
 )
 
 
@@ -43,7 +44,10 @@ def test_embedded_defaults(monkeypatch, tmp_path):
     settings = load(monkeypatch, tmp_path)
     assert settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
     assert settings.DATABASES["default"]["NAME"] == tmp_path / "var" / "db.sqlite3"
-    assert settings.CACHES["default"]["BACKEND"].endswith("LocMemCache")
+    # Shared by every worker process of the machine, so limits and purges hold.
+    assert settings.CACHES["default"]["BACKEND"] == "pypi_site.disk_cache.SharedDiskCache"
+    assert settings.CACHES["default"]["LOCATION"] == str(tmp_path / "var" / "cache")
+    assert settings.CACHES["default"]["OPTIONS"] == {"size_limit": 1024**3}
     assert settings.STORAGES["files"]["OPTIONS"]["location"] == tmp_path / "var" / "files"
     assert settings.EMAIL_BACKEND.endswith("console.EmailBackend")
     assert settings.DEBUG is False
@@ -94,12 +98,21 @@ def test_postgresql_redis_and_s3(monkeypatch, tmp_path):
         5433,
         "pypi",
     )
+    # A restarted database costs no request: kept connections are checked first.
+    assert db["CONN_HEALTH_CHECKS"] is True
+    assert db["CONN_MAX_AGE"] == 60
     assert settings.CACHES["default"]["BACKEND"] == "django_redis.cache.RedisCache"
     assert settings.CACHES["default"]["LOCATION"] == "redis://cache.internal:6379/2"
     files = settings.STORAGES["files"]
     assert files["BACKEND"] == "storages.backends.s3.S3Storage"
     assert files["OPTIONS"]["bucket_name"] == "files"
     assert files["OPTIONS"]["endpoint_url"] == "http://127.0.0.1:9000"
+
+
+def test_cache_directory_and_size_from_environment(monkeypatch, tmp_path):
+    settings = load(monkeypatch, tmp_path, CACHE_DIR="/srv/cache", CACHE_MAX_BYTES="4096")
+    assert settings.CACHES["default"]["LOCATION"] == "/srv/cache"
+    assert settings.CACHES["default"]["OPTIONS"] == {"size_limit": 4096}
 
 
 @pytest.mark.parametrize(
