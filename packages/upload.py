@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
 from accounts.events import record_event
@@ -182,7 +183,9 @@ def check_not_quarantined(project: Project) -> None:
 
 
 def check_project_creation_rate(upload: Upload) -> None:
-    if upload.project is not None:
+    # The limit is against strangers flooding the index, not whoever runs it:
+    # an administrator importing a set of projects is not stopped at the 21st.
+    if upload.project is not None or upload.user.is_superuser:
         return
     retry_after = limit("project-create").exceeded(str(upload.user.pk))
     if retry_after is not None:
@@ -227,8 +230,15 @@ def _total_limit(project: Project | None) -> int:
     return override or settings.PROJECT_MAX_BYTES
 
 
-def _human(limit: int, unit: int) -> str:
-    return f"{limit / unit:g}"
+def human_size(size: int) -> str:
+    """``size`` as the project pages show it (Django's filesizeformat, 1024-based:
+    "100.0 MB", "1.5 KB"), plus the exact count where the one decimal rounds
+    it: a limit set to 4000000 bytes reads "3.8 MB (4,000,000 bytes)"."""
+    shown = filesizeformat(size).replace("\xa0", " ")  # a reason phrase wants plain spaces
+    unit = 1024 ** min(5, max(0, size.bit_length() - 1) // 10)  # bytes, KB, ..., PB
+    if (size * 10) % unit:
+        shown += f" ({size:,} bytes)"
+    return shown
 
 
 def check_size_limits(upload: Upload) -> None:
@@ -236,7 +246,7 @@ def check_size_limits(upload: Upload) -> None:
     if upload.content.truncated or upload.content.size > limit:
         raise UploadError(
             f"File too large. Limit for project '{upload.project_name}' is "
-            f"{_human(limit, MB)} MB. See /help/#file-size-limit for more information."
+            f"{human_size(limit)}. See /help/#file-size-limit for more information."
         )
     _check_total_size(upload.project, upload.project_name, upload.content.size)
 
@@ -247,7 +257,7 @@ def _check_total_size(project: Project | None, name: str, size: int) -> None:
     if used + size > limit:
         raise UploadError(
             f"Project size too large. Limit for project '{name}' total size is "
-            f"{_human(limit, GB)} GB. See /help/#project-size-limit for more information."
+            f"{human_size(limit)}. See /help/#project-size-limit for more information."
         )
 
 
@@ -271,6 +281,12 @@ def check_duplicate(upload: Upload) -> Outcome | None:
     """The three-way check: identical file (success), reused name or bytes
     (refused), or a filename that was used before and deleted (refused)."""
     content = upload.content
+    # The registry first: an upload commits its File row and its registry row
+    # together, so a filename registered here is, in the later read below,
+    # either its File row or a deleted file. Read the other way round, a
+    # concurrent identical upload committing between the two reads made this
+    # one "already used" although its bytes were the winner's.
+    registered = FileRegistry.objects.filter(filename=upload.filename).exists()
     existing = File.objects.filter(
         Q(filename=upload.filename)
         | Q(sha256_digest=content.sha256_digest)
@@ -287,7 +303,7 @@ def check_duplicate(upload: Upload) -> Outcome | None:
             f"File already exists ('{existing.filename}', with blake2_256 hash "
             f"'{existing.blake2_256_digest}'). See /help/#file-name-reuse for more information."
         )
-    if FileRegistry.objects.filter(filename=upload.filename).exists():
+    if registered:
         raise UploadError(
             "This filename has already been used, use a different version. "
             "See /help/#file-name-reuse for more information."
@@ -586,7 +602,24 @@ def release_file_upload(
     outcome = check_duplicate(upload)
     if outcome is not None:
         return outcome
-    check_release_rules(upload)
-    check_content(upload)
-    render(upload)
-    return store_and_commit(upload)
+    try:
+        check_release_rules(upload)
+        check_content(upload)
+        render(upload)
+        return store_and_commit(upload)
+    except UploadError:
+        # Identical bytes always succeed. A concurrent upload of them that
+        # committed after the duplicate check makes the rules count it against
+        # this one (one sdist per release, the project's total size).
+        if _identical_file_exists(upload):
+            return Outcome.ALREADY_STORED
+        raise
+
+
+def _identical_file_exists(upload: Upload) -> bool:
+    content = upload.content
+    return File.objects.filter(
+        filename=upload.filename,
+        sha256_digest=content.sha256_digest,
+        blake2_256_digest=content.blake2_256_digest,
+    ).exists()

@@ -34,7 +34,7 @@ def test_oversized_upload_is_refused_with_a_message_twine_shows(
     shown = " ".join((result.stdout + result.stderr).split())
     assert result.returncode != 0, describe(result)
     assert "400 Bad Request" in shown, describe(result)
-    assert "File too large. Limit for project 'e2e-big' is 4 MB" in shown, describe(result)
+    assert "Limit for project 'e2e-big' is 3.8 MB (4,000,000 bytes)" in shown, describe(result)
     assert server.get("/simple/e2e-big/")[0] == 404
 
 

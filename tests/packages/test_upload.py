@@ -3,10 +3,12 @@ races between concurrent uploads. The races are staged by letting a step of the
 pipeline commit the "winning" upload's rows just before this upload commits."""
 
 import hashlib
+import threading
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import IntegrityError
+from django.db import IntegrityError, connection, connections
+from django.test import Client
 from packaging.utils import canonicalize_version
 
 from accounts.models import ApiToken, Event
@@ -224,6 +226,60 @@ def test_identical_upload_winning_the_race_is_success(client, project, token, ra
     assert File.objects.count() == 1
     # The winner's row points at the shared path: it must survive our cleanup.
     assert exists(path_of(dist))
+
+
+def test_identical_upload_committing_inside_the_duplicate_check_is_success(client, project, token):
+    # The winner commits right after the first statement of the duplicate
+    # check, between its reads of the File rows and the filename registry.
+    # Would catch: reading File rows first, then finding the winner's filename
+    # registered and refusing it as "already used".
+    dist = make_wheel()
+    staged = []
+
+    def winner_after_first_read(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if not staged and '"packages_file' in sql:
+            staged.append(sql)
+            commit_file_row(project, dist)
+        return result
+
+    with connection.execute_wrapper(winner_after_first_read):
+        response = post_upload(client, dist, token)
+    assert staged
+    assert response.status_code == 200, response.reason_phrase
+    assert response.content == b"OK: this file was already uploaded.\n"
+    assert File.objects.count() == 1
+
+
+def test_identical_sdist_winning_before_the_release_rules_is_success(client, project, token):
+    # Would catch: the one-sdist-per-release rule counting the winner's sdist,
+    # committed after this upload's duplicate check, against its own bytes.
+    dist = make_sdist()
+    staged = []
+
+    def winner_after_duplicate_check(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if not staged and "packages_release" in sql and "sdist" in params:
+            staged.append(sql)
+            commit_file_row(project, dist, packagetype="sdist")
+        return result
+
+    with connection.execute_wrapper(winner_after_duplicate_check):
+        response = post_upload(client, dist, token)
+    assert staged
+    assert response.status_code == 200, response.reason_phrase
+    assert File.objects.count() == 1
+
+
+def test_a_refusal_stands_when_no_identical_file_won(client, project, token, race):
+    # The rule that refuses is not overruled when the file that won the race
+    # is another one (here another sdist of the release).
+    other = make_sdist(version="1.0.0")
+    race(lambda: commit_file_row(project, other, packagetype="sdist"))
+    dist = make_sdist()
+    response = post_upload(client, dist, token)
+    assert response.status_code == 400
+    assert response.reason_phrase == "Only one sdist may be uploaded per release."
 
 
 def test_other_bytes_winning_the_race_refuse_the_upload(client, project, token, race):
@@ -515,3 +571,49 @@ def test_a_name_one_edit_from_a_popular_project_is_accepted_and_queued(
         "pending",
     )
     assert review.project == Project.objects.get(normalized_name="reqeusts")
+
+
+# --- identical bytes under concurrency (PostgreSQL) -----------------------------------
+
+
+def _upload_at_once(dist: Dist, secret: str, threads: int) -> list[tuple[int, str]]:
+    """``threads`` clients, each on its own database connection, POST ``dist``
+    at the same moment; their (status, reason) answers."""
+    start = threading.Barrier(threads)
+    answers: list[tuple[int, str]] = []
+
+    def uploader():
+        try:
+            client = Client()
+            start.wait()
+            response = post_upload(client, dist, secret)
+            answers.append((response.status_code, response.reason_phrase))
+        finally:
+            connections.close_all()
+
+    workers = [threading.Thread(target=uploader) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    return answers
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("make", [make_wheel, make_sdist], ids=["wheel", "sdist"])
+def test_identical_bytes_uploaded_at_once_all_succeed(owner, make):
+    # Would catch: a loser refused with "This filename has already been used"
+    # (the duplicate check read the File rows, the winner committed, then it
+    # read the registry), or with "Only one sdist may be uploaded per release"
+    # (the winner's sdist counted against its own bytes).
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has one writer at a time: tests/e2e/test_identical_uploads.py")
+    secret = api_token_create(user=owner).secret
+    # The first round also races the project's creation; the others join it.
+    for round_ in range(8):
+        dist = make("same-bytes", f"1.{round_}")
+        answers = _upload_at_once(dist, secret, threads=8)
+        assert answers == [(200, "OK")] * 8, (round_, answers)
+        assert File.objects.filter(filename=dist.filename).count() == 1
+    project = Project.objects.get(normalized_name="same-bytes")
+    assert project.total_size == sum(File.objects.values_list("size", flat=True))

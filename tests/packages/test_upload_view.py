@@ -19,6 +19,7 @@ from packages.cache import simple_detail_key
 from packages.models import File, FileRegistry, JournalEntry, Project, Release, Role
 from packages.services import project_delete
 from packages.storage import files_storage, metadata_path
+from packages.upload import human_size
 from packages.views.upload import file_upload
 from tests.factories import (
     basic,
@@ -585,7 +586,9 @@ def test_file_over_the_upload_limit_is_refused_and_nothing_is_stored(
 ):
     settings.UPLOAD_MAX_BYTES = 500
     response = post_upload(client, make_wheel(), token)
-    assert_refused(response, 400, "File too large. Limit for project 'sample-project' is 0.0005 MB")
+    assert_refused(
+        response, 400, "File too large. Limit for project 'sample-project' is 500 bytes. See"
+    )
     assert_nothing_stored(files_root)
     assert not Project.objects.exists()
     assert not Release.objects.exists()
@@ -610,9 +613,9 @@ def test_project_upload_limit_override_allows_a_bigger_file(client, project, tok
 
 
 def test_project_upload_limit_override_names_the_project(client, project, token, settings):
-    Project.objects.filter(pk=project.pk).update(upload_limit=500)
+    Project.objects.filter(pk=project.pk).update(upload_limit=1000)
     response = post_upload(client, make_wheel(), token)
-    assert_refused(response, 400, "Limit for project 'Sample.Project' is 0.0005 MB")
+    assert_refused(response, 400, "Limit for project 'Sample.Project' is 1000 bytes. See")
 
 
 def test_project_total_over_the_limit_is_refused(client, project, token, settings, files_root):
@@ -620,7 +623,12 @@ def test_project_total_over_the_limit_is_refused(client, project, token, setting
     settings.PROJECT_MAX_BYTES = 10_000
     Project.objects.filter(pk=project.pk).update(total_size=10_000 - len(dist.content) + 1)
     response = post_upload(client, dist, token)
-    assert_refused(response, 400, "Project size too large. Limit for project 'Sample.Project'")
+    assert_refused(
+        response,
+        400,
+        "Project size too large. Limit for project 'Sample.Project' total size is "
+        "9.8 KB (10,000 bytes). See",
+    )
     assert_nothing_stored(files_root)
 
 
@@ -634,13 +642,65 @@ def test_project_total_exactly_at_the_limit_is_accepted(client, project, token, 
 
 def test_new_project_over_the_total_limit_is_refused(client, token, settings):
     settings.PROJECT_MAX_BYTES = 100
-    assert_refused(post_upload(client, make_wheel(), token), 400, "Project size too large")
+    assert_refused(
+        post_upload(client, make_wheel(), token),
+        400,
+        "Project size too large. Limit for project 'sample-project' total size is 100 bytes.",
+    )
+
+
+@pytest.mark.parametrize(
+    ("size", "shown"),
+    [
+        (1, "1 byte"),
+        (500, "500 bytes"),
+        (1024, "1.0 KB"),
+        (1536, "1.5 KB"),
+        (1537, "1.5 KB (1,537 bytes)"),
+        (4_000_000, "3.8 MB (4,000,000 bytes)"),
+        (100 * 1024**2, "100.0 MB"),
+        (10 * 1024**3, "10.0 GB"),
+        (3 * 1024**5, "3.0 PB"),
+    ],
+)
+def test_limits_are_shown_in_units_a_person_reads(size, shown):
+    # Would catch: "1e-07 GB" for a small limit, or a rounded figure that hides
+    # the limit actually configured.
+    assert human_size(size) == shown
 
 
 def test_project_total_size_limit_override_allows_more(client, project, token, settings):
     settings.PROJECT_MAX_BYTES = 10_000
     Project.objects.filter(pk=project.pk).update(total_size=10_000, total_size_limit=50_000)
     assert post_upload(client, make_wheel(), token).status_code == 200
+
+
+def test_superuser_is_not_limited_in_creating_projects(
+    client, owner, settings, django_capture_on_commit_callbacks
+):
+    # Would catch: the index's own administrator stopped at the 21st new
+    # project of an import (RATELIMIT_PROJECT_CREATE, 20 an hour by default).
+    assert settings.RATELIMITS["project-create"] == (20, 3600)
+    owner.is_superuser = True
+    owner.save(update_fields=["is_superuser"])
+    secret = api_token_create(user=owner).secret
+    for number in range(26):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = post_upload(client, make_wheel(f"imported-{number}"), secret)
+        assert response.status_code == 200, (number, response.reason_phrase)
+    assert Project.objects.filter(normalized_name__startswith="imported-").count() == 26
+
+
+def test_other_users_are_still_limited_in_creating_projects(
+    client, owner, django_capture_on_commit_callbacks
+):
+    secret = api_token_create(user=owner).secret
+    for number in range(20):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert post_upload(client, make_wheel(f"new-{number}"), secret).status_code == 200
+    assert_refused(
+        post_upload(client, make_wheel("new-20"), secret), 429, "Too many new projects created"
+    )
 
 
 # --- duplicates -----------------------------------------------------------------
