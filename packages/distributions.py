@@ -6,11 +6,16 @@ phrase is the exception's message, so every message is one ASCII sentence that
 tells the uploader what to change.
 
 The archive readers only ever look at what they need: the zip central directory
-and one member, or the tar members up to ``PKG-INFO``. Nothing is extracted to
-disk and no member is read into memory beyond ``UPLOAD_METADATA_MAX_BYTES``.
+and two members, or the tar headers and ``PKG-INFO``. Nothing is extracted to
+disk, no member is read into memory beyond ``UPLOAD_METADATA_MAX_BYTES``, and
+every archive is held to the ``UPLOAD_ARCHIVE_*`` caps (members, header size,
+uncompressed size, compression ratio) before it can cost more than that.
 """
 
+import email.parser
+import email.policy
 import fnmatch
+import gzip
 import os
 import re
 import stat
@@ -22,7 +27,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from packaging.metadata import parse_email
-from packaging.tags import Tag
+from packaging.tags import Tag, parse_tag
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -32,12 +37,12 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+from packages.models import File
 from packages.names import is_valid_project_name
 
-MAX_FILENAME_LENGTH = 255
-# A tar.gz is a stream: finding PKG-INFO means walking the member headers in
-# order. This caps the walk for archives built to make that walk expensive.
-SDIST_MAX_MEMBERS_SCANNED = 100_000
+MAX_FILENAME_LENGTH = File._meta.get_field("filename").max_length
+# The python tag(s) of a wheel are stored in File.python_version.
+MAX_PYTHON_TAG_LENGTH = File._meta.get_field("python_version").max_length
 
 INVALID_EXTENSION = (
     "Invalid file extension: Use .tar.gz, .whl or .zip extension. "
@@ -143,12 +148,18 @@ def _parse_wheel_filename(filename: str) -> DistributionFilename:
             "https://packaging.python.org/specifications/binary-distribution-format/ "
             "for the format."
         ) from None
+    python_tag = filename[: -len(".whl")].split("-")[-3]
+    if len(python_tag) > MAX_PYTHON_TAG_LENGTH:
+        raise InvalidDistribution(
+            f"Invalid wheel filename {_quote(filename, 40)}: its python tag is "
+            f"{len(python_tag)} characters long; use at most {MAX_PYTHON_TAG_LENGTH}."
+        )
     return DistributionFilename(
         filename=filename,
         packagetype="bdist_wheel",
         name=name,
         version=version,
-        python_version=filename[: -len(".whl")].split("-")[-3],
+        python_version=python_tag,
         tags=frozenset(tags),
     )
 
@@ -223,9 +234,8 @@ def check_wheel_platforms(parsed: DistributionFilename) -> None:
 # --- archive contents -------------------------------------------------------------
 
 # What zipfile raises on a damaged archive or member, besides BadZipFile: a
-# truncated or garbled deflate/bzip2/lzma stream, an encrypted member
-# (RuntimeError), an unknown compression method (NotImplementedError), headers
-# that do not unpack (struct.error, ValueError).
+# truncated or garbled deflate stream, an encrypted member (RuntimeError),
+# headers that do not unpack (struct.error, ValueError).
 _ZIP_ERRORS = (
     zipfile.BadZipFile,
     zipfile.LargeZipFile,
@@ -240,6 +250,19 @@ _ZIP_ERRORS = (
 _TAR_ERRORS = (tarfile.TarError, zlib.error, EOFError, OSError, ValueError)
 _NOT_A_ZIP = "Invalid distribution file: not a valid zip archive."
 _NOT_A_TAR_GZ = "Invalid distribution file: not a valid gzip-compressed tar archive."
+# Installers only promise to read these two (binary distribution format spec),
+# and the public index refuses the others.
+_ZIP_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate"}
+
+# Zip records (APPNOTE.TXT 4.3.12-4.3.16), read before zipfile sees the file.
+_EOCD = struct.Struct("<4s4H2LH")
+_EOCD_SIGNATURE = b"PK\x05\x06"
+_EOCD64_LOCATOR = struct.Struct("<4sLQL")
+_EOCD64_LOCATOR_SIGNATURE = b"PK\x06\x07"
+_EOCD64 = struct.Struct("<4sQ2H2L4Q")
+_EOCD64_SIGNATURE = b"PK\x06\x06"
+_CENTRAL_ENTRY = struct.Struct("<4s4B4HL2L5H2L")
+_CENTRAL_ENTRY_SIGNATURE = b"PK\x01\x02"
 
 
 def _metadata_limit() -> int:
@@ -262,6 +285,32 @@ def _read_bounded(stream, member: str) -> bytes:
     if len(data) > limit:
         raise _too_large(member)
     return data
+
+
+def _too_many_members() -> InvalidDistribution:
+    limit = settings.UPLOAD_ARCHIVE_MAX_MEMBERS
+    return InvalidDistribution(
+        f"Invalid distribution file: it has more than {limit} members, "
+        f"the limit (UPLOAD_ARCHIVE_MAX_MEMBERS)."
+    )
+
+
+def _check_expanded_size(expanded: int, compressed: int) -> None:
+    """The archive's uncompressed size against the total and ratio caps."""
+    limit = settings.UPLOAD_ARCHIVE_MAX_UNCOMPRESSED_BYTES
+    if expanded > limit:
+        raise InvalidDistribution(
+            f"Invalid distribution file: it expands to more than {limit} bytes, "
+            f"the limit (UPLOAD_ARCHIVE_MAX_UNCOMPRESSED_BYTES)."
+        )
+    ratio = settings.UPLOAD_ARCHIVE_MAX_RATIO
+    # Small archives may compress well (a wheel of empty __init__.py files);
+    # only past this size is a high ratio the sign of a decompression bomb.
+    if expanded > settings.UPLOAD_ARCHIVE_RATIO_MIN_BYTES and expanded > ratio * compressed:
+        raise InvalidDistribution(
+            f"Invalid distribution file: it exceeds the compression ratio of {ratio} "
+            f"(UPLOAD_ARCHIVE_MAX_RATIO), like a decompression bomb."
+        )
 
 
 def _is_unsafe_path(name: str) -> bool:
@@ -313,16 +362,126 @@ def _read_zip_member(archive: zipfile.ZipFile, member: str, label: str) -> bytes
         return _read_bounded(stream, label)
 
 
+def _central_directory(handle) -> tuple[int, int, int]:
+    """(declared entries, start, size) of the zip's central directory, read from
+    its end records as zipfile will read them."""
+    end = handle.seek(0, os.SEEK_END)
+    tail_size = min(end, _EOCD.size + 0xFFFF)  # the record, then a comment of <64 KiB
+    handle.seek(end - tail_size)
+    tail = handle.read(tail_size)
+    found = tail.rfind(_EOCD_SIGNATURE)
+    if found < 0 or found + _EOCD.size > len(tail):
+        raise zipfile.BadZipFile
+    record = end - tail_size + found
+    *_, entries, size, _offset, _comment = _EOCD.unpack_from(tail, found)
+    if record >= _EOCD64_LOCATOR.size + _EOCD64.size:
+        handle.seek(record - _EOCD64_LOCATOR.size)
+        locator = _EOCD64_LOCATOR.unpack(handle.read(_EOCD64_LOCATOR.size))
+        if locator[0] == _EOCD64_LOCATOR_SIGNATURE:
+            # Zip64: past 65,535 entries or 4 GiB the real numbers are here.
+            record -= _EOCD64_LOCATOR.size + _EOCD64.size
+            handle.seek(record)
+            zip64 = _EOCD64.unpack(handle.read(_EOCD64.size))
+            if zip64[0] != _EOCD64_SIGNATURE:
+                raise zipfile.BadZipFile
+            entries, size = zip64[7], zip64[8]
+    if size > record:
+        raise zipfile.BadZipFile
+    return entries, record - size, size
+
+
+def _check_zip_member_count(handle) -> None:
+    """At most UPLOAD_ARCHIVE_MAX_MEMBERS entries, counted before zipfile builds
+    an object for each of them (1.1 million empty entries took 743 MiB).
+
+    The declared count is checked first; then the entries are walked one
+    header at a time, because zipfile reads entries until the directory's
+    declared size is used up, whatever the count says.
+    """
+    limit = settings.UPLOAD_ARCHIVE_MAX_MEMBERS
+    declared, start, size = _central_directory(handle)
+    if declared > limit:
+        raise _too_many_members()
+    handle.seek(start)
+    position, count = 0, 0
+    while position < size:
+        # A short read (the directory runs off the end) raises struct.error.
+        fields = _CENTRAL_ENTRY.unpack(handle.read(_CENTRAL_ENTRY.size))
+        if fields[0] != _CENTRAL_ENTRY_SIGNATURE:
+            raise zipfile.BadZipFile
+        count += 1
+        if count > limit:
+            raise _too_many_members()
+        variable = fields[12] + fields[13] + fields[14]  # name, extra field, comment
+        handle.seek(variable, os.SEEK_CUR)
+        position += _CENTRAL_ENTRY.size + variable
+
+
+def _check_zip_contents(archive: zipfile.ZipFile, compressed: int) -> None:
+    infos = archive.infolist()
+    _check_zip_names([info.filename for info in infos])
+    for info in infos:
+        if info.compress_type not in _ZIP_METHODS:
+            raise InvalidDistribution(
+                f"Invalid distribution file: {_quote(info.filename)} is compressed with "
+                f"method {info.compress_type}; use stored or deflate."
+            )
+    # The declared sizes: what an installer will write out. Only METADATA and
+    # WHEEL are ever decompressed here, and those reads are bounded anyway.
+    _check_expanded_size(sum(info.file_size for info in infos), compressed)
+
+
 def _open_zip(path) -> tuple:
-    """The open file and the zip read from it (the caller closes both)."""
+    """The open file and the zip read from it (the caller closes both), after
+    the archive-wide checks."""
     # Opening the file is outside the error handling on purpose: a missing temp
     # file is our fault, not the uploader's.
     handle = open(path, "rb")  # noqa: SIM115 - closed by the caller
     try:
-        return handle, zipfile.ZipFile(handle)
+        _check_zip_member_count(handle)
+        handle.seek(0)
+        archive = zipfile.ZipFile(handle)
+    except InvalidDistribution:
+        handle.close()
+        raise
     except _ZIP_ERRORS:
         handle.close()
         raise InvalidDistribution(_NOT_A_ZIP) from None
+    try:
+        _check_zip_contents(archive, os.fstat(handle.fileno()).st_size)
+    except InvalidDistribution:
+        archive.close()
+        handle.close()
+        raise
+    return handle, archive
+
+
+def _wheel_tags(data: bytes, parsed: DistributionFilename) -> None:
+    """The ``Tag`` lines of WHEEL must be the filename's tags (installers pick
+    a wheel by its filename, then some of them trust WHEEL)."""
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        raise InvalidDistribution(
+            f"The WHEEL file of {_quote(parsed.filename)} is not valid UTF-8."
+        ) from None
+    headers = email.parser.Parser(policy=email.policy.compat32).parsestr(text, headersonly=True)
+    lines = [value.strip() for value in headers.get_all("Tag") or []]
+    if not lines:
+        # Never written without tags by any known builder; nothing disagrees.
+        return
+    declared: set[Tag] = set()
+    for line in lines:
+        try:
+            declared |= parse_tag(line)
+        except ValueError:
+            declared.add(Tag(line, "?", "?"))
+    if declared != parsed.tags:
+        listed = ", ".join(sorted(_quote(line, 60) for line in lines)[:5])
+        raise InvalidDistribution(
+            f"The WHEEL file of {_quote(parsed.filename)} declares the tags {listed}, "
+            "which do not match the tags in the filename."
+        )
 
 
 def read_wheel_metadata(path: str | os.PathLike, parsed: DistributionFilename) -> bytes:
@@ -330,12 +489,12 @@ def read_wheel_metadata(path: str | os.PathLike, parsed: DistributionFilename) -
 
     Like pip, a wheel must have exactly one top-level ``.dist-info`` directory,
     and its name must match the filename's name and version after normalization.
+    It must hold METADATA and WHEEL, and WHEEL's tags must be the filename's.
     """
     handle, archive = _open_zip(path)
     with handle, archive:
         try:
             names = archive.namelist()
-            _check_zip_names(names)
             dist_infos = sorted(
                 {
                     name.split("/", 1)[0]
@@ -349,18 +508,17 @@ def read_wheel_metadata(path: str | os.PathLike, parsed: DistributionFilename) -
                     f"Wheel {_quote(parsed.filename)} must contain exactly one "
                     f".dist-info directory, not {len(dist_infos)}: {listed}."
                 )
-            found = [
-                f"{d}/METADATA"
-                for d in dist_infos
-                if _names_this_release(d, ".dist-info", parsed) and f"{d}/METADATA" in names
-            ]
-            if not found:
-                name_part, version_part = parsed.stem.split("-")[:2]
-                raise InvalidDistribution(
-                    f"Wheel {_quote(parsed.filename)} does not contain the required "
-                    f"METADATA file: {name_part}-{version_part}.dist-info/METADATA."
-                )
-            return _read_zip_member(archive, found[0], "METADATA")
+            ours = [d for d in dist_infos if _names_this_release(d, ".dist-info", parsed)]
+            name_part, version_part = parsed.stem.split("-")[:2]
+            for required in ("METADATA", "WHEEL"):
+                if not any(f"{d}/{required}" in names for d in ours):
+                    raise InvalidDistribution(
+                        f"Wheel {_quote(parsed.filename)} does not contain the required "
+                        f"{required} file: {name_part}-{version_part}.dist-info/{required}."
+                    )
+            metadata = _read_zip_member(archive, f"{ours[0]}/METADATA", "METADATA")
+            _wheel_tags(_read_zip_member(archive, f"{ours[0]}/WHEEL", "WHEEL"), parsed)
+            return metadata
         except _ZIP_ERRORS:
             raise InvalidDistribution(_NOT_A_ZIP) from None
 
@@ -392,9 +550,8 @@ def read_sdist_metadata(path: str | os.PathLike, parsed: DistributionFilename) -
     """The raw bytes of ``<name>-<version>/PKG-INFO`` in the sdist at *path*.
 
     The top-level directory must be named after the file (compared normalized,
-    so legacy "Foo.Bar-1.0/" in "Foo.Bar-1.0.tar.gz" is fine). In a tar.gz only
-    the members up to PKG-INFO are examined: the rest of the stream is never
-    decompressed. In a zip, the whole central directory is checked (it is cheap).
+    so legacy "Foo.Bar-1.0/" in "Foo.Bar-1.0.tar.gz" is fine). Every member
+    header is checked; member contents are skipped, never held in memory.
     """
     if parsed.filename.endswith(".zip"):
         return _read_zip_sdist_metadata(path, parsed)
@@ -406,7 +563,6 @@ def _read_zip_sdist_metadata(path, parsed: DistributionFilename) -> bytes:
     with handle, archive:
         try:
             names = archive.namelist()
-            _check_zip_names(names)
             for name in names:
                 _check_sdist_top(name, parsed)
             found = [name for name in names if _is_pkg_info(name)]
@@ -417,33 +573,87 @@ def _read_zip_sdist_metadata(path, parsed: DistributionFilename) -> bytes:
             raise InvalidDistribution(_NOT_A_ZIP) from None
 
 
+class _BoundedReads:
+    """The decompressed tar stream as tarfile sees it, refusing any single read
+    larger than ``limit`` before it is made.
+
+    tarfile reads a pax header, or a GNU long name, whole, with the size the
+    header declares: a 1 MB upload declaring a 1 GiB pax header took a worker
+    to 1.1 GiB. Member data is skipped by seeking (gzip decompresses and drops
+    it in small chunks), so only headers and PKG-INFO are ever read.
+    """
+
+    def __init__(self, stream, limit: int):
+        self._stream = stream
+        self.limit = limit
+
+    def read(self, size: int) -> bytes:
+        if size > self.limit:
+            raise InvalidDistribution(
+                f"Invalid distribution file: a tar header declares {size} bytes, more than "
+                f"the limit of {self.limit} (UPLOAD_ARCHIVE_MAX_HEADER_BYTES)."
+            )
+        return self._stream.read(size)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self._stream.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._stream.tell()
+
+
 def _read_tar_sdist_metadata(path, parsed: DistributionFilename) -> bytes:
     # As for zips, a missing temp file is a server error, not a refusal.
     with open(path, "rb") as handle:
+        compressed = os.fstat(handle.fileno()).st_size
         try:
-            with tarfile.open(fileobj=handle, mode="r:gz") as archive:
-                for count, member in enumerate(archive, start=1):
-                    _check_sdist_top(member.name, parsed)
-                    if _is_pkg_info(member.name):
-                        return _read_tar_member(archive, member)
-                    if count >= SDIST_MAX_MEMBERS_SCANNED:
-                        raise InvalidDistribution(
-                            f"Source distribution {_quote(parsed.filename)} does not "
-                            f"contain PKG-INFO within its first "
-                            f"{SDIST_MAX_MEMBERS_SCANNED} files."
-                        )
-                raise _no_pkg_info(parsed)
+            with gzip.GzipFile(fileobj=handle, mode="rb") as unzipped:
+                stream = _BoundedReads(unzipped, settings.UPLOAD_ARCHIVE_MAX_HEADER_BYTES)
+                with tarfile.open(fileobj=stream, mode="r:") as archive:
+                    return _walk_tar(archive, stream, parsed, compressed)
         except _TAR_ERRORS:
             raise InvalidDistribution(_NOT_A_TAR_GZ) from None
 
 
-def _read_tar_member(archive: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+def _walk_tar(archive: tarfile.TarFile, stream: _BoundedReads, parsed, compressed: int) -> bytes:
+    metadata = None
+    count = 0
+    while (member := archive.next()) is not None:
+        count += 1
+        if count > settings.UPLOAD_ARCHIVE_MAX_MEMBERS:
+            raise _too_many_members()
+        # Where this member's data ends in the uncompressed stream: checked
+        # before tarfile seeks there for the next header.
+        _check_expanded_size(member.offset_data + member.size, compressed)
+        _check_sdist_top(member.name, parsed)
+        if _is_pkg_info(member.name):
+            if metadata is not None:
+                raise InvalidDistribution(
+                    f"Invalid distribution file: the archive contains "
+                    f"{_quote(member.name)} more than once."
+                )
+            metadata = _read_tar_member(archive, member, stream)
+        # tarfile keeps every member it has read; only the count matters here.
+        archive.members.clear()
+    if metadata is None:
+        raise _no_pkg_info(parsed)
+    return metadata
+
+
+def _read_tar_member(
+    archive: tarfile.TarFile, member: tarfile.TarInfo, stream: _BoundedReads
+) -> bytes:
     # A symlink or hard link would make us read some other member (or nothing).
     if not member.isreg():
         raise InvalidDistribution("PKG-INFO must be a regular file, not a link or a device.")
     if member.size > _metadata_limit():
         raise _too_large("PKG-INFO")
-    return _read_bounded(archive.extractfile(member), "PKG-INFO")
+    header_limit = stream.limit
+    stream.limit = max(header_limit, member.size)
+    try:
+        return _read_bounded(archive.extractfile(member), "PKG-INFO")
+    finally:
+        stream.limit = header_limit
 
 
 # --- metadata ------------------------------------------------------------------

@@ -27,6 +27,7 @@ MiB = 1024 * 1024
 NOT_A_ZIP = "Invalid distribution file: not a valid zip archive."
 NOT_A_TAR_GZ = "Invalid distribution file: not a valid gzip-compressed tar archive."
 METADATA = core_metadata("sample-project", "1.0").encode()
+WHEEL = b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
 
 
 def refusal(func, *args, **kwargs) -> str:
@@ -72,8 +73,20 @@ def tar_gz_bytes(members: list) -> bytes:
     return buffer.getvalue()
 
 
+def with_wheel_files(members: dict) -> dict:
+    """The members, with a WHEEL beside every top-level .dist-info/METADATA."""
+    added = {}
+    for member in members:
+        name = member.filename if isinstance(member, zipfile.ZipInfo) else member
+        directory, _, base = name.rpartition("/")
+        if base == "METADATA" and directory.endswith(".dist-info") and "/" not in directory:
+            added.setdefault(f"{directory}/WHEEL", WHEEL)
+    return {**added, **members}
+
+
 def wheel_path(tmp_path, members: dict, filename="sample_project-1.0-py3-none-any.whl"):
-    return write(tmp_path, filename, zip_bytes(members)), parse_distribution_filename(filename)
+    content = zip_bytes(with_wheel_files(members))
+    return write(tmp_path, filename, content), parse_distribution_filename(filename)
 
 
 def sdist_path(tmp_path, members: list, filename="sample_project-1.0.tar.gz"):
@@ -481,7 +494,9 @@ def test_truncated_wheel(tmp_path):
 
 
 def test_wheel_with_corrupt_metadata_stream(tmp_path):
-    content = bytearray(zip_bytes({"sample_project-1.0.dist-info/METADATA": METADATA * 20}))
+    content = bytearray(
+        zip_bytes(with_wheel_files({"sample_project-1.0.dist-info/METADATA": METADATA * 20}))
+    )
     # Garble the deflate data right after the 30-byte local header and the name.
     start = 30 + len("sample_project-1.0.dist-info/METADATA")
     content[start : start + 40] = b"\xff" * 40
@@ -500,7 +515,9 @@ def _encrypted(content: bytes) -> bytes:
 
 
 def test_wheel_with_encrypted_metadata(tmp_path):
-    content = _encrypted(zip_bytes({"sample_project-1.0.dist-info/METADATA": METADATA}))
+    content = _encrypted(
+        zip_bytes(with_wheel_files({"sample_project-1.0.dist-info/METADATA": METADATA}))
+    )
     path = write(tmp_path, "sample_project-1.0-py3-none-any.whl", content)
     parsed = parse_distribution_filename(path.name)
     assert refusal(read_wheel_metadata, path, parsed) == NOT_A_ZIP
@@ -529,6 +546,7 @@ def test_wheel_with_a_member_twice(tmp_path):
     ):
         archive.writestr(name, METADATA)
         archive.writestr(name, b"Name: evil\n")
+        archive.writestr("sample_project-1.0.dist-info/WHEEL", WHEEL)
     path = write(tmp_path, "sample_project-1.0-py3-none-any.whl", buffer.getvalue())
     parsed = parse_distribution_filename(path.name)
     assert refusal(read_wheel_metadata, path, parsed) == (
@@ -573,12 +591,11 @@ def _zip_bomb(size: int) -> bytes:
     """A wheel whose METADATA is *size* bytes of zeros, written without ever
     holding them in memory; deflate shrinks them about a thousandfold."""
     buffer = io.BytesIO()
-    with (
-        zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive,
-        archive.open("sample_project-1.0.dist-info/METADATA", "w") as member,
-    ):
-        for _ in range(size // MiB):
-            member.write(bytes(MiB))
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("sample_project-1.0.dist-info/METADATA", "w") as member:
+            for _ in range(size // MiB):
+                member.write(bytes(MiB))
+        archive.writestr("sample_project-1.0.dist-info/WHEEL", WHEEL)
     return buffer.getvalue()
 
 
@@ -752,17 +769,37 @@ def test_sdist_pkg_info_bomb(tmp_path, settings):
     assert peak < 2 * MiB
 
 
-def test_sdist_member_scan_is_bounded(tmp_path, monkeypatch):
-    monkeypatch.setattr(distributions, "SDIST_MAX_MEMBERS_SCANNED", 3)
+def test_sdist_member_count_limit(tmp_path, settings):
+    settings.UPLOAD_ARCHIVE_MAX_MEMBERS = 3
     files = [(f"sample_project-1.0/f{i}", b"") for i in range(2)]
     path, parsed = sdist_path(tmp_path, [*files, ("sample_project-1.0/PKG-INFO", METADATA)])
-    assert read_sdist_metadata(path, parsed) == METADATA  # third member: still in reach
+    assert read_sdist_metadata(path, parsed) == METADATA
 
-    files = [(f"sample_project-1.0/f{i}", b"") for i in range(3)]
-    path, parsed = sdist_path(tmp_path, [*files, ("sample_project-1.0/PKG-INFO", METADATA)])
+    # Counted to the end, not only up to PKG-INFO.
+    path, parsed = sdist_path(tmp_path, [("sample_project-1.0/PKG-INFO", METADATA), *files * 2])
     assert refusal(read_sdist_metadata, path, parsed) == (
-        "Source distribution 'sample_project-1.0.tar.gz' does not contain PKG-INFO "
-        "within its first 3 files."
+        "Invalid distribution file: it has more than 3 members, "
+        "the limit (UPLOAD_ARCHIVE_MAX_MEMBERS)."
+    )
+
+
+def test_sdist_members_after_pkg_info_are_checked(tmp_path):
+    path, parsed = sdist_path(
+        tmp_path, [("sample_project-1.0/PKG-INFO", METADATA), ("../evil.py", b"boom")]
+    )
+    assert refusal(read_sdist_metadata, path, parsed) == (
+        "Invalid distribution file: the archive contains the unsafe path '../evil.py'."
+    )
+
+
+def test_sdist_with_pkg_info_twice(tmp_path):
+    path, parsed = sdist_path(
+        tmp_path,
+        [("sample_project-1.0/PKG-INFO", METADATA), ("sample_project-1.0/PKG-INFO", b"x")],
+    )
+    assert refusal(read_sdist_metadata, path, parsed) == (
+        "Invalid distribution file: the archive contains 'sample_project-1.0/PKG-INFO' "
+        "more than once."
     )
 
 
@@ -925,3 +962,281 @@ def test_metadata_kind_is_wheel_or_sdist():
         check_metadata_agrees(
             METADATA, project_name="sample-project", version=Version("1.0"), kind="egg"
         )
+
+
+# --- archive caps ------------------------------------------------------------------------
+
+SDIST_MEMBERS = [("sample_project-1.0/PKG-INFO", METADATA)]
+WHEEL_MEMBERS = {"sample_project-1.0.dist-info/METADATA": METADATA}
+TOO_MANY = (
+    "Invalid distribution file: it has more than 3 members, the limit (UPLOAD_ARCHIVE_MAX_MEMBERS)."
+)
+
+
+def test_zip_member_count_limit(tmp_path, settings):
+    settings.UPLOAD_ARCHIVE_MAX_MEMBERS = 3
+    path, parsed = wheel_path(tmp_path, {**WHEEL_MEMBERS, "sample/__init__.py": b""})
+    assert read_wheel_metadata(path, parsed) == METADATA  # METADATA, WHEEL, one module
+    path, parsed = wheel_path(tmp_path, {**WHEEL_MEMBERS, "a.py": b"", "b.py": b""})
+    assert refusal(read_wheel_metadata, path, parsed) == TOO_MANY
+
+
+def _set_entry_count(content: bytes, count: int) -> bytes:
+    """The zip with its end record declaring *count* entries."""
+    content = bytearray(content)
+    end = content.rindex(b"PK\x05\x06")
+    struct.pack_into("<HH", content, end + 8, count, count)
+    return bytes(content)
+
+
+def test_zip_member_count_is_walked_when_the_end_record_lies(tmp_path, settings):
+    settings.UPLOAD_ARCHIVE_MAX_MEMBERS = 3
+    members = with_wheel_files({**WHEEL_MEMBERS, "a.py": b"", "b.py": b""})
+    path = write(
+        tmp_path, "sample_project-1.0-py3-none-any.whl", _set_entry_count(zip_bytes(members), 1)
+    )
+    parsed = parse_distribution_filename(path.name)
+    assert refusal(read_wheel_metadata, path, parsed) == TOO_MANY
+
+
+def _zip64_bytes(members: dict, monkeypatch) -> bytes:
+    # zipfile writes the zip64 end records past 65,535 entries; lowering that
+    # threshold while writing gets the same records from a few entries.
+    with monkeypatch.context() as patch:
+        patch.setattr(zipfile, "ZIP_FILECOUNT_LIMIT", 2)
+        return zip_bytes(members)
+
+
+def test_zip64_member_count(tmp_path, settings, monkeypatch):
+    content = _zip64_bytes(
+        with_wheel_files({**WHEEL_MEMBERS, "a.py": b"", "b.py": b""}), monkeypatch
+    )
+    assert b"PK\x06\x06" in content
+    path = write(tmp_path, "sample_project-1.0-py3-none-any.whl", content)
+    parsed = parse_distribution_filename(path.name)
+    assert read_wheel_metadata(path, parsed) == METADATA
+    settings.UPLOAD_ARCHIVE_MAX_MEMBERS = 3
+    assert refusal(read_wheel_metadata, path, parsed) == TOO_MANY
+
+
+def test_zip64_end_record_with_a_bad_signature(tmp_path, monkeypatch):
+    members = with_wheel_files({**WHEEL_MEMBERS, "a.py": b""})
+    content = bytearray(_zip64_bytes(members, monkeypatch))
+    record = content.rindex(b"PK\x06\x06")
+    content[record : record + 4] = b"PK\x00\x00"
+    path = write(tmp_path, "sample_project-1.0-py3-none-any.whl", bytes(content))
+    assert refusal(read_wheel_metadata, path, parse_distribution_filename(path.name)) == NOT_A_ZIP
+
+
+@pytest.mark.parametrize("where", ["size", "signature", "truncated", "short"])
+def test_zip_with_a_broken_central_directory(tmp_path, where):
+    content = bytearray(zip_bytes(with_wheel_files(WHEEL_MEMBERS)))
+    end = content.rindex(b"PK\x05\x06")
+    if where == "size":
+        struct.pack_into("<L", content, end + 12, end + 1)  # larger than what precedes it
+    elif where == "signature":
+        entry = content.index(b"PK\x01\x02")
+        content[entry : entry + 4] = b"PK\x00\x00"
+    elif where == "truncated":
+        size = struct.unpack_from("<L", content, end + 12)[0]
+        struct.pack_into("<L", content, end + 12, size + 20)  # ends inside a header
+    else:
+        struct.pack_into("<L", content, end + 12, 10)  # starts 10 bytes before the end record
+    path = write(tmp_path, "sample_project-1.0-py3-none-any.whl", bytes(content))
+    assert refusal(read_wheel_metadata, path, parse_distribution_filename(path.name)) == NOT_A_ZIP
+
+
+def test_zip_with_a_truncated_end_record(tmp_path):
+    content = zip_bytes(with_wheel_files(WHEEL_MEMBERS))
+    path = write(tmp_path, "sample_project-1.0-py3-none-any.whl", content[:-10])
+    assert refusal(read_wheel_metadata, path, parse_distribution_filename(path.name)) == NOT_A_ZIP
+
+
+def test_tiny_zip_without_zip64_records(tmp_path):
+    # An empty zip is its end record alone: too short to hold zip64 records.
+    path = write(tmp_path, "sample_project-1.0.zip", zip_bytes({}))
+    assert len(path.read_bytes()) == 22
+    assert refusal(read_sdist_metadata, path, parse_distribution_filename(path.name)) == (
+        "Source distribution 'sample_project-1.0.zip' does not contain PKG-INFO in its "
+        "top-level directory 'sample_project-1.0'."
+    )
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
+def test_zip_members_compressed_otherwise_are_refused(tmp_path, method):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in with_wheel_files(WHEEL_MEMBERS).items():
+            archive.writestr(name, data)
+        archive.writestr("sample/__init__.py", b"x = 1\n", compress_type=method)
+    path = write(tmp_path, "sample_project-1.0-py3-none-any.whl", buffer.getvalue())
+    assert refusal(read_wheel_metadata, path, parse_distribution_filename(path.name)) == (
+        f"Invalid distribution file: 'sample/__init__.py' is compressed with method {method}; "
+        "use stored or deflate."
+    )
+
+
+def test_stored_members_are_accepted(tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for name, data in with_wheel_files(WHEEL_MEMBERS).items():
+            archive.writestr(name, data)
+    path = write(tmp_path, "sample_project-1.0-py3-none-any.whl", buffer.getvalue())
+    assert read_wheel_metadata(path, parse_distribution_filename(path.name)) == METADATA
+
+
+RATIO = (
+    "Invalid distribution file: it exceeds the compression ratio of 50 "
+    "(UPLOAD_ARCHIVE_MAX_RATIO), like a decompression bomb."
+)
+TOTAL = (
+    "Invalid distribution file: it expands to more than 100000 bytes, "
+    "the limit (UPLOAD_ARCHIVE_MAX_UNCOMPRESSED_BYTES)."
+)
+
+
+def test_wheel_compression_ratio(tmp_path, settings):
+    settings.UPLOAD_ARCHIVE_RATIO_MIN_BYTES = 64 * 1024
+    path, parsed = wheel_path(tmp_path, {**WHEEL_MEMBERS, "sample/zeros": bytes(MiB)})
+    assert refusal(read_wheel_metadata, path, parsed) == RATIO
+    # Below the size where the ratio counts, compressing well is fine.
+    settings.UPLOAD_ARCHIVE_RATIO_MIN_BYTES = 2 * MiB
+    assert read_wheel_metadata(path, parsed) == METADATA
+
+
+def test_wheel_total_uncompressed_size(tmp_path, settings):
+    settings.UPLOAD_ARCHIVE_MAX_UNCOMPRESSED_BYTES = 100_000
+    data = bytes(range(256)) * 390  # 99,840 bytes
+    path, parsed = wheel_path(tmp_path, {**WHEEL_MEMBERS, "sample/data": data})
+    assert refusal(read_wheel_metadata, path, parsed) == TOTAL
+    settings.UPLOAD_ARCHIVE_MAX_UNCOMPRESSED_BYTES = 200_000
+    assert read_wheel_metadata(path, parsed) == METADATA
+
+
+def test_sdist_compression_ratio(tmp_path, settings):
+    settings.UPLOAD_ARCHIVE_RATIO_MIN_BYTES = 64 * 1024
+    path, parsed = sdist_path(tmp_path, [*SDIST_MEMBERS, ("sample_project-1.0/z", bytes(MiB))])
+    assert refusal(read_sdist_metadata, path, parsed) == RATIO
+    settings.UPLOAD_ARCHIVE_RATIO_MIN_BYTES = 2 * MiB
+    assert read_sdist_metadata(path, parsed) == METADATA
+
+
+def test_sdist_total_uncompressed_size_is_checked_before_the_member_is_skipped(tmp_path, settings):
+    settings.UPLOAD_ARCHIVE_MAX_UNCOMPRESSED_BYTES = 100_000
+    # A header declaring 1 TiB of data that isn't there: refused on the
+    # declaration, without decompressing (or waiting for) a terabyte.
+    huge = tarfile.TarInfo("sample_project-1.0/huge")
+    huge.size = 1 << 40
+    content = tar_gz_bytes([*SDIST_MEMBERS])
+    raw = gzip.decompress(content)
+    header = huge.tobuf(format=tarfile.GNU_FORMAT)
+    forged = gzip.compress(raw[:1024] + header + bytes(4096))
+    path = write(tmp_path, "sample_project-1.0.tar.gz", forged)
+    assert refusal(read_sdist_metadata, path, parse_distribution_filename(path.name)) == TOTAL
+
+
+def _pax_bomb(declared: int) -> bytes:
+    """A tar.gz whose first member is a pax header declaring *declared* bytes,
+    followed by a few zeros: what tarfile would try to read whole."""
+    header = tarfile.TarInfo("././@PaxHeader")
+    header.type = tarfile.XHDTYPE
+    header.size = declared
+    return gzip.compress(header.tobuf(format=tarfile.USTAR_FORMAT) + bytes(MiB))
+
+
+def test_pax_header_size_limit(tmp_path):
+    path = write(tmp_path, "sample_project-1.0.tar.gz", _pax_bomb(1 << 30))
+    message, peak = _peak_memory(read_sdist_metadata, path, parse_distribution_filename(path.name))
+    assert message == (
+        "Invalid distribution file: a tar header declares 1073741824 bytes, more than the "
+        "limit of 1048576 (UPLOAD_ARCHIVE_MAX_HEADER_BYTES)."
+    )
+    assert peak < 2 * MiB
+
+
+def test_pax_headers_within_the_limit_are_read(tmp_path, settings):
+    settings.UPLOAD_ARCHIVE_MAX_HEADER_BYTES = 4096
+    long_name = "sample_project-1.0/" + "d/" * 80 + "module.py"  # over ustar's 100 characters
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.PAX_FORMAT) as archive:
+        for name, data in [(long_name, b"x = 1\n"), ("sample_project-1.0/PKG-INFO", METADATA)]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    path = write(tmp_path, "sample_project-1.0.tar.gz", buffer.getvalue())
+    assert read_sdist_metadata(path, parse_distribution_filename(path.name)) == METADATA
+
+
+def test_pkg_info_larger_than_the_header_limit_is_read(tmp_path, settings):
+    settings.UPLOAD_ARCHIVE_MAX_HEADER_BYTES = 512
+    pkg_info = METADATA + b"A long README.\n" * 100
+    path, parsed = sdist_path(tmp_path, [("sample_project-1.0/PKG-INFO", pkg_info)])
+    assert read_sdist_metadata(path, parsed) == pkg_info
+
+
+# --- WHEEL ---------------------------------------------------------------------------------
+
+
+def test_wheel_without_its_wheel_file(tmp_path):
+    path = write(tmp_path, "sample_project-1.0-py3-none-any.whl", zip_bytes(WHEEL_MEMBERS))
+    assert refusal(read_wheel_metadata, path, parse_distribution_filename(path.name)) == (
+        "Wheel 'sample_project-1.0-py3-none-any.whl' does not contain the required "
+        "WHEEL file: sample_project-1.0.dist-info/WHEEL."
+    )
+
+
+def _wheel_with(tmp_path, wheel: bytes, filename="sample_project-1.0-py3-none-any.whl"):
+    members = {**WHEEL_MEMBERS, "sample_project-1.0.dist-info/WHEEL": wheel}
+    return wheel_path(tmp_path, members, filename=filename)
+
+
+@pytest.mark.parametrize(
+    ("filename", "tags"),
+    [
+        ("sample_project-1.0-py3-none-any.whl", ["py3-none-any"]),
+        ("sample_project-1.0-py2.py3-none-any.whl", ["py2-none-any", "py3-none-any"]),
+        ("sample_project-1.0-py2.py3-none-any.whl", ["py3-none-any", "py2.py3-none-any"]),
+        ("sample_project-1.0-py3-none-any.whl", []),  # no Tag line: nothing disagrees
+    ],
+)
+def test_wheel_tags_agreeing_with_the_filename(tmp_path, filename, tags):
+    wheel = b"Wheel-Version: 1.0\n" + b"".join(f"Tag: {t}\n".encode() for t in tags)
+    path, parsed = _wheel_with(tmp_path, wheel, filename=filename)
+    assert read_wheel_metadata(path, parsed) == METADATA
+
+
+@pytest.mark.parametrize(
+    ("tags", "listed"),
+    [
+        (["cp311-cp311-manylinux_2_17_x86_64"], "'cp311-cp311-manylinux_2_17_x86_64'"),
+        (["py3-none-any", "py2-none-any"], "'py2-none-any', 'py3-none-any'"),
+        (["garbage"], "'garbage'"),
+    ],
+)
+def test_wheel_tags_disagreeing_with_the_filename(tmp_path, tags, listed):
+    wheel = b"Wheel-Version: 1.0\n" + b"".join(f"Tag: {t}\n".encode() for t in tags)
+    path, parsed = _wheel_with(tmp_path, wheel)
+    assert refusal(read_wheel_metadata, path, parsed) == (
+        f"The WHEEL file of 'sample_project-1.0-py3-none-any.whl' declares the tags {listed}, "
+        "which do not match the tags in the filename."
+    )
+
+
+def test_wheel_file_that_is_not_utf8(tmp_path):
+    path, parsed = _wheel_with(tmp_path, b"Wheel-Version: 1.0\nTag: py3-none-\xff\n")
+    assert refusal(read_wheel_metadata, path, parsed) == (
+        "The WHEEL file of 'sample_project-1.0-py3-none-any.whl' is not valid UTF-8."
+    )
+
+
+# --- python tag length -----------------------------------------------------------------
+
+
+def test_python_tag_longer_than_its_column(tmp_path):
+    python_tag = ".".join(f"cp3{i}" for i in range(10, 36))  # 129 characters
+    filename = f"sample_project-1.0-{python_tag}-none-any.whl"
+    assert len(filename) <= 255
+    assert refusal(parse_distribution_filename, filename) == (
+        f"Invalid wheel filename {filename[:40] + '...'!r}: its python tag is {len(python_tag)} "
+        "characters long; use at most 100."
+    )
