@@ -516,3 +516,20 @@ SPECTACULAR_SETTINGS = {
 # Without Redis, each worker process writes its own download counts to the
 # database from a background thread this often (seconds), and when it exits.
 DOWNLOAD_COUNTS_FLUSH_SECONDS = env_int("DOWNLOAD_COUNTS_FLUSH_SECONDS", 60)
+
+# --- Upload archive caps ------------------------------------------------------------------
+
+# Every uploaded wheel and sdist is inspected within these bounds; an archive
+# past one is refused with the limit named (packages.distributions).
+# Members (files, directories, links) in one archive.
+UPLOAD_ARCHIVE_MAX_MEMBERS = env_int("UPLOAD_ARCHIVE_MAX_MEMBERS", 100_000)
+# Largest tar header read whole: pax extended headers and GNU long names.
+UPLOAD_ARCHIVE_MAX_HEADER_BYTES = env_int("UPLOAD_ARCHIVE_MAX_HEADER_BYTES", MiB)
+# Total uncompressed size of the members.
+UPLOAD_ARCHIVE_MAX_UNCOMPRESSED_BYTES = env_int(
+    "UPLOAD_ARCHIVE_MAX_UNCOMPRESSED_BYTES", 4 * 1024 * MiB
+)
+# Uncompressed size over upload size, checked once the uncompressed size passes
+# UPLOAD_ARCHIVE_RATIO_MIN_BYTES (the public index refuses zip bombs the same way).
+UPLOAD_ARCHIVE_MAX_RATIO = env_int("UPLOAD_ARCHIVE_MAX_RATIO", 50)
+UPLOAD_ARCHIVE_RATIO_MIN_BYTES = env_int("UPLOAD_ARCHIVE_RATIO_MIN_BYTES", 64 * MiB)
