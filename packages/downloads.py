@@ -1,48 +1,58 @@
-"""Download counts: counted in the cache on the download path, written to the
-database in batches, read back as a project's last day, week and month.
+"""Download counts: counted in the cache on the download path, moved to the
+database by the server processes themselves, read back as a project's last
+day, week and month.
 
 A download must never wait on a database write, so a served file only bumps a
-counter keyed by (day, file); ``DownloadCount`` rows are written later, in
-batches, off the request path. Days are UTC. A count is taken when the file is
-answered (a 200 to a GET), not when the client has read it all: that is what
-a CDN's access log says too. HEAD, 304 and ``.metadata`` answers are not
-downloads. The app never answers a Range request with 206 (Django serves the
-whole file, and counts it); in a CDN log a 206 is not counted, because the
-common partial reads are installers peeking at a wheel's metadata, not installs.
+counter in the cache; ``DownloadCount`` rows are written later, in batches,
+off the request path. Days are UTC. A count is taken when the file is answered
+(a 200 to a GET), not when the client has read it all: that is what a CDN's
+access log says too. HEAD, 304 and ``.metadata`` answers are not downloads.
+The app never answers a Range request with 206 (Django serves the whole file,
+and counts it); in a CDN log a 206 is not counted, because the common partial
+reads are installers peeking at a wheel's metadata, not installs.
 
-Two stores, chosen by the deployment:
+One path for every cache that all processes share and that increments
+atomically (Redis, or the machine's disk cache of the embedded default), using
+nothing but Django's cache API:
 
-* **Redis** (``REDIS_URL`` set: many machines). Every worker does one atomic
-  ``HINCRBY`` on one hash, field ``<YYYY-MM-DD>:<file id>`` (one command, so one
-  round trip: nothing to pipeline). ``manage.py flush_download_counts`` (cron,
-  every minute) takes a Redis lock so that one flush runs at a time, ``RENAME``s
-  the hash to a "flushing" key (atomic: an increment lands either before, and
-  is flushed now, or after, in a new hash flushed next time), reads it, and for
-  each batch commits the upsert, then ``HDEL``s the batch's fields. A flush
-  that dies before a commit leaves its fields in the flushing key, and the next
-  flush applies them before taking new ones: nothing is lost. The one window
-  left is between a batch's commit and its ``HDEL`` (one Redis round trip):
-  dying there counts that batch twice. Counting twice in that rare case was
-  chosen over ever losing counts; closing the window would need the batch's
-  id recorded in the same database transaction (a table of applied batches).
+* **Counting.** One ``incr`` of the key ``(day, file)``. The first download of
+  a file on a day finds no key: it enters the file in that day's list (a
+  numbered list: ``incr`` of its length, then the item), and only then creates
+  the counter, so no counter exists that a flush cannot find. Two processes
+  may both enter the same file; the flush reads the list as a set.
 
-* **Local memory** (no Redis: one machine, several worker processes). Each
-  process has its own cache, which no other process (and so no management
-  command) can read, so every process keeps its counters in memory and writes
-  them itself, from a background thread: every ``DOWNLOAD_COUNTS_FLUSH_SECONDS``,
-  sooner when ``LOCAL_FLUSH_THRESHOLD`` downloads are pending, and when the
-  process exits normally (gunicorn's graceful stop and restart). A failed write
-  puts the counts back for the next try. A process killed outright (SIGKILL,
-  out of memory) loses what it had not written yet: at most one interval.
-  ``flush_download_counts`` has nothing to move in this mode.
+* **Moving to the database.** Every server process runs a thread that wakes
+  every ``DOWNLOAD_COUNTS_FLUSH_SECONDS / 2``; the first to wake in each
+  interval of ``DOWNLOAD_COUNTS_FLUSH_SECONDS`` claims it (``cache.add`` of the
+  interval's key) and flushes, so one flush runs per interval for all the
+  processes of all the machines, without cron. A flush takes a lock in the
+  cache, reads the lists of yesterday and today and their counters, and for
+  each batch first takes the counts out of the cache (``decr`` by what it read:
+  downloads counted meanwhile stay, as ``decr`` is atomic), then adds them to
+  the database in one transaction; a failed write puts them back. A process
+  killed between the ``decr`` and the commit loses that batch: losing one batch
+  in that instant was preferred over ever counting one twice.
 
-Both write with one upsert that adds to the existing row for (file, day),
-``INSERT ... ON CONFLICT (file_id, day) DO UPDATE SET count = count +
-excluded.count``, understood alike by SQLite and PostgreSQL (Django's
-``bulk_create(update_conflicts=True)`` would replace the count, not add to it).
-Counts of files deleted since are dropped: the batch is written only for files
-that still exist, and should a file be deleted between that read and the
-commit, the batch is rolled back and written again without it.
+* **Reading.** Pages and the JSON API read the database only, never the
+  counters still in the cache: a reader adding both could count a batch twice
+  (read after the commit, but before the ``decr``) or miss it (read between
+  the two), while the database alone moves once per batch, at its commit. The
+  sums are kept in the cache for ``SUMMARY_CACHE_SECONDS`` under a key naming
+  that span of time, so no backend's clock or expiry can keep them longer.
+  Hence a download shows after at most one and a half flush intervals plus
+  ``SUMMARY_CACHE_SECONDS``: 45 s with the defaults.
+
+With a cache of each process's own (Django's local memory), the same code
+counts and flushes within each process, and a process killed outright loses
+what it had not flushed.
+
+The upsert adds to the existing row for (file, day), ``INSERT ... ON CONFLICT
+(file_id, day) DO UPDATE SET count = count + excluded.count``, understood alike
+by SQLite and PostgreSQL (Django's ``bulk_create(update_conflicts=True)``
+would replace the count, not add to it). Counts of files deleted since are
+dropped: the batch is written only for files that still exist, and should a
+file be deleted between that read and the commit, the batch is rolled back
+and written again without it.
 
 ``import_download_log`` adds the downloads a CDN served, read from its logs,
 through the same upsert.
@@ -50,9 +60,8 @@ through the same upsert.
 
 import atexit
 import logging
-import os
 import threading
-from collections import Counter
+import uuid
 from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from itertools import islice
@@ -71,10 +80,13 @@ logger = logging.getLogger(__name__)
 Counts = Mapping[tuple[date, int], int]
 
 BATCH_SIZE = 500
-SUMMARY_CACHE_SECONDS = 300
-# Pending downloads that wake a local-memory process's writer before its interval.
-LOCAL_FLUSH_THRESHOLD = 1000
-REDIS_LOCK_SECONDS = 300
+SUMMARY_CACHE_SECONDS = 15
+# Counters and day lists outlive their day, so that a flush after midnight
+# still finds yesterday's.
+COUNTER_SECONDS = 3 * 24 * 60 * 60
+# Longer than any flush; a flush that outlives it could run beside another.
+LOCK_SECONDS = 300
+LOCK_KEY = "downloads:flush-lock"
 
 
 def batched(items: Iterable, size: int):
@@ -87,14 +99,56 @@ def today() -> date:
     return timezone.now().date()
 
 
+def time_slot(seconds: int) -> int:
+    """The number of the span of ``seconds`` seconds we are in."""
+    return int(timezone.now().timestamp()) // seconds
+
+
+def _counter_key(day: date, file_id: int) -> str:
+    return f"downloads:count:{day.isoformat()}:{file_id}"
+
+
+def _list_length_key(day: date) -> str:
+    return f"downloads:files:{day.isoformat()}"
+
+
+def _list_item_key(day: date, index: int) -> str:
+    return f"downloads:files:{day.isoformat()}:{index}"
+
+
+def _add(key: str, amount: int) -> None:
+    """Add ``amount`` to the integer at ``key``, creating it; atomic."""
+    if not cache.add(key, amount, COUNTER_SECONDS):
+        cache.incr(key, amount)
+
+
+# --- Counting ------------------------------------------------------------------------
+
+
 def count_download(file_id: int) -> None:
     """Count one download of the file ``file_id`` now. No database access."""
     if not settings.DOWNLOAD_COUNTS:
         return
-    if settings.REDIS_URL:
-        _redis_count(file_id, today())
-    else:
-        local_counter.add((today(), file_id))
+    try:
+        _count(today(), file_id)
+    except Exception:
+        # A download must not fail because its count can't be kept.
+        logger.warning("Could not count a download of file %s", file_id, exc_info=True)
+    flusher.start()
+
+
+def _count(day: date, file_id: int) -> None:
+    key = _counter_key(day, file_id)
+    try:
+        cache.incr(key)
+        return
+    except ValueError:
+        pass
+    # The first download of this file today (or its counter was evicted).
+    length_key = _list_length_key(day)
+    index = 1 if cache.add(length_key, 1, COUNTER_SECONDS) else cache.incr(length_key)
+    cache.set(_list_item_key(day, index), file_id, COUNTER_SECONDS)
+    _add(key, 1)
 
 
 # --- Writing to the database -----------------------------------------------------
@@ -155,160 +209,137 @@ def _upsert(rows: list[tuple[int, int, date, int]]) -> None:
         cursor.execute(sql, params)
 
 
-# --- Redis ---------------------------------------------------------------------------
+# --- Moving the cache's counts to the database ---------------------------------------
 
 
-def _redis():
-    from django_redis import get_redis_connection
-
-    return get_redis_connection("default")
-
-
-def _redis_key(name: str) -> str:
-    # Through the cache's own prefix, so that sites sharing a Redis keep apart.
-    return cache.make_key(f"downloads:{name}")
+def _flushed_days() -> list[date]:
+    day = today()
+    return [day - timedelta(days=1), day]
 
 
-def _redis_count(file_id: int, day: date) -> None:
-    from redis.exceptions import RedisError
+def _listed_files(day: date, batch_size: int) -> list[int]:
+    length = cache.get(_list_length_key(day)) or 0
+    files: set[int] = set()
+    for batch in batched(range(1, length + 1), batch_size):
+        files.update(cache.get_many([_list_item_key(day, index) for index in batch]).values())
+    return sorted(files)
 
+
+def _read_counters(day: date, file_ids: list[int]) -> dict[tuple[date, int], int]:
+    keys = {_counter_key(day, file_id): file_id for file_id in file_ids}
+    return {(day, keys[key]): value for key, value in cache.get_many(keys).items() if value > 0}
+
+
+def _move(counts: dict[tuple[date, int], int]) -> int:
+    taken: dict[tuple[date, int], int] = {}
     try:
-        _redis().hincrby(_redis_key("live"), f"{day.isoformat()}:{file_id}", 1)
-    except RedisError:
-        # A download must not fail because its count can't be kept.
-        logger.warning("Could not count a download of file %s", file_id, exc_info=True)
-
-
-def _parse_field(field: bytes) -> tuple[date, int]:
-    day, _, file_id = field.decode().partition(":")
-    return date.fromisoformat(day), int(file_id)
-
-
-def _drain(conn, key: str, lock, batch_size: int) -> int:
-    written = 0
-    for batch in batched(sorted(conn.hgetall(key).items()), batch_size):
-        written += write_batch({_parse_field(field): int(value) for field, value in batch})
-        # Only once committed: dying before this line counts the batch twice,
-        # dying before the commit leaves it here for the next flush.
-        conn.hdel(key, *(field for field, _value in batch))
-        lock.reacquire()
-    return written
-
-
-def flush_redis(*, batch_size: int = BATCH_SIZE) -> int | None:
-    """Move the Redis counters to the database; returns the downloads written,
-    or None when another flush holds the lock."""
-    conn = _redis()
-    live, flushing = _redis_key("live"), _redis_key("flushing")
-    lock = conn.lock(_redis_key("flush-lock"), timeout=REDIS_LOCK_SECONDS)
-    if not lock.acquire(blocking=False):
-        return None
-    try:
-        # First the leftovers of a flush that died (under the lock nobody else
-        # touches the flushing key), then what has been counted since.
-        written = _drain(conn, flushing, lock, batch_size)
-        if conn.exists(live):
-            conn.rename(live, flushing)
-            written += _drain(conn, flushing, lock, batch_size)
-    finally:
-        lock.release()
-    return written
-
-
-# --- Local memory --------------------------------------------------------------------
-
-
-class LocalCounter:
-    """One process's pending counts and the thread that writes them."""
-
-    def __init__(self, *, autostart: bool = True):
-        self.autostart = autostart
-        self._reset()
-
-    def _reset(self) -> None:
-        self._lock = threading.Lock()
-        self._counts: Counter = Counter()
-        self._pending = 0
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def add(self, key: tuple[date, int]) -> None:
-        with self._lock:
-            self._counts[key] += 1
-            self._pending += 1
-            if self._thread is None and self.autostart:
-                self._start()
-            if self._pending >= LOCAL_FLUSH_THRESHOLD:
-                self._wake.set()
-
-    def _start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="download-counts", daemon=True)
-        self._thread.start()
-        atexit.register(self.flush)
-
-    def _run(self) -> None:
-        while True:
-            self._wake.wait(settings.DOWNLOAD_COUNTS_FLUSH_SECONDS)
-            self._wake.clear()
-            self.flush()
-            # The thread keeps no connection open between writes.
-            connection.close()
-
-    def take(self) -> Counter:
-        with self._lock:
-            counts, self._counts, self._pending = self._counts, Counter(), 0
-        return counts
-
-    def flush(self) -> int:
-        """Write this process's pending counts; returns the downloads written."""
-        counts = self.take()
-        if not counts:
-            return 0
-        try:
-            return add_counts(counts)
-        except Exception:
-            # Kept for the next try rather than lost (the database may be
-            # restarting), and never raised: the writer thread must outlive
-            # any failure, or the process would stop recording downloads.
-            logger.exception("Could not write %d download counts; keeping them", len(counts))
-            with self._lock:
-                self._counts.update(counts)
-                self._pending += counts.total()
-            return 0
-
-    def pending(self) -> Counter:
-        with self._lock:
-            return Counter(self._counts)
-
-    def after_fork(self) -> None:
-        # A forked worker inherits the parent's counts (the parent writes
-        # them) but not its thread.
-        self._reset()
-
-
-local_counter = LocalCounter()
-os.register_at_fork(after_in_child=lambda: local_counter.after_fork())
+        for (day, file_id), number in counts.items():
+            cache.decr(_counter_key(day, file_id), number)
+            taken[day, file_id] = number
+        return write_batch(taken)
+    except Exception:
+        # Nothing of the batch was committed: back to the cache for the next flush.
+        for (day, file_id), number in taken.items():
+            _add(_counter_key(day, file_id), number)
+        raise
 
 
 def flush(*, batch_size: int = BATCH_SIZE) -> int | None:
-    """Write the counters this process can reach: Redis's, or its own."""
-    if settings.REDIS_URL:
-        return flush_redis(batch_size=batch_size)
-    return local_counter.flush()
+    """Move the counts from the cache to the database; returns the downloads
+    written, or None when another flush holds the lock."""
+    token = uuid.uuid4().hex
+    if not cache.add(LOCK_KEY, token, LOCK_SECONDS):
+        return None
+    try:
+        written = 0
+        for day in _flushed_days():
+            for batch in batched(_listed_files(day, batch_size), batch_size):
+                counts = _read_counters(day, batch)
+                if counts:
+                    written += _move(counts)
+        return written
+    finally:
+        # Not someone else's lock, taken after ours expired.
+        if cache.get(LOCK_KEY) == token:
+            cache.delete(LOCK_KEY)
+
+
+class Flusher:
+    """The thread of a server process that flushes, at most once per interval
+    for all the processes sharing the cache. Started by the first download
+    counted or summary read in a process that serves (``pypi_site.wsgi``)."""
+
+    def __init__(self) -> None:
+        self.serving = False
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    def serve(self) -> None:
+        self.serving = True
+        atexit.register(self.stop)
+
+    def start(self) -> None:
+        if not self.serving or settings.DOWNLOAD_COUNTS_FLUSH_SECONDS == 0:
+            return
+        with self._lock:
+            # A forked worker finds its parent's thread dead: it starts its own.
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="download-counts", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopping.wait(settings.DOWNLOAD_COUNTS_FLUSH_SECONDS / 2):
+            self.tick()
+            # The thread keeps no connection open between flushes.
+            connection.close()
+
+    def tick(self) -> int | None:
+        """Flush unless this interval's flush was claimed by a process already;
+        returns the downloads written, None when no flush ran."""
+        interval = settings.DOWNLOAD_COUNTS_FLUSH_SECONDS
+        if not cache.add(f"downloads:flush-due:{time_slot(interval)}", 1, 2 * interval):
+            return None
+        return self._flush()
+
+    def stop(self) -> None:
+        """At a graceful exit: what was counted is written now, which matters
+        when the cache is the process's own."""
+        if self._thread is not None:
+            self._stopping.set()
+            self._thread.join()
+            self._thread = None
+            self._flush()
+
+    @staticmethod
+    def _flush() -> int | None:
+        try:
+            return flush()
+        except Exception:
+            # Never raised: the thread must outlive any failure (the database
+            # may be restarting); the counts wait in the cache.
+            logger.exception("Could not move the download counts to the database")
+            return None
+
+
+flusher = Flusher()
 
 
 # --- Reading ---------------------------------------------------------------------------
 
 
-def summary_cache_key(project_id: int, day: date) -> str:
-    return f"downloads:summary:{project_id}:{day.isoformat()}"
+def summary_cache_key(project_id: int) -> str:
+    return f"downloads:summary:{project_id}:{time_slot(SUMMARY_CACHE_SECONDS)}"
 
 
 def download_summary(project) -> dict[str, int]:
     """Downloads of ``project``'s files: today, the last 7 and the last 30 days
     (UTC, today included), as recorded in the database."""
+    flusher.start()
     day = today()
-    key = summary_cache_key(project.pk, day)
+    key = summary_cache_key(project.pk)
     summary = cache.get(key)
     if summary is None:
         sums = DownloadCount.objects.filter(

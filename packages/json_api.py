@@ -210,8 +210,10 @@ def _page(body: bytes, serial: int, version: str) -> JsonPage:
 def _key(kind: str, project: Project, base_url: str, *parts: str) -> str:
     # The base URL is in the body (absolute URLs), so each origin has its own copy.
     origin = hashlib.blake2b(base_url.encode(), digest_size=8).hexdigest()
+    # So are the download counts, which move without the serial (within a minute).
+    downloads = "-".join(str(number) for number in download_summary(project).values())
     return ":".join(
-        ["json", kind, project.normalized_name, str(project.last_serial), origin, *parts]
+        ["json", kind, project.normalized_name, str(project.last_serial), origin, downloads, *parts]
     )
 
 

@@ -479,7 +479,7 @@ ROLE_INVITATION_MAX_AGE = env_int("ROLE_INVITATION_MAX_AGE", 3 * 24 * 60 * 60)
 # --- Download counts ----------------------------------------------------------------------
 
 # Downloads served here are counted in the cache and written to the database
-# in batches by `manage.py flush_download_counts` (run it every minute or so).
+# in batches by the server processes themselves (packages.downloads).
 DOWNLOAD_COUNTS = env_bool("DOWNLOAD_COUNTS", True)
 
 # --- helper F: moderation ---------------------------------------------------------------
@@ -513,9 +513,10 @@ SPECTACULAR_SETTINGS = {
 
 # --- helper E: download counts ------------------------------------------------------------
 
-# Without Redis, each worker process writes its own download counts to the
-# database from a background thread this often (seconds), and when it exits.
-DOWNLOAD_COUNTS_FLUSH_SECONDS = env_int("DOWNLOAD_COUNTS_FLUSH_SECONDS", 60)
+# How often (seconds) one of the server processes moves the download counts
+# from the cache to the database; 0: never (run `manage.py
+# flush_download_counts` from cron instead).
+DOWNLOAD_COUNTS_FLUSH_SECONDS = env_int("DOWNLOAD_COUNTS_FLUSH_SECONDS", 20)
 
 # --- Upload archive caps ------------------------------------------------------------------
 

@@ -1,17 +1,21 @@
-"""Download counts: counted on both download paths without a database write,
-written in batches (from Redis by the flush command, or by each process
-itself), imported from CDN logs, and summed for the project page."""
+"""Download counts: counted in the shared cache on both download paths
+without a database write, moved to the database by the server processes
+themselves (or the flush command), imported from CDN logs, and summed for the
+project page and the JSON API within a minute."""
 
 import gzip
 import io
-import os
+import json
 import threading
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from django.core.cache import cache
 from django.core.management import CommandError, call_command
-from django.db import DatabaseError, IntegrityError
+from django.db import DatabaseError, IntegrityError, connection
+from django.test import override_settings
+from django.utils import timezone
 
 from packages import downloads
 from packages.download_log import parse_line
@@ -22,29 +26,36 @@ from tests.pypi_site.test_fastpath import environ
 
 pytestmark = pytest.mark.django_db
 
-needs_redis = pytest.mark.skipif(
-    not os.environ.get("REDIS_URL"), reason="needs a Redis server (REDIS_URL)"
-)
+
+class Clock:
+    """The time the code reads (django.utils.timezone.now), moved by the test."""
+
+    def __init__(self, moment: datetime):
+        self.moment = moment
+
+    def now(self) -> datetime:
+        return self.moment
+
+    def advance(self, seconds: float) -> None:
+        self.moment += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    # A few seconds into an interval of every length the code uses.
+    fixed = Clock(datetime(2026, 5, 1, 12, 0, 1, tzinfo=UTC))
+    monkeypatch.setattr(timezone, "now", fixed.now)
+    return fixed
 
 
 @pytest.fixture(autouse=True)
-def counter(monkeypatch):
-    """A fresh in-process counter that only writes when told to."""
-    fresh = downloads.LocalCounter(autostart=False)
-    monkeypatch.setattr(downloads, "local_counter", fresh)
-    return fresh
-
-
-@pytest.fixture
-def local(settings):
-    settings.REDIS_URL = ""
-
-
-@pytest.fixture
-def redis_mode(settings):
-    if not os.environ.get("REDIS_URL"):
-        pytest.skip("needs a Redis server (REDIS_URL)")
-    return downloads._redis()
+def flusher(monkeypatch):
+    """The process's flusher, as in a serving process; its thread is stopped
+    at the end of the test."""
+    fresh = downloads.Flusher()
+    monkeypatch.setattr(downloads, "flusher", fresh)
+    yield fresh
+    fresh.stop()
 
 
 @pytest.fixture
@@ -62,14 +73,21 @@ def output(*args) -> str:
     return out.getvalue().strip()
 
 
-# --- Counting on the download paths (local memory) ---------------------------------
+def failing_inserts(execute, sql, params, many, context):
+    if sql.startswith("INSERT"):
+        raise DatabaseError("server closed the connection unexpectedly")
+    return execute(sql, params, many, context)
 
 
-def test_download_is_counted_in_memory_not_in_the_database(client, local, counter, wheel):
+# --- Counting on the download paths ------------------------------------------------
+
+
+def test_download_is_counted_in_the_cache_not_in_the_database(
+    client, wheel, django_assert_num_queries
+):
     assert client.get(f"/packages/{wheel.path}").status_code == 200
-    assert client.get(f"/packages/{wheel.path}").status_code == 200
-
-    assert counter.pending() == {(downloads.today(), wheel.id): 2}
+    with django_assert_num_queries(1):  # the file's lookup; no write
+        assert client.get(f"/packages/{wheel.path}").status_code == 200
     assert not DownloadCount.objects.exists()
 
     assert downloads.flush() == 2
@@ -80,116 +98,230 @@ def test_download_is_counted_in_memory_not_in_the_database(client, local, counte
         downloads.today(),
         2,
     )
-    assert counter.pending() == {}
+    # Moved, not copied: a second flush finds nothing.
+    assert downloads.flush() == 0
+    assert stored_counts() == {(wheel.id, downloads.today()): 2}
 
 
-def test_a_range_request_is_answered_whole_and_counted(client, local, counter, wheel):
+def test_a_range_request_is_answered_whole_and_counted(client, wheel):
     response = client.get(f"/packages/{wheel.path}", headers={"Range": "bytes=0-9"})
 
     assert response.status_code == 200
-    assert counter.pending() == {(downloads.today(), wheel.id): 1}
+    assert downloads.flush() == 1
 
 
-def test_head_not_modified_metadata_and_missing_are_not_counted(client, local, counter, wheel):
+def test_head_not_modified_metadata_and_missing_are_not_counted(client, wheel):
     assert client.head(f"/packages/{wheel.path}").status_code == 200
     etag = f'"{wheel.sha256_digest}"'
     assert client.get(f"/packages/{wheel.path}", headers={"If-None-Match": etag}).status_code == 304
     assert client.get(f"/packages/{wheel.path}.metadata").status_code == 200
     assert client.get(f"/packages/{wheel.path[:-4]}.zip").status_code == 404
 
-    assert counter.pending() == {}
+    assert downloads.flush() == 0
 
 
-def test_fast_path_counts_downloads_but_not_metadata(local, counter, wheel):
+def test_fast_path_counts_downloads_but_not_metadata(wheel):
     _headers, handle = file_answer(environ(f"/packages/{wheel.path}"))
     handle.close()
     _headers, handle = file_answer(environ(f"/packages/{wheel.path}.metadata"))
     handle.close()
 
-    assert counter.pending() == {(downloads.today(), wheel.id): 1}
+    assert downloads.flush() == 1
+    assert stored_counts() == {(wheel.id, downloads.today()): 1}
 
 
-@pytest.mark.parametrize("redis", [False, True], ids=["local", "redis"])
-def test_counting_off(client, request, settings, counter, wheel, redis):
-    if redis:
-        conn = request.getfixturevalue("redis_mode")
-    else:
-        settings.REDIS_URL = ""
+def test_counting_off(client, settings, wheel):
     settings.DOWNLOAD_COUNTS = False
 
     assert client.get(f"/packages/{wheel.path}").status_code == 200
     _headers, handle = file_answer(environ(f"/packages/{wheel.path}"))
     handle.close()
 
-    assert counter.pending() == {}
-    if redis:
-        assert not conn.exists(downloads._redis_key("live"))
+    assert downloads.flush() == 0
 
 
-def test_a_failed_write_keeps_the_counts_for_the_next_try(
-    client, local, counter, wheel, monkeypatch, caplog
-):
+def test_a_cache_failure_does_not_fail_the_download(client, wheel, caplog):
+    unreachable = {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+    }
+    with override_settings(CACHES={"default": unreachable}):
+        response = client.get(f"/packages/{wheel.path}")
+
+    assert response.status_code == 200
+    assert f"Could not count a download of file {wheel.id}" in caplog.text
+
+
+def test_several_files_and_an_evicted_counter(client, project, wheel):
+    sdist = add_file(make_release(project, "1.0"), make_sdist())
+    client.get(f"/packages/{wheel.path}")
+    client.get(f"/packages/{sdist.path}")
+    client.get(f"/packages/{sdist.path}")
+    # The cache dropped the wheel's counter (eviction, restart): the next
+    # download starts it again and enters the file in the day's list again.
+    cache.delete(f"downloads:count:{downloads.today().isoformat()}:{wheel.id}")
     client.get(f"/packages/{wheel.path}")
 
-    def database_down(counts, **kwargs):
-        raise DatabaseError("server closed the connection")
+    assert downloads.flush() == 3
+    assert stored_counts() == {(wheel.id, downloads.today()): 1, (sdist.id, downloads.today()): 2}
 
-    with monkeypatch.context() as patch:
-        patch.setattr(downloads, "add_counts", database_down)
-        assert counter.flush() == 0
-    assert "Could not write 1 download counts" in caplog.text
-    assert counter.pending() == {(downloads.today(), wheel.id): 1}
+
+def test_yesterdays_counts_are_moved_after_midnight(client, clock, wheel):
+    clock.moment = datetime(2026, 5, 1, 23, 59, 59, tzinfo=UTC)
+    client.get(f"/packages/{wheel.path}")
+    clock.advance(2)
+    client.get(f"/packages/{wheel.path}")
+
+    assert downloads.flush() == 2
+    assert stored_counts() == {(wheel.id, date(2026, 5, 1)): 1, (wheel.id, date(2026, 5, 2)): 1}
+
+
+def test_no_download_is_lost_or_counted_twice_during_flushes(wheel):
+    total = 1000
+    done = threading.Event()
+
+    def download_many():
+        for _ in range(total):
+            downloads.count_download(wheel.id)
+        done.set()
+
+    worker = threading.Thread(target=download_many)
+    worker.start()
+    flushes = 0
+    while not done.is_set():
+        downloads.flush(batch_size=1)
+        flushes += 1
+    worker.join()
+    downloads.flush()
+
+    assert flushes > 1
+    assert DownloadCount.objects.get().count == total
+
+
+# --- Moving the counts to the database ---------------------------------------------
+
+
+def test_a_failed_write_puts_the_counts_back(client, project, wheel):
+    sdist = add_file(make_release(project, "1.0"), make_sdist())
+    client.get(f"/packages/{wheel.path}")
+    client.get(f"/packages/{sdist.path}")
+
+    with connection.execute_wrapper(failing_inserts), pytest.raises(DatabaseError):
+        downloads.flush(batch_size=1)
+    assert not DownloadCount.objects.exists()
 
     client.get(f"/packages/{wheel.path}")
-    assert counter.flush() == 2
-    assert stored_counts() == {(wheel.id, downloads.today()): 2}
+    assert downloads.flush() == 3
+    assert stored_counts() == {(wheel.id, downloads.today()): 2, (sdist.id, downloads.today()): 1}
 
 
-def test_flush_with_nothing_pending_writes_nothing(local, counter, django_assert_num_queries):
-    with django_assert_num_queries(0):
-        assert counter.flush() == 0
+def test_only_one_flush_runs_at_a_time(client, wheel):
+    client.get(f"/packages/{wheel.path}")
+    assert cache.add(downloads.LOCK_KEY, "another flush", 60)
+
+    assert output("flush_download_counts") == "Another flush is running; nothing done."
+    assert not DownloadCount.objects.exists()
+    assert cache.get(downloads.LOCK_KEY) == "another flush"
+
+    cache.delete(downloads.LOCK_KEY)
+    assert output("flush_download_counts") == "Recorded 1 downloads."
+    assert output("flush_download_counts") == "Recorded 0 downloads."
+    assert stored_counts() == {(wheel.id, downloads.today()): 1}
 
 
-def test_a_forked_worker_starts_empty(local, counter, wheel):
-    counter.add((downloads.today(), wheel.id))
-    counter.after_fork()
+def test_a_flush_leaves_a_lock_taken_over_by_another(client, wheel):
+    # Ours expired during a long flush and another flush took it: not ours to remove.
+    def lock_taken_over(execute, sql, params, many, context):
+        if sql.startswith("INSERT"):
+            cache.set(downloads.LOCK_KEY, "another flush", 60)
+        return execute(sql, params, many, context)
 
-    assert counter.pending() == {}
+    client.get(f"/packages/{wheel.path}")
+    with connection.execute_wrapper(lock_taken_over):
+        assert downloads.flush() == 1
 
-
-@pytest.mark.django_db(transaction=True)
-def test_each_process_writes_its_counts_from_a_thread(
-    client, settings, monkeypatch, owner, maintainer, project, wheel
-):
-    settings.REDIS_URL = ""
-    settings.DOWNLOAD_COUNTS_FLUSH_SECONDS = 60
-    monkeypatch.setattr(downloads, "LOCAL_FLUSH_THRESHOLD", 3)
-    writer = downloads.LocalCounter()
-    monkeypatch.setattr(downloads, "local_counter", writer)
-
-    for _ in range(3):
-        assert client.get(f"/packages/{wheel.path}").status_code == 200
-
-    # The threshold wakes the thread long before its 60 s interval.
-    deadline = time.monotonic() + 10
-    while not DownloadCount.objects.exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert stored_counts() == {(wheel.id, downloads.today()): 3}
-    assert writer.pending() == {}
-
-
-def test_flush_command_without_redis_says_processes_write_their_own(local, settings):
-    settings.DOWNLOAD_COUNTS_FLUSH_SECONDS = 30
-
-    assert output("flush_download_counts") == (
-        "No Redis: each server process writes its own download counts every 30 s; "
-        "nothing to move here."
-    )
+    assert cache.get(downloads.LOCK_KEY) == "another flush"
 
 
 def test_batch_size_must_be_positive():
     with pytest.raises(CommandError, match="must be at least 1"):
         call_command("flush_download_counts", "--batch-size", "0")
+
+
+def test_one_flush_per_interval_for_all_processes(client, clock, settings, flusher, wheel):
+    settings.DOWNLOAD_COUNTS_FLUSH_SECONDS = 20
+    client.get(f"/packages/{wheel.path}")
+    other_process = downloads.Flusher()  # shares the cache
+
+    assert flusher.tick() == 1
+    client.get(f"/packages/{wheel.path}")
+    clock.advance(10)
+    assert other_process.tick() is None  # this interval's flush has run
+    clock.advance(10)
+    assert other_process.tick() == 1
+    assert stored_counts() == {(wheel.id, downloads.today()): 2}
+
+
+def test_a_failed_flush_is_logged_and_retried_next_interval(client, clock, flusher, wheel, caplog):
+    client.get(f"/packages/{wheel.path}")
+
+    with connection.execute_wrapper(failing_inserts):
+        assert flusher.tick() is None
+    assert "Could not move the download counts to the database" in caplog.text
+
+    clock.advance(60)
+    assert flusher.tick() == 1
+
+
+def test_no_thread_outside_a_serving_process_or_when_turned_off(client, settings, flusher, wheel):
+    client.get(f"/packages/{wheel.path}")
+    assert flusher._thread is None
+
+    settings.DOWNLOAD_COUNTS_FLUSH_SECONDS = 0
+    flusher.serve()
+    client.get(f"/packages/{wheel.path}")
+    assert flusher._thread is None
+    flusher.stop()  # nothing to stop
+    assert downloads.flush() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_serving_process_moves_the_counts_itself(
+    client, settings, flusher, owner, maintainer, project, wheel
+):
+    settings.DOWNLOAD_COUNTS_FLUSH_SECONDS = 1
+    flusher.serve()
+
+    for _ in range(3):
+        assert client.get(f"/packages/{wheel.path}").status_code == 200
+    thread = flusher._thread
+    assert thread.is_alive()
+
+    # No cron, no command: the process's thread writes them.
+    deadline = time.monotonic() + 10
+    while not DownloadCount.objects.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert stored_counts() == {(wheel.id, downloads.today()): 3}
+
+    # At a graceful exit the thread stops and what is left is written.
+    settings.DOWNLOAD_COUNTS_FLUSH_SECONDS = 3600
+    downloads.count_download(wheel.id)
+    flusher.stop()
+    assert not thread.is_alive()
+    assert stored_counts() == {(wheel.id, downloads.today()): 4}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_flush_at_exit_is_logged(client, settings, flusher, wheel, caplog):
+    settings.DOWNLOAD_COUNTS_FLUSH_SECONDS = 3600
+    flusher.serve()
+    client.get(f"/packages/{wheel.path}")
+
+    with connection.execute_wrapper(failing_inserts):
+        flusher.stop()
+
+    assert "Could not move the download counts to the database" in caplog.text
+    assert downloads.flush() == 1
 
 
 # --- The upsert ----------------------------------------------------------------------
@@ -217,7 +349,7 @@ def test_batches_write_everything(project, wheel):
     }
 
 
-def test_counts_of_deleted_files_are_dropped(client, local, counter, project, wheel):
+def test_counts_of_deleted_files_are_dropped(client, project, wheel):
     sdist = add_file(make_release(project, "1.0"), make_sdist())
     client.get(f"/packages/{wheel.path}")
     client.get(f"/packages/{sdist.path}")
@@ -227,21 +359,21 @@ def test_counts_of_deleted_files_are_dropped(client, local, counter, project, wh
     assert stored_counts() == {(sdist.id, downloads.today()): 1}
 
 
-def test_a_file_deleted_during_the_write_is_retried_without_it(wheel, monkeypatch):
+def test_a_file_deleted_during_the_write_is_retried_without_it(wheel):
     # On PostgreSQL the foreign key is checked at commit: a file deleted after
     # the batch read it fails the whole batch, which is then written again.
-    real_upsert = downloads._upsert
     calls = []
 
-    def upsert_then_fail_once(rows):
-        real_upsert(rows)
-        calls.append(rows)
-        if len(calls) == 1:
-            raise IntegrityError("insert or update violates foreign key constraint")
+    def fail_first_upsert(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if sql.startswith("INSERT"):
+            calls.append(params)
+            if len(calls) == 1:
+                raise IntegrityError("insert or update violates foreign key constraint")
+        return result
 
-    monkeypatch.setattr(downloads, "_upsert", upsert_then_fail_once)
-
-    assert downloads.write_batch({(downloads.today(), wheel.id): 4}) == 4
+    with connection.execute_wrapper(fail_first_upsert):
+        assert downloads.write_batch({(downloads.today(), wheel.id): 4}) == 4
     assert len(calls) == 2
     assert stored_counts() == {(wheel.id, downloads.today()): 4}  # not 8
 
@@ -251,116 +383,7 @@ def test_zero_counts_write_no_row(wheel):
     assert not DownloadCount.objects.exists()
 
 
-# --- Redis ---------------------------------------------------------------------------
-
-
-def live_field(file_id: int) -> str:
-    return f"{downloads.today().isoformat()}:{file_id}"
-
-
-@needs_redis
-def test_redis_counts_then_flush_moves_them_once(client, redis_mode, counter, wheel):
-    live, flushing = downloads._redis_key("live"), downloads._redis_key("flushing")
-    client.get(f"/packages/{wheel.path}")
-    client.get(f"/packages/{wheel.path}")
-    client.head(f"/packages/{wheel.path}")
-
-    assert int(redis_mode.hget(live, live_field(wheel.id))) == 2
-    assert counter.pending() == {}  # Redis, not the process
-    assert not DownloadCount.objects.exists()
-
-    assert output("flush_download_counts") == "Recorded 2 downloads."
-    assert stored_counts() == {(wheel.id, downloads.today()): 2}
-    assert not redis_mode.exists(live)
-    assert not redis_mode.exists(flushing)
-
-    # A second run finds nothing new: no double count.
-    assert output("flush_download_counts") == "Recorded 0 downloads."
-    assert stored_counts() == {(wheel.id, downloads.today()): 2}
-
-
-@needs_redis
-def test_fast_path_counts_in_redis(redis_mode, wheel):
-    live = downloads._redis_key("live")
-    _headers, handle = file_answer(environ(f"/packages/{wheel.path}"))
-    handle.close()
-
-    assert int(redis_mode.hget(live, live_field(wheel.id))) == 1
-
-
-@needs_redis
-def test_no_download_is_lost_or_counted_twice_during_flushes(redis_mode, wheel):
-    total = 3000
-    done = threading.Event()
-
-    def download_many():
-        for _ in range(total):
-            downloads.count_download(wheel.id)
-        done.set()
-
-    worker = threading.Thread(target=download_many)
-    worker.start()
-    flushes = 0
-    while not done.is_set():
-        downloads.flush(batch_size=1)
-        flushes += 1
-    worker.join()
-    downloads.flush()
-
-    assert flushes > 1
-    assert DownloadCount.objects.get().count == total
-
-
-@needs_redis
-def test_a_flush_that_died_is_finished_by_the_next(redis_mode, project, wheel):
-    # Renamed, read, then killed before its commit: the fields are still in the
-    # flushing key and the next run applies them, then what came since.
-    live, flushing = downloads._redis_key("live"), downloads._redis_key("flushing")
-    sdist = add_file(make_release(project, "1.0"), make_sdist())
-    redis_mode.hset(flushing, mapping={live_field(wheel.id): 5, live_field(sdist.id): 1})
-    redis_mode.hincrby(live, live_field(wheel.id), 2)
-
-    assert downloads.flush_redis(batch_size=1) == 8
-    assert stored_counts() == {(wheel.id, downloads.today()): 7, (sdist.id, downloads.today()): 1}
-    assert not redis_mode.exists(flushing)
-    assert not redis_mode.exists(live)
-
-
-@needs_redis
-def test_only_one_flush_runs_at_a_time(redis_mode, wheel):
-    live, lock_key = downloads._redis_key("live"), downloads._redis_key("flush-lock")
-    downloads.count_download(wheel.id)
-    other = redis_mode.lock(lock_key, timeout=60)
-    assert other.acquire(blocking=False)
-    try:
-        assert output("flush_download_counts") == "Another flush is running; nothing done."
-    finally:
-        other.release()
-
-    assert not DownloadCount.objects.exists()
-    assert int(redis_mode.hget(live, live_field(wheel.id))) == 1
-
-
-def test_redis_failure_does_not_fail_the_download(client, settings, counter, wheel, caplog):
-    from redis.exceptions import ConnectionError as RedisConnectionError
-
-    class Down:
-        def hincrby(self, *args):
-            raise RedisConnectionError("Connection refused")
-
-    settings.REDIS_URL = "redis://127.0.0.1:1/0"
-    original = downloads._redis
-    downloads._redis = Down
-    try:
-        response = client.get(f"/packages/{wheel.path}")
-    finally:
-        downloads._redis = original
-
-    assert response.status_code == 200
-    assert f"Could not count a download of file {wheel.id}" in caplog.text
-
-
-# --- The summary and the project page ------------------------------------------------
+# --- The summary, the project page and the JSON API ------------------------------------
 
 
 @pytest.fixture
@@ -399,12 +422,15 @@ def test_summary_without_downloads_is_zero(project):
     assert downloads.download_summary(project) == {"last_day": 0, "last_week": 0, "last_month": 0}
 
 
-def test_summary_is_cached_briefly(project, history, wheel, django_assert_num_queries):
+def test_summary_is_cached_briefly(clock, project, history, django_assert_num_queries):
     downloads.download_summary(project)
     DownloadCount.objects.filter(day=history).update(count=50)
 
     with django_assert_num_queries(0):
         assert downloads.download_summary(project)["last_day"] == 1
+    # Kept no longer than its span of time, whatever the cache's own expiry.
+    clock.advance(downloads.SUMMARY_CACHE_SECONDS)
+    assert downloads.download_summary(project)["last_day"] == 50
 
 
 def test_project_page_shows_downloads(client, project, history):
@@ -416,6 +442,37 @@ def test_project_page_shows_downloads(client, project, history):
     assert '<dd data-downloads="last_day">1</dd>' in page
     assert '<dd data-downloads="last_week">111</dd>' in page
     assert '<dd data-downloads="last_month">1,235,678</dd>' in page
+
+
+def shown_downloads(client) -> tuple[int, int]:
+    """Today's downloads in the JSON API (both endpoints) and on the project page."""
+    info = json.loads(client.get("/pypi/sample-project/json").content)["info"]
+    release = json.loads(client.get("/pypi/sample-project/1.0/json").content)["info"]
+    page = client.get("/project/sample-project/").content.decode()
+    shown = int(page.split('<dd data-downloads="last_day">')[1].split("<")[0])
+    assert info["downloads"]["last_day"] == release["downloads"]["last_day"]
+    return info["downloads"]["last_day"], shown
+
+
+@pytest.mark.parametrize("phase", [0, 5, 9.9])
+def test_a_download_shows_within_a_minute_without_cron(
+    client, clock, settings, flusher, wheel, phase
+):
+    # Every process's thread wakes every half interval and the first of an
+    # interval flushes; the pages were read (and their numbers cached) just
+    # before the download. Worst case: 1.5 intervals + the summary's span.
+    interval = settings.DOWNLOAD_COUNTS_FLUSH_SECONDS
+    clock.advance(phase)
+    assert shown_downloads(client) == (0, 0)
+    assert client.get(f"/packages/{wheel.path}").status_code == 200
+
+    waited = 0.0
+    while shown_downloads(client) != (1, 1):
+        assert waited < 60, "not shown within a minute"
+        clock.advance(interval / 2)
+        waited += interval / 2
+        flusher.tick()
+    assert waited <= 1.5 * interval + downloads.SUMMARY_CACHE_SECONDS
 
 
 # --- CDN log import --------------------------------------------------------------------

@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from packages import downloads
@@ -7,8 +6,9 @@ from packages.management.common import positive_int
 
 class Command(BaseCommand):
     help = (
-        "Move the download counters from Redis to the database (run it from cron, "
-        "every minute or so). Without Redis each server process writes its own."
+        "Move the download counters from the cache to the database now. The server "
+        "processes do it themselves every DOWNLOAD_COUNTS_FLUSH_SECONDS; cron needs this "
+        "command only where that is set to 0."
     )
 
     def add_arguments(self, parser):
@@ -20,12 +20,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, batch_size, **options):
-        if not settings.REDIS_URL:
-            self.stdout.write(
-                "No Redis: each server process writes its own download counts every "
-                f"{settings.DOWNLOAD_COUNTS_FLUSH_SECONDS} s; nothing to move here."
-            )
-            return
         written = downloads.flush(batch_size=batch_size)
         if written is None:
             self.stdout.write("Another flush is running; nothing done.")
