@@ -7,6 +7,7 @@ gets our 400 answer instead of a reset connection mid-send.
 """
 
 import hashlib
+import html
 import os
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import TemporaryUploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
 from django.db.models import Max
+from django.http.multipartparser import MultiPartParser, MultiPartParserError
 
 
 def largest_upload_limit() -> int:
@@ -89,3 +91,26 @@ class HashingUploadHandler(FileUploadHandler):
     def upload_interrupted(self):
         if hasattr(self, "file"):
             self.file.close()
+
+
+class UnsafeFileName(MultiPartParserError):
+    """The uploaded file's name is a path or holds control characters."""
+
+
+class UploadFormParser(MultiPartParser):
+    """Django's multipart parser, but a file name with a path in it is refused
+    instead of cut down to its last part.
+
+    The name sent is the distribution's filename, stored and served as given:
+    ``../x.whl`` or ``sub\\x.whl`` is a client error to report, as the public
+    index does, not a name to repair silently.
+    """
+
+    def sanitize_file_name(self, file_name):
+        # As Django reads it: browsers send some characters as HTML entities.
+        name = html.unescape(file_name)
+        if "/" in name or "\\" in name:
+            raise UnsafeFileName("Cannot upload a file with '/' or '\\' in the name.")
+        if not name.isprintable():
+            raise UnsafeFileName("Cannot upload a file with control characters in the name.")
+        return super().sanitize_file_name(file_name)

@@ -14,6 +14,7 @@ from pypi_site.http import error_response
 from pypi_site.ratelimit import limit, too_many_requests
 
 from ..upload import Outcome, UploadError, release_file_upload
+from ..upload_handler import UnsafeFileName, UploadFormParser
 
 _DRAIN_CHUNK = 1024 * 1024
 
@@ -86,11 +87,31 @@ def file_upload(request):
             auth_failures.hit(ip)
         return _refuse(request, exc)
     try:
-        form, files = request.POST, request.FILES
+        form, files = _form_and_files(request)
     except RequestDataTooBig:
         return _refuse(request, UploadError("The upload's form fields are too large."))
+    except UnsafeFileName as exc:
+        return _refuse(request, UploadError(str(exc)))
     except (MultiPartParserError, TooManyFieldsSent, SuspiciousOperation):
         return _refuse(request, UploadError("Invalid multipart form data."))
+    try:
+        return _publish(request, token, form, files)
+    finally:
+        # Django closes the files of the forms it parses itself; these are ours.
+        for _field, uploads in files.lists():
+            for upload in uploads:
+                upload.close()
+
+
+def _form_and_files(request):
+    """The form fields and files, from a parser that reads the file name as sent
+    (Django's own keeps only the last part of a path). Anything but a multipart
+    body is refused by it: an upload is one."""
+    parser = UploadFormParser(request.META, request, request.upload_handlers, request.encoding)
+    return parser.parse()
+
+
+def _publish(request, token, form, files) -> HttpResponse:
     content = files.get("content")
     if content is None:
         return error_response(400, "Upload payload does not have a file.")

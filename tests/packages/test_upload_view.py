@@ -29,6 +29,7 @@ from tests.factories import (
     path_of,
     post_upload,
 )
+from tests.liveserver import multipart
 
 pytestmark = pytest.mark.django_db
 
@@ -494,6 +495,45 @@ def test_broken_multipart_body_is_refused(client, token):
 
 
 # --- filename and content refusals ------------------------------------------------
+
+
+def post_raw_name(client, dist, secret: str, filename: str):
+    """``dist`` POSTed with ``filename`` exactly as given in the multipart body
+    (Django's test client would send only its last path part)."""
+    content_type, segments, _length = multipart(dist.form(), filename, dist.content)
+    return client.generic(
+        "POST", URL, b"".join(segments), content_type=content_type, HTTP_AUTHORIZATION=basic(secret)
+    )
+
+
+@pytest.mark.parametrize(
+    "prefix", ["../", "sub/", "..\\", "C:\\dist\\", "/tmp/", "sub&#47;", "..&#92;"]
+)
+def test_filename_with_a_path_is_refused_as_sent(client, token, files_root, prefix):
+    # Would catch: Django's parser keeping the part after the last separator,
+    # so that "../x.whl" was published as "x.whl".
+    dist = make_wheel()
+    response = post_raw_name(client, dist, token, prefix + dist.filename)
+    assert_refused(response, 400, "Cannot upload a file with '/' or '\\' in the name.")
+    assert_nothing_stored(files_root)
+
+
+def test_filename_with_a_control_character_is_refused(client, token, files_root):
+    dist = make_wheel()
+    name = dist.filename.replace("-1.0", "\x1b-1.0")
+    response = post_raw_name(client, dist, token, name)
+    assert_refused(response, 400, "Cannot upload a file with control characters in the name.")
+    assert_nothing_stored(files_root)
+
+
+def test_form_that_is_not_multipart_is_refused(client, token):
+    response = client.post(
+        URL,
+        "name=sample-project&version=1.0",
+        content_type="application/x-www-form-urlencoded",
+        HTTP_AUTHORIZATION=basic(token),
+    )
+    assert_refused(response, 400, "Invalid multipart form data")
 
 
 def test_filename_for_another_project_is_refused(client, token):
