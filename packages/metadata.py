@@ -5,15 +5,21 @@ twine and uv send the distribution's core metadata as form fields named after
 the metadata keys (``requires_dist``, ``project_urls`` as "label, url", ...).
 """
 
+import email.utils
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from packaging.metadata import InvalidMetadata, Metadata, RawMetadata
 from packaging.utils import canonicalize_version
 from packaging.version import InvalidVersion, Version
 from trove_classifiers import classifiers as known_classifiers
 from trove_classifiers import deprecated_classifiers
 
+from .models import Release
 from .names import is_valid_project_name
 
 SPEC_URL = "https://packaging.python.org/specifications/core-metadata"
@@ -67,7 +73,26 @@ _FIELD_TITLES = {
     "description_content_type": "Description-Content-Type",
     "license_expression": "License-Expression",
     "license_files": "License-File",
+    "license_file": "License-File",
+    "classifiers": "Classifier",
+    "platform": "Platform",
+    "supported_platform": "Supported-Platform",
+    "keywords": "Keywords",
 }
+# Fields whose value may span lines: the README, and license texts that old
+# metadata carries whole (form feeds included, as in the GPL's text).
+_MULTILINE_FIELDS = {"description", "license"}
+# Line and paragraph separators that are not control characters.
+_LINE_BREAKS = {"\u2028", "\u2029"}
+# packaging knows no 2.0 (PEP 426 was withdrawn), but bdist_wheel wrote it into
+# thousands of wheels the public index hosts. Like the public index, validate
+# them as the next real version, whose fields they use (Provides-Extra).
+_VALIDATE_AS = {"2.0": "2.1"}
+# Project-URL labels, as on the public index.
+_MAX_LABEL_LENGTH = 32
+# distutils wrote "UNKNOWN" for every optional field left out; the public index
+# drops such values, and so do we (they are not addresses or URLs).
+_UNKNOWN = "UNKNOWN"
 
 
 class MetadataError(Exception):
@@ -92,16 +117,90 @@ def _title(key: str) -> str:
     return _FIELD_TITLES.get(key, key.replace("_", "-").title())
 
 
+def _shown(value: str, limit: int = 60) -> str:
+    """A user-supplied value for a message: quoted, ASCII-only, bounded."""
+    if len(value) > limit:
+        value = value[: limit // 2] + "..." + value[-limit // 2 :]
+    return ascii(value)
+
+
+def _invalid(key: str, value: str, reason: str) -> MetadataError:
+    return MetadataError(
+        f"{_shown(value)} is an invalid value for {_title(key)}. Error: {reason} "
+        f"See {SPEC_URL} for more information."
+    )
+
+
+def _all_values(form, key: str) -> list[str]:
+    values = form.getlist(key) if hasattr(form, "getlist") else form.get(key, [])
+    if isinstance(values, str):
+        values = [values]
+    return [value for value in values if isinstance(value, str)]
+
+
+def check_characters(form) -> None:
+    """No NUL anywhere (PostgreSQL refuses it in text), and no control
+    characters or line breaks in one-line fields (they break feeds, headers and
+    the metadata file itself)."""
+    keys = (*_SINGLE_FIELDS, *_LIST_FIELDS, "keywords", "project_urls")
+    for key in keys:
+        for value in _all_values(form, key):
+            for char in value.strip() if key not in _MULTILINE_FIELDS else value:
+                if char == "\x00":
+                    raise _invalid(key, value, "NUL characters are not allowed.")
+                if key in _MULTILINE_FIELDS or char == "\t":
+                    continue
+                if char in "\r\n" or char in _LINE_BREAKS:
+                    raise _invalid(key, value, "Use a single line only.")
+                if unicodedata.category(char) == "Cc":
+                    raise _invalid(
+                        key, value, f"Control characters such as {char!a} are not allowed."
+                    )
+
+
+def _column_limits() -> dict[str, int]:
+    """Release's text columns that have a length, read from the model so the
+    rule follows the schema."""
+    return {
+        model_field.name: model_field.max_length
+        for model_field in Release._meta.get_fields()
+        if getattr(model_field, "max_length", None)
+    }
+
+
+def _check_length(key: str, value: str, limit: int) -> None:
+    if len(value) > limit:
+        raise _invalid(key, value, f"Use {limit} characters or fewer.")
+
+
+def _check_addresses(key: str, value: str) -> None:
+    for _name, address in email.utils.getaddresses([value]):
+        try:
+            validate_email(address)
+        except ValidationError:
+            raise _invalid(key, value, f"{_shown(address)} is not a valid email address.") from None
+
+
+def _is_url(value: str) -> bool:
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and value.isprintable()
+
+
+def _check_url(key: str, value: str) -> None:
+    if not _is_url(value):
+        raise _invalid(key, value, "Use an http or https URL.")
+
+
 def _first_values(form: Mapping, key: str) -> str:
     value = form.get(key, "")
     return value.strip() if isinstance(value, str) else ""
 
 
 def _list_values(form, key: str) -> list[str]:
-    values = form.getlist(key) if hasattr(form, "getlist") else form.get(key, [])
-    if isinstance(values, str):
-        values = [values]
-    return [value.strip() for value in values if value and value.strip()]
+    return [value.strip() for value in _all_values(form, key) if value.strip()]
 
 
 def _raw_from_form(form) -> RawMetadata:
@@ -110,7 +209,7 @@ def _raw_from_form(form) -> RawMetadata:
         value = form.get(key, "")
         # The description keeps its whitespace; every other field is trimmed.
         value = value if key == "description" else value.strip()
-        if value:
+        if value and value != _UNKNOWN:
             raw[key] = value
     for form_key, raw_key in _LIST_FIELDS.items():
         values = _list_values(form, form_key)
@@ -123,11 +222,18 @@ def _raw_from_form(form) -> RawMetadata:
     urls = {}
     for entry in _list_values(form, "project_urls"):
         label, sep, url = entry.partition(",")
-        if not sep or not label.strip() or not url.strip():
-            raise MetadataError(
-                f"{entry!r} is an invalid value for Project-URL. Error: Use 'Label, URL' "
-                f"with a label of at most 32 characters. See {SPEC_URL} for more information."
+        if (
+            not sep
+            or not label.strip()
+            or not url.strip()
+            or len(label.strip()) > _MAX_LABEL_LENGTH
+        ):
+            raise _invalid(
+                "project_urls",
+                entry,
+                f"Use 'Label, URL' with a label of at most {_MAX_LABEL_LENGTH} characters.",
             )
+        _check_url("project_urls", url.strip())
         urls[label.strip()] = url.strip()
     if urls:
         raw["project_urls"] = urls
@@ -173,6 +279,7 @@ def check_classifiers(values: list[str]) -> None:
 
 def validate_upload_metadata(form) -> ReleaseMetadata:
     """Validate the form's metadata; MetadataError names the first bad field."""
+    check_characters(form)
     name = _first_values(form, "name")
     version_text = _first_values(form, "version")
     metadata_version = _first_values(form, "metadata_version")
@@ -212,10 +319,17 @@ def validate_upload_metadata(form) -> ReleaseMetadata:
             f"{version_text!r} is an invalid value for Version. Error: Can't use PEP 440 "
             f"local versions. See {SPEC_URL} for more information."
         )
+    limits = _column_limits()
+    # Stored normalized and canonical, either of which can be longer than
+    # written ("1-1" is "1.post1").
+    for stored in (str(version), canonicalize_version(version)):
+        _check_length("version", stored, limits["version"])
 
     raw = _raw_from_form(form)
+    validated = dict(raw)
+    validated["metadata_version"] = _VALIDATE_AS.get(metadata_version, metadata_version)
     try:
-        metadata = Metadata.from_raw(raw, validate=True)
+        metadata = Metadata.from_raw(validated, validate=True)
     except ExceptionGroup as group:
         error = _first_error(group)
         key = _raw_key(error.field)
@@ -225,18 +339,24 @@ def validate_upload_metadata(form) -> ReleaseMetadata:
             f"{shown} for {_title(key)}. Error: {error}. See {SPEC_URL} for more information."
         ) from None
 
-    summary = metadata.summary or ""
-    if "\n" in summary or "\r" in summary:
-        raise MetadataError(
-            f"{summary!r} is an invalid value for Summary. Error: Use a single line only. "
-            f"See {SPEC_URL} for more information."
-        )
-    if len(summary) > 512:
-        raise MetadataError(
-            f"'{summary[:40]}...' is an invalid value for Summary. Error: Use 512 characters "
-            f"or fewer. See {SPEC_URL} for more information."
-        )
+    for key, value in raw.items():
+        if key in limits and isinstance(value, str):
+            _check_length(key, value, limits[key])
+    for key in ("author_email", "maintainer_email"):
+        if key in raw:
+            _check_addresses(key, raw[key])
+    for key in ("home_page", "download_url"):
+        if key in raw:
+            _check_url(key, raw[key])
+    for requirement in metadata.requires_dist or []:
+        if requirement.url is not None:
+            raise _invalid(
+                "requires_dist",
+                str(requirement),
+                "Can't have direct dependency: use a name and a version specifier, not a URL.",
+            )
     check_classifiers(raw.get("classifiers", []))
+    summary = raw.get("summary", "")
 
     fields = {
         "summary": summary,

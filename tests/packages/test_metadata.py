@@ -265,3 +265,214 @@ def test_other_field_errors_are_reported_before_classifiers():
     form = valid(classifiers=["Foo :: Bar"], requires_python="bogus")
     with pytest.raises(MetadataError, match="for Requires-Python"):
         validate_upload_metadata(form)
+
+
+# --- Characters, lengths, addresses, URLs ------------------------------------------------
+
+ONE_LINE_FIELDS = [
+    "summary",
+    "author",
+    "author_email",
+    "maintainer",
+    "maintainer_email",
+    "home_page",
+    "download_url",
+    "requires_python",
+    "description_content_type",
+    "license_expression",
+]
+LIST_FIELDS = [
+    "classifiers",
+    "platform",
+    "supported_platform",
+    "requires_dist",
+    "provides_dist",
+    "obsoletes_dist",
+    "requires_external",
+    "provides_extra",
+    "dynamic",
+    "license_file",
+    "keywords",
+    "project_urls",
+]
+
+
+@pytest.mark.parametrize("key", [*ONE_LINE_FIELDS, "description", "license", *LIST_FIELDS])
+def test_nul_is_refused_in_every_field(key):
+    value = "a\x00b"
+    with pytest.raises(MetadataError) as info:
+        validate_upload_metadata(valid(**{key: [value] if key in LIST_FIELDS else value}))
+    message = str(info.value)
+    assert message.startswith("'a\\x00b' is an invalid value for ")
+    assert "Error: NUL characters are not allowed." in message
+    assert message.isascii()
+
+
+@pytest.mark.parametrize(
+    ("key", "title"),
+    [("summary", "Summary"), ("author", "Author"), ("classifiers", "Classifier")],
+)
+@pytest.mark.parametrize(
+    ("char", "reason"),
+    [
+        ("\n", "Use a single line only."),
+        ("\r", "Use a single line only."),
+        ("\u2028", "Use a single line only."),
+        ("\x1b", "Control characters such as '\\x1b' are not allowed."),
+        ("\x7f", "Control characters such as '\\x7f' are not allowed."),
+        ("\x85", "Control characters such as '\\x85' are not allowed."),
+    ],
+)
+def test_control_characters_are_refused_in_one_line_fields(key, title, char, reason):
+    value = f"bad{char}value"
+    with pytest.raises(MetadataError) as info:
+        validate_upload_metadata(valid(**{key: [value] if key in LIST_FIELDS else value}))
+    assert f"is an invalid value for {title}. Error: {reason}" in str(info.value)
+
+
+def test_tabs_and_unicode_are_fine_in_one_line_fields():
+    metadata = validate_upload_metadata(valid(summary="Tabs\tand ünïcode ✓", author="Zoë"))
+    assert metadata.fields["summary"] == "Tabs\tand ünïcode ✓"
+
+
+def test_multiline_fields_keep_line_breaks_and_form_feeds():
+    license_text = "GNU GENERAL PUBLIC LICENSE\n\x0c\nEnd of terms\r\n"
+    metadata = validate_upload_metadata(
+        valid(description="A \x1b[1mbold\x1b[0m README\n", license=license_text)
+    )
+    assert metadata.fields["license"] == license_text.strip()
+    assert metadata.fields["description"] == "A \x1b[1mbold\x1b[0m README\n"
+
+
+def test_long_values_are_shown_shortened():
+    with pytest.raises(MetadataError) as info:
+        validate_upload_metadata(valid(summary="x" * 1000))
+    assert str(info.value).startswith(f"'{'x' * 30}...{'x' * 30}' is an invalid value for Summary")
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"version": "1." + "0" * 99}, "for Version. Error: Use 100 characters or fewer."),
+        # Written short, stored long: "1-1" is stored as "1.post1".
+        ({"version": "1." + "1" * 94 + "-1"}, "for Version. Error: Use 100 characters or fewer."),
+        (
+            {"description_content_type": "text/plain; charset=UTF-8; x=" + "y" * 100},
+            "for Description-Content-Type. Error: Use 128 characters or fewer.",
+        ),
+        ({"summary": "x" * 513}, "for Summary. Error: Use 512 characters or fewer."),
+    ],
+)
+def test_values_longer_than_their_column_are_refused(fields, message):
+    with pytest.raises(MetadataError) as info:
+        validate_upload_metadata(valid(**fields))
+    assert message in str(info.value)
+
+
+def test_version_of_exactly_100_characters_is_accepted():
+    version = "1." + "1" * 98
+    assert str(validate_upload_metadata(valid(version=version)).version) == version
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["ada@example.org", "Ada Lovelace <ada@example.org>", '"Ada, L." <a@x.org>, bob@example.org'],
+)
+@pytest.mark.parametrize("key", ["author_email", "maintainer_email"])
+def test_email_fields_with_addresses(key, value):
+    assert validate_upload_metadata(valid(**{key: value})).fields[key] == value
+
+
+@pytest.mark.parametrize(
+    ("key", "title"), [("author_email", "Author-Email"), ("maintainer_email", "Maintainer-Email")]
+)
+@pytest.mark.parametrize("value", ["Ada Lovelace", "ada@", "<>", "ada@example.org, nobody"])
+def test_email_fields_without_addresses_are_refused(key, title, value):
+    with pytest.raises(MetadataError) as info:
+        validate_upload_metadata(valid(**{key: value}))
+    assert f"is an invalid value for {title}. Error: " in str(info.value)
+    assert "is not a valid email address." in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "title"), [("home_page", "Home-Page"), ("download_url", "Download-URL")]
+)
+@pytest.mark.parametrize(
+    "value",
+    ["example.org", "ftp://example.org/x", "javascript:alert(1)", "https://", "http://[::1"],
+)
+def test_url_fields_that_are_not_urls_are_refused(key, title, value):
+    with pytest.raises(MetadataError) as info:
+        validate_upload_metadata(valid(**{key: value}))
+    assert f"for {title}. Error: Use an http or https URL." in str(info.value)
+
+
+def test_url_fields_with_urls():
+    metadata = validate_upload_metadata(
+        valid(home_page="https://example.org/x?y#z", download_url="http://intranet:8080/d")
+    )
+    assert metadata.fields["home_page"] == "https://example.org/x?y#z"
+
+
+@pytest.mark.parametrize(
+    ("entry", "reason"),
+    [
+        ("Docs, example.org/docs", "Use an http or https URL."),
+        ("Source, git+ssh://git@example.org/x", "Use an http or https URL."),
+        ("x" * 33 + ", https://example.org", "Use 'Label, URL'"),
+    ],
+)
+def test_project_urls_that_are_not_urls_are_refused(entry, reason):
+    with pytest.raises(MetadataError) as info:
+        validate_upload_metadata(valid(project_urls=[entry]))
+    assert f"for Project-URL. Error: {reason}" in str(info.value)
+
+
+def test_project_url_label_of_32_characters_is_accepted():
+    entry = "x" * 32 + ", https://example.org"
+    metadata = validate_upload_metadata(valid(project_urls=[entry]))
+    assert metadata.fields["project_urls"] == [["x" * 32, "https://example.org"]]
+
+
+@pytest.mark.parametrize(
+    "requirement",
+    ["foo @ https://example.org/foo.whl", 'foo @ file:///tmp/foo ; python_version > "3"'],
+)
+def test_requires_dist_with_a_direct_reference_is_refused(requirement):
+    with pytest.raises(MetadataError) as info:
+        validate_upload_metadata(valid(requires_dist=["attrs", requirement]))
+    assert "for Requires-Dist. Error: Can't have direct dependency" in str(info.value)
+
+
+@pytest.mark.parametrize("key", ["home_page", "download_url", "author_email", "license"])
+def test_unknown_placeholders_of_distutils_are_dropped(key):
+    metadata = validate_upload_metadata(valid(metadata_version="1.1", **{key: "UNKNOWN"}))
+    assert metadata.fields[key] == ""
+
+
+# --- Metadata versions ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "metadata_version", ["1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5"]
+)
+def test_every_metadata_version_of_the_public_index_is_accepted(metadata_version):
+    metadata = validate_upload_metadata(valid(metadata_version=metadata_version))
+    assert metadata.metadata_version == metadata_version
+
+
+def test_metadata_2_0_may_use_the_fields_of_2_1():
+    # As old bdist_wheel wrote them (mccabe 0.6.1, packaging 16.8).
+    metadata = validate_upload_metadata(
+        valid(
+            metadata_version="2.0",
+            provides_extra=["tests"],
+            description_content_type="text/markdown",
+        )
+    )
+    assert (metadata.metadata_version, metadata.fields["provides_extra"]) == ("2.0", ["tests"])
+
+
+def test_metadata_2_0_may_not_use_later_fields():
+    with pytest.raises(MetadataError, match=r"introduced in metadata version 2\.2"):
+        validate_upload_metadata(valid(metadata_version="2.0", dynamic=["Requires-Dist"]))
