@@ -1,8 +1,48 @@
+import unicodedata
+
 from django import forms
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UserCreationForm
 from django.core.exceptions import ValidationError
 
 from .models import Email, User
+
+USERNAME_MAX_LENGTH = User._meta.get_field("username").max_length
+EMAIL_MAX_LENGTH = 254
+
+
+def _normalize(value: str, max_length: int) -> str:
+    value = value.strip()
+    # Too long to be valid: the form refuses it anyway, and normalizing an
+    # attacker's megabyte would only cost time (Django's UsernameField too).
+    if len(value) > max_length:
+        return value
+    return unicodedata.normalize("NFKC", value)
+
+
+def normalize_username(value: str) -> str:
+    """A username as the login and registration forms read it, and so as the
+    rate limits count it: surrounding whitespace dropped (tabs and wide spaces
+    included), then NFKC, so " name", "name\t" and the full-width spelling
+    are all "name". One function, so a limit never counts a spelling that the
+    form then reads as another account's name."""
+    return _normalize(value, USERNAME_MAX_LENGTH)
+
+
+def normalize_email(value: str) -> str:
+    """An address as the password-reset form reads it and its limit counts it:
+    as a username, and lower-cased (the reset looks addresses up ignoring case)."""
+    return _normalize(value, EMAIL_MAX_LENGTH).lower()
+
+
+class UsernameField(auth_forms.UsernameField):
+    def to_python(self, value):
+        return normalize_username(forms.CharField.to_python(self, value))
+
+
+class NormalizedEmailField(forms.EmailField):
+    def to_python(self, value):
+        return normalize_email(super().to_python(value))
 
 
 class RegistrationForm(UserCreationForm):
@@ -13,6 +53,7 @@ class RegistrationForm(UserCreationForm):
     class Meta(UserCreationForm.Meta):
         model = User
         fields = ("username", "email")
+        field_classes = {"username": UsernameField}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -45,6 +86,12 @@ class EmailActionForm(forms.Form):
 class VerifiedAddressPasswordResetForm(PasswordResetForm):
     """Mails a reset link only to a verified address, and to that address
     rather than to whatever User.email holds."""
+
+    email = NormalizedEmailField(
+        label="Email",
+        max_length=EMAIL_MAX_LENGTH,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
 
     def get_users(self, email):
         rows = Email.objects.filter(
@@ -126,6 +173,7 @@ class LoginForm(AuthenticationForm):
     wrong-password message. authenticate() itself refuses frozen accounts
     (accounts.backends), so no other way in opens."""
 
+    username = UsernameField(widget=forms.TextInput(attrs={"autofocus": True}))
     error_messages = {
         **AuthenticationForm.error_messages,
         "frozen": (

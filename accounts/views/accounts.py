@@ -26,14 +26,20 @@ from ..forms import (
     LoginForm,
     RegistrationForm,
     VerifiedAddressPasswordResetForm,
+    normalize_email,
+    normalize_username,
 )
 
 # --- Rate limits (pypi_site.ratelimit; names and sizes in settings.RATELIMITS) ---
 
 
 def login_limits(request: HttpRequest, username: str) -> Rules:
-    """Sign-in attempts count per account name and per client IP."""
-    return [("login", [username.lower()]), ("login-ip", [client_ip(request) or ""])]
+    """Sign-in attempts count per account name, as the login form reads it
+    (any case), and per client IP."""
+    return [
+        ("login", [normalize_username(username).lower()]),
+        ("login-ip", [client_ip(request) or ""]),
+    ]
 
 
 def too_many_attempts(request: HttpRequest, retry_after: int) -> HttpResponse:
@@ -143,7 +149,7 @@ class PasswordResetView(auth_views.PasswordResetView):
 
     def post(self, request, *args, **kwargs):
         rules = [
-            ("password-reset", [request.POST.get("email", "").strip().lower()]),
+            ("password-reset", [normalize_email(request.POST.get("email", ""))]),
             ("password-reset-ip", [client_ip(request) or ""]),
         ]
         refused = refuse_when_limited(request, rules)

@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from accounts.models import Email, User
 
+from .test_forms import full_width
 from .two_factor_helpers import PASSWORD, password_step
 
 pytestmark = pytest.mark.django_db
@@ -128,3 +129,50 @@ def test_password_reset_is_limited_per_ip(client, small_limits):
     for number in range(3):
         client.post(reverse("password-reset"), {"email": f"a{number}@example.com"})
     assert_refused(client.post(reverse("password-reset"), {"email": "b@example.com"}))
+
+
+# The form reads " olivia", "olivia\t" and the full-width spelling as "olivia":
+# the limit must count them as "olivia" too, or each spelling is a fresh allowance.
+SPELLINGS = [
+    " olivia",
+    "olivia ",
+    "\tolivia",
+    "olivia\n",
+    "\u3000olivia",
+    full_width("olivia"),
+    "OLIVIA",
+]
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_no_spelling_of_the_username_gets_past_its_limit(client, owner, small_limits, spelling):
+    for _ in range(3):
+        assert login(client, "olivia").status_code == 200
+    assert_refused(login(client, spelling, PASSWORD, ip="198.51.100.1"))
+    assert "_auth_user_id" not in client.session
+
+
+def test_every_spelling_counts_against_the_one_username(client, owner, small_limits):
+    for spelling in ["\tolivia", full_width("olivia "), " Olivia"]:
+        assert login(client, spelling).status_code == 200
+    assert_refused(login(client, "olivia", PASSWORD, ip="198.51.100.1"))
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        " olivia@example.com",
+        "olivia@example.com\t",
+        "Olivia@Example.COM",
+        full_width("olivia@example.com"),
+    ],
+)
+def test_no_spelling_of_the_address_gets_past_the_reset_limit(
+    client, owner, small_limits, spelling
+):
+    Email.objects.create(user=owner, email="olivia@example.com", primary=True, verified=True)
+    for _ in range(2):
+        client.post(reverse("password-reset"), {"email": "olivia@example.com"})
+    refused = client.post(reverse("password-reset"), {"email": spelling}, REMOTE_ADDR="192.0.2.5")
+    assert_refused(refused)
+    assert len(mail.outbox) == 2
