@@ -178,7 +178,12 @@ def _check_addresses(key: str, value: str) -> None:
         try:
             validate_email(address)
         except ValidationError:
-            raise _invalid(key, value, f"{_shown(address)} is not a valid email address.") from None
+            raise _invalid(
+                key,
+                value,
+                "Use e-mail addresses, separated by commas, such as "
+                "'Ada Lovelace <ada@example.org>'.",
+            ) from None
 
 
 def _is_url(value: str) -> bool:

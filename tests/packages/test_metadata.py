@@ -391,7 +391,7 @@ def test_email_fields_without_addresses_are_refused(key, title, value):
     with pytest.raises(MetadataError) as info:
         validate_upload_metadata(valid(**{key: value}))
     assert f"is an invalid value for {title}. Error: " in str(info.value)
-    assert "is not a valid email address." in str(info.value)
+    assert "Error: Use e-mail addresses, separated by commas" in str(info.value)
 
 
 @pytest.mark.parametrize(
