@@ -17,20 +17,40 @@ Two formats, told apart line by line:
 A download is a GET of ``/packages/<2 hex>/<2 hex>/<60 hex>/<filename>``
 answered 200: not HEAD, not ``.metadata``, not 304 (a cache revalidating), not
 206 (a partial read, mostly installers peeking at a wheel's metadata), not an
-error. It counts on the UTC day of its timestamp. Importing the same log twice
-counts it twice: import each rotated log once.
+error. It counts on the UTC day of its timestamp.
+
+Each line counts once, however often its log is imported. A log is known by
+the sha256 of its bytes (decompressed) and recorded, with its size and its
+first line's digest, in the same transaction as its counts:
+
+* the same log imported again counts nothing (whatever its file name, gzipped
+  or not);
+* a log that begins with the whole of one imported before (a log imported
+  while it was still being written, then again once complete) counts only the
+  lines after that part;
+* an import that fails or is killed commits nothing, so running it again
+  counts the log once;
+* a last line without its newline is being written: it is not counted, and
+  counts when the log is imported again with it complete.
+
+Logs that share lines any other way (two exports of overlapping time ranges,
+the lines of one log copied into another) are not recognized: each line is
+counted once per log it is in.
 """
 
+import hashlib
 import json
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from urllib.parse import unquote, urlsplit
 
-from .downloads import BATCH_SIZE, add_counts, batched
-from .models import File
+from django.db import IntegrityError
+
+from .downloads import BATCH_SIZE, batched, write_batch
+from .models import File, ImportedDownloadLog
 from .storage import METADATA_SUFFIX, STORED_PATH_PATTERN
 
 _COMBINED = re.compile(
@@ -58,15 +78,69 @@ class Hit:
 
 @dataclass
 class ImportResult:
-    lines: int = 0
+    lines: int = 0  # read and not imported before
     downloads: int = 0  # recorded
     malformed: int = 0
     not_downloads: int = 0
     unknown_files: int = 0  # downloads of files not (or no longer) in the index
+    incomplete: int = 0  # a last line still being written
+    # The log imported before that this one is, or begins with.
+    imported_before: ImportedDownloadLog | None = None
+    lines_imported_before: int = 0
 
     @property
     def skipped(self) -> int:
         return self.malformed + self.not_downloads + self.unknown_files
+
+    @property
+    def nothing_new(self) -> bool:
+        return self.imported_before is not None and self.lines == 0
+
+
+@dataclass
+class _Reading:
+    """A log as it is read: its digest so far and what its lines record."""
+
+    result: ImportResult = field(default_factory=ImportResult)
+    hits: Counter = field(default_factory=Counter)  # (day, storage path) -> downloads
+    digest: "hashlib._Hash" = field(default_factory=hashlib.sha256)
+    size: int = 0
+    first_line_digest: str = ""
+    # size -> {digest: record} of the logs imported before that begin alike.
+    known: dict[int, dict[str, ImportedDownloadLog]] = field(default_factory=dict)
+
+    def start(self, first_line: bytes) -> None:
+        self.first_line_digest = hashlib.sha256(first_line).hexdigest()
+        for record in ImportedDownloadLog.objects.filter(first_line_digest=self.first_line_digest):
+            self.known.setdefault(record.size, {})[record.digest] = record
+
+    def add(self, raw: bytes) -> None:
+        self.digest.update(raw)
+        self.size += len(raw)
+        self.count(raw.decode("utf-8", errors="replace").strip())
+        record = self.known.get(self.size, {}).get(self.digest.hexdigest())
+        if record is not None:
+            # Everything read so far was imported before: start afresh after it.
+            self.result = ImportResult(
+                imported_before=record,
+                lines_imported_before=self.result.lines_imported_before + self.result.lines,
+            )
+            self.hits = Counter()
+
+    def count(self, line: str) -> None:
+        result = self.result
+        if not line:
+            return
+        result.lines += 1
+        try:
+            hit = parse_line(line)
+        except (ValueError, TypeError, OverflowError):
+            result.malformed += 1
+            return
+        if hit is None:
+            result.not_downloads += 1
+        else:
+            self.hits[hit.day, hit.path] += 1
 
 
 def _clf_day(value: str) -> date:
@@ -126,34 +200,50 @@ def parse_line(line: str) -> Hit | None:
     return Hit(day=day, path=path.group(1))
 
 
-def import_log(lines: Iterable[str], *, batch_size: int = BATCH_SIZE) -> ImportResult:
-    """Add the downloads recorded in ``lines`` to the database."""
-    result = ImportResult()
-    by_path: Counter = Counter()
-    for line in lines:
-        line = line.strip()
-        if not line:
-            continue
-        result.lines += 1
-        try:
-            hit = parse_line(line)
-        except (ValueError, TypeError, OverflowError):
-            result.malformed += 1
-            continue
-        if hit is None:
-            result.not_downloads += 1
-        else:
-            by_path[hit.day, hit.path] += 1
+def import_log(stream: Iterable[bytes], *, name: str, batch_size: int = BATCH_SIZE) -> ImportResult:
+    """Add the downloads recorded in the log ``stream`` (its lines as bytes)
+    that no import counted before; ``name`` says which log it was."""
+    reading = _Reading()
+    for raw in stream:
+        if not reading.size:
+            reading.start(raw)
+        if not raw.endswith(b"\n"):
+            reading.result.incomplete += 1  # only the last line can lack it
+            break
+        reading.add(raw)
+    result = reading.result
+    if not reading.size or result.nothing_new:
+        return result
+
     file_ids: dict[str, int] = {}
-    for chunk in batched(sorted({path for _day, path in by_path}), batch_size):
+    for chunk in batched(sorted({path for _day, path in reading.hits}), batch_size):
         file_ids.update(File.objects.filter(path__in=chunk).values_list("path", "id"))
     counts: Counter = Counter()
-    for (day, path), number in by_path.items():
+    for (day, path), number in reading.hits.items():
         if path in file_ids:
             counts[day, file_ids[path]] += number
         else:
             result.unknown_files += number
-    result.downloads = add_counts(counts, batch_size=batch_size)
+
+    def record(written: int) -> None:
+        ImportedDownloadLog.objects.create(
+            digest=reading.digest.hexdigest(),
+            size=reading.size,
+            first_line_digest=reading.first_line_digest,
+            name=name,
+            lines=result.lines_imported_before + result.lines,
+            downloads=written,
+        )
+
+    try:
+        result.downloads = write_batch(counts, batch_size=batch_size, then=record)
+    except IntegrityError:
+        # The same log, imported by another run since this one began: its
+        # transaction counted it, ours is rolled back.
+        earlier = ImportedDownloadLog.objects.filter(digest=reading.digest.hexdigest()).first()
+        if earlier is None:
+            raise
+        return ImportResult(imported_before=earlier, lines_imported_before=earlier.lines)
     # Files deleted between the lookup above and the write.
     result.unknown_files += counts.total() - result.downloads
     return result

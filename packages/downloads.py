@@ -62,7 +62,7 @@ import atexit
 import logging
 import threading
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, timedelta
 from itertools import islice
 
@@ -165,31 +165,43 @@ def add_counts(counts: Counts, *, batch_size: int = BATCH_SIZE) -> int:
     return written
 
 
-def write_batch(counts: Counts) -> int:
-    """Add one batch of counts in one transaction; returns the downloads written."""
+def write_batch(
+    counts: Counts,
+    *,
+    batch_size: int = BATCH_SIZE,
+    then: Callable[[int], object] | None = None,
+) -> int:
+    """Add ``counts`` in one transaction, ``batch_size`` rows a statement, and
+    call ``then`` with the downloads written before it commits; returns them."""
     try:
-        return _write_batch(counts)
+        return _write_batch(counts, batch_size, then)
     except IntegrityError:
         # A file of the batch was deleted after it was read below (its row is
         # checked at commit): read again, which leaves it out.
         logger.info("A file was deleted while its downloads were written; retrying")
-        return _write_batch(counts)
+        return _write_batch(counts, batch_size, then)
 
 
-def _write_batch(counts: Counts) -> int:
-    file_ids = {file_id for _day, file_id in counts}
+def _write_batch(counts: Counts, batch_size: int, then: Callable[[int], object] | None) -> int:
+    file_ids = sorted({file_id for _day, file_id in counts})
     with transaction.atomic():
-        projects = dict(
-            File.objects.filter(id__in=file_ids).values_list("id", "release__project_id")
-        )
+        projects = {}
+        for chunk in batched(file_ids, batch_size):
+            projects.update(
+                File.objects.filter(id__in=chunk).values_list("id", "release__project_id")
+            )
         rows = [
             (file_id, projects[file_id], day, count)
-            for (day, file_id), count in counts.items()
+            # A fixed order, so that two writers lock rows in the same order on PostgreSQL.
+            for (day, file_id), count in sorted(counts.items(), key=lambda item: item[0][::-1])
             if file_id in projects and count > 0
         ]
-        if rows:
-            _upsert(rows)
-    return sum(row[3] for row in rows)
+        for chunk in batched(rows, batch_size):
+            _upsert(chunk)
+        written = sum(row[3] for row in rows)
+        if then is not None:
+            then(written)
+    return written
 
 
 def _upsert(rows: list[tuple[int, int, date, int]]) -> None:

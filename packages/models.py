@@ -289,3 +289,22 @@ class DownloadCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.file_id} on {self.day}: {self.count}"
+
+
+class ImportedDownloadLog(models.Model):
+    """A CDN log whose downloads ``import_download_log`` added: importing it
+    again, or a longer copy of it (the same log, grown since), counts each line
+    once (packages.download_log)."""
+
+    # sha256 of the bytes imported (decompressed), up to the last complete line.
+    digest = models.CharField(max_length=64, unique=True)
+    size = models.BigIntegerField()
+    # Finds the logs this one may continue without reading them all.
+    first_line_digest = models.CharField(max_length=64, db_index=True)
+    name = models.TextField()
+    lines = models.BigIntegerField()
+    downloads = models.BigIntegerField()
+    imported_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.lines} lines)"

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from packages import downloads
 from packages.download_log import parse_line
-from packages.models import DownloadCount
+from packages.models import DownloadCount, ImportedDownloadLog
 from pypi_site.fastpath import file_answer
 from tests.factories import add_file, make_release, make_sdist, make_wheel
 from tests.pypi_site.test_fastpath import environ
@@ -543,28 +543,162 @@ def test_import_log_file(tmp_path, log_lines):
     assert stored_counts() == expected
 
 
-def test_import_adds_to_counts_already_there(tmp_path, log_lines):
+def test_the_same_log_imported_again_counts_once(tmp_path, log_lines):
     text, expected = log_lines
-    log = tmp_path / "access.log.gz"
-    log.write_bytes(gzip.compress(text.encode()))
+    plain = tmp_path / "access.log"
+    plain.write_text(text)
+    packed = tmp_path / "access.log.1.gz"
+    packed.write_bytes(gzip.compress(text.encode()))
 
-    output("import_download_log", str(log), "--batch-size", "1")
-    output("import_download_log", str(log))
+    assert output("import_download_log", str(plain)) == SUMMARY
+    again = output("import_download_log", str(plain))
+    # The same lines under another name, compressed: the same log.
+    packed_again = output("import_download_log", str(packed), "--batch-size", "1")
 
-    assert stored_counts() == {key: 2 * count for key, count in expected.items()}
+    assert stored_counts() == expected
+    record = ImportedDownloadLog.objects.get()
+    assert (record.name, record.lines, record.downloads) == (str(plain), 26, 6)
+    when = record.imported_at.strftime("%Y-%m-%d %H:%M UTC")
+    assert again == f"Already imported on {when} as {plain}: nothing counted again."
+    assert packed_again == again
+
+
+def test_another_log_adds_to_the_counts(tmp_path, wheel):
+    first, second = tmp_path / "access.log.2", tmp_path / "access.log.1"
+    first.write_text(clf(f"/packages/{wheel.path}") + "\n")
+    # Alike but for the time: another request, another log.
+    second.write_text(clf(f"/packages/{wheel.path}", when="01/May/2025:12:00:01 +0000") + "\n")
+
+    output("import_download_log", str(first))
+    output("import_download_log", str(second), "--batch-size", "1")
+
+    assert stored_counts() == {(wheel.id, date(2025, 5, 1)): 2}
+    assert ImportedDownloadLog.objects.count() == 2
+
+
+def test_a_log_imported_while_written_then_again_counts_each_line_once(tmp_path, wheel):
+    line = clf(f"/packages/{wheel.path}")
+    log = tmp_path / "access.log"
+    # Imported while the CDN was writing its third line...
+    log.write_text(f"{line}\n{line}\n{line[:40]}")
+    assert output("import_download_log", str(log)) == (
+        "Read 2 lines: counted 2 downloads, skipped 0 (0 malformed, 0 not downloads, "
+        "0 of files not in the index). "
+        "The last line is incomplete: it counts when the log is imported again."
+    )
+    # ...then once complete, and once more after it grew again.
+    log.write_text(f"{line}\n{line}\n{line}\n")
+    second = output("import_download_log", str(log))
+    log.write_text(f"{line}\n{line}\n{line}\n\n{line}\n")
+    third = output("import_download_log", str(log))
+
+    assert stored_counts() == {(wheel.id, date(2025, 5, 1)): 4}
+    first_import, second_import, _third_import = ImportedDownloadLog.objects.order_by("size")
+    when = first_import.imported_at.strftime("%Y-%m-%d %H:%M UTC")
+    assert second == (
+        f"The first 2 lines were imported on {when} as {log}; counting the lines after them. "
+        "Read 1 lines: counted 1 downloads, skipped 0 (0 malformed, 0 not downloads, "
+        "0 of files not in the index)."
+    )
+    assert third.startswith("The first 3 lines were imported on")
+    assert third.endswith(
+        "Read 1 lines: counted 1 downloads, skipped 0 (0 malformed, "
+        "0 not downloads, 0 of files not in the index)."
+    )
+    assert str(second_import) == f"{log} (3 lines)"
+
+
+def test_a_log_that_begins_alike_but_differs_counts_whole(tmp_path, wheel):
+    line = clf(f"/packages/{wheel.path}")
+    other = clf(f"/packages/{wheel.path}", when="02/May/2025:12:00:00 +0000")
+    first, second = tmp_path / "a.log", tmp_path / "b.log"
+    first.write_text(f"{line}\n{line}\n")
+    second.write_text(f"{line}\n{other}\n{line}\n")
+
+    output("import_download_log", str(first))
+    assert output("import_download_log", str(second)).startswith("Read 3 lines: counted 3")
+
+    assert stored_counts() == {(wheel.id, date(2025, 5, 1)): 4, (wheel.id, date(2025, 5, 2)): 1}
+
+
+def test_a_failed_import_counts_nothing_and_can_be_run_again(tmp_path, log_lines):
+    text, expected = log_lines
+    log = tmp_path / "access.log"
+    log.write_text(text)
+
+    with connection.execute_wrapper(failing_inserts), pytest.raises(DatabaseError):
+        call_command("import_download_log", str(log), "--batch-size", "1")
+    assert not DownloadCount.objects.exists()
+    assert not ImportedDownloadLog.objects.exists()
+
+    assert output("import_download_log", str(log)) == SUMMARY
+    assert stored_counts() == expected
+
+
+def test_a_log_imported_by_another_run_meanwhile_counts_once(tmp_path, wheel):
+    log = tmp_path / "access.log"
+    log.write_text(clf(f"/packages/{wheel.path}") + "\n")
+    other_run = tmp_path / "copy.log"
+    other_run.write_text(log.read_text())
+    done = []
+
+    def other_run_commits_first(execute, sql, params, many, context):
+        # Once this run has read the log and looks its files up, before it writes.
+        if '"path" IN' in sql and not done:
+            done.append(True)
+            output("import_download_log", str(other_run))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(other_run_commits_first):
+        message = output("import_download_log", str(log))
+
+    assert message.startswith("Already imported on")
+    assert message.endswith(f"as {other_run}: nothing counted again.")
+    assert stored_counts() == {(wheel.id, date(2025, 5, 1)): 1}
+
+
+def test_a_database_error_during_the_import_is_raised(tmp_path, wheel):
+    log = tmp_path / "access.log"
+    log.write_text(clf(f"/packages/{wheel.path}") + "\n")
+
+    def foreign_key_fails(execute, sql, params, many, context):
+        if sql.startswith("INSERT"):
+            raise IntegrityError("insert or update violates foreign key constraint")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(foreign_key_fails), pytest.raises(IntegrityError):
+        call_command("import_download_log", str(log))
+    assert not ImportedDownloadLog.objects.exists()
+
+
+def test_an_empty_log_records_nothing(tmp_path):
+    log = tmp_path / "access.log"
+    log.write_text("")
+
+    assert output("import_download_log", str(log)).startswith("Read 0 lines: counted 0")
+    assert not ImportedDownloadLog.objects.exists()
 
 
 def test_import_from_standard_input(monkeypatch, log_lines):
     text, expected = log_lines
-    monkeypatch.setattr("sys.stdin", io.StringIO(text))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
 
     assert output("import_download_log", "-") == SUMMARY
     assert stored_counts() == expected
+    assert ImportedDownloadLog.objects.get().name == "standard input"
 
 
 def test_import_of_a_missing_file_is_an_error(tmp_path):
     with pytest.raises(CommandError, match="Cannot read"):
         call_command("import_download_log", str(tmp_path / "nope.log"))
+
+
+def test_import_of_a_broken_gzip_file_is_an_error(tmp_path):
+    log = tmp_path / "access.log.gz"
+    log.write_bytes(gzip.compress(b"x" * 1000)[:-20])
+
+    with pytest.raises(CommandError, match="Cannot read"):
+        call_command("import_download_log", str(log))
 
 
 def test_combined_log_line_without_size_or_agents(wheel):

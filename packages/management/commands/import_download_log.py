@@ -3,7 +3,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from packages.download_log import import_log
+from packages.download_log import ImportResult, import_log
 from packages.downloads import BATCH_SIZE
 from packages.management.common import positive_int
 
@@ -12,7 +12,8 @@ class Command(BaseCommand):
     help = (
         "Add the downloads a CDN served, read from its access log: the combined log "
         "format or JSON lines (path, status, timestamp). '-' reads standard input; a "
-        "name ending in .gz is decompressed."
+        "name ending in .gz is decompressed. Each line counts once: a log imported "
+        "before counts nothing again, and a longer copy of it only its new lines."
     )
 
     def add_arguments(self, parser):
@@ -21,22 +22,42 @@ class Command(BaseCommand):
             "--batch-size",
             type=positive_int,
             default=BATCH_SIZE,
-            help="Rows written per transaction (default %(default)s).",
+            help="Rows written per statement (default %(default)s); the whole log is "
+            "written in one transaction.",
         )
 
     def handle(self, *args, log, batch_size, **options):
         if log == "-":
-            result = import_log(sys.stdin, batch_size=batch_size)
+            result = import_log(sys.stdin.buffer, name="standard input", batch_size=batch_size)
         else:
             opener = gzip.open if log.endswith(".gz") else open
             try:
-                with opener(log, "rt", encoding="utf-8", errors="replace") as lines:
-                    result = import_log(lines, batch_size=batch_size)
-            except OSError as error:
+                with opener(log, "rb") as lines:
+                    result = import_log(lines, name=log, batch_size=batch_size)
+            except (OSError, EOFError) as error:
                 raise CommandError(f"Cannot read {log}: {error}") from None
-        self.stdout.write(
-            f"Read {result.lines} lines: counted {result.downloads} downloads, "
-            f"skipped {result.skipped} ({result.malformed} malformed, "
-            f"{result.not_downloads} not downloads, "
-            f"{result.unknown_files} of files not in the index)."
-        )
+        self.stdout.write(self.summary(result))
+
+    @staticmethod
+    def summary(result: ImportResult) -> str:
+        before = result.imported_before
+        parts = []
+        if before is not None:
+            when = before.imported_at.strftime("%Y-%m-%d %H:%M UTC")
+            if result.nothing_new:
+                parts.append(f"Already imported on {when} as {before.name}: nothing counted again.")
+            else:
+                parts.append(
+                    f"The first {result.lines_imported_before} lines were imported on {when} "
+                    f"as {before.name}; counting the lines after them."
+                )
+        if not result.nothing_new:
+            parts.append(
+                f"Read {result.lines} lines: counted {result.downloads} downloads, "
+                f"skipped {result.skipped} ({result.malformed} malformed, "
+                f"{result.not_downloads} not downloads, "
+                f"{result.unknown_files} of files not in the index)."
+            )
+        if result.incomplete:
+            parts.append("The last line is incomplete: it counts when the log is imported again.")
+        return " ".join(parts)
