@@ -3,6 +3,7 @@ upload endpoint alike."""
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -171,3 +172,29 @@ def api_token_revoke(
             **(leak or {}),
         )
     return True
+
+
+_LOOKUP_ID_START = re.compile(f"[0-9a-f]{{1,{2 * _LOOKUP_BYTES}}}")
+
+
+def api_tokens_matching(text: str) -> list[ApiToken]:
+    """The tokens ``text`` names, revoked and expired ones included, for an
+    operator (manage.py revoke_api_token): a whole token, its secret checked,
+    names that one token or none; the start of one, as the token pages show it
+    ("pypi-1a2b3c…"), names every token whose lookup id begins so. TokenError
+    when ``text`` is neither."""
+    text = text.strip().removesuffix("…").removesuffix("...")
+    if "_" in text:  # only a whole token has the separator before its secret
+        token = api_token_find(text)
+        return [token] if token is not None else []
+    start = text.removeprefix(TOKEN_PREFIX).lower()
+    if _LOOKUP_ID_START.fullmatch(start) is None:
+        raise TokenError(
+            f"{text!r} is neither an API token nor its start: give the whole token, or "
+            "'pypi-' and the first characters after it as the token pages show them."
+        )
+    return list(
+        ApiToken.objects.select_related("user")
+        .filter(lookup_id__startswith=start)
+        .order_by("lookup_id")
+    )
