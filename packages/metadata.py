@@ -88,6 +88,10 @@ _LINE_BREAKS = {"\u2028", "\u2029"}
 # thousands of wheels the public index hosts. Like the public index, validate
 # them as the next real version, whose fields they use (Provides-Extra).
 _VALIDATE_AS = {"2.0": "2.1"}
+# License-File (setuptools since 2021) and License-Expression (hatchling) were
+# written into 2.1 to 2.3 metadata before 2.4 defined them; thousands of files
+# on the public index carry them. Their values are checked, their age is not.
+_EARLY_FIELDS = ("license_files", "license_expression")
 # Project-URL labels, as on the public index.
 _MAX_LABEL_LENGTH = 32
 # distutils wrote "UNKNOWN" for every optional field left out; the public index
@@ -250,8 +254,29 @@ def _raw_key(metadata_field: str) -> str:
     return metadata_field.replace("-", "_")
 
 
-def _first_error(group: ExceptionGroup) -> InvalidMetadata:
-    errors = [exc for exc in group.exceptions if isinstance(exc, InvalidMetadata)]
+def _validate(raw: dict, metadata_version: str) -> tuple[Metadata | None, list]:
+    """packaging's validation, as *metadata_version*, but for the fields that
+    builders wrote before 2.4 standardized them, which are checked on their own."""
+    main = {key: value for key, value in raw.items() if key not in _EARLY_FIELDS}
+    main["metadata_version"] = metadata_version
+    metadata, errors = None, []
+    try:
+        metadata = Metadata.from_raw(main, validate=True)
+    except ExceptionGroup as group:
+        errors += group.exceptions
+    early = {key: raw[key] for key in _EARLY_FIELDS if key in raw}
+    if early:
+        try:
+            Metadata.from_raw(
+                {**early, "metadata_version": "2.4", "name": raw["name"], "version": raw["version"]}
+            )
+        except ExceptionGroup as group:
+            errors += group.exceptions
+    return metadata, errors
+
+
+def _first_error(exceptions: list) -> InvalidMetadata:
+    errors = [exc for exc in exceptions if isinstance(exc, InvalidMetadata)]
 
     def position(exc: InvalidMetadata) -> tuple[int, str]:
         key = _raw_key(exc.field)
@@ -331,12 +356,9 @@ def validate_upload_metadata(form) -> ReleaseMetadata:
         _check_length("version", stored, limits["version"])
 
     raw = _raw_from_form(form)
-    validated = dict(raw)
-    validated["metadata_version"] = _VALIDATE_AS.get(metadata_version, metadata_version)
-    try:
-        metadata = Metadata.from_raw(validated, validate=True)
-    except ExceptionGroup as group:
-        error = _first_error(group)
+    metadata, errors = _validate(raw, _VALIDATE_AS.get(metadata_version, metadata_version))
+    if errors:
+        error = _first_error(errors)
         key = _raw_key(error.field)
         value = raw.get(key)
         shown = f"{value!r} is an invalid value" if isinstance(value, str) else "Invalid value"

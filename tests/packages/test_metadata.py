@@ -476,3 +476,17 @@ def test_metadata_2_0_may_use_the_fields_of_2_1():
 def test_metadata_2_0_may_not_use_later_fields():
     with pytest.raises(MetadataError, match=r"introduced in metadata version 2\.2"):
         validate_upload_metadata(valid(metadata_version="2.0", dynamic=["Requires-Dist"]))
+
+
+@pytest.mark.parametrize("metadata_version", ["2.1", "2.2", "2.3"])
+def test_license_fields_written_before_2_4_defined_them_are_accepted(metadata_version):
+    # setuptools wrote License-File, hatchling License-Expression, into such metadata.
+    metadata = validate_upload_metadata(
+        valid(metadata_version=metadata_version, license_file=["LICENSE"], license_expression="MIT")
+    )
+    assert metadata.fields["license_files"] == ["LICENSE"]
+
+
+def test_license_fields_are_still_validated_in_older_metadata():
+    with pytest.raises(MetadataError, match="for License-File"):
+        validate_upload_metadata(valid(metadata_version="2.1", license_file=["../LICENSE"]))
