@@ -1,22 +1,26 @@
 """Where distribution files live: Django's storage API, under the "files" alias
 (filesystem by default, S3-compatible when configured)."""
 
+import hashlib
 import logging
 import os
 import shutil
-import tempfile
 import uuid
 from pathlib import Path
 
 from django.conf import settings
-from django.core.files import File
+from django.core.files import File as DjangoFile
 from django.core.files.storage import FileSystemStorage, Storage, storages
+from django.db import connection, transaction
 
-from .upload_handler import upload_temp_dir
+from .models import File
+from .upload_handler import anonymous_temp_file, open_file_path
 
 logger = logging.getLogger(__name__)
 
 METADATA_SUFFIX = ".metadata"
+# store_file's name for an object still being written, beside its target.
+PARTIAL_SUFFIX = ".partial"
 # What file_path() makes (and a file's ".metadata" beside it), as URLs match it.
 STORED_PATH_PATTERN = r"[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{60}/[^/]+"
 
@@ -54,12 +58,8 @@ def store_file(path: str, source: str) -> None:
     if isinstance(storage, FileSystemStorage):
         target = Path(storage.path(path))
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
-        try:
-            # Same filesystem (FILE_UPLOAD_TEMP_DIR under var/): no copy at all.
-            os.link(source, partial)
-        except OSError:
-            shutil.copyfile(source, partial)
+        partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}{PARTIAL_SUFFIX}")
+        _link_or_copy(source, partial)
         try:
             os.chmod(partial, 0o644)
             os.replace(partial, target)
@@ -68,16 +68,60 @@ def store_file(path: str, source: str) -> None:
             raise
     else:
         with open(source, "rb") as handle:
-            storage.save(path, File(handle, name=path))
+            storage.save(path, DjangoFile(handle, name=path))
+
+
+def _link_or_copy(source: str, target: Path) -> None:
+    """Hard-link ``source`` at ``target``; copy it where that cannot be done.
+
+    ``source`` may be /proc/self/fd/N, an upload's nameless temporary file:
+    only linkat(AT_SYMLINK_FOLLOW) links what that path points to, and os.link
+    calls linkat, not link, when it is given a directory descriptor.
+    """
+    directory = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        # Same filesystem (FILE_UPLOAD_TEMP_DIR under var/): no copy at all.
+        os.link(source, target, src_dir_fd=directory, follow_symlinks=True)
+    except OSError:
+        # Another filesystem, or a temporary file that cannot be linked.
+        shutil.copyfile(source, target)
+    finally:
+        os.close(directory)
 
 
 def store_bytes(path: str, data: bytes) -> None:
-    # The temp directory, not the system's, so that store_file can hard-link;
-    # made here too because nothing guarantees an upload has created it yet.
-    with tempfile.NamedTemporaryFile(dir=upload_temp_dir()) as handle:
+    # A nameless file in the temp directory, as an upload's, so that a crash
+    # leaves nothing and store_file can hard-link it.
+    with anonymous_temp_file() as handle:
         handle.write(data)
         handle.flush()
-        store_file(path, handle.name)
+        store_file(path, open_file_path(handle))
+
+
+def lock_stored_path(path: str) -> None:
+    """Within a transaction, wait for and hold the lock of the object at ``path``.
+
+    Uploads of identical bytes share one content-addressed path. This lock
+    orders the commit of one against the failure cleanup of another (and
+    against fsck's repair), so a cleanup never deletes an object that a
+    committed row points to. On SQLite the IMMEDIATE transaction already
+    excludes every other writer.
+    """
+    if connection.vendor == "postgresql":
+        key = int.from_bytes(hashlib.sha256(path.encode()).digest()[:8], "big", signed=True)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+def delete_unreferenced(path: str, objects: list[str]) -> bool:
+    """Delete ``objects`` (``path`` and what belongs to it, like its metadata
+    file) unless a committed File row points to ``path``; whether it did."""
+    with transaction.atomic():
+        lock_stored_path(path)
+        if File.objects.filter(path=path).exists():
+            return False
+        delete_objects(objects)
+        return True
 
 
 def delete_objects(paths) -> None:

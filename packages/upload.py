@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
@@ -48,9 +48,10 @@ from .permissions import user_can_upload
 from .rendering import RENDERER_VERSION, render_description
 from .search import search_index_update
 from .storage import (
-    delete_objects,
+    delete_unreferenced,
     file_path,
     files_storage,
+    lock_stored_path,
     metadata_path,
     store_bytes,
     store_file,
@@ -371,17 +372,6 @@ def render(upload: Upload) -> None:
 # --- storing and committing ---------------------------------------------------
 
 
-def _lock_path(path: str) -> None:
-    # Uploads of identical bytes share one content-addressed path. This lock
-    # orders the commit of one against the failure cleanup of another, so a
-    # cleanup never deletes an object that a committed row points to. On
-    # SQLite the IMMEDIATE transaction already excludes every other writer.
-    if connection.vendor == "postgresql":
-        key = int.from_bytes(hashlib.sha256(path.encode()).digest()[:8], "big", signed=True)
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
-
-
 def _store_objects(upload: Upload, path: str) -> list[str]:
     store_file(path, upload.content.temporary_file_path())
     stored = [path]
@@ -393,10 +383,7 @@ def _store_objects(upload: Upload, path: str) -> list[str]:
 
 def _discard_objects(path: str, stored: list[str]) -> None:
     """Delete what this upload stored, unless a committed row now uses it."""
-    with transaction.atomic():
-        _lock_path(path)
-        if not File.objects.filter(path=path).exists():
-            delete_objects(stored)
+    delete_unreferenced(path, stored)
 
 
 def _create_project(upload: Upload) -> Project:
@@ -470,7 +457,7 @@ def _record(upload: Upload, tag: str, project: Project, **details) -> None:
 def _commit(upload: Upload, path: str, stored: list[str]) -> None:
     content = upload.content
     with transaction.atomic():
-        _lock_path(path)
+        lock_stored_path(path)
         storage = files_storage()
         if not all(storage.exists(name) for name in stored):
             # A concurrent identical upload failed and cleaned up our shared

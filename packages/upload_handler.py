@@ -4,15 +4,20 @@ Memory stays flat whatever the file's size: each chunk is hashed, written and
 forgotten. A file over the largest limit any project has is not written at all
 past that limit: its remaining bytes are read and dropped, so the client still
 gets our 400 answer instead of a reset connection mid-send.
+
+The temporary file has no name: a worker killed mid-upload leaves nothing
+behind, the kernel frees it with the process. Where the filesystem allows
+(Linux's O_TMPFILE) it can still be hard-linked into the file store.
 """
 
 import hashlib
 import html
 import os
+import tempfile
 from pathlib import Path
 
 from django.conf import settings
-from django.core.files.uploadedfile import TemporaryUploadedFile
+from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
 from django.db.models import Max
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
@@ -32,7 +37,27 @@ def upload_temp_dir() -> str | None:
     return directory
 
 
-class HashedUploadedFile(TemporaryUploadedFile):
+def anonymous_temp_file():
+    """A read-write binary file in the upload temp directory that has no name.
+
+    O_TMPFILE where the filesystem has it: without O_EXCL such a file may later
+    be linked under a name (storage.store_file does). Elsewhere the standard
+    library's TemporaryFile, whose name is removed at once; storing it copies.
+    """
+    directory = upload_temp_dir() or tempfile.gettempdir()
+    try:
+        descriptor = os.open(directory, os.O_TMPFILE | os.O_RDWR, 0o600)
+    except OSError:  # e.g. EOPNOTSUPP: a filesystem without O_TMPFILE
+        return tempfile.TemporaryFile(dir=directory)
+    return open(descriptor, "w+b")
+
+
+def open_file_path(handle) -> str:
+    """A path that opens ``handle``'s file, in this process, as long as it is open."""
+    return f"/proc/self/fd/{handle.fileno()}"
+
+
+class HashedUploadedFile(UploadedFile):
     """A received file with its digests and true size.
 
     ``size`` counts every byte the client sent; when ``truncated`` is true the
@@ -40,9 +65,7 @@ class HashedUploadedFile(TemporaryUploadedFile):
     """
 
     def __init__(self, name, content_type, charset, content_type_extra=None):
-        # TemporaryUploadedFile makes its own NamedTemporaryFile; keep that, in
-        # the configured directory so storing it can be a hard link.
-        super().__init__(name, content_type, 0, charset, content_type_extra)
+        super().__init__(anonymous_temp_file(), name, content_type, 0, charset, content_type_extra)
         self.sha256 = hashlib.sha256()
         self.blake2_256 = hashlib.blake2b(digest_size=32)
         self.md5 = hashlib.md5(usedforsecurity=False)
@@ -59,6 +82,10 @@ class HashedUploadedFile(TemporaryUploadedFile):
     @property
     def md5_digest(self) -> str:
         return self.md5.hexdigest()
+
+    def temporary_file_path(self) -> str:
+        # The archive readers and the store open the file by path.
+        return open_file_path(self.file)
 
 
 class HashingUploadHandler(FileUploadHandler):

@@ -1,3 +1,4 @@
+import hashlib
 import os
 import stat
 
@@ -7,13 +8,17 @@ from django.core.files.storage import InMemoryStorage, storages
 from packages import storage as storage_module
 from packages.storage import (
     delete_objects,
+    delete_unreferenced,
     file_path,
     file_url,
     files_storage,
+    lock_stored_path,
     metadata_path,
     store_bytes,
     store_file,
 )
+from packages.upload_handler import anonymous_temp_file, open_file_path
+from tests.factories import add_file, make_release, make_wheel, path_of
 
 DIGEST = "0123456789abcdef" * 4
 PATH = file_path(blake2_256_digest=DIGEST, filename="demo-1.0.tar.gz")
@@ -101,6 +106,31 @@ def test_store_file_removes_the_partial_when_the_rename_fails(source, monkeypatc
     assert os.listdir(directory) == []
 
 
+def test_store_file_hard_links_a_nameless_temporary_file(settings):
+    # An upload's temporary file has no name; it is linked, not copied.
+    with anonymous_temp_file() as handle:
+        handle.write(b"uploaded bytes")
+        handle.flush()
+        store_file(PATH, open_file_path(handle))
+        assert os.stat(files_storage().path(PATH)).st_ino == os.fstat(handle.fileno()).st_ino
+    assert read(PATH) == b"uploaded bytes"
+    assert os.listdir(settings.FILE_UPLOAD_TEMP_DIR) == []
+
+
+def test_store_file_copies_a_temporary_file_that_cannot_be_linked(source, monkeypatch):
+    # What the standard library's TemporaryFile makes where O_TMPFILE is
+    # missing: a file whose name is already gone. linkat cannot bring it back.
+    handle = open(source, "w+b")  # noqa: SIM115 - closed below
+    handle.write(b"unlinked bytes")
+    handle.flush()
+    os.unlink(source)
+    try:
+        store_file(PATH, open_file_path(handle))
+    finally:
+        handle.close()
+    assert read(PATH) == b"unlinked bytes"
+
+
 @pytest.fixture
 def memory_storage(settings):
     settings.STORAGES = {
@@ -147,3 +177,79 @@ def test_delete_objects_tolerates_missing_objects(source):
 def test_delete_objects_tolerates_missing_objects_in_memory_storage(memory_storage):
     delete_objects([PATH])
     assert not memory_storage.exists(PATH)
+
+
+# --- the path lock on PostgreSQL --------------------------------------------------
+
+
+class _Cursor:
+    def __init__(self, executed):
+        self.executed = executed
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def execute(self, sql, params):
+        self.executed.append((sql, params))
+
+
+class _PostgresConnection:
+    vendor = "postgresql"
+
+    def __init__(self):
+        self.executed = []
+
+    def cursor(self):
+        return _Cursor(self.executed)
+
+
+def test_path_lock_on_postgresql_is_a_transaction_advisory_lock(monkeypatch):
+    fake = _PostgresConnection()
+    monkeypatch.setattr(storage_module, "connection", fake)
+    path = "ab/cd/" + "e" * 60 + "/demo-1.0.tar.gz"
+    lock_stored_path(path)
+    lock_stored_path(path)
+    lock_stored_path(path + ".other")
+    (sql, [key]), (_, [same]), (_, [other]) = fake.executed
+    assert sql == "SELECT pg_advisory_xact_lock(%s)"
+    expected = int.from_bytes(hashlib.sha256(path.encode()).digest()[:8], "big", signed=True)
+    assert key == same == expected
+    assert other != key
+    assert -(2**63) <= key < 2**63
+
+
+def test_path_lock_on_sqlite_runs_no_statement(monkeypatch):
+    # Faked like the PostgreSQL case, so the branch is covered on either backend.
+    class SqliteConnection:
+        vendor = "sqlite"
+
+        def cursor(self):
+            raise AssertionError("SQLite's IMMEDIATE transaction needs no lock statement")
+
+    monkeypatch.setattr(storage_module, "connection", SqliteConnection())
+    lock_stored_path("ab/cd/ef/demo-1.0.tar.gz")
+
+
+# --- deleting what no row uses ------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_delete_unreferenced_deletes_objects_no_row_points_to(source):
+    store_file(PATH, str(source))
+    store_bytes(metadata_path(PATH), b"meta")
+    assert delete_unreferenced(PATH, [PATH, metadata_path(PATH)]) is True
+    assert not files_storage().exists(PATH)
+    assert not files_storage().exists(metadata_path(PATH))
+
+
+@pytest.mark.django_db
+def test_delete_unreferenced_keeps_objects_a_committed_row_points_to(project):
+    dist = make_wheel()
+    add_file(make_release(project), dist, with_metadata=True)
+    path = path_of(dist)
+    assert delete_unreferenced(path, [path, metadata_path(path)]) is False
+    assert read(path) == dist.content
+    assert files_storage().exists(metadata_path(path))

@@ -2,7 +2,6 @@
 races between concurrent uploads. The races are staged by letting a step of the
 pipeline commit the "winning" upload's rows just before this upload commits."""
 
-import hashlib
 import threading
 
 import pytest
@@ -197,16 +196,16 @@ def test_sdist_committed_meanwhile_is_caught_under_the_lock(client, project, tok
 def test_objects_that_vanished_before_the_lock_are_stored_again(client, token, monkeypatch):
     # A concurrent identical upload failed and deleted the shared path after
     # this upload wrote it.
-    real = upload_module._lock_path
+    real = upload_module.lock_stored_path
     dist = make_wheel()
 
     def cleaned_up_meanwhile(path):
         files_storage().delete(path)
         files_storage().delete(metadata_path(path))
-        monkeypatch.setattr(upload_module, "_lock_path", real)
+        monkeypatch.setattr(upload_module, "lock_stored_path", real)
         real(path)
 
-    monkeypatch.setattr(upload_module, "_lock_path", cleaned_up_meanwhile)
+    monkeypatch.setattr(upload_module, "lock_stored_path", cleaned_up_meanwhile)
     assert post_upload(client, dist, token).status_code == 200
     with files_storage().open(path_of(dist), "rb") as handle:
         assert handle.read() == dist.content
@@ -352,60 +351,6 @@ def test_the_commit_is_tried_at_most_twice(client, token, monkeypatch):
     monkeypatch.setattr(upload_module, "journal_append", always_conflicts)
     post_upload(client, make_wheel(), token)
     assert attempts == ["create", "create"]
-
-
-# --- the path lock on PostgreSQL --------------------------------------------------
-
-
-class _Cursor:
-    def __init__(self, executed):
-        self.executed = executed
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def execute(self, sql, params):
-        self.executed.append((sql, params))
-
-
-class _PostgresConnection:
-    vendor = "postgresql"
-
-    def __init__(self):
-        self.executed = []
-
-    def cursor(self):
-        return _Cursor(self.executed)
-
-
-def test_path_lock_on_postgresql_is_a_transaction_advisory_lock(monkeypatch):
-    fake = _PostgresConnection()
-    monkeypatch.setattr(upload_module, "connection", fake)
-    path = "ab/cd/" + "e" * 60 + "/demo-1.0.tar.gz"
-    upload_module._lock_path(path)
-    upload_module._lock_path(path)
-    upload_module._lock_path(path + ".other")
-    (sql, [key]), (_, [same]), (_, [other]) = fake.executed
-    assert sql == "SELECT pg_advisory_xact_lock(%s)"
-    expected = int.from_bytes(hashlib.sha256(path.encode()).digest()[:8], "big", signed=True)
-    assert key == same == expected
-    assert other != key
-    assert -(2**63) <= key < 2**63
-
-
-def test_path_lock_on_sqlite_runs_no_statement(monkeypatch):
-    # Faked like the PostgreSQL case, so the branch is covered on either backend.
-    class SqliteConnection:
-        vendor = "sqlite"
-
-        def cursor(self):
-            raise AssertionError("SQLite's IMMEDIATE transaction needs no lock statement")
-
-    monkeypatch.setattr(upload_module, "connection", SqliteConnection())
-    upload_module._lock_path("ab/cd/ef/demo-1.0.tar.gz")
 
 
 # --- what a new release leaves for the web pages ------------------------------------

@@ -1,5 +1,7 @@
+import errno
 import hashlib
 import os
+import tempfile
 
 import pytest
 
@@ -7,7 +9,9 @@ from packages.models import Project
 from packages.upload_handler import (
     HashedUploadedFile,
     HashingUploadHandler,
+    anonymous_temp_file,
     largest_upload_limit,
+    open_file_path,
     upload_temp_dir,
 )
 
@@ -106,20 +110,45 @@ def test_upload_temp_dir_unset_means_the_system_default(settings):
     assert upload_temp_dir() is None
 
 
-def test_received_file_lives_in_the_configured_temp_dir(settings):
+def test_received_file_has_no_name_in_the_configured_temp_dir(settings):
+    # Would catch: a named temporary file, which a worker killed mid-upload
+    # leaves behind (about 1 GB after 150 kills).
     upload = receive([DATA])
-    assert os.path.dirname(upload.temporary_file_path()) == settings.FILE_UPLOAD_TEMP_DIR
+    assert os.listdir(settings.FILE_UPLOAD_TEMP_DIR) == []
+    # On the temp directory's filesystem all the same, so storing it is a link.
+    assert os.fstat(upload.file.fileno()).st_dev == os.stat(settings.FILE_UPLOAD_TEMP_DIR).st_dev
+    assert os.readlink(upload.temporary_file_path()).startswith(settings.FILE_UPLOAD_TEMP_DIR)
 
 
-def test_upload_interrupted_closes_the_file():
+def test_without_o_tmpfile_the_file_is_nameless_all_the_same(settings, monkeypatch):
+    real_open = os.open
+
+    def no_o_tmpfile(path, flags, *args, **kwargs):
+        if flags & os.O_TMPFILE == os.O_TMPFILE:
+            raise OSError(errno.EOPNOTSUPP, "Operation not supported")
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", no_o_tmpfile)
+    upload = receive(chunks_of(DATA, 1000))
+    assert os.listdir(settings.FILE_UPLOAD_TEMP_DIR) == []
+    with open(upload.temporary_file_path(), "rb") as handle:
+        assert handle.read() == DATA
+
+
+def test_without_a_configured_temp_dir_the_systems_is_used(settings):
+    settings.FILE_UPLOAD_TEMP_DIR = None
+    with anonymous_temp_file() as handle:
+        target = os.readlink(open_file_path(handle))
+    assert os.path.dirname(target) == tempfile.gettempdir()
+
+
+def test_upload_interrupted_closes_the_file(settings):
     handler = HashingUploadHandler()
     handler.new_file("content", "demo-1.0.tar.gz", "application/octet-stream", None, None)
     handler.receive_data_chunk(DATA, 0)
-    path = handler.file.temporary_file_path()
     handler.upload_interrupted()
     assert handler.file.closed
-    # TemporaryUploadedFile deletes its temporary file when closed.
-    assert not os.path.exists(path)
+    assert os.listdir(settings.FILE_UPLOAD_TEMP_DIR) == []
 
 
 def test_upload_interrupted_before_any_file_is_harmless():
