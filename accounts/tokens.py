@@ -21,6 +21,7 @@ TOKEN_PREFIX = "pypi-"  # noqa: S105 (a prefix, not a secret)
 TOKEN_USERNAME = "__token__"  # noqa: S105 (a username, not a secret)
 _LOOKUP_BYTES = 8  # 16 hex characters
 _SECRET_BYTES = 32
+_LOOKUP_ID = re.compile(f"[0-9a-f]{{{2 * _LOOKUP_BYTES}}}")
 
 
 class TokenError(Exception):
@@ -80,7 +81,9 @@ def _split(raw: str) -> tuple[str, str]:
     if not raw.startswith(TOKEN_PREFIX):
         raise TokenError("Invalid API token: it does not start with 'pypi-'.")
     lookup_id, sep, secret = raw[len(TOKEN_PREFIX) :].partition("_")
-    if not sep or len(lookup_id) != 2 * _LOOKUP_BYTES:
+    # The lookup id is what goes into a query: only what api_token_create makes
+    # (lowercase hex) gets that far, so a NUL can't reach PostgreSQL.
+    if not sep or _LOOKUP_ID.fullmatch(lookup_id) is None:
         raise TokenError("Invalid API token: malformed.")
     return lookup_id, secret
 

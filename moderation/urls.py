@@ -1,4 +1,4 @@
-"""Included by pypi_site/urls.py under "project/<str:name>/report/"."""
+"""Included by pypi_site/urls.py under "project/<project:name>/report/"."""
 
 from django.urls import path
 

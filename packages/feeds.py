@@ -10,10 +10,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
+from django.utils.feedgenerator import Rss201rev2Feed
 
 from .models import Project, Release
 from .names import is_normalized_project_name
 from .pages import project_or_404
+from .xmltext import xml_text
 
 FEED_ITEMS = 40
 FEED_CACHE_SECONDS = 300
@@ -24,7 +26,30 @@ def _public(response: HttpResponse) -> HttpResponse:
     return response
 
 
+def _xml_safe(value):
+    if isinstance(value, str):
+        return xml_text(value)
+    if isinstance(value, list | tuple):
+        return [_xml_safe(item) for item in value]
+    return value
+
+
+class _XmlSafeRss(Rss201rev2Feed):
+    """RSS whose every text goes through ``xml_text`` on its way in: Django's
+    XML writer refuses a control character, and an uploader's summary holding
+    one would take down every feed listing it (packages.xmltext)."""
+
+    # Django's Feed passes everything by keyword.
+    def __init__(self, **kwargs):
+        super().__init__(**{key: _xml_safe(value) for key, value in kwargs.items()})
+
+    def add_item(self, **kwargs):
+        super().add_item(**{key: _xml_safe(value) for key, value in kwargs.items()})
+
+
 class _PublicFeed(Feed):
+    feed_type = _XmlSafeRss
+
     def __call__(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         return _public(super().__call__(request, *args, **kwargs))
 

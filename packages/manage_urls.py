@@ -2,10 +2,11 @@
 
 from django.urls import path
 
+from .converters import PROJECT, VERSION
 from .views import manage
 
-project = "project/<str:name>/"
-release = project + "release/<str:version>/"
+project = f"project/<{PROJECT}:name>/"
+release = project + f"release/<{VERSION}:version>/"
 
 urlpatterns = [
     path("projects/", manage.manage_projects, name="manage-projects"),

@@ -22,7 +22,7 @@ from .downloads import download_summary
 from .models import Classifier, File, Project, Release, Role, SearchDocument
 from .names import normalize_project_name
 from .releases import latest_of_ordered, releases_newest_first
-from .search import search
+from .search import clean_classifier, clean_query, search
 from .storage import file_url
 
 # Counting rows of the big tables on every hit of the home page would cost more
@@ -38,7 +38,6 @@ SEARCH_ORDERS = {"relevance": "Relevance", "date": "Date (newest first)"}
 # A bound on the filters of one search, so a crafted URL can't make a query
 # join a classifier table dozens of times.
 SEARCH_MAX_CLASSIFIERS = 10
-SEARCH_MAX_QUERY = 200
 
 # A license field longer than this (or over several lines) is a whole license
 # text pasted into the metadata; the sidebar shows its first line.
@@ -368,8 +367,8 @@ class SearchRequest:
 
     @classmethod
     def from_query(cls, params: QueryDict) -> "SearchRequest":
-        q = " ".join(params.get("q", "").split())[:SEARCH_MAX_QUERY]
-        wanted = [value.strip() for value in params.getlist("c") if value.strip()]
+        q = clean_query(" ".join(params.get("q", "").split()))
+        wanted = [name for value in params.getlist("c") if (name := clean_classifier(value))]
         classifiers = tuple(dict.fromkeys(wanted))[:SEARCH_MAX_CLASSIFIERS]
         order = params.get("order", "")
         return cls(q=q, classifiers=classifiers, order=order if order in SEARCH_ORDERS else "")

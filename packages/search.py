@@ -171,15 +171,27 @@ def normalize_query(query: str) -> str:
     return normalize_project_name("-".join(query.split())).strip("-")
 
 
+# Control characters other than whitespace: PostgreSQL refuses a NUL in any
+# string, and none of them is in a name, a summary or a classifier.
+_CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+MAX_CLASSIFIER_LENGTH = Classifier._meta.get_field("name").max_length
+
+
 def clean_query(query: str) -> str:
-    """The query as searched: no NUL (PostgreSQL refuses it in any string, and
-    nobody searches for one), at most ``MAX_QUERY_LENGTH`` characters."""
-    query = query.replace("\x00", "").strip()
+    """The query as searched: no control characters, at most
+    ``MAX_QUERY_LENGTH`` characters."""
+    query = _CONTROL_CHARACTERS.sub("", query).strip()
     if len(query) > MAX_QUERY_LENGTH:
         # Whole words only: half a word would match nothing.
         words, _, _ = query[: MAX_QUERY_LENGTH + 1].rpartition(" ")
         query = words or query[:MAX_QUERY_LENGTH]
     return query.strip()
+
+
+def clean_classifier(name: str) -> str:
+    """A classifier filter as looked up: no control characters, and no longer
+    than a classifier can be (a longer one matches nothing either way)."""
+    return _CONTROL_CHARACTERS.sub("", name).strip()[:MAX_CLASSIFIER_LENGTH]
 
 
 def search(

@@ -38,6 +38,14 @@ V1_JSON = "application/vnd.pypi.simple.v1+json"
 # Offer order breaks ties between equally acceptable types: text/html first,
 # as the public index does, so "*/*" (curl) and a missing Accept get HTML.
 CONTENT_TYPES = (TEXT_HTML, V1_HTML, V1_JSON)
+# PEP 691's "latest" meta version: a client may ask for it, and the answer
+# names the concrete version it holds (its Content-Type is never "latest").
+LATEST_ALIASES = {
+    "application/vnd.pypi.simple.latest+html": V1_HTML,
+    "application/vnd.pypi.simple.latest+json": V1_JSON,
+}
+# Offered last, so that they break no tie the concrete types would win.
+_OFFERED = (*CONTENT_TYPES, *LATEST_ALIASES)
 
 # How long a rendered page may stay in the origin cache. Purges make changes
 # visible at once; the limit only bounds a page that outlived a missed purge
@@ -63,15 +71,19 @@ def negotiate(accept: str | None) -> str:
     if accept is not None:
         probe.META["HTTP_ACCEPT"] = accept
     # Nothing acceptable: HTML, as the public index answers (never 406).
-    return probe.get_preferred_type(CONTENT_TYPES) or TEXT_HTML
+    return _concrete(probe.get_preferred_type(_OFFERED) or TEXT_HTML)
+
+
+def _concrete(media_type: str) -> str:
+    return LATEST_ALIASES.get(media_type, media_type)
 
 
 def select_content_type(request: HttpRequest) -> str:
     """The media type to answer with: ``?format=`` first, then ``Accept``."""
     if request.META.get("QUERY_STRING"):
         requested = request.GET.get("format")
-        if requested in CONTENT_TYPES:
-            return requested
+        if requested in _OFFERED:
+            return _concrete(requested)
     return negotiate(request.META.get("HTTP_ACCEPT"))
 
 

@@ -15,7 +15,6 @@ and external-entity reads are refused before they happen.
 
 import inspect
 import logging
-import re
 import xmlrpc.client
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -34,6 +33,7 @@ from .models import File, JournalEntry, Project, Release, Role
 from .names import normalize_project_name
 from .pages import find_project
 from .storage import file_url
+from .xmltext import xml_text
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = 64 * 1024
 # As the public index: one answer never carries more than this many entries.
 CHANGELOG_LIMIT = 50_000
+_MAX_VERSION_LENGTH = Release._meta.get_field("version").max_length
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -50,11 +51,6 @@ INVALID_PARAMS = -32602
 APPLICATION_ERROR = -32500
 
 _DEPRECATION_URL = "https://warehouse.pypa.io/api-reference/xml-rpc.html#deprecated-methods"
-
-# Characters XML 1.0 cannot carry at all, not even escaped: metadata may contain
-# them (a stray form feed in a description), and one would make the whole
-# answer unparseable for the client.
-_XML_ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 class Fault(xmlrpc.client.Fault):
@@ -75,6 +71,10 @@ def method_not_allowed() -> Fault:
 
 
 def _release(name: str, version: str) -> Release | None:
+    if len(version) > _MAX_VERSION_LENGTH:
+        # No release has it; and packaging would turn thousands of digits into
+        # an int, which Python refuses (ValueError).
+        return None
     # canonicalize_version leaves a string that is no version as it is: no match.
     return (
         Release.objects.select_related("project")
@@ -362,12 +362,13 @@ def _check_arguments(function: Callable, request: HttpRequest, params: tuple) ->
 
 
 def _xml_safe(value):
+    # Every answer goes through here once (packages.xmltext says why).
     if isinstance(value, str):
-        return _XML_ILLEGAL.sub("", value)
+        return xml_text(value)
     if isinstance(value, list | tuple):
         return [_xml_safe(item) for item in value]
     if isinstance(value, dict):
-        return {key: _xml_safe(item) for key, item in value.items()}
+        return {_xml_safe(key): _xml_safe(item) for key, item in value.items()}
     return value
 
 

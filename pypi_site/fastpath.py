@@ -22,8 +22,9 @@ from django.db import DatabaseError, connection
 from django.http.request import split_domain_port, validate_host
 
 from packages import simple
+from packages.converters import STORED_PATH
 from packages.names import is_normalized_project_name
-from packages.storage import STORED_PATH_PATTERN, files_storage
+from packages.storage import files_storage
 from packages.views import files
 from packages.views.simple import page_headers
 from pypi_site.middleware import document_headers
@@ -31,7 +32,8 @@ from pypi_site.middleware import document_headers
 logger = logging.getLogger(__name__)
 
 _PREFIX = "/simple/"
-_FILE_PATH = re.compile(f"/packages/({STORED_PATH_PATTERN})")
+# The file route's own pattern: a path it would not match is Django's 404 to give.
+_FILE_PATH = re.compile(f"/packages/({STORED_PATH})")
 _FILE_BLOCK_SIZE = 256 * 1024
 _CONDITIONAL = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_MATCH", "HTTP_RANGE")
 

@@ -3,7 +3,15 @@ from django.urls import include, path, re_path
 
 from accounts.views import secret_scanning
 from packages import feeds
-from packages.storage import STORED_PATH_PATTERN
+from packages.converters import (
+    FILENAME,
+    LETTER,
+    PROJECT,
+    PYTHON_TAG,
+    STORED,
+    USERNAME,
+    VERSION,
+)
 from packages.views import (
     files,
     json_api,
@@ -17,20 +25,27 @@ from packages.views import (
 
 from . import views
 
+# Path segments go through the converters of packages.converters: a name,
+# version, username or filename no row could hold is a 404 before any view.
+NAME = f"<{PROJECT}:name>"
+RELEASE = f"{NAME}/<{VERSION}:version>"
+
 urlpatterns = [
     path("", pages.home, name="home"),
-    path("project/<str:name>/", pages.project_detail, name="project"),
+    path(f"project/{NAME}/", pages.project_detail, name="project"),
     # Before the release route, or "report" would be taken for a version.
-    path("project/<str:name>/report/", include("moderation.urls")),
-    path("project/<str:name>/<str:version>/", pages.release_detail, name="release"),
-    path("pypi/<str:name>/json", json_api.project_json, name="json-project"),
-    path("pypi/<str:name>/<str:version>/json", json_api.release_json, name="json-release"),
+    path(f"project/{NAME}/report/", include("moderation.urls")),
+    path(f"project/{RELEASE}/", pages.release_detail, name="release"),
+    path(f"pypi/{NAME}/json", json_api.project_json, name="json-project"),
+    path(f"pypi/{RELEASE}/json", json_api.release_json, name="json-release"),
+    # Anything else in their shape: the JSON API's own 404, in JSON.
+    re_path(r"^pypi/[^/]+/(?:[^/]+/)?json\Z", json_api.not_a_name),
     path("pypi", xmlrpc.xmlrpc, name="xmlrpc"),
     path("api/openapi.json", json_api.openapi_schema, name="openapi-schema"),
     # Paths the public index still redirects to the project pages.
-    path("pypi/<str:name>/", pages.legacy_project_redirect, name="legacy-project"),
-    path("pypi/<str:name>/<str:version>/", pages.legacy_release_redirect, name="legacy-release"),
-    path("user/<str:username>/", pages.user_profile, name="user"),
+    path(f"pypi/{NAME}/", pages.legacy_project_redirect, name="legacy-project"),
+    path(f"pypi/{RELEASE}/", pages.legacy_release_redirect, name="legacy-release"),
+    path(f"user/<{USERNAME}:username>/", pages.user_profile, name="user"),
     path("help/", pages.help_page, name="help"),
     path("search/", pages.search_page, name="search"),
     path("search/suggest/", suggest.suggest, name="search-suggest"),
@@ -38,17 +53,17 @@ urlpatterns = [
     path("rss/updates.xml", feeds.LatestReleasesFeed(), name="rss-updates"),
     path("rss/packages.xml", feeds.NewestProjectsFeed(), name="rss-packages"),
     path(
-        "rss/project/<str:name>/releases.xml",
+        f"rss/project/{NAME}/releases.xml",
         feeds.ProjectReleasesFeed(),
         name="rss-project-releases",
     ),
     path("simple/", simple.index, name="simple-index"),
-    path("simple/<str:name>/", simple.detail, name="simple-detail"),
+    path(f"simple/{NAME}/", simple.detail, name="simple-detail"),
     path("legacy/", upload.file_upload, name="upload"),
-    re_path(rf"^packages/(?P<path>{STORED_PATH_PATTERN})$", files.serve, name="file"),
+    path(f"packages/<{STORED}:path>", files.serve, name="file"),
     # The public index's older file URLs, redirected to where the file is.
-    re_path(
-        r"^packages/(?P<python_version>[^/]+)/(?P<letter>[^/])/(?P<name>[^/]+)/(?P<filename>[^/]+)$",
+    path(
+        f"packages/<{PYTHON_TAG}:python_version>/<{LETTER}:letter>/{NAME}/<{FILENAME}:filename>",
         legacy_files.redirect_legacy_file,
         name="legacy-file",
     ),

@@ -7,9 +7,10 @@ description can't drift from what is served.
 """
 
 from django.conf import settings
-from django.http import HttpResponse, HttpResponsePermanentRedirect
+from django.http import HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.urls import reverse
 from django.utils.cache import get_conditional_response
+from django.views.decorators.http import require_safe
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from drf_spectacular.views import SpectacularJSONAPIView
 from rest_framework import serializers
@@ -19,7 +20,7 @@ from rest_framework.views import APIView
 
 from packages import json_api
 from packages.models import File, Project, Role
-from packages.names import is_normalized_project_name, normalize_project_name
+from packages.names import normalize_project_name
 from packages.pages import find_project
 
 # Browser code reads the API from other origins, as on the public index.
@@ -192,11 +193,9 @@ class _JsonView(APIView):
     content_negotiation_class = _IgnoreAccept
 
     def lookup(self, name: str) -> tuple[str, Project | None]:
-        """The surrogate key of a 404, and the project ``name`` stands for."""
+        """The surrogate key of a 404, and the project ``name`` stands for
+        (a PEP 508 name: the route's converter let no other through)."""
         normalized = normalize_project_name(name)
-        if not is_normalized_project_name(normalized):
-            # Not a name at all: nothing to look up, nor to put in a header.
-            return "json", None
         return _surrogate_key(normalized), find_project(normalized)
 
     def base_url(self, request) -> str:
@@ -241,6 +240,14 @@ class ReleaseJsonView(_JsonView):
             location = reverse("json-release", args=[project.normalized_name, page.version])
             return _redirect(location, project.normalized_name)
         return _page_response(request, page, project.normalized_name)
+
+
+@require_safe
+def not_a_name(request, **segments) -> HttpResponse:
+    """A URL in the API's shape whose name or version no row could hold (the
+    routes' converters refused it): the API's own 404, without a lookup, under
+    no project's key."""
+    return JsonResponse({"message": "Not Found"}, status=404, headers=_cache_headers("json"))
 
 
 def _csrf_checked(view):

@@ -93,10 +93,10 @@ def index(request: HttpRequest) -> HttpResponse:
 def detail(request: HttpRequest, name: str) -> HttpResponse:
     if request.method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET", "HEAD"])
+    # The route's converter let only PEP 508 names through (packages.converters):
+    # each normalizes to a name that may exist.
     if not is_normalized_project_name(name):
         normalized = normalize_project_name(name)
-        if not is_normalized_project_name(normalized):
-            return _not_found("simple")
         location = reverse("simple-detail", args=[normalized])
         if query := request.META.get("QUERY_STRING"):
             location = f"{location}?{query}"

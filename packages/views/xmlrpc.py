@@ -6,6 +6,27 @@ from django.views.decorators.csrf import csrf_exempt
 from packages import xmlrpc as rpc
 
 _CONTENT_TYPE = "text/xml; charset=utf-8"
+# How much of a body over the limit is read and thrown away so that its fault
+# reaches the client (see _drain): as much as an upload may send (the default
+# UPLOAD_MAX_BYTES), so it costs nothing that endpoint does not.
+DRAIN_MAX_BYTES = 100 * 1024 * 1024
+_DRAIN_CHUNK = 64 * 1024
+
+
+def _drain(request: HttpRequest, declared: int) -> None:
+    """Read and discard a refused body.
+
+    xmlrpc.client (and every client built on it, bandersnatch among them) sends
+    the whole body before it reads the answer. A server that answers with most
+    of the body unread closes the connection on it (gunicorn drains only 64 KiB
+    itself), and the client then sees a reset or a broken pipe instead of the
+    fault. A body larger than DRAIN_MAX_BYTES is not worth reading: that client
+    sees the reset.
+    """
+    if declared > DRAIN_MAX_BYTES:
+        return
+    while request.read(_DRAIN_CHUNK):
+        pass
 
 
 def _read_body(request: HttpRequest) -> bytes | None:
@@ -16,7 +37,10 @@ def _read_body(request: HttpRequest) -> bytes | None:
         declared = 0
     # Django reads no more than the declared length (none declared: nothing),
     # so checking the declaration bounds what is read.
-    return None if declared > rpc.MAX_REQUEST_BYTES else request.read()
+    if declared > rpc.MAX_REQUEST_BYTES:
+        _drain(request, declared)
+        return None
+    return request.read()
 
 
 # Clients (xmlrpc.client, bandersnatch) call without cookies or CSRF tokens,

@@ -12,6 +12,7 @@ from accounts.tokens import (
     api_token_record_use,
     api_token_revoke,
 )
+from tests.factories import basic
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +37,11 @@ def test_authenticate_returns_the_token(owner):
         ("hunter2", "does not start with 'pypi-'"),
         ("pypi-short_x", "malformed"),
         ("pypi-0123456789abcdef", "malformed"),
+        # The lookup id goes into a query: PostgreSQL refuses a NUL there.
+        ("pypi-0123456789abcde\x00_x", "malformed"),
+        ("pypi-\x00123456789abcdef_x", "malformed"),
+        ("pypi-0123456789ABCDEF_x", "malformed"),
+        ("pypi-0123456789abcdeg_x", "malformed"),
         ("pypi-0123456789abcdef_nope", "non-existent"),
     ],
 )
@@ -106,3 +112,12 @@ def test_scoped_token_whose_projects_are_gone_allows_nothing(project, owner):
     project.delete()
     assert not api_token_allows_project(token, "sample-project")
     assert not api_token_allows_project(token, "new-project")
+
+
+def test_a_nul_in_the_lookup_id_is_an_invalid_token_at_the_upload(client, owner):
+    minted = api_token_create(user=owner)
+    lookup_id = minted.token.lookup_id
+    forged = minted.secret.replace(lookup_id, lookup_id[:-1] + "\x00")
+    response = client.post("/legacy/", {":action": "file_upload"}, HTTP_AUTHORIZATION=basic(forged))
+    assert response.status_code == 403
+    assert "Invalid API token: malformed." in response.content.decode()

@@ -201,3 +201,26 @@ def test_feed_titles_carry_the_configured_site_name(client, project, settings):
     assert packages.findtext("description") == "The 40 newest projects on the Acme Packages."
     releases, _items = read_feed(client, "/rss/project/sample-project/releases.xml")
     assert releases.findtext("title") == "Acme Packages: latest releases of Sample.Project"
+
+
+# --- Text that XML 1.0 cannot carry ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url", ["/rss/updates.xml", "/rss/packages.xml", "/rss/project/sample-project/releases.xml"]
+)
+def test_control_characters_in_metadata_do_not_break_the_feeds(client, project, url):
+    # Any uploader could put an escape character in a summary, and every feed
+    # listing the release answered 500 until 40 newer ones pushed it out.
+    make_release(
+        project,
+        "1.0",
+        summary="Colours \x1b[31mred\x1b[0m, a form\x0cfeed, a \x01 and a tab\tkept",
+        author="Ada\x07 Lovelace",
+        author_email="ada\x08@example.org",
+        created_at=NOW,
+    )
+    _, (item,) = read_feed(client, url)
+    assert item.findtext("description") == ("Colours [31mred[0m, a formfeed, a  and a tab\tkept")
+    if url != "/rss/packages.xml":
+        assert item.findtext("author") == "ada@example.org (Ada Lovelace)"

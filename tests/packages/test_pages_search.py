@@ -204,6 +204,20 @@ def test_classifier_filter_alone_lists_its_projects(client, widgets):
     assert '<a class="chip__remove" href="/search/">' in response.content.decode()
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "query",
+    ["c=%00", "c=A%00B", "c=%1B", "c=" + "x" * 3000, "q=%00", "q=a%00b&c=%00&order=%00&page=%00"],
+)
+def test_hostile_parameters_are_searched_without_them(client, widgets, query):
+    # PostgreSQL refuses a NUL in any string: it never reaches the query.
+    response = client.get(f"/search/?{query}")
+    assert response.status_code == 200
+    search = response.context["search"]
+    assert all("\x00" not in value for value in (search.q, *search.classifiers))
+    assert all(len(value) <= 255 for value in search.classifiers)
+
+
 def test_search_request_cleans_its_parameters():
     params = QueryDict(mutable=True)
     params["q"] = "  many   spaced\twords "

@@ -323,6 +323,8 @@ def test_a_long_query_is_cut_and_still_works(any_backend):
     ("query", "cleaned"),
     [
         (" widget\x00 ", "widget"),
+        ("wid\x1bget\x7f\x01", "widget"),
+        ("two\twords", "two\twords"),
         ("a" * 199 + " bcd", "a" * 199),
         ("a" * 200 + " bcd", "a" * 200),
         ("a" * 250, "a" * 200),

@@ -17,6 +17,8 @@ from tests.factories import Dist, make_release, make_sdist, make_wheel
 
 JSON = "application/vnd.pypi.simple.v1+json"
 V1_HTML = "application/vnd.pypi.simple.v1+html"
+LATEST_JSON = "application/vnd.pypi.simple.latest+json"
+LATEST_HTML = "application/vnd.pypi.simple.latest+html"
 PIP_ACCEPT = f"{JSON}, {V1_HTML}; q=0.1, text/html; q=0.01"
 UPLOADED = datetime(2024, 1, 1, 0, 0, 0, 123456, tzinfo=UTC)
 
@@ -294,6 +296,15 @@ def test_detail_links_point_at_files_url(client, settings, wheel):
         ("image/png", "text/html; charset=utf-8"),
         ("application/vnd.pypi.simple.v2+json", "text/html; charset=utf-8"),
         ("text/html,application/xhtml+xml,*/*;q=0.8", "text/html; charset=utf-8"),
+        # PEP 691's "latest" meta version: answered with the concrete type.
+        (LATEST_JSON, JSON),
+        (LATEST_HTML, f"{V1_HTML}; charset=utf-8"),
+        (f"{LATEST_JSON}, {LATEST_HTML};q=0.5", JSON),
+        (f"{LATEST_JSON};q=0.2, {LATEST_HTML}", f"{V1_HTML}; charset=utf-8"),
+        (f"{LATEST_JSON};q=0.5, text/html", "text/html; charset=utf-8"),
+        (f"{LATEST_JSON}, text/html;q=0.5", JSON),
+        (f"{JSON};q=0.5, {LATEST_HTML}", f"{V1_HTML}; charset=utf-8"),
+        ("application/vnd.pypi.simple.latest+xml", "text/html; charset=utf-8"),
     ],
 )
 @pytest.mark.parametrize("url", ["/simple/", "/simple/sample-project/"])
@@ -313,6 +324,8 @@ def test_negotiation(client, project, url, accept, expected):
         (JSON, JSON),
         (V1_HTML, f"{V1_HTML}; charset=utf-8"),
         ("text/html", "text/html; charset=utf-8"),
+        (LATEST_JSON, JSON),
+        (LATEST_HTML, f"{V1_HTML}; charset=utf-8"),
     ],
 )
 def test_format_parameter_overrides_accept(client, project, fmt, expected):

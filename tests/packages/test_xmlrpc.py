@@ -1,6 +1,7 @@
 """POST /pypi: the XML-RPC methods through the test client, answers read back
 with the standard library's xmlrpc.client, as clients read them."""
 
+import io
 import xmlrpc.client
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +14,7 @@ from packages.downloads import download_summary
 from packages.journal import journal_append
 from packages.models import JournalEntry, Project, Release, Role
 from packages.storage import file_url
+from packages.views import xmlrpc as xmlrpc_views
 from packages.views.xmlrpc import xmlrpc as xmlrpc_view
 from tests.conftest import verified_user
 from tests.factories import add_file, make_release, make_sdist, make_wheel
@@ -413,6 +415,36 @@ def test_a_body_over_the_limit_is_refused_unread(client, monkeypatch):
     assert "larger than 100 bytes" in message
 
 
+def refused_body_request(body: bytes, declared: int):
+    stream = io.BytesIO(body)
+    request = RequestFactory().generic(
+        "POST",
+        "/pypi",
+        content_type="text/xml",
+        CONTENT_LENGTH=str(declared),
+        **{"wsgi.input": stream},
+    )
+    return request, stream
+
+
+def test_a_body_over_the_limit_is_read_to_its_end_before_the_fault(db):
+    # xmlrpc.client sends the whole body before it reads the answer: a server
+    # that answers with most of it unread resets the connection, and the client
+    # saw a broken pipe instead of the fault (tests/e2e/test_xmlrpc_live.py).
+    body = b"<methodCall>" + b"x" * (3 * rpc.MAX_REQUEST_BYTES)
+    request, stream = refused_body_request(body, len(body))
+    assert "larger than" in fault(xmlrpc_view(request))[1]
+    assert stream.tell() == len(body)
+
+
+def test_a_body_over_the_drain_limit_is_not_read(db, monkeypatch):
+    monkeypatch.setattr(xmlrpc_views, "DRAIN_MAX_BYTES", 2 * rpc.MAX_REQUEST_BYTES)
+    body = b"x" * (3 * rpc.MAX_REQUEST_BYTES)
+    request, stream = refused_body_request(body, len(body))
+    assert "larger than" in fault(xmlrpc_view(request))[1]
+    assert stream.tell() == 0
+
+
 def test_a_body_within_the_limit_is_answered(client, monkeypatch):
     body = xmlrpc.client.dumps((), "list_packages").encode()
     monkeypatch.setattr(rpc, "MAX_REQUEST_BYTES", len(body))
@@ -438,3 +470,48 @@ def test_an_error_inside_a_method_is_an_application_fault(client, monkeypatch, c
     monkeypatch.setitem(rpc.METHODS, "list_packages", broken)
     assert call_fault(client, "list_packages") == (-32500, "application error")
     assert "XML-RPC call failed" in caplog.text
+
+
+# --- Hostile arguments -------------------------------------------------------------------
+
+
+def raw_call(client, method: str, *values: str):
+    """A call written by hand: xmlrpc.client refuses to send ints beyond 32 bits."""
+    params = "".join(f"<param><value>{value}</value></param>" for value in values)
+    body = f"<methodCall><methodName>{method}</methodName><params>{params}</params></methodCall>"
+    return post(client, body.encode())
+
+
+@pytest.mark.parametrize(("number", "entries"), [(2**63, 0), (10**30, 0), (-(10**30), 1)])
+def test_serials_beyond_the_column_are_answered(client, project, number, entries):
+    journal(project, "create")
+    rows = answer(raw_call(client, "changelog_since_serial", f"<int>{number}</int>"))
+    assert len(rows) == entries
+
+
+@pytest.mark.parametrize("method", ["changelog", "updated_releases"])
+def test_timestamps_beyond_any_date_are_client_errors(client, method):
+    code, message = fault(raw_call(client, method, f"<int>{10**30}</int>"))
+    assert code == -32602
+    assert "is not a timestamp" in message
+
+
+@pytest.mark.parametrize(
+    ("method", "values"),
+    [
+        ("package_releases", ["<string>sample-project\n</string>"]),
+        ("package_roles", ["<string>sample-project\n</string>"]),
+        ("release_urls", ["<string>sample-project</string>", "<string>1.0\n</string>"]),
+        ("release_data", ["<string>sample-project</string>", f"<string>{'9' * 10_000}</string>"]),
+        ("user_packages", [f"<string>{'u' * 10_000}</string>"]),
+    ],
+)
+def test_names_no_row_could_hold_find_nothing(client, project, method, values):
+    make_release(project, "1.0")
+    assert answer(raw_call(client, method, *values)) in ([], {})
+
+
+def test_a_nul_cannot_reach_a_method(client):
+    # XML 1.0 has no NUL, not even as a reference: the parser refuses the call.
+    code, _ = fault(raw_call(client, "package_releases", "<string>a&#0;b</string>"))
+    assert code == -32700

@@ -17,6 +17,8 @@ from tests.factories import add_file, make_release, make_wheel
 pytestmark = pytest.mark.django_db
 
 JSON = "application/vnd.pypi.simple.v1+json"
+LATEST_JSON = "application/vnd.pypi.simple.latest+json"
+LATEST_HTML = "application/vnd.pypi.simple.latest+html"
 
 
 @pytest.fixture
@@ -43,6 +45,8 @@ def environ(path="/simple/sample-project/", **extra):
         ("/simple/sample-project/", JSON),
         ("/simple/", None),
         ("/simple/", JSON),
+        ("/simple/sample-project/", LATEST_JSON),
+        ("/simple/", LATEST_HTML),
     ],
 )
 def test_cached_answer_matches_django(client, published, path, accept):
@@ -54,6 +58,20 @@ def test_cached_answer_matches_django(client, published, path, accept):
     fast_headers, body = answer
     assert body == django_response.content
     assert dict(fast_headers) == dict(django_response.items())
+
+
+@pytest.mark.parametrize(
+    "accept, expected",
+    [
+        (LATEST_JSON, JSON),
+        (LATEST_HTML, "application/vnd.pypi.simple.v1+html; charset=utf-8"),
+    ],
+)
+def test_latest_is_answered_with_the_concrete_type(client, published, accept, expected):
+    # PEP 691: the answer names the version it holds, never "latest".
+    client.get("/simple/sample-project/", headers={"Accept": JSON})  # caches both formats
+    headers, _body = cached_simple_answer(environ(HTTP_ACCEPT=accept))
+    assert dict(headers)["Content-Type"] == expected
 
 
 def test_head_has_length_but_no_body(client, published):
@@ -168,6 +186,15 @@ def test_metadata_download_matches_django(client, published):
 )
 def test_unusual_downloads_go_to_django(published, overrides):
     assert file_answer(file_environ(published, **overrides)) is None
+
+
+@pytest.mark.parametrize("suffix", ["\x00", "\n", "x" * 300])
+def test_a_filename_no_row_could_hold_is_not_looked_up(
+    published, suffix, django_assert_num_queries
+):
+    # Django's file route refuses it too (a 404); PostgreSQL would refuse the NUL.
+    with django_assert_num_queries(0):
+        assert file_answer(file_environ(published, suffix)) is None
 
 
 def test_stored_object_without_a_row_goes_to_django(published):
