@@ -1,6 +1,7 @@
 """The simple pages and downloads against a real S3-compatible server (moto_server
 in its own process), through django-storages' S3Storage."""
 
+import io
 import json
 import socket
 import subprocess
@@ -15,6 +16,8 @@ import boto3
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
+from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from packages.storage import files_storage, metadata_path
 from tests.factories import make_sdist, make_wheel
@@ -154,3 +157,46 @@ def test_object_without_row_in_s3_is_404(client, db, s3_files):
     files_storage().save(path, ContentFile(dist.content))
 
     assert client.get(f"/packages/{path}").status_code == 404
+
+
+# --- fsck against the bucket ------------------------------------------------------------
+
+
+def fsck(*args: str) -> tuple[int, list[str]]:
+    out = io.StringIO()
+    try:
+        call_command("fsck", *args, stdout=out)
+    except CommandError as error:
+        return error.returncode, [*out.getvalue().splitlines(), str(error)]
+    return 0, out.getvalue().splitlines()
+
+
+@pytest.fixture
+def s3_files_under_a_prefix(settings, s3_files):
+    """The same bucket, its objects under AWS_LOCATION "dists/"."""
+    settings.STORAGES["files"]["OPTIONS"]["location"] = "dists"
+    storages._storages.pop("files", None)
+    return s3_files
+
+
+@pytest.mark.parametrize("files", ["s3_files", "s3_files_under_a_prefix"])
+def test_fsck_finds_and_repairs_orphans_in_the_bucket(request, project, files):
+    s3, bucket = request.getfixturevalue(files)
+    kept, lost, orphan = make_wheel(), make_sdist(), make_wheel("orphaned")
+    kept_path = add_file(project, kept, with_metadata=True).path
+    missing = add_file(project, lost, store=False).path
+    orphan_path = f"aa/bb/{'c' * 60}/{orphan.filename}"
+    files_storage().save(orphan_path, ContentFile(orphan.content))
+
+    status, lines = fsck("--verify-digests", "--repair", "--grace-seconds", "0")
+
+    assert status == 1
+    assert lines == [
+        f"missing object: {missing} (the row of {lost.filename} has no object)",
+        f"orphan object: {orphan_path} ({len(orphan.content)} bytes, no row)",
+        f"removed orphan object: {orphan_path}",
+        "1 inconsistencies remain.",
+    ]
+    prefix = "dists/" if files == "s3_files_under_a_prefix" else ""
+    keys = {item["Key"] for item in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    assert keys == {prefix + kept_path, prefix + metadata_path(kept_path)}
