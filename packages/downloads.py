@@ -31,7 +31,8 @@ nothing but Django's cache API:
   downloads counted meanwhile stay, as ``decr`` is atomic), then adds them to
   the database in one transaction; a failed write puts them back. A process
   killed between the ``decr`` and the commit loses that batch: losing one batch
-  in that instant was preferred over ever counting one twice.
+  in that instant was preferred over ever counting one twice. A flush reads
+  every counter of yesterday and today (two ``get_many`` per batch of files).
 
 * **Reading.** Pages and the JSON API read the database only, never the
   counters still in the cache: a reader adding both could count a batch twice
@@ -243,6 +244,10 @@ def _read_counters(day: date, file_ids: list[int]) -> dict[tuple[date, int], int
 
 
 def _move(counts: dict[tuple[date, int], int]) -> int:
+    # Taken out of the cache before the commit, by a decrement of what was read
+    # (atomic against the downloads' increments, which stay). The race left: a
+    # process killed between a decrement and the commit loses the batch, where
+    # the other order would count it twice. Readers see only the commit.
     taken: dict[tuple[date, int], int] = {}
     try:
         for (day, file_id), number in counts.items():
