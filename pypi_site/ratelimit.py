@@ -48,8 +48,8 @@ class RateLimit:
         digest = salted_hmac("pypi_site.ratelimit", f"{self.scope}\x00{joined}").hexdigest()
         return f"ratelimit:{self.scope}:{number}:{digest}"
 
-    def hit(self, *identifiers: str) -> None:
-        """Count one attempt."""
+    def hit(self, *identifiers: str) -> int:
+        """Count one attempt; the count so far in this window, this one included."""
         number, left = self._window()
         key = self._key(number, identifiers)
         # The key lives to its window's end (plus a second for clock skew
@@ -57,10 +57,21 @@ class RateLimit:
         timeout = math.ceil(left) + 1
         cache.add(key, 0, timeout)
         try:
-            cache.incr(key)
+            return cache.incr(key)
         except ValueError:
             # Expired between add() and incr(): this hit starts the count.
             cache.add(key, 1, timeout)
+            return 1
+
+    def take(self, *identifiers: str) -> int | None:
+        """Count one attempt, then say whether it may go ahead: None, or the
+        seconds until one may. Counting first makes it one atomic step, so of
+        any number of attempts at once (threads, workers, machines) exactly
+        ``limit`` go ahead; checking first would let every attempt that checks
+        before the others count pass."""
+        if self.hit(*identifiers) <= self.limit:
+            return None
+        return max(1, math.ceil(self._window()[1]))
 
     def exceeded(self, *identifiers: str) -> int | None:
         """Seconds until another attempt is allowed, or None if it is now."""
@@ -91,6 +102,13 @@ def limit_hit(rules: Rules) -> None:
     """Count one attempt against every limit of ``rules``."""
     for name, ids in rules:
         limit(name).hit(*ids)
+
+
+def limit_take(rules: Rules) -> int | None:
+    """Count one attempt against every limit of ``rules`` (RateLimit.take):
+    None if it may go ahead, else the seconds until every limit allows one."""
+    waits = [wait for name, ids in rules if (wait := limit(name).take(*ids)) is not None]
+    return max(waits, default=None)
 
 
 def try_again(retry_after: int) -> str:

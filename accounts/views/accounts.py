@@ -15,7 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
-from pypi_site.ratelimit import Rules, limit_hit, limit_wait, try_again
+from pypi_site.ratelimit import Rules, limit_hit, limit_take, limit_wait, try_again
 
 from .. import services, two_factor
 from ..events import client_ip, record_event
@@ -52,11 +52,10 @@ def too_many_attempts(request: HttpRequest, retry_after: int) -> HttpResponse:
 
 
 def refuse_when_limited(request: HttpRequest, rules: Rules) -> HttpResponse | None:
-    """A 429 page once a limit of ``rules`` is reached; otherwise the attempt is counted."""
-    wait = limit_wait(rules)
+    """Count the attempt against ``rules``; a 429 page if it is over a limit."""
+    wait = limit_take(rules)
     if wait is not None:
         return too_many_attempts(request, wait)
-    limit_hit(rules)
     return None
 
 

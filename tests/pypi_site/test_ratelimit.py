@@ -17,6 +17,7 @@ from pypi_site.ratelimit import (
     RateLimit,
     limit,
     limit_hit,
+    limit_take,
     limit_wait,
     too_many_requests,
     try_again,
@@ -140,7 +141,7 @@ def test_key_expiring_between_add_and_incr_still_counts(clock, monkeypatch):
         return False if len(calls) == 1 else real_add(key, value, timeout)
 
     monkeypatch.setattr(cache, "add", add_lost_to_expiry)
-    rule.hit("alice")
+    assert rule.hit("alice") == 1
 
     assert calls == [0, 1]
     assert rule.exceeded("alice") is not None
@@ -199,6 +200,54 @@ def test_rules_wait_for_the_limit_reached_and_count_against_all(two_logins):
     # ... and the same account from elsewhere (its name's limit is reached).
     assert limit_wait([("login", ["alice"]), ("login-ip", ["192.0.2.2"])]) > 0
     assert limit_wait([("login", ["bob"]), ("login-ip", ["192.0.2.2"])]) is None
+
+
+def test_take_counts_then_lets_exactly_the_limit_through(clock):
+    rule = RateLimit("login", 2, 300, clock=clock)
+    clock.now = 300 * 5000 + 100.5
+    assert [rule.take("alice") for _ in range(4)] == [None, None, 200, 200]
+    assert rule.hit("alice") == 5  # refused attempts counted too
+
+
+def _take_together(rule: RateLimit, start, allowed, count: int) -> None:
+    start.wait(30)
+    for _ in range(count):
+        if rule.take("alice") is None:
+            with allowed.get_lock():
+                allowed.value += 1
+
+
+def test_take_lets_exactly_the_limit_through_processes_at_once(clock):
+    # Checking before counting lets through every attempt that checks before
+    # the others count; counting first decides each attempt in one step.
+    workers, each, ceiling = 4, 40, 50
+    context = multiprocessing.get_context("fork")
+    start, allowed = context.Barrier(workers), context.Value("i", 0)
+    rule = RateLimit("login", ceiling, 300, clock=clock)
+    processes = [
+        context.Process(target=_take_together, args=(rule, start, allowed, each))
+        for _ in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(60)
+    assert [process.exitcode for process in processes] == [0] * workers
+    assert allowed.value == ceiling
+
+
+def test_take_on_several_rules_waits_for_the_longest(settings):
+    settings.RATELIMITS = {**settings.RATELIMITS, "login": (1, 300), "login-ip": (1, 3600)}
+    rules = [("login", ["alice"]), ("login-ip", ["192.0.2.1"])]
+    assert limit_take(rules) is None
+
+    wait = limit_take(rules)
+
+    longest = max(limit("login").exceeded("alice"), limit("login-ip").exceeded("192.0.2.1"))
+    assert longest <= wait <= longest + 1  # a second may pass between the two reads
+    # An attempt that is refused still counts, against every rule.
+    assert limit_take([("login", ["bob"]), ("login-ip", ["192.0.2.1"])]) is not None
+    assert limit_wait([("login", ["bob"])]) is not None
 
 
 # --- settings ---------------------------------------------------------------------
