@@ -85,3 +85,32 @@ def test_faults_reach_the_client(proxy):
     with pytest.raises(xmlrpc.client.Fault) as wrong:
         proxy.changelog_since_serial("zero")
     assert wrong.value.faultCode == -32602
+
+
+def test_a_body_over_the_limit_gets_its_fault_not_a_reset(server):
+    # xmlrpc.client sends all 20 MB before it reads: the server must read them
+    # too, or the client sees a broken pipe instead of the answer.
+    proxy = xmlrpc.client.ServerProxy(server.url + "/pypi")
+    with pytest.raises(xmlrpc.client.Fault) as refused:
+        proxy.package_releases("x" * (20 * 1024 * 1024))
+    assert refused.value.faultCode == -32600
+    assert "larger than 65536 bytes" in refused.value.faultString
+    # The connection is still good for the next call.
+    assert isinstance(proxy.changelog_last_serial(), int)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/simple/smoke-pkg%0A/",
+        "/pypi/x%0A/json",
+        "/project/%00/",
+        "/user/%00/",
+        "/rss/project/%00/releases.xml",
+        "/packages/aa/bb/" + "c" * 60 + "/%00",
+        "/search/?c=%00",
+    ],
+)
+def test_hostile_urls_are_client_errors_through_the_fast_path(server, path):
+    status, _body = server.get(path)
+    assert status in (200, 404), path
