@@ -17,6 +17,7 @@ an HMAC under SECRET_KEY: the cache never holds them, nor a plain hash of them
 that a dictionary of addresses would reverse.
 """
 
+import ipaddress
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -79,6 +80,23 @@ class RateLimit:
         if cache.get(self._key(number, identifiers), 0) < self.limit:
             return None
         return max(1, math.ceil(left))
+
+
+def client_network(ip: str | None) -> str:
+    """What a per-client limit counts for an address: an IPv4 address itself,
+    an IPv6 address its /64. One IPv6 subscriber (a home line, a cloud VM) is
+    routinely given a whole /64, so counting single addresses would give one
+    client 2**64 allowances. An IPv4 address written as IPv6 (::ffff:a.b.c.d)
+    is that IPv4 address. Anything else (no peer address) counts as itself."""
+    try:
+        address = ipaddress.ip_address(ip or "")
+    except ValueError:
+        return ip or ""
+    if address.version == 4:
+        return str(address)
+    if address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{address}/64", strict=False))
 
 
 def limit(name: str) -> RateLimit:

@@ -15,7 +15,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
-from pypi_site.ratelimit import Rules, limit_hit, limit_take, limit_wait, try_again
+from pypi_site.ratelimit import (
+    Rules,
+    client_network,
+    limit_hit,
+    limit_take,
+    limit_wait,
+    try_again,
+)
 
 from .. import services, two_factor
 from ..events import client_ip, record_event
@@ -38,7 +45,7 @@ def login_limits(request: HttpRequest, username: str) -> Rules:
     (any case), and per client IP."""
     return [
         ("login", [normalize_username(username).lower()]),
-        ("login-ip", [client_ip(request) or ""]),
+        ("login-ip", [client_network(client_ip(request))]),
     ]
 
 
@@ -67,7 +74,7 @@ def register(request):
         return redirect("account-settings")
     form = RegistrationForm(request.POST or None)
     # Only accounts made count: someone fixing typos in the form is no flood.
-    rules = [("register", [client_ip(request) or ""])]
+    rules = [("register", [client_network(client_ip(request))])]
     if request.method == "POST" and (wait := limit_wait(rules)) is not None:
         return too_many_attempts(request, wait)
     if request.method == "POST" and form.is_valid():
@@ -149,7 +156,7 @@ class PasswordResetView(auth_views.PasswordResetView):
     def post(self, request, *args, **kwargs):
         rules = [
             ("password-reset", [normalize_email(request.POST.get("email", ""))]),
-            ("password-reset-ip", [client_ip(request) or ""]),
+            ("password-reset-ip", [client_network(client_ip(request))]),
         ]
         refused = refuse_when_limited(request, rules)
         return refused or super().post(request, *args, **kwargs)

@@ -11,7 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from accounts.events import client_ip
 from accounts.tokens import TOKEN_USERNAME, TokenError, api_token_authenticate, api_token_record_use
 from pypi_site.http import error_response
-from pypi_site.ratelimit import limit, too_many_requests
+from pypi_site.ratelimit import client_network, limit, too_many_requests
 
 from ..upload import Outcome, UploadError, release_file_upload
 from ..upload_handler import UnsafeFileName, UploadFormParser
@@ -73,7 +73,7 @@ def file_upload(request):
         )
     # Refused before the token is even looked at: guessing tokens from one
     # address stops here for a while.
-    auth_failures, ip = limit("upload-auth-failure"), client_ip(request) or ""
+    auth_failures, ip = limit("upload-auth-failure"), client_network(client_ip(request))
     retry_after = auth_failures.exceeded(ip)
     if retry_after is not None:
         _drain(request)

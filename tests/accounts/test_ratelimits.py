@@ -55,6 +55,14 @@ def test_login_is_limited_per_ip(client, owner, small_limits):
     assert login(client, "olivia", PASSWORD, ip="192.0.2.2").status_code == 302
 
 
+def test_login_is_limited_per_ipv6_network(client, owner, small_limits):
+    # One client's /64 holds 2**64 addresses: each new one is no fresh allowance.
+    for number in range(5):
+        login(client, f"user{number}", ip=f"2001:db8:5:6::{number + 1}")
+    assert_refused(login(client, "olivia", PASSWORD, ip="2001:db8:5:6::ff"))
+    assert login(client, "olivia", PASSWORD, ip="2001:db8:5:7::1").status_code == 302
+
+
 def test_failed_second_factors_count_against_the_login_limit(
     client,
     totp_owner,
@@ -125,10 +133,30 @@ def test_password_reset_is_limited_per_address(client, owner, small_limits):
     assert len(mail.outbox) == 2
 
 
+def test_registration_is_limited_per_ipv6_network(client, small_limits):
+    for number in range(2):
+        assert register(client, number, ip=f"2001:db8::{number + 1}").status_code == 302
+        client.logout()
+    assert_refused(register(client, 3, ip="2001:db8::3"))
+
+
 def test_password_reset_is_limited_per_ip(client, small_limits):
     for number in range(3):
         client.post(reverse("password-reset"), {"email": f"a{number}@example.com"})
     assert_refused(client.post(reverse("password-reset"), {"email": "b@example.com"}))
+
+
+def test_password_reset_is_limited_per_ipv6_network(client, small_limits):
+    for number in range(3):
+        client.post(
+            reverse("password-reset"),
+            {"email": f"a{number}@example.com"},
+            REMOTE_ADDR=f"2001:db8:9:9::{number + 1}",
+        )
+    refused = client.post(
+        reverse("password-reset"), {"email": "b@example.com"}, REMOTE_ADDR="2001:db8:9:9::a"
+    )
+    assert_refused(refused)
 
 
 # The form reads " olivia", "olivia\t" and the full-width spelling as "olivia":

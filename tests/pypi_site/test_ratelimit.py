@@ -15,6 +15,7 @@ from packages.models import Project
 from packages.views.upload import file_upload
 from pypi_site.ratelimit import (
     RateLimit,
+    client_network,
     limit,
     limit_hit,
     limit_take,
@@ -250,6 +251,21 @@ def test_take_on_several_rules_waits_for_the_longest(settings):
     assert limit_wait([("login", ["bob"])]) is not None
 
 
+@pytest.mark.parametrize(
+    "ip, counted_as",
+    [
+        ("192.0.2.7", "192.0.2.7"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),  # a subscriber's whole /64
+        ("2001:DB8:1:2::ffff", "2001:db8:1:2::/64"),
+        ("::ffff:192.0.2.7", "192.0.2.7"),  # IPv4 written as IPv6
+        (None, ""),  # no peer address (a Unix socket)
+        ("unknown", "unknown"),
+    ],
+)
+def test_client_network(ip, counted_as):
+    assert client_network(ip) == counted_as
+
+
 # --- settings ---------------------------------------------------------------------
 
 LIMIT_NAMES = (
@@ -327,6 +343,17 @@ def test_failed_token_authentications_lock_the_address_out(client, token, two_fa
     assert not Project.objects.exists()
     # Another address is not affected.
     assert upload(client, "sample-project", token, ip="192.0.2.2").status_code == 200
+
+
+@pytest.mark.django_db
+def test_failures_from_one_ipv6_network_count_together(client, token, two_failures):
+    # Each attempt from another address of the same /64 (an IPv6 client has them all).
+    for host in (1, 2):
+        response = upload(client, "sample-project", "pypi-wrong", ip=f"2001:db8:0:1::{host}")
+        assert response.status_code == 403
+
+    assert upload(client, "sample-project", token, ip="2001:db8:0:1::3").status_code == 429
+    assert upload(client, "sample-project", token, ip="2001:db8:0:2::1").status_code == 200
 
 
 @pytest.mark.django_db
