@@ -52,6 +52,18 @@ def wait_for_a_new_worker(master: int, killed: set[int], deadline: float) -> Non
     pytest.fail("gunicorn did not start a new worker after the kill")
 
 
+def stored_path(dist) -> str:
+    """Where the store puts ``dist`` (packages.storage.file_path's layout)."""
+    digest = dist.blake2_256
+    return f"{digest[:2]}/{digest[2:4]}/{digest[4:]}/{dist.filename}"
+
+
+def wait_until_stored(path: Path, sender: threading.Thread) -> None:
+    # Polled, not slept: the commit after the store takes milliseconds.
+    while not path.exists() and sender.is_alive():
+        time.sleep(0.0005)
+
+
 def fsck(env: dict[str, str], *args: str) -> tuple[int, str]:
     """(exit status, output) of ``manage.py fsck <args>`` against the server's state."""
     result = run([sys.executable, MANAGE, "fsck", *args], env=env, cwd=REPO)
@@ -105,10 +117,12 @@ def test_uploads_killed_mid_request_leave_nothing_after_fsck_repair(backend, tmp
                 target=lambda d=dist, a=answers: a.append(upload(url, token, d))
             )
             sender.start()
-            # Every other kill near the end, where the checks, the store and the
-            # commit run; the others anywhere, mostly while the body arrives.
-            late = number % 2
-            time.sleep(moments.uniform(0.7 if late else 0, 1.05 if late else 1.2) * duration)
+            if number % 2:
+                # The worst moment: the file is stored, its rows not yet committed.
+                wait_until_stored(var_dir / "files" / stored_path(dist), sender)
+            else:
+                # Anywhere in the upload, mostly while its body arrives.
+                time.sleep(moments.uniform(0, 1.2) * duration)
             killed = set(worker_pids(master))
             for pid in killed:
                 os.kill(pid, signal.SIGKILL)
@@ -130,6 +144,8 @@ def test_uploads_killed_mid_request_leave_nothing_after_fsck_repair(backend, tmp
             ("fsck", after),
         ):
             print(f"$ manage.py {label}  (exit {status})\n{output}")
+    # Killed between store and commit: bytes without rows, until the repair.
+    assert "orphan object:" in before[1], before
     assert after == (0, "No inconsistencies."), after
     assert repaired[0] == 0, repaired
     # Uploads receive into nameless files: not even before the repair was
