@@ -1240,3 +1240,35 @@ def test_python_tag_longer_than_its_column(tmp_path):
         f"Invalid wheel filename {filename[:40] + '...'!r}: its python tag is {len(python_tag)} "
         "characters long; use at most 100."
     )
+
+
+def _empty_members_zip(members: int, declared: int) -> bytes:
+    """A zip of *members* empty stored members whose end record declares
+    *declared*, written record by record (zipfile is slow at this size)."""
+    local = struct.Struct("<4s5H3L2H")
+    central = struct.Struct("<4s6H3L5H2L")
+    out, directory = io.BytesIO(), io.BytesIO()
+    for index in range(members):
+        name = f"{index:x}".encode()
+        offset = out.tell()
+        out.write(local.pack(b"PK\x03\x04", 20, 0, 0, 0, 0, 0, 0, 0, len(name), 0) + name)
+        entry = (b"PK\x01\x02", 20, 20, 0, 0, 0, 0, 0, 0, 0, len(name), 0, 0, 0, 0, 0, offset)
+        directory.write(central.pack(*entry) + name)
+    start = out.tell()
+    out.write(directory.getvalue())
+    size = out.tell() - start
+    out.write(struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, declared, declared, size, start, 0))
+    return out.getvalue()
+
+
+def test_many_members_refused_before_zipfile_reads_them(tmp_path):
+    # 200,000 members declared as 200: zipfile would make an object for each
+    # (1.1 million of them took a worker to 743 MiB); the walk stops at the
+    # limit, one 46-byte header at a time.
+    path = write(tmp_path, "sample_project-1.0.zip", _empty_members_zip(200_000, 200))
+    message, peak = _peak_memory(read_sdist_metadata, path, parse_distribution_filename(path.name))
+    assert message == (
+        "Invalid distribution file: it has more than 100000 members, "
+        "the limit (UPLOAD_ARCHIVE_MAX_MEMBERS)."
+    )
+    assert peak < MiB
