@@ -6,7 +6,7 @@ the metadata keys (``requires_dist``, ``project_urls`` as "label, url", ...).
 """
 
 import email.utils
-import unicodedata
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -82,8 +82,10 @@ _FIELD_TITLES = {
 # Fields whose value may span lines: the README, and license texts that old
 # metadata carries whole (form feeds included, as in the GPL's text).
 _MULTILINE_FIELDS = {"description", "license"}
-# Line and paragraph separators that are not control characters.
-_LINE_BREAKS = {"\u2028", "\u2029"}
+# Control characters (Unicode category Cc) but the tab, and the line and
+# paragraph separators, which are not control characters.
+_NOT_IN_ONE_LINE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+_LINE_BREAKS = {"\n", "\r", "\u2028", "\u2029"}
 # packaging knows no 2.0 (PEP 426 was withdrawn), but bdist_wheel wrote it into
 # thousands of wheels the public index hosts. Like the public index, validate
 # them as the next real version, whose fields they use (Provides-Extra).
@@ -149,17 +151,18 @@ def check_characters(form) -> None:
     keys = (*_SINGLE_FIELDS, *_LIST_FIELDS, "keywords", "project_urls")
     for key in keys:
         for value in _all_values(form, key):
-            for char in value.strip() if key not in _MULTILINE_FIELDS else value:
-                if char == "\x00":
-                    raise _invalid(key, value, "NUL characters are not allowed.")
-                if key in _MULTILINE_FIELDS or char == "\t":
-                    continue
-                if char in "\r\n" or char in _LINE_BREAKS:
-                    raise _invalid(key, value, "Use a single line only.")
-                if unicodedata.category(char) == "Cc":
-                    raise _invalid(
-                        key, value, f"Control characters such as {char!a} are not allowed."
-                    )
+            if "\x00" in value:
+                raise _invalid(key, value, "NUL characters are not allowed.")
+            if key in _MULTILINE_FIELDS:
+                continue
+            # Trimmed first, as the value is before it is stored.
+            found = _NOT_IN_ONE_LINE.search(value.strip())
+            if found is None:
+                continue
+            char = found.group()
+            if char in _LINE_BREAKS:
+                raise _invalid(key, value, "Use a single line only.")
+            raise _invalid(key, value, f"Control characters such as {char!a} are not allowed.")
 
 
 def _column_limits() -> dict[str, int]:

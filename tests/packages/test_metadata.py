@@ -490,3 +490,15 @@ def test_license_fields_written_before_2_4_defined_them_are_accepted(metadata_ve
 def test_license_fields_are_still_validated_in_older_metadata():
     with pytest.raises(MetadataError, match="for License-File"):
         validate_upload_metadata(valid(metadata_version="2.1", license_file=["../LICENSE"]))
+
+
+def test_every_control_character_but_tab_is_refused_in_a_summary():
+    import unicodedata
+
+    controls = [chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Cc"]
+    assert len(controls) == 65
+    for char in controls:
+        if char == "\t":
+            continue
+        with pytest.raises(MetadataError, match="for Summary"):
+            validate_upload_metadata(valid(summary=f"a{char}b"))
