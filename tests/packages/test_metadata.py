@@ -1,4 +1,5 @@
 import re
+import unicodedata
 
 import packaging.metadata
 import pytest
@@ -493,8 +494,6 @@ def test_license_fields_are_still_validated_in_older_metadata():
 
 
 def test_every_control_character_but_tab_is_refused_in_a_summary():
-    import unicodedata
-
     controls = [chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Cc"]
     assert len(controls) == 65
     for char in controls:
