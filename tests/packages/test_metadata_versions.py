@@ -8,9 +8,12 @@ skipped on a developer's machine; with CI=true a failed fetch fails the test.
 """
 
 import hashlib
+import io
 import json
 import os
+import tarfile
 import urllib.request
+import zipfile
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -93,10 +96,6 @@ def fetch(project: str, version: str, filename: str, sha256: str) -> bytes:
 
 
 def core_metadata_of(filename: str, content: bytes) -> bytes:
-    import io
-    import tarfile
-    import zipfile
-
     if filename.endswith(".whl"):
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             (name,) = [
