@@ -93,6 +93,13 @@ def _release_or_404(project: Project, version: str) -> Release:
     return release
 
 
+def _posted_id(request: HttpRequest, field: str) -> int:
+    """The row id a form posted, or 0, which no row has: "abc" or a NUL as an
+    id would make the query fail (a 500) instead of finding nothing."""
+    value = request.POST.get(field, "")
+    return int(value) if value.isascii() and value.isdigit() else 0
+
+
 def _project_context(project: Project, role: str, section: str) -> dict:
     return {
         "project": project,
@@ -196,14 +203,23 @@ def _back_to_releases(project: Project) -> HttpResponse:
     return redirect("manage-project", name=project.normalized_name)
 
 
+class YankForm(forms.Form):
+    # A CharField refuses a NUL (PostgreSQL would refuse to store it).
+    reason = forms.CharField(required=False)
+
+
 @project_page(owner_only=True)
 @require_POST
 def release_yank(request: HttpRequest, project: Project, role: str, version: str) -> HttpResponse:
     release = _release_or_404(project, version)
+    form = YankForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"The reason: {' '.join(form.errors['reason'])}")
+        return _back_to_releases(project)
     try:
         services.release_yank(
             release=release,
-            reason=request.POST.get("reason", ""),
+            reason=form.cleaned_data["reason"],
             actor=request.user,
             request=request,
         )
@@ -252,7 +268,7 @@ def release_delete(request: HttpRequest, project: Project, role: str, version: s
 @require_POST
 def file_delete(request: HttpRequest, project: Project, role: str, version: str) -> HttpResponse:
     release = _release_or_404(project, version)
-    file = get_object_or_404(release.files, pk=request.POST.get("file") or 0)
+    file = get_object_or_404(release.files, pk=_posted_id(request, "file"))
     back = redirect("manage-release", name=project.normalized_name, version=release.version)
     if not _confirmed(request, file.filename):
         messages.error(request, f"Type the filename {file.filename} to confirm the deletion.")
@@ -325,10 +341,16 @@ def collaborator_invite(request: HttpRequest, project: Project, role: str) -> Ht
     return _render_collaborators(request, project, role, form, status=400)
 
 
+class CollaboratorForm(forms.Form):
+    username = forms.CharField(max_length=150)
+
+
 def _collaborator(project: Project, request: HttpRequest) -> User:
-    return get_object_or_404(
-        User, username=request.POST.get("username", ""), roles__project=project
-    )
+    form = CollaboratorForm(request.POST)
+    if not form.is_valid():
+        # Empty, too long, a NUL: nobody's username.
+        raise Http404("No such collaborator.")
+    return get_object_or_404(User, username=form.cleaned_data["username"], roles__project=project)
 
 
 @project_page(owner_only=True)
@@ -373,7 +395,7 @@ def collaborator_remove(request: HttpRequest, project: Project, role: str) -> Ht
 @require_POST
 def invitation_revoke(request: HttpRequest, project: Project, role: str) -> HttpResponse:
     invitation = get_object_or_404(
-        project.invitations.select_related("user"), pk=request.POST.get("invitation") or 0
+        project.invitations.select_related("user"), pk=_posted_id(request, "invitation")
     )
     # Found a moment ago; a concurrent answer makes the service refuse.
     try:

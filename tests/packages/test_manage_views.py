@@ -327,6 +327,17 @@ def test_yank_with_a_reason(as_owner, release, owner):
     assert url("manage-release-unyank", name="sample-project", version="1.0") in page
 
 
+def test_a_reason_with_a_nul_is_refused_with_a_message(as_owner, release):
+    # PostgreSQL refuses a NUL in any string: it used to end in a 500.
+    response = as_owner.post(
+        url("manage-release-yank", name="sample-project", version="1.0"), {"reason": "a\x00b"}
+    )
+    assert response["Location"] == url("manage-project", name="sample-project")
+    assert flashes(response) == ["The reason: Null characters are not allowed."]
+    release.refresh_from_db()
+    assert not release.yanked
+
+
 def test_yank_twice_says_so(as_owner, release):
     yank = url("manage-release-yank", name="sample-project", version="1.0")
     as_owner.post(yank)
@@ -431,7 +442,8 @@ def test_file_delete(as_owner, wheel, release, owner):
     assert event.details["filename"] == sdist.filename
 
 
-@pytest.mark.parametrize("file", ["", "999999", "other"])
+# "abc" and a NUL once made the query fail: a 500 (PostgreSQL refuses the NUL).
+@pytest.mark.parametrize("file", ["", "999999", "other", "abc", "1\x00", "٣", "9" * 30])
 def test_file_delete_of_a_file_not_in_the_release(as_owner, wheel, project, file):
     other = add_file(make_release(project, "2.0"), make_wheel("sample-project", "2.0"))
     file_id = other.pk if file == "other" else file
@@ -566,7 +578,7 @@ def test_the_last_owner_cannot_demote_themself(as_owner, project, owner):
     assert "last Owner" in flashes(response)[0]
 
 
-@pytest.mark.parametrize("username", ["nobody", "oscar"])
+@pytest.mark.parametrize("username", ["nobody", "oscar", "", "max\x00", "m" * 151])
 def test_change_or_remove_someone_without_role_is_404(as_owner, project, outsider, username):
     for action in ("manage-collaborator-change", "manage-collaborator-remove"):
         response = as_owner.post(
@@ -620,7 +632,7 @@ def test_revoke_an_invitation_of_another_project_is_404(as_owner, project, outsi
     theirs = RoleInvitation.objects.create(
         project=other, user=outsider, role_name="Owner", expires_at=timezone.now()
     )
-    for value in (theirs.pk, ""):
+    for value in (theirs.pk, "", "abc", "1\x00"):
         response = as_owner.post(
             url("manage-invitation-revoke", name="sample-project"), {"invitation": value}
         )

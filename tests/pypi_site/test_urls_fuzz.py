@@ -15,7 +15,7 @@ server.
 import os
 import re
 from collections import Counter
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import pytest
 from django.test import Client, RequestFactory
@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from packages.models import Project, Role
 from pypi_site.fastpath import cached_simple_answer, file_answer
+from tests.conftest import give_two_factor
 from tests.factories import add_file, make_release, make_wheel, path_of
 
 pytestmark = pytest.mark.django_db
@@ -38,9 +39,9 @@ NASTY = [
     ".", "-", "_", "+", "#", "?",
 ]  # fmt: skip
 # Percent-encodings that are no UTF-8, or decode to something surprising.
-RAW_ENCODED = [
-    "%00", "%0A", "%0D", "%1B", "..", "%FF", "%C0%80", "%ED%A0%80", "%E2%80%AE", "%25", "%2F", "%",
-]  # fmt: skip
+# What most findings were: a NUL or a line break in a segment.
+CONTROL_ENCODED = ["%00", "%0A", "%0D", "%1B"]
+RAW_ENCODED = ["..", "%FF", "%C0%80", "%ED%A0%80", "%E2%80%AE", "%25", "%2F", "%"]
 CHARACTERS = st.one_of(
     st.sampled_from(NASTY), st.characters(codec="utf-8", exclude_categories=("Cs",))
 )
@@ -145,6 +146,13 @@ QUERY_KEYS = [
     "q", "c", "page", "order", "format", "next", "token", "o", "p", "all", "e", "_popup",
     "action", "id__exact", "is_staff__exact", "_changelist_filters", "x",
 ]  # fmt: skip
+# What the site's forms post, for the POSTs: a form's own fields are the ones
+# that reach its view's queries.
+FORM_KEYS = [
+    "file", "invitation", "username", "role_name", "reason", "confirm", "token", "action",
+    "password", "email", "description", "projects", "code", "label", "credential", "next",
+    "name", "url", "source", "csrfmiddlewaretoken",
+]  # fmt: skip
 ACCEPTS = [
     None,
     "*/*",
@@ -163,8 +171,10 @@ def _segment(name: str, stored: dict[str, str]):
     segment away from a page that exists; else a hostile one."""
     real = st.sampled_from(stored.get(name) or REAL.get(name, ["x"]))
     hostile = st.one_of(
-        st.sampled_from(RAW_ENCODED),
+        st.sampled_from(CONTROL_ENCODED),
         # A real value with a hostile tail: the shape of most findings.
+        st.tuples(real.map(quote), st.sampled_from(CONTROL_ENCODED)).map("".join),
+        st.sampled_from(RAW_ENCODED),
         st.tuples(real.map(quote), st.sampled_from(RAW_ENCODED)).map("".join),
         TEXT.map(lambda value: quote(value, safe="")),
     )
@@ -194,8 +204,10 @@ def requests(draw, stored: dict[str, str]):
     query = "&".join(f"{quote(key)}={quote(value, safe='')}" for key, value in params)
     if draw(st.booleans()):
         query += draw(st.sampled_from(["", "&c=%00", "&q=%FF", "&page=%00", "&format=%0A"]))
-    method = draw(st.sampled_from(["GET", "GET", "GET", "HEAD", "POST"]))
-    return method, path, query.lstrip("&"), draw(st.sampled_from(ACCEPTS))
+    method = draw(st.sampled_from(["GET", "GET", "HEAD", "POST", "POST"]))
+    fields = draw(st.lists(st.tuples(st.sampled_from(FORM_KEYS), TEXT), max_size=4))
+    form = urlencode(fields) if method == "POST" else ""
+    return method, path, query.lstrip("&"), draw(st.sampled_from(ACCEPTS)), form
 
 
 @pytest.fixture
@@ -210,6 +222,7 @@ def stored(owner, moderator) -> dict[str, str]:
 
 @pytest.fixture
 def clients(owner, moderator) -> list[Client]:
+    give_two_factor(owner)  # or the management pages only redirect
     signed_in = []
     for user in (owner, moderator):
         client = Client()
@@ -239,12 +252,14 @@ def _fast_path_answers(method: str, path: str, query: str, accept: str | None) -
 )
 @given(data=st.data())
 def test_hostile_urls_never_answer_5xx(clients, stored, data):
-    method, path, query, accept = data.draw(requests(stored))
+    method, path, query, accept, form = data.draw(requests(stored))
     client = data.draw(st.sampled_from(clients))
     headers = {} if accept is None else {"Accept": accept}
     url = f"{path}?{query}" if query else path
     _fast_path_answers(method, path, query, accept)
-    response = client.generic(method, url, headers=headers)
+    response = client.generic(
+        method, url, form, content_type="application/x-www-form-urlencoded", headers=headers
+    )
     statuses[response.status_code] += 1
     assert response.status_code < 500, (method, url, accept, response.content[:500])
 
