@@ -43,10 +43,6 @@ nothing but Django's cache API:
   Hence a download shows after at most one and a half flush intervals plus
   ``SUMMARY_CACHE_SECONDS``: 45 s with the defaults.
 
-With a cache of each process's own (Django's local memory), the same code
-counts and flushes within each process, and a process killed outright loses
-what it had not flushed.
-
 The upsert adds to the existing row for (file, day), ``INSERT ... ON CONFLICT
 (file_id, day) DO UPDATE SET count = count + excluded.count``, understood alike
 by SQLite and PostgreSQL (Django's ``bulk_create(update_conflicts=True)``
