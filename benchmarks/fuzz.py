@@ -30,6 +30,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import sys
 import tempfile
 import threading
@@ -270,6 +271,8 @@ def main() -> int:
 
     if args.keep:
         log(f"kept {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
     classes = Counter()
     for status, count in tally.statuses.items():
         classes[f"{status // 100}xx"] += count
