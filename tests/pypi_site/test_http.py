@@ -1,4 +1,6 @@
-from pypi_site.http import error_response, reason_phrase
+import pytest
+
+from pypi_site.http import NUL_IN_QUERY, error_response, reason_phrase
 
 
 def test_reason_phrase_collapses_line_breaks_and_runs_of_whitespace():
@@ -36,3 +38,30 @@ def test_error_response_passes_extra_headers():
 
 def test_error_response_adds_no_challenge_by_default():
     assert "WWW-Authenticate" not in error_response(404, "Not here.")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "tag=%00",
+        "name=a%00b",
+        "q=x&c=%00",
+        "%00=1",
+        "username__exact=%00&o=1",
+        "next=/account/%00",
+    ],
+)
+@pytest.mark.django_db
+def test_a_nul_in_the_query_string_is_a_400_before_any_view(client, moderator, query):
+    # Every field lookup of the admin's lists took it to PostgreSQL: a 500.
+    client.force_login(moderator)
+    for path in ("/admin/accounts/event/", "/admin/packages/project/", "/search/", "/simple/"):
+        response = client.get(f"{path}?{query}")
+        assert response.status_code == 400
+        assert "NUL character" in response.reason_phrase
+        assert NUL_IN_QUERY in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_other_query_strings_go_through(client):
+    assert client.get("/search/?q=%01x&c=%C3%A9").status_code == 200
