@@ -59,8 +59,6 @@ from .storage import (
 from .upload_handler import HashedUploadedFile
 
 FILETYPES = {"bdist_wheel", "sdist"}
-MB = 1000 * 1000
-GB = 1000 * MB
 
 
 class UploadError(Exception):

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_safe
 
 from packages import pages
 from packages.models import Project, Release
-from packages.upload import GB, MB
+from packages.upload import human_size
 
 PAGE_CACHE_SECONDS = 60
 HELP_CACHE_SECONDS = 3600
@@ -133,8 +133,8 @@ def help_page(request: HttpRequest) -> HttpResponse:
         {
             "simple_index_url": _simple_index_url(request),
             "upload_url": request.build_absolute_uri(reverse("upload")),
-            "upload_max_mb": f"{settings.UPLOAD_MAX_BYTES / MB:g}",
-            "project_max_gb": f"{settings.PROJECT_MAX_BYTES / GB:g}",
+            "upload_max_size": human_size(settings.UPLOAD_MAX_BYTES),
+            "project_max_size": human_size(settings.PROJECT_MAX_BYTES),
             "require_2fa_to_manage": settings.REQUIRE_2FA_TO_MANAGE,
             "require_2fa_to_upload": settings.REQUIRE_2FA_TO_UPLOAD,
         },

@@ -565,7 +565,8 @@ def test_user_profile_without_projects(client, outsider, django_assert_max_num_q
 
 @pytest.mark.django_db
 def test_help_has_the_anchors_error_messages_link_to(client, settings):
-    settings.UPLOAD_MAX_BYTES = 50 * 1000 * 1000
+    # The same words as the upload's refusals (packages.upload.human_size).
+    settings.UPLOAD_MAX_BYTES = 50 * 1024 * 1024
     settings.PROJECT_MAX_BYTES = 2_500_000_000
     response = client.get("/help/")
     assert response.status_code == 200
@@ -587,8 +588,8 @@ def test_help_has_the_anchors_error_messages_link_to(client, settings):
         assert anchor in page.ids
         assert f"#{anchor}" in page.hrefs()
     text = response.content.decode()
-    assert "<strong>50 MB</strong>" in text
-    assert "<strong>2.5 GB</strong>" in text
+    assert "<strong>50.0 MB</strong>" in text
+    assert "<strong>2.3 GB (2,500,000,000 bytes)</strong>" in text
     assert "pip install --index-url http://testserver/simple/ PROJECT" in text
     assert "uv pip install --index-url http://testserver/simple/ PROJECT" in text
     assert "twine upload --repository-url http://testserver/legacy/ dist/*" in text
