@@ -80,7 +80,6 @@ def _secret_key() -> str:
 
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -171,6 +170,21 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# A server database (PostgreSQL) is the many-machine setup: every machine must
+# share what one machine keeps to itself. Checked before a key is generated.
+_SERVER_DATABASE = DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3"
+if _SERVER_DATABASE and not env_str("SECRET_KEY"):
+    raise ImproperlyConfigured(
+        "DATABASE_URL is a server database but SECRET_KEY is not set: a generated key is per "
+        "machine, so sessions and signed links would break across machines; set one shared key."
+    )
+if _SERVER_DATABASE and not env_str("REDIS_URL"):
+    raise ImproperlyConfigured(
+        "DATABASE_URL is a server database but REDIS_URL is not set: without the shared cache "
+        "this machine would serve pages up to minutes stale after changes made on another."
+    )
+SECRET_KEY = _secret_key()
 
 # --- Cache ----------------------------------------------------------------------
 

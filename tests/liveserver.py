@@ -148,6 +148,8 @@ def server_env(var_dir: Path, database_url: str | None = None, **settings: str) 
     env.update(settings)
     if database_url:
         env["DATABASE_URL"] = database_url
+        # A server database wants one explicit key (settings refuse a generated one).
+        env.setdefault("SECRET_KEY", secrets.token_urlsafe(32))
     return env
 
 

@@ -87,6 +87,7 @@ def test_postgresql_redis_and_s3(monkeypatch, tmp_path):
         tmp_path,
         DATABASE_URL="postgresql://pypi:pw@db.internal:5433/pypi",
         REDIS_URL="redis://cache.internal:6379/2",
+        SECRET_KEY="shared",
         FILES_STORAGE="s3",
         AWS_STORAGE_BUCKET_NAME="files",
         AWS_S3_ENDPOINT_URL="http://127.0.0.1:9000",
@@ -107,6 +108,37 @@ def test_postgresql_redis_and_s3(monkeypatch, tmp_path):
     assert files["BACKEND"] == "storages.backends.s3.S3Storage"
     assert files["OPTIONS"]["bucket_name"] == "files"
     assert files["OPTIONS"]["endpoint_url"] == "http://127.0.0.1:9000"
+
+
+SERVER_DATABASE = "postgresql://pypi:pw@db.internal:5433/pypi"
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        (
+            {"DATABASE_URL": SERVER_DATABASE, "REDIS_URL": "redis://cache.internal:6379/0"},
+            "DATABASE_URL is a server database but SECRET_KEY is not set: a generated key is per "
+            "machine, so sessions and signed links would break across machines",
+        ),
+        (
+            {"DATABASE_URL": SERVER_DATABASE, "SECRET_KEY": "shared"},
+            "DATABASE_URL is a server database but REDIS_URL is not set",
+        ),
+    ],
+)
+def test_many_machines_refuse_what_one_machine_keeps_to_itself(monkeypatch, tmp_path, env, message):
+    with pytest.raises(ImproperlyConfigured) as refusal:
+        load(monkeypatch, tmp_path, **env)
+    assert str(refusal.value).startswith(message)
+    assert "\n" not in str(refusal.value)
+    assert not (tmp_path / "var" / "secret_key").exists()
+
+
+def test_sqlite_url_keeps_the_one_machine_defaults(monkeypatch, tmp_path):
+    settings = load(monkeypatch, tmp_path, DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3")
+    assert settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+    assert len(settings.SECRET_KEY) >= 50  # generated: one machine
 
 
 def test_cache_directory_and_size_from_environment(monkeypatch, tmp_path):

@@ -1,0 +1,15 @@
+"""The test run's settings: production's, with the one thing a test process
+must supply itself.
+
+With a server database (DATABASE_URL=postgresql://...) production refuses a
+generated SECRET_KEY, since machines would each make their own. A test run is
+one machine; pytest-django imports the settings before any conftest, so the
+key is set here.
+"""
+
+import os
+import secrets
+
+os.environ.setdefault("SECRET_KEY", "tests-" + secrets.token_urlsafe(32))
+
+from pypi_site.settings import *  # noqa: F403
