@@ -7,15 +7,16 @@ Tags name what happened, ``<subject>:<what>[:<outcome>]``, e.g.
 
 from django.http import HttpRequest
 
+from pypi_site.client_address import client_address
+
 from .models import Event, User
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
-    # REMOTE_ADDR is the peer; behind a proxy, settings make it the client
-    # (see BEHIND_TLS_PROXY in the README).
+    # The peer, or behind TRUSTED_PROXIES the client they forwarded for.
     if request is None:
         return None
-    return request.META.get("REMOTE_ADDR") or None
+    return client_address(request)
 
 
 def record_event(

@@ -331,6 +331,26 @@ if env_bool("BEHIND_TLS_PROXY", False):
 # --- APIs -------------------------------------------------------------------------
 
 REST_FRAMEWORK = {
+
+def _trusted_proxies(name: str) -> list[str]:
+    import ipaddress
+
+    networks = []
+    for item in env_list(name, []):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: {item!r} is not an IP address or network (e.g. 10.0.0.0/8)."
+            ) from None
+    return networks
+
+
+# Proxies whose X-Forwarded-For is believed (pypi_site.client_address), as IP
+# addresses or networks, e.g. "127.0.0.1,10.0.0.0/8": the edge (Varnish on the
+# same machine is 127.0.0.1) and load balancers. Empty: the peer is the client.
+TRUSTED_PROXIES = _trusted_proxies("TRUSTED_PROXIES")
+
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "UNAUTHENTICATED_USER": None,

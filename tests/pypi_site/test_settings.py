@@ -24,6 +24,9 @@ VARIABLES = (
     "FILE_UPLOAD_TEMP_DIR",
     "CACHE_DIR",
     "CACHE_MAX_BYTES",
+    "TRUSTED_PROXIES",
+    "AWS_LOCATION",
+    "FILES_URL",
 )
 
 
