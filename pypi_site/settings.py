@@ -328,9 +328,6 @@ if env_bool("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Secure cookies and HSTS: see "abuse limits and security headers" below.
 
-# --- APIs -------------------------------------------------------------------------
-
-REST_FRAMEWORK = {
 
 def _trusted_proxies(name: str) -> list[str]:
     import ipaddress
@@ -351,6 +348,9 @@ def _trusted_proxies(name: str) -> list[str]:
 # same machine is 127.0.0.1) and load balancers. Empty: the peer is the client.
 TRUSTED_PROXIES = _trusted_proxies("TRUSTED_PROXIES")
 
+# --- APIs -------------------------------------------------------------------------
+
+REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "UNAUTHENTICATED_USER": None,
