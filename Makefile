@@ -10,6 +10,10 @@ WORKERS ?= 2
 # Few threads per worker: they share one interpreter lock, and more of them
 # lengthen the slowest answers without raising throughput (see docs/benchmarks.md).
 THREADS ?= 4
+# `make edge`: the Varnish edge cache (edge/run) on EDGE_HOST:EDGE_PORT in front
+# of the app at 127.0.0.1:PORT (docs/edge.md).
+EDGE_HOST ?= 127.0.0.1
+EDGE_PORT ?= 8001
 # gunicorn settings every way of starting the index shares (keep-alive).
 GUNICORN_CONF := pypi_site/gunicorn.conf.py
 # Two stamps: serving needs the runtime dependencies only; the test toolchain
@@ -31,7 +35,7 @@ BROWSER_DEPS := $(if $(shell command -v $(NPM) 2>/dev/null),$(AXE))
 # Prerequisites are made in the order written: `make test` installs the Debian
 # packages before the virtualenv (python3-venv) and axe-core (npm) need them.
 .NOTPARALLEL:
-.PHONY: help install browser-deps run dev migrate test test-packages test-fast lint format \
+.PHONY: help install browser-deps run dev edge migrate test test-packages test-fast lint format \
 	bench clean
 
 help: ## Show this help
@@ -70,6 +74,9 @@ run: $(RUN_STAMP) ## Serve the index on http://$(HOST):$(PORT) (SQLite, local fi
 dev: $(RUN_STAMP) ## Serve with Django's auto-reloading development server (DEBUG on)
 	$(BIN)/python manage.py migrate --noinput
 	DEBUG=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+edge: ## Serve the edge cache (Varnish) on http://$(EDGE_HOST):$(EDGE_PORT) in front of `make run`
+	EDGE_HOST=$(EDGE_HOST) EDGE_PORT=$(EDGE_PORT) EDGE_BACKEND_PORT=$(PORT) edge/run
 
 test-packages: ## Install the Debian packages the tests need (as root), or say which are missing
 	PYTHON=$(PYTHON) $(SERVICES) packages
