@@ -208,3 +208,26 @@ class RecoveryCode(models.Model):
 
     def __str__(self) -> str:
         return f"recovery code of {self.user}"
+
+
+class AdminFlag(models.Model):
+    """A kill switch (read-only, no uploads, ...), one row per switch; the ids
+    and their meaning are in accounts.flags. Changed only through
+    moderation.services.switch_kill_switch, which records who, when and why."""
+
+    id = models.CharField(max_length=64, primary_key=True)
+    description = models.CharField(max_length=200)
+    enabled = models.BooleanField(default=False)
+    # The last change; the full history is in moderation's ModerationAction.
+    reason = models.TextField(blank=True)
+    changed_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "kill switch"
+
+    def __str__(self) -> str:
+        return self.id

@@ -7,6 +7,8 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 
+from accounts.models import AdminFlag
+
 from . import services
 from .admin_support import (
     ModeratorAdmin,
@@ -177,4 +179,33 @@ class ModerationActionAdmin(ModeratorAdmin):
         "reason",
         "details",
         "created_at",
+    ]
+
+
+@admin.register(AdminFlag)
+class KillSwitchAdmin(ModeratorAdmin):
+    """The kill switches (accounts.flags), switched by an action that asks for
+    the reason; each change is a ModerationAction. Needs accounts'
+    change_adminflag permission (the Moderators group has it)."""
+
+    list_display = ["id", "enabled", "description", "changed_by", "changed_at", "reason"]
+    list_select_related = ["changed_by"]
+    fields = list_display
+    readonly_fields = list_display
+    paginator = admin.ModelAdmin.paginator  # four rows: no estimate needed
+    actions = [
+        moderation_action(
+            "switch_on",
+            "Switch on",
+            services.switch_kill_switch,
+            "flag",
+            extra=lambda data: {"enabled": True},
+        ),
+        moderation_action(
+            "switch_off",
+            "Switch off",
+            services.switch_kill_switch,
+            "flag",
+            extra=lambda data: {"enabled": False},
+        ),
     ]

@@ -12,7 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.events import record_event
-from accounts.models import User
+from accounts.flags import forget_flags_on_commit
+from accounts.models import AdminFlag, User
 from packages.cache import purge_project_on_commit
 from packages.journal import journal_append
 from packages.models import File, Project, Release
@@ -420,3 +421,35 @@ def approve_name_review(*, review: NameReview, moderator: User, reason: str) -> 
             similar_to=review.similar_to,
         )
     return review
+
+
+# --- kill switches ----------------------------------------------------------------------
+
+
+def switch_kill_switch(
+    *, flag: AdminFlag, enabled: bool, moderator: User | None, reason: str
+) -> AdminFlag:
+    """Turn a kill switch (accounts.flags) on or off. ``moderator`` None: done
+    from a shell without naming one (recorded as such)."""
+    reason = _reason(reason)
+    state = "on" if enabled else "off"
+    with transaction.atomic():
+        # Locked so two moderators flipping it at once record one change each,
+        # each against the state the other left.
+        flag = AdminFlag.objects.select_for_update().get(pk=flag.pk)
+        if flag.enabled == enabled:
+            raise ModerationError(f"The kill switch {flag.pk} is already {state}.")
+        flag.enabled = enabled
+        flag.reason = reason
+        flag.changed_by = moderator
+        flag.changed_at = timezone.now()
+        flag.save(update_fields=["enabled", "reason", "changed_by", "changed_at"])
+        _record(
+            f"kill switch {state}",
+            moderator=moderator,
+            reason=reason,
+            switch=flag.pk,
+            **({} if moderator is not None else {"via": "shell"}),
+        )
+        forget_flags_on_commit()
+    return flag

@@ -16,6 +16,7 @@ from django.db.models import F, Q
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
+from accounts import flags
 from accounts.events import record_event
 from accounts.models import ApiToken
 from accounts.services import user_has_verified_email
@@ -90,6 +91,8 @@ class Upload:
     description_html: str | None = None  # None: not rendered (yet)
     # For a new project: the popular project its name is one edit away from.
     similar_to: str | None = None
+    # The kill switches that are on, read once (check_kill_switches).
+    switches: frozenset[str] = frozenset()
 
     @property
     def user(self):
@@ -105,6 +108,20 @@ class Upload:
 
 
 # --- the steps ------------------------------------------------------------------
+
+
+def check_kill_switches(upload: Upload) -> None:
+    # From the database, not the page cache: a switch stops the next upload.
+    upload.switches = flags.enabled_flags(fresh=True)
+    if flags.READ_ONLY in upload.switches:
+        raise UploadError(flags.UPLOAD_READ_ONLY, status=403)
+    if flags.DISALLOW_NEW_UPLOAD in upload.switches:
+        raise UploadError(flags.UPLOAD_DISABLED, status=403)
+
+
+def check_new_project_allowed(upload: Upload) -> None:
+    if upload.project is None and flags.DISALLOW_NEW_PROJECT_REGISTRATION in upload.switches:
+        raise UploadError(flags.NEW_PROJECT_DISABLED, status=403)
 
 
 def check_protocol(upload: Upload) -> None:
@@ -576,10 +593,12 @@ def release_file_upload(
     upload = Upload(
         form=form, content=content, token=token, ip_address=ip_address, user_agent=user_agent
     )
+    check_kill_switches(upload)
     check_protocol(upload)
     check_account(upload)
     check_metadata(upload)
     check_project_permission(upload)
+    check_new_project_allowed(upload)
     check_project_creation_rate(upload)
     check_filename(upload)
     check_size_limits(upload)

@@ -115,6 +115,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # The read-only kill switch: other writes answer 503 (accounts.flags).
+    "accounts.flags.ReadOnlyMiddleware",
 ]
 
 ROOT_URLCONF = "pypi_site.urls"
@@ -130,6 +132,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.flags.context",
             ],
         },
     },

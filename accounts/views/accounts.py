@@ -24,7 +24,7 @@ from pypi_site.ratelimit import (
     try_again,
 )
 
-from .. import services, two_factor
+from .. import flags, services, two_factor
 from ..events import client_ip, record_event
 from ..forms import (
     AddEmailForm,
@@ -72,6 +72,9 @@ def refuse_when_limited(request: HttpRequest, rules: Rules) -> HttpResponse | No
 def register(request):
     if request.user.is_authenticated:
         return redirect("account-settings")
+    if flags.registration_closed(fresh=request.method == "POST"):
+        context = {"message": flags.REGISTRATION_DISABLED}
+        return render(request, "accounts/registration_closed.html", context, status=403)
     form = RegistrationForm(request.POST or None)
     # Only accounts made count: someone fixing typos in the form is no flood.
     rules = [("register", [client_network(client_ip(request))])]

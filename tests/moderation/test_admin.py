@@ -6,7 +6,15 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import ApiToken, Email, Event, RecoveryCode, User, WebAuthnCredential
+from accounts.models import (
+    AdminFlag,
+    ApiToken,
+    Email,
+    Event,
+    RecoveryCode,
+    User,
+    WebAuthnCredential,
+)
 from accounts.tokens import api_token_create
 from moderation.models import MalwareReport, ModerationAction, NameReview, ProhibitedName
 from packages.models import (
@@ -46,6 +54,7 @@ ALL_MODELS = [
     MalwareReport,
     NameReview,
     ModerationAction,
+    AdminFlag,
 ]
 
 
@@ -442,7 +451,8 @@ def test_moderators_group_has_exactly_these_permissions():
     assert {"change_malwarereport", "change_namereview", "add_prohibitedname"} <= codenames
     view = {c for c in codenames if c.startswith("view_")}
     assert len(view) == len(ALL_MODELS)
-    assert len(codenames) == len(ALL_MODELS) + 8
+    assert "change_adminflag" in codenames  # the kill switches
+    assert len(codenames) == len(ALL_MODELS) + 9
 
 
 def test_a_report_on_a_removed_project_keeps_its_name(mod_client, project, rows, moderator):

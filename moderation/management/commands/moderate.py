@@ -3,14 +3,18 @@ through the same services as the admin."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import User
+from accounts.flags import KILL_SWITCHES
+from accounts.models import AdminFlag, User
 from moderation import services
 from packages.models import Project
 from packages.pages import find_project
 
 
 class Command(BaseCommand):
-    help = "Moderate a project or an account; every action is recorded with its reason."
+    help = (
+        "Moderate a project or an account, or flip a kill switch; every action is recorded "
+        "with its reason."
+    )
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
@@ -32,9 +36,16 @@ class Command(BaseCommand):
         limits = action("set-limits", "Set a project's size limits (bytes).", "project")
         limits.add_argument("--upload-limit", type=int, help="Per file; omit for the default.")
         limits.add_argument("--total-size-limit", type=int, help="All files; omit for default.")
+        switch = sub.add_parser("switch", help="Turn a kill switch on or off.")
+        switch.add_argument("switch", choices=KILL_SWITCHES)
+        switch.add_argument("state", choices=["on", "off"])
+        switch.add_argument("--reason", required=True, help="Why (recorded).")
+        # In an incident the shell may be all there is: left out, the change is
+        # recorded as done from the shell.
+        switch.add_argument("--moderator", help="Username of the moderator acting.")
 
     def handle(self, *args, action, reason, moderator, **options):
-        common = {"moderator": self._user(moderator), "reason": reason}
+        common = {"moderator": self._user(moderator) if moderator else None, "reason": reason}
         try:
             message = self._run(action, common, options)
         except services.ModerationError as exc:
@@ -79,6 +90,13 @@ class Command(BaseCommand):
         if action == "prohibit-name":
             prohibited = services.prohibit_name(name=options["name"], **common)
             return f"{prohibited.name} is prohibited."
+        if action == "switch":
+            flag = services.switch_kill_switch(
+                flag=AdminFlag.objects.get(pk=options["switch"]),
+                enabled=options["state"] == "on",
+                **common,
+            )
+            return f"Kill switch {flag.pk} is {options['state']}."
         # set-limits (argparse allows no other action)
         project = services.set_project_limits(
             project=self._project(options["project"]),

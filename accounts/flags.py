@@ -1,0 +1,113 @@
+"""Kill switches: site-wide flags moderators turn on during an incident (the
+public index's AdminFlag ids, so its operators' habits carry over).
+
+They live in accounts because accounts is the lowest app that enforces one
+(registration): packages (uploads, new projects) and moderation (switching
+them, the admin) import them from here, never the other way round.
+
+Reading them: the gates (an upload, a registration, any other write) read the
+database, once per request, so a switch takes effect on the next write on every
+machine. Pages (the read-only banner) read a cached copy that a switch deletes
+after commit; the cache's timeout bounds how long a lost race can keep a stale
+copy (a reader that read the old rows before the switch and stores them after
+the delete).
+"""
+
+from django.core.cache import cache
+from django.db import transaction
+from django.shortcuts import render
+from django.utils.functional import SimpleLazyObject
+
+from .models import AdminFlag
+
+READ_ONLY = "read-only"
+DISALLOW_NEW_UPLOAD = "disallow-new-upload"
+DISALLOW_NEW_PROJECT_REGISTRATION = "disallow-new-project-registration"
+DISALLOW_NEW_USER_REGISTRATION = "disallow-new-user-registration"
+KILL_SWITCHES = (
+    READ_ONLY,
+    DISALLOW_NEW_UPLOAD,
+    DISALLOW_NEW_PROJECT_REGISTRATION,
+    DISALLOW_NEW_USER_REGISTRATION,
+)
+
+# The messages people see. Uploads answer 403 with the message in the reason
+# phrase, as the public index does (twine prints it; a 5xx would make uv retry).
+UPLOAD_READ_ONLY = "Read-only mode: Uploads are temporarily disabled."
+UPLOAD_DISABLED = "New uploads are temporarily disabled by the administrators. Try again later."
+NEW_PROJECT_DISABLED = (
+    "New project registration is temporarily disabled by the administrators. "
+    "Uploads to existing projects still work."
+)
+REGISTRATION_DISABLED = (
+    "New user registration is temporarily disabled by the administrators. Try again later."
+)
+READ_ONLY_MESSAGE = (
+    "The index is in read-only mode for now: browsing and installing packages work, "
+    "but changes to accounts and projects are refused. Try again later."
+)
+
+CACHE_KEY = "kill-switches:1"
+CACHE_SECONDS = 60
+
+
+def enabled_flags(*, fresh: bool = False) -> frozenset[str]:
+    """The ids of the switches that are on. ``fresh``: from the database (a
+    gate), else from the cache when it holds them (a page)."""
+    flags = None if fresh else cache.get(CACHE_KEY)
+    if flags is None:
+        flags = frozenset(AdminFlag.objects.filter(enabled=True).values_list("pk", flat=True))
+        cache.set(CACHE_KEY, flags, CACHE_SECONDS)
+    return flags
+
+
+def forget_flags_on_commit() -> None:
+    """After a switch commits, pages read the new state."""
+    transaction.on_commit(lambda: cache.delete(CACHE_KEY))
+
+
+def registration_closed(*, fresh: bool) -> bool:
+    flags = enabled_flags(fresh=fresh)
+    return READ_ONLY in flags or DISALLOW_NEW_USER_REGISTRATION in flags
+
+
+def context(request) -> dict:
+    """Template context: ``kill_switches``, read only by a template that uses it."""
+    return {"kill_switches": SimpleLazyObject(enabled_flags)}
+
+
+# Writes that read-only mode lets through: signing in and out (moderators must
+# be able to sign in to switch it off; a session is no index data), the admin
+# (where it is switched off), the upload (it refuses with its own message, in
+# the form twine prints) and XML-RPC (every call is a read, over POST).
+READ_ONLY_EXEMPT = {
+    "login",
+    "logout",
+    "login-two-factor",
+    "login-two-factor-webauthn-options",
+    "login-two-factor-webauthn-verify",
+    "upload",
+    "xmlrpc",
+}
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
+
+
+class ReadOnlyMiddleware:
+    """In read-only mode every other write (POST and friends) is a 503 page
+    saying so; reads, so pages and installs, are untouched and cost nothing."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if request.method in SAFE_METHODS:
+            return None
+        match = request.resolver_match
+        if match.app_name == "admin" or match.url_name in READ_ONLY_EXEMPT:
+            return None
+        if READ_ONLY not in enabled_flags(fresh=True):
+            return None
+        return render(request, "read_only.html", {"message": READ_ONLY_MESSAGE}, status=503)

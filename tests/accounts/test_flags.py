@@ -1,0 +1,159 @@
+"""The kill switches as the site sees them (accounts.flags): how they are read,
+the registration page, read-only mode's 503 for writes and its banner."""
+
+import pytest
+from django.core.cache import cache
+from django.urls import reverse
+
+from accounts import flags
+from accounts.models import AdminFlag, User
+from moderation.services import switch_kill_switch
+
+pytestmark = pytest.mark.django_db
+
+REGISTRATION = {
+    "username": "newcomer",
+    "email": "newcomer@example.com",
+    "password1": "a long enough passphrase",
+    "password2": "a long enough passphrase",
+}
+TOKEN_FORM = {"description": "ci", "scope": "user", "expiry": "never"}
+
+
+def turn_on(flag_id: str) -> None:
+    """As a moderator would, without the moderator: the row alone."""
+    AdminFlag.objects.filter(pk=flag_id).update(enabled=True)
+
+
+def test_the_migration_made_every_switch_off():
+    assert sorted(AdminFlag.objects.values_list("pk", flat=True)) == sorted(flags.KILL_SWITCHES)
+    assert flags.enabled_flags() == frozenset()
+
+
+def test_pages_read_the_cached_copy_and_gates_the_database(django_assert_num_queries):
+    with django_assert_num_queries(1):
+        assert flags.enabled_flags() == frozenset()
+    turn_on(flags.READ_ONLY)  # behind the cache's back
+    with django_assert_num_queries(0):
+        assert flags.enabled_flags() == frozenset()
+    with django_assert_num_queries(1):
+        assert flags.enabled_flags(fresh=True) == {flags.READ_ONLY}
+    # The fresh read refreshed the copy.
+    with django_assert_num_queries(0):
+        assert flags.enabled_flags() == {flags.READ_ONLY}
+
+
+def test_a_switch_forgets_the_cached_copy_after_commit(
+    moderator, django_capture_on_commit_callbacks
+):
+    assert flags.enabled_flags() == frozenset()
+    flag = AdminFlag.objects.get(pk=flags.DISALLOW_NEW_UPLOAD)
+    with django_capture_on_commit_callbacks(execute=True):
+        switch_kill_switch(flag=flag, enabled=True, moderator=moderator, reason="incident")
+    assert cache.get(flags.CACHE_KEY) is None
+    assert flags.enabled_flags() == {flags.DISALLOW_NEW_UPLOAD}
+
+
+# --- registration -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flag_id", [flags.DISALLOW_NEW_USER_REGISTRATION, flags.READ_ONLY])
+def test_the_registration_page_says_registration_is_closed(client, flag_id):
+    turn_on(flag_id)
+    response = client.get(reverse("register"))
+    assert response.status_code == 403
+    assert flags.REGISTRATION_DISABLED in response.content.decode()
+    assert b'name="password1"' not in response.content
+
+
+def test_registering_while_closed_makes_no_account(client):
+    turn_on(flags.DISALLOW_NEW_USER_REGISTRATION)
+    response = client.post(reverse("register"), REGISTRATION)
+    assert response.status_code == 403
+    assert flags.REGISTRATION_DISABLED in response.content.decode()
+    assert not User.objects.filter(username="newcomer").exists()
+
+
+def test_registration_works_with_the_other_switches_on(client):
+    for flag_id in (flags.DISALLOW_NEW_UPLOAD, flags.DISALLOW_NEW_PROJECT_REGISTRATION):
+        turn_on(flag_id)
+    response = client.post(reverse("register"), REGISTRATION)
+    assert response.status_code == 302
+    assert User.objects.filter(username="newcomer").exists()
+
+
+# --- read-only mode ---------------------------------------------------------------------
+
+
+def test_read_only_refuses_account_changes_with_a_503(client, owner):
+    client.force_login(owner)
+    turn_on(flags.READ_ONLY)
+    response = client.post(reverse("token-create"), TOKEN_FORM)
+    assert response.status_code == 503
+    assert flags.READ_ONLY_MESSAGE in response.content.decode()
+    assert not owner.api_tokens.exists()
+
+
+def test_read_only_refuses_project_changes_with_a_503(client, owner, project):
+    client.force_login(owner)
+    turn_on(flags.READ_ONLY)
+    response = client.post(reverse("manage-project-delete", args=[project.normalized_name]))
+    assert response.status_code == 503
+    project.refresh_from_db()  # still there
+
+
+def test_read_only_refuses_registration_with_a_503(client):
+    turn_on(flags.READ_ONLY)
+    assert client.post(reverse("register"), REGISTRATION).status_code == 503
+    assert not User.objects.filter(username="newcomer").exists()
+
+
+def test_read_only_lets_people_sign_in(client, owner):
+    turn_on(flags.READ_ONLY)
+    response = client.post(
+        reverse("login"), {"username": "olivia", "password": "correct horse battery"}
+    )
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(owner.pk)
+
+
+def test_read_only_keeps_reads_working(client, project):
+    turn_on(flags.READ_ONLY)
+    assert client.get(reverse("simple-detail", args=[project.normalized_name])).status_code == 200
+    assert client.get(reverse("project", args=[project.normalized_name])).status_code == 200
+    xmlrpc = (
+        b"<?xml version='1.0'?><methodCall><methodName>list_packages</methodName>"
+        b"<params></params></methodCall>"
+    )
+    response = client.post(reverse("xmlrpc"), xmlrpc, content_type="text/xml")
+    assert response.status_code == 200 and b"Sample.Project" in response.content
+
+
+def test_writes_work_when_read_only_is_off(client, owner):
+    client.force_login(owner)
+    response = client.post(reverse("token-create"), TOKEN_FORM)
+    assert response.status_code == 200
+    assert owner.api_tokens.exists()
+
+
+def test_the_banner_shows_while_read_only_is_on(
+    client, moderator, django_capture_on_commit_callbacks
+):
+    banner = "Read-only mode: browsing and installing packages work"
+    assert banner not in client.get(reverse("home")).content.decode()
+    flag = AdminFlag.objects.get(pk=flags.READ_ONLY)
+    with django_capture_on_commit_callbacks(execute=True):
+        switch_kill_switch(flag=flag, enabled=True, moderator=moderator, reason="migration")
+    assert banner in client.get(reverse("home")).content.decode()
+    flag.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        switch_kill_switch(flag=flag, enabled=False, moderator=moderator, reason="done")
+    assert banner not in client.get(reverse("home")).content.decode()
+
+
+def test_the_banner_costs_no_query_once_cached(client, django_assert_num_queries):
+    client.get(reverse("help"))  # fills the cache
+    turn_on(flags.READ_ONLY)  # not seen until the copy is forgotten
+    with django_assert_num_queries(0):
+        response = client.get(reverse("help"))
+    assert b"Read-only mode" not in response.content
