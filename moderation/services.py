@@ -93,7 +93,7 @@ def quarantine_project(*, project: Project, moderator: User, reason: str) -> Pro
         _close_name_reviews(project, moderator)
         _record("quarantine project", moderator=moderator, reason=reason, project=project)
         journal_append(project=project, action="quarantine project", actor=moderator)
-        purge_project_on_commit(project.normalized_name)
+        purge_project_on_commit(project.normalized_name, files=True)
     return project
 
 
@@ -116,7 +116,7 @@ def release_quarantine(*, project: Project, moderator: User, reason: str) -> Pro
             quarantine_reason=previous,
         )
         journal_append(project=project, action="release quarantine", actor=moderator)
-        purge_project_on_commit(project.normalized_name)
+        purge_project_on_commit(project.normalized_name, files=True)
     return project
 
 

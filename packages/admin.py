@@ -28,6 +28,7 @@ from moderation.models import MalwareReport, ModerationAction
 from .models import (
     Classifier,
     DownloadCount,
+    EdgePurge,
     File,
     FileRegistry,
     JournalEntry,
@@ -347,3 +348,13 @@ class DownloadCountAdmin(ModeratorAdmin):
     search_fields = ["=project__normalized_name"]
     ordering = ["-day"]
     readonly_fields = ["project", "file", "day", "count"]
+
+
+@admin.register(EdgePurge)
+class EdgePurgeAdmin(ModeratorAdmin):
+    """The edge purges still waiting (packages.purges): a row that stays, with
+    attempts and an error, is an edge that does not take purges."""
+
+    list_display = ["keys", "created_at", "due_at", "attempts", "last_error"]
+    ordering = ["due_at"]
+    readonly_fields = ["keys", "created_at", "due_at", "attempts", "last_error", "claim"]

@@ -308,3 +308,28 @@ class ImportedDownloadLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.lines} lines)"
+
+
+class EdgePurge(models.Model):
+    """Surrogate keys that every edge cache must forget: the outbox of
+    packages.purges, written in the transaction of the change itself, so a
+    committed change always has its purge waiting, whatever happens to the
+    process or the edges afterwards. A row is deleted once every edge took it."""
+
+    # Space-separated, as in the Surrogate-Key header.
+    keys = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    # When a worker may next take the row: the retry after a failure, or the
+    # end of a claim (a worker that died holding it gives it back this way).
+    due_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    # The claim that took the row last; finds a worker's own rows after the
+    # claiming update.
+    claim = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["due_at"], name="edge_purge_due")]
+
+    def __str__(self) -> str:
+        return self.keys

@@ -172,7 +172,7 @@ def release_delete(
             version=release.version,
             files=[file.filename for file in files],
         )
-        purge_project_on_commit(project.normalized_name)
+        purge_project_on_commit(project.normalized_name, files=True)
         _delete_stored_on_commit(_stored_paths(files))
 
 
@@ -209,7 +209,7 @@ def file_delete(*, file: File, actor, ip_address=None, request: HttpRequest | No
             version=release.version,
             filename=file.filename,
         )
-        purge_project_on_commit(project.normalized_name)
+        purge_project_on_commit(project.normalized_name, files=True)
         _delete_stored_on_commit(_stored_paths([file]))
 
 
@@ -237,5 +237,5 @@ def project_delete(
         # Through the queryset so the instance keeps its pk for the journal call.
         Project.objects.filter(pk=project.pk).delete()
         journal_append(project=project, action="remove project", actor=actor, ip_address=ip_address)
-        purge_project_on_commit(project.normalized_name)
+        purge_project_on_commit(project.normalized_name, files=True)
         _delete_stored_on_commit(_stored_paths(files))

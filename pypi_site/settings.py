@@ -572,3 +572,20 @@ UPLOAD_ARCHIVE_MAX_UNCOMPRESSED_BYTES = env_int(
 # UPLOAD_ARCHIVE_RATIO_MIN_BYTES (the public index refuses zip bombs the same way).
 UPLOAD_ARCHIVE_MAX_RATIO = env_int("UPLOAD_ARCHIVE_MAX_RATIO", 50)
 UPLOAD_ARCHIVE_RATIO_MIN_BYTES = env_int("UPLOAD_ARCHIVE_RATIO_MIN_BYTES", 64 * MiB)
+
+# --- helper 8: edge purges ----------------------------------------------------------------
+
+# Every change purges its surrogate keys at each edge below, through the
+# database outbox worked after the commit and by `manage.py worker`
+# (packages.purges). None configured: nothing is queued.
+# Varnish edges (edge/default.vcl): base URLs that take `PURGE /` with xkey-purge.
+EDGE_PURGE_URLS = env_list("EDGE_PURGE_URLS", [])
+# Fastly: purge by surrogate key through its API, when a token and a service are set.
+FASTLY_API_TOKEN = env_str("FASTLY_API_TOKEN")
+FASTLY_SERVICE_ID = env_str("FASTLY_SERVICE_ID")
+FASTLY_API_URL = env_str("FASTLY_API_URL", "https://api.fastly.com")
+# Soft purge: Fastly marks the answers stale instead of dropping them, so it can
+# still serve them if the origin is down (stale-if-error).
+FASTLY_SOFT_PURGE = env_bool("FASTLY_SOFT_PURGE", True)
+# Seconds one purge request to one edge may take before it counts as failed.
+EDGE_PURGE_TIMEOUT = env_int("EDGE_PURGE_TIMEOUT", 5)
