@@ -39,10 +39,73 @@ def metadata_path(path: str) -> str:
     return path + METADATA_SUFFIX
 
 
+class StorageUnavailable(Exception):
+    """The file store cannot take or give files; the message says why, for the
+    person who can fix it."""
+
+
+def _object_prefix(storage: Storage) -> str:
+    """Where the objects are under FILES_URL: an object store's key prefix (its
+    location, AWS_LOCATION), or packages/ for files on disk, served there by
+    this app or by whatever serves FILES_ROOT."""
+    if isinstance(storage, FileSystemStorage):
+        return "packages/"
+    location = getattr(storage, "location", "").strip("/")
+    return f"{location}/" if location else ""
+
+
 def file_url(path: str) -> str:
-    """Absolute-path or absolute URL for a stored file, honouring FILES_URL."""
-    base = settings.FILES_URL or ""
-    return f"{base}/packages/{path}"
+    """Absolute-path or absolute URL for a stored file. Without FILES_URL it is
+    this app's /packages/ URL; with FILES_URL (a bucket's URL, or a CDN in front
+    of it) it is the object's own key under it, so the links and the store
+    agree whatever the prefix: the default prefix is packages/ on both."""
+    if not settings.FILES_URL:
+        return f"/packages/{path}"
+    return f"{settings.FILES_URL}/{_object_prefix(files_storage())}{path}"
+
+
+def check_bucket() -> None:
+    """Raise StorageUnavailable unless the object store's bucket exists and
+    answers. Files on disk need no check: their directories are made as needed."""
+    storage = files_storage()
+    bucket = getattr(storage, "bucket_name", None)
+    if bucket is None:
+        return
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        storage.connection.meta.client.head_bucket(Bucket=bucket)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        raise StorageUnavailable(
+            f"The file store's bucket {bucket!r} does not exist; "
+            "create it with `manage.py create_bucket`."
+            if code in {"404", "NoSuchBucket"}
+            else f"The file store refuses the bucket {bucket!r}: {code}."
+        ) from None
+    except BotoCoreError as exc:
+        raise StorageUnavailable(f"The file store does not answer: {exc}") from None
+
+
+def create_bucket() -> str | None:
+    """Create the object store's bucket unless it exists: its name if this
+    created it, None if it was there already. Files on disk: ValueError."""
+    storage = files_storage()
+    bucket = getattr(storage, "bucket_name", None)
+    if bucket is None:
+        raise ValueError("FILES_STORAGE is not s3: there is no bucket to create.")
+    try:
+        check_bucket()
+    except StorageUnavailable:
+        pass
+    else:
+        return None
+    options = {}
+    region = storage.connection.meta.client.meta.region_name
+    if region and region != "us-east-1":  # S3 refuses the default region named
+        options["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    storage.connection.meta.client.create_bucket(Bucket=bucket, **options)
+    return bucket
 
 
 def store_file(path: str, source: str) -> None:
@@ -67,8 +130,14 @@ def store_file(path: str, source: str) -> None:
             partial.unlink(missing_ok=True)
             raise
     else:
-        with open(source, "rb") as handle:
-            storage.save(path, DjangoFile(handle, name=path))
+        try:
+            with open(source, "rb") as handle:
+                storage.save(path, DjangoFile(handle, name=path))
+        except Exception:
+            # The backend's own error says little to an uploader (or none: an
+            # HTML 500); when the bucket is the reason, say so.
+            check_bucket()
+            raise
 
 
 def _link_or_copy(source: str, target: Path) -> None:

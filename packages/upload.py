@@ -49,6 +49,7 @@ from .permissions import user_can_upload
 from .rendering import RENDERER_VERSION, render_description
 from .search import search_index_update
 from .storage import (
+    StorageUnavailable,
     delete_unreferenced,
     file_path,
     files_storage,
@@ -388,7 +389,11 @@ def render(upload: Upload) -> None:
 
 
 def _store_objects(upload: Upload, path: str) -> list[str]:
-    store_file(path, upload.content.temporary_file_path())
+    try:
+        store_file(path, upload.content.temporary_file_path())
+    except StorageUnavailable as exc:
+        # Nothing was stored: the file store itself is down or missing.
+        raise UploadError(f"Uploads are unavailable: {exc}", status=503) from None
     stored = [path]
     if upload.core_metadata:
         store_bytes(metadata_path(path), upload.core_metadata)

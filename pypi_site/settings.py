@@ -237,7 +237,9 @@ elif FILES_STORAGE == "s3":
             "region_name": env_str("AWS_S3_REGION_NAME") or None,
             "access_key": env_str("AWS_ACCESS_KEY_ID") or None,
             "secret_key": env_str("AWS_SECRET_ACCESS_KEY") or None,
-            "location": env_str("AWS_LOCATION", ""),
+            # The key prefix; packages/ by default, as this app's own file
+            # URLs, so FILES_URL can be the bucket's URL (packages.storage.file_url).
+            "location": env_str("AWS_LOCATION", "packages"),
             "default_acl": None,
             "querystring_auth": False,
             # Paths are content-addressed: the same path always holds the same

@@ -8,7 +8,7 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from packages.storage import files_storage
+from packages.storage import StorageUnavailable, check_bucket, files_storage
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +28,8 @@ def _check_cache() -> None:
 
 
 def _check_storage() -> None:
+    # A missing bucket first, by name: the write below would only say ClientError.
+    check_bucket()
     storage = files_storage()
     name = storage.save(f"_health/{uuid.uuid4().hex}", ContentFile(b"ok"))
     try:
@@ -49,6 +51,9 @@ def health(request):
     for name, check in CHECKS.items():
         try:
             check()
+        except StorageUnavailable as exc:  # what to do about it, for the operator
+            logger.warning("health check %s failed: %s", name, exc)
+            results[name] = f"error: {exc}"
         except Exception as exc:  # any failure of a dependency is a failed check
             logger.warning("health check %s failed: %s", name, exc)
             results[name] = f"error: {exc.__class__.__name__}"
