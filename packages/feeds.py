@@ -15,14 +15,19 @@ from django.utils.feedgenerator import Rss201rev2Feed
 from .models import Project, Release
 from .names import is_normalized_project_name
 from .pages import project_or_404
+from .surrogate import surrogate_headers
 from .xmltext import xml_text
 
 FEED_ITEMS = 40
 FEED_CACHE_SECONDS = 300
 
 
-def _public(response: HttpResponse) -> HttpResponse:
+def _public(response: HttpResponse, *keys: str) -> HttpResponse:
     patch_cache_control(response, public=True, max_age=FEED_CACHE_SECONDS)
+    # "rss": the global feeds, purged with every change; a project's feed
+    # also has its own key.
+    for header, value in surrogate_headers("rss", *keys).items():
+        response[header] = value
     return response
 
 
@@ -51,7 +56,8 @@ class _PublicFeed(Feed):
     feed_type = _XmlSafeRss
 
     def __call__(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        return _public(super().__call__(request, *args, **kwargs))
+        keys = [f"rss-{kwargs['name']}"] if "name" in kwargs else []
+        return _public(super().__call__(request, *args, **kwargs), *keys)
 
 
 class _ReleaseItems:
@@ -136,7 +142,8 @@ class ProjectReleasesFeed(_ReleaseItems, _PublicFeed):
             # unknown answers 404 at once instead of redirecting to one.
             project = project_or_404(name)
             return _public(
-                redirect("rss-project-releases", project.normalized_name, permanent=True)
+                redirect("rss-project-releases", project.normalized_name, permanent=True),
+                f"rss-{project.normalized_name}",
             )
         return super().__call__(request, name=name)
 

@@ -591,3 +591,13 @@ FASTLY_API_URL = env_str("FASTLY_API_URL", "https://api.fastly.com")
 FASTLY_SOFT_PURGE = env_bool("FASTLY_SOFT_PURGE", True)
 # Seconds one purge request to one edge may take before it counts as failed.
 EDGE_PURGE_TIMEOUT = env_int("EDGE_PURGE_TIMEOUT", 5)
+
+# --- helper 7: edge cache ------------------------------------------------------------------
+
+# Seconds an edge may keep a purgeable answer (simple and JSON pages, project
+# pages, feeds), told by Surrogate-Control and only when purges are configured
+# above: browsers keep the short Cache-Control max-age (packages.surrogate).
+EDGE_MAX_AGE = env_int("EDGE_MAX_AGE", 86400)
+# Seconds an edge may serve an answer stale while the app is down
+# (Surrogate-Control stale-if-error; edge/run reads the same variable).
+EDGE_STALE_IF_ERROR = env_int("EDGE_STALE_IF_ERROR", 86400)

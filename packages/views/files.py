@@ -83,6 +83,7 @@ class _Servable(NamedTuple):
     size: int | None  # None: ask the storage (metadata sizes are not recorded)
     modified: int  # whole seconds: HTTP dates have no fractions, and a client
     # echoing Last-Modified back must compare equal to it
+    project: str  # normalized name: the files-<name> surrogate key
 
 
 # Raw SQL: this lookup runs on every download (the WSGI fast path included),
@@ -95,9 +96,9 @@ _FROM = (
     f"JOIN {Project._meta.db_table} AS p ON p.id = r.project_id "
     "WHERE f.path = %s AND p.quarantined_at IS NULL"
 )
-_FILE_SQL = f"SELECT f.id, f.sha256_digest, f.size, f.upload_time {_FROM}"
+_FILE_SQL = f"SELECT f.id, f.sha256_digest, f.size, f.upload_time, p.normalized_name {_FROM}"
 _METADATA_SQL = (
-    f"SELECT f.id, f.metadata_sha256_digest, NULL, f.upload_time {_FROM} "
+    f"SELECT f.id, f.metadata_sha256_digest, NULL, f.upload_time, p.normalized_name {_FROM} "
     "AND f.metadata_sha256_digest <> ''"
 )
 
@@ -113,8 +114,8 @@ def lookup(path: str) -> "_Servable | None":
         row = cursor.fetchone()
     if row is None:
         return None
-    file_id, sha256, size, upload_time = row
-    return _Servable(file_id, sha256, size, int(_as_datetime(upload_time).timestamp()))
+    file_id, sha256, size, upload_time, project = row
+    return _Servable(file_id, sha256, size, int(_as_datetime(upload_time).timestamp()), project)
 
 
 def _as_datetime(value: datetime) -> datetime:
@@ -131,6 +132,9 @@ def file_headers(path: str, found: "_Servable", size: int) -> dict[str, str]:
         "ETag": f'"{found.sha256}"',
         "Last-Modified": http_date(found.modified),
         "Cache-Control": _IMMUTABLE,
+        # Immutable bytes, yet a quarantine or a deletion must take them off
+        # an edge at once: the purge of the project's files names this key.
+        "Surrogate-Key": f"files files-{found.project}",
         "Content-Disposition": content_disposition_header(False, path.rsplit("/", 1)[-1]),
         "Content-Security-Policy": _SANDBOX,
     }

@@ -24,6 +24,7 @@ from packages import json_api
 from packages.models import File, Project, Role
 from packages.names import normalize_project_name
 from packages.pages import find_project
+from packages.surrogate import surrogate_headers
 
 # Browser code reads the API from other origins, as on the public index.
 _CORS_HEADERS = {
@@ -158,7 +159,7 @@ class _IgnoreAccept(DefaultContentNegotiation):
 def _cache_headers(surrogate_key: str) -> dict[str, str]:
     return {
         "Cache-Control": f"max-age={settings.SIMPLE_CACHE_SECONDS}, public",
-        "Surrogate-Key": surrogate_key,
+        **surrogate_headers(surrogate_key),
         **_CORS_HEADERS,
     }
 

@@ -17,6 +17,7 @@ from django.utils.cache import get_conditional_response
 
 from packages import simple
 from packages.names import is_normalized_project_name, normalize_project_name
+from packages.surrogate import surrogate_headers
 
 # Browser-based tools read the index from other origins; the public index
 # allows that for the whole simple API. Only simple GETs happen (no preflight:
@@ -39,7 +40,7 @@ _ETAG_SUFFIX = {simple.TEXT_HTML: "", simple.V1_HTML: "-v1", simple.V1_JSON: ""}
 def _cache_headers(surrogate_key: str) -> dict[str, str]:
     return {
         "Cache-Control": f"max-age={settings.SIMPLE_CACHE_SECONDS}, public",
-        "Surrogate-Key": surrogate_key,
+        **surrogate_headers(surrogate_key),
         **_CORS_HEADERS,
     }
 

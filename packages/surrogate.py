@@ -1,0 +1,31 @@
+"""What an edge cache (edge/default.vcl, Fastly) is told about an answer.
+
+``Surrogate-Key`` names the keys a purge finds the answer by; the keys are the
+ones ``packages.purges.project_keys`` purges when the project changes.
+``Surrogate-Control: max-age`` lets the edge keep the answer long (hours)
+while browsers keep the short ``Cache-Control`` max-age; it is sent only where
+purges are configured (EDGE_PURGE_URLS, Fastly), since an edge that is never
+told of a change must not keep a page past its short max-age. The edges remove
+both headers before the answer goes on to a client.
+"""
+
+from django.conf import settings
+
+
+def purges_configured() -> bool:
+    """Whether changes are purged at some edge (packages.purges.targets)."""
+    return bool(
+        settings.EDGE_PURGE_URLS or (settings.FASTLY_API_TOKEN and settings.FASTLY_SERVICE_ID)
+    )
+
+
+def surrogate_headers(*keys: str) -> dict[str, str]:
+    """The headers telling an edge the answer's keys and, with purges
+    configured, its long lifetime there and how long it may be served stale
+    while the app is down."""
+    headers = {"Surrogate-Key": " ".join(keys)}
+    if purges_configured() and settings.EDGE_MAX_AGE > 0:
+        headers["Surrogate-Control"] = (
+            f"max-age={settings.EDGE_MAX_AGE}, stale-if-error={settings.EDGE_STALE_IF_ERROR}"
+        )
+    return headers
