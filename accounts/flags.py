@@ -7,10 +7,11 @@ them, the admin) import them from here, never the other way round.
 
 Reading them: the gates (an upload, a registration, any other write) read the
 database, once per request, so a switch takes effect on the next write on every
-machine. Pages (the read-only banner) read a cached copy that a switch deletes
-after commit; the cache's timeout bounds how long a lost race can keep a stale
-copy (a reader that read the old rows before the switch and stores them after
-the delete).
+machine, and store what they read in the cache. Pages (the read-only banner)
+read only that cached copy, never the database, so a page's queries do not
+change; a missing copy (a flushed or evicted cache) reads as "all off" until
+the next switch or gate stores it again. A switch stores the new state after
+its commit.
 """
 
 from django.core.cache import cache
@@ -48,26 +49,26 @@ READ_ONLY_MESSAGE = (
 )
 
 CACHE_KEY = "kill-switches:1"
-CACHE_SECONDS = 60
 
 
 def enabled_flags(*, fresh: bool = False) -> frozenset[str]:
-    """The ids of the switches that are on. ``fresh``: from the database (a
-    gate), else from the cache when it holds them (a page)."""
-    flags = None if fresh else cache.get(CACHE_KEY)
-    if flags is None:
-        flags = frozenset(AdminFlag.objects.filter(enabled=True).values_list("pk", flat=True))
-        cache.set(CACHE_KEY, flags, CACHE_SECONDS)
+    """The ids of the switches that are on: ``fresh``, from the database (a
+    gate), else the cached copy (a page)."""
+    if not fresh:
+        return cache.get(CACHE_KEY, frozenset())
+    flags = frozenset(AdminFlag.objects.filter(enabled=True).values_list("pk", flat=True))
+    cache.set(CACHE_KEY, flags, None)
     return flags
 
 
-def forget_flags_on_commit() -> None:
-    """After a switch commits, pages read the new state."""
-    transaction.on_commit(lambda: cache.delete(CACHE_KEY))
+def store_flags_on_commit() -> None:
+    """After a switch commits, read the rows again and store them for the pages:
+    read after the commit, so the copy is never older than this switch."""
+    transaction.on_commit(lambda: enabled_flags(fresh=True))
 
 
-def registration_closed(*, fresh: bool) -> bool:
-    flags = enabled_flags(fresh=fresh)
+def registration_closed() -> bool:
+    flags = enabled_flags(fresh=True)
     return READ_ONLY in flags or DISALLOW_NEW_USER_REGISTRATION in flags
 
 

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.events import record_event
-from accounts.flags import forget_flags_on_commit
+from accounts.flags import store_flags_on_commit
 from accounts.models import AdminFlag, User
 from packages.cache import purge_project_on_commit
 from packages.journal import journal_append
@@ -451,5 +451,5 @@ def switch_kill_switch(
             switch=flag.pk,
             **({} if moderator is not None else {"via": "shell"}),
         )
-        forget_flags_on_commit()
+        store_flags_on_commit()
     return flag

@@ -72,7 +72,7 @@ def refuse_when_limited(request: HttpRequest, rules: Rules) -> HttpResponse | No
 def register(request):
     if request.user.is_authenticated:
         return redirect("account-settings")
-    if flags.registration_closed(fresh=request.method == "POST"):
+    if flags.registration_closed():
         context = {"message": flags.REGISTRATION_DISABLED}
         return render(request, "accounts/registration_closed.html", context, status=403)
     form = RegistrationForm(request.POST or None)
