@@ -266,11 +266,14 @@ def start_gunicorn(
     access_log: Path | None = None,
     health_path: str = "/_health/",
     start_timeout: float = 45,
+    port: int | None = None,
 ) -> Gunicorn:
-    """gunicorn on a free port of 127.0.0.1, once ``health_path`` answers 200.
+    """gunicorn on a free port of 127.0.0.1 (or ``port``: an app started again
+    where an edge expects it), once ``health_path`` answers 200.
     The caller stops it (``stop``); ``gunicorn_server`` does that itself."""
+    fixed_port = port
     for _attempt in range(3):
-        port = free_port()
+        port = fixed_port or free_port()
         url = f"http://127.0.0.1:{port}"
         log_path = log_dir / f"{name}-{port}.log"
         command = [
