@@ -125,14 +125,17 @@ def start_edge(
     purge_allow: str = "",
     purge_loopback: bool = True,
     start_timeout: float = 30,
+    port: int | None = None,
 ) -> Edge:
-    """edge/run in front of ``backend_url`` (http://host:port), once it answers.
+    """edge/run in front of ``backend_url`` (http://host:port), once it answers,
+    on ``port`` (a free one unless given: an app told the edge's address first).
     The caller stops it (``stop_edge``); ``varnish_edge`` does that itself."""
     require_varnishd()
     backend = urlsplit(backend_url)
     problem = "no attempt"
+    chosen_port = port
     for _attempt in range(3):
-        port = free_port()
+        port = chosen_port or free_port()
         log_path = directory / f"edge-{port}.log"
         env = {
             **os.environ,
