@@ -465,3 +465,10 @@ def test_worker_once_works_what_is_due_and_flushes(project, owner, varnish, sett
     call_command("worker", "--once", stdout=out)
     assert out.getvalue() == "Purged 1 queued changes.\n"
     assert file.download_counts.get().count == 1
+
+
+def test_rendering_descriptions_again_purges_the_project_pages(project, varnish):
+    make_release(project, "1.0", description="# Title", description_content_type="text/markdown")
+    make_release(project, "2.0", description="Text", description_content_type="text/plain")
+    call_command("render_descriptions", "--all", stdout=StringIO())
+    assert EdgePurge.objects.get().keys == "project-sample-project"

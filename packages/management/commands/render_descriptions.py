@@ -1,5 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
+from packages import purges
 from packages.models import Release
 from packages.rendering import RENDERER_VERSION, render_description
 
@@ -27,7 +29,9 @@ class Command(BaseCommand):
     def handle(self, *args, render_all, batch_size, **options):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
-        releases = Release.objects.only("id", "description", "description_content_type")
+        releases = Release.objects.select_related("project").only(
+            "id", "description", "description_content_type", "project__normalized_name"
+        )
         if not render_all:
             releases = releases.exclude(description_renderer=RENDERER_VERSION)
         # Walked by id rather than by offset: the rows already done drop out
@@ -39,7 +43,12 @@ class Command(BaseCommand):
                     release.description, release.description_content_type
                 )
                 release.description_renderer = RENDERER_VERSION
-            Release.objects.bulk_update(batch, ["description_html", "description_renderer"])
+            # One transaction, as bulk_update alone makes: no savepoint.
+            with transaction.atomic(savepoint=False):
+                Release.objects.bulk_update(batch, ["description_html", "description_renderer"])
+                # Their project pages show the descriptions: edges must forget them.
+                names = dict.fromkeys(release.project.normalized_name for release in batch)
+                purges.enqueue(f"project-{name}" for name in names)
             last_id = batch[-1].id
             done += len(batch)
             self.stdout.write(f"Rendered {done} descriptions so far.")
