@@ -19,7 +19,7 @@ from uv import find_uv_bin
 
 from tests.edge import Edge, varnish_edge
 from tests.factories import make_wheel
-from tests.liveserver import gunicorn_server, start_gunicorn, stop
+from tests.liveserver import gunicorn_server, http_get, start_gunicorn, stop
 
 from .conftest import describe, run, twine_upload
 
@@ -178,6 +178,45 @@ def test_json_and_html_of_one_simple_page_are_kept_apart(server, published, edge
     answer = edge.get(path, {"Accept": picky})
     assert answer.headers["content-type"] == "application/vnd.pypi.simple.v1+json"
     assert answer.headers["x-cache"] == "MISS"
+
+
+ACCEPT_HEADERS = [
+    PIP_ACCEPT,
+    UV_ACCEPT,
+    BROWSER_ACCEPT,
+    "",
+    "*/*",
+    "TEXT/HTML",
+    "text/*",
+    "image/png",
+    "application/json",
+    "application/*",
+    "application/vnd.pypi.simple.latest+html",
+    "application/vnd.pypi.simple.v1+json;q=0.5, text/html",
+    "text/html;q=0.5, application/vnd.pypi.simple.v1+html",
+    "*/*;q=0.1, application/vnd.pypi.simple.v1+json;q=0.2",
+    "application/vnd.pypi.simple.v1+json; charset=utf-8, text/html",
+    "text/html;level=1;q=0.5, application/vnd.pypi.simple.v1+json",
+    "application/vnd.pypi.simple.v1+html;q=1.0, text/html",
+    # Equal q and specificity: the first listed wins.
+    "text/html, application/vnd.pypi.simple.v1+json",
+    "application/vnd.pypi.simple.v1+html, application/vnd.pypi.simple.v1+json",
+    "application/vnd.pypi.simple.v1+json;q=0.9, application/vnd.pypi.simple.v1+html",
+]
+
+
+def test_every_accept_header_gets_what_the_app_would_choose(server, published, edge):
+    # Would catch: a reduction of Accept in the VCL that picks another format
+    # than the app's negotiation for some header.
+    path = "/simple/e2e-demo/"
+    for accept in ACCEPT_HEADERS:
+        headers = {"Accept": accept} if accept else {}
+        origin = http_get(server.url + path, headers)
+        assert origin.status == 200, origin.describe()
+        for _ in range(2):  # the miss, then the copy
+            through = edge.get(path, headers)
+            assert through.headers["content-type"] == origin.headers["content-type"], accept
+            assert through.body == origin.body, accept
 
 
 # --- What is never kept ----------------------------------------------------------------
