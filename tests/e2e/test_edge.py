@@ -19,7 +19,7 @@ from uv import find_uv_bin
 
 from tests.edge import Edge, varnish_edge
 from tests.factories import make_wheel
-from tests.liveserver import gunicorn_server, http_get, start_gunicorn, stop
+from tests.liveserver import free_port, gunicorn_server, http_get, start_gunicorn, stop
 
 from .conftest import describe, run, twine_upload
 
@@ -441,3 +441,30 @@ def test_a_backend_error_serves_the_stale_copy_before_the_probe_notices(
 
         assert answer.status == 200, answer.describe()
         assert answer.headers["x-cache"] == "HIT-STALE"
+
+
+def test_with_purges_configured_the_edge_keeps_pages_past_the_browsers_max_age(
+    server, published, tmp_path
+):
+    # Would catch: Surrogate-Control not sent, or not read by the VCL (the edge
+    # would ask the app again once the browsers' max-age is over), or handed on
+    # to clients.
+    edge_port = free_port()
+    env = {
+        **server.env,
+        "SIMPLE_CACHE_SECONDS": "1",
+        "EDGE_PURGE_URLS": f"http://127.0.0.1:{edge_port}",
+    }
+    with (
+        gunicorn_server(env, tmp_path, name="edge-app") as app,
+        varnish_edge(app.url, port=edge_port) as edge,
+    ):
+        first = edge.get("/simple/e2e-demo/")
+        time.sleep(1.5)
+        later = edge.get("/simple/e2e-demo/")
+
+        assert first.headers["x-cache"] == "MISS"
+        assert later.headers["x-cache"] == "HIT"
+        assert int(later.headers["age"]) >= 1
+        assert later.headers["cache-control"] == "max-age=1, public"
+        assert "surrogate-control" not in later.headers
