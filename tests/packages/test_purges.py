@@ -15,6 +15,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.test import override_settings
+from django.urls import reverse
 from django.utils import timezone
 
 from moderation.services import quarantine_project, release_quarantine
@@ -22,6 +23,7 @@ from packages import purges
 from packages.downloads import count_download
 from packages.models import EdgePurge
 from packages.services import file_delete, release_delete, release_unyank, release_yank
+from tests.conftest import verified_user
 from tests.factories import add_file, make_release, make_wheel
 from tests.fastly_standin import FastlyStandIn
 
@@ -472,3 +474,20 @@ def test_rendering_descriptions_again_purges_the_project_pages(project, varnish)
     make_release(project, "2.0", description="Text", description_content_type="text/plain")
     call_command("render_descriptions", "--all", stdout=StringIO())
     assert EdgePurge.objects.get().keys == "project-sample-project"
+
+
+def test_the_admin_lists_the_purges_still_waiting_for_superusers_only(client, moderator):
+    EdgePurge.objects.create(keys="simple-demo json-demo", attempts=3, last_error="refused")
+    url = reverse("admin:packages_edgepurge_changelist")
+    client.force_login(moderator)
+    assert client.get(url).status_code == 403
+    admin = verified_user("ada", staff=True, two_factor=True)
+    admin.is_superuser = True
+    admin.save()
+    client.force_login(admin)
+    response = client.get(url)
+    assert response.status_code == 200
+    assert b"simple-demo json-demo" in response.content
+    assert b"refused" in response.content
+    # Read-only: nothing to add.
+    assert reverse("admin:packages_edgepurge_add").encode() not in response.content
