@@ -76,9 +76,9 @@ def test_files_url_at_the_bucket_gives_links_that_work(
     client,
     project,
     s3_settings,
-    s3_endpoint,
+    s3_endpoint,  # noqa: F811
     location,
-    prefix,  # noqa: F811
+    prefix,
 ):
     env = {} if location is None else {"AWS_LOCATION": location}
     bucket = s3_settings(FILES_URL=f"{s3_endpoint}/BUCKET/", **env)
