@@ -7,6 +7,7 @@ edge leaves no line there.
 """
 
 import dataclasses
+import http.client
 import json
 import sys
 import time
@@ -468,3 +469,21 @@ def test_with_purges_configured_the_edge_keeps_pages_past_the_browsers_max_age(
         assert int(later.headers["age"]) >= 1
         assert later.headers["cache-control"] == "max-age=1, public"
         assert "surrogate-control" not in later.headers
+
+
+def test_a_kept_alive_connection_outlasts_a_pause_of_six_seconds(server, published, edge):
+    # Would catch: Varnish's own idle timeout of 5 s, shorter than the pauses
+    # of clients reusing a connection (the app keeps 75 s, as edge/run does).
+    connection = http.client.HTTPConnection("127.0.0.1", edge.port, timeout=30)
+    try:
+        connection.request("GET", "/simple/")
+        connection.getresponse().read()
+        socket_before = connection.sock
+        time.sleep(6)
+        connection.request("GET", "/simple/")
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 200
+        assert connection.sock is socket_before  # the same connection, still open
+    finally:
+        connection.close()
