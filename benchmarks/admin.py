@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -28,6 +29,9 @@ sys.path.insert(0, str(REPO))
 from tests.liveserver import percentiles  # noqa: E402
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pypi_site.settings")
+# With a server database the settings want an explicit key (machines would
+# disagree on a generated one); this process is the only machine.
+os.environ.setdefault("SECRET_KEY", "bench-" + secrets.token_urlsafe(32))
 
 PREFIX = "bench-admin-"
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Search latency on 100,000 generated projects, on PostgreSQL.
 
-    DATABASE_URL=postgresql://user:password@host:port/db .venv/bin/python benchmarks/search.py \
+    DATABASE_URL=postgresql://user:password@host:port/db REDIS_URL=redis://host:port/0 \
+        .venv/bin/python benchmarks/search.py \
         [--projects 100000] [--iterations 2000] [--updates 200] [--seed 1] \
         [--keep | --reuse] [--explain] [--json PATH]
 
@@ -28,6 +29,7 @@ import os
 import platform
 import random
 import re
+import secrets
 import statistics
 import sys
 import time
@@ -447,7 +449,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace, bench_url: str, bench_name: str, started: float) -> int:
     os.environ["DATABASE_URL"] = bench_url
-    os.environ.pop("REDIS_URL", None)
+    # The settings refuse a server database without the shared cache and an
+    # explicit key (machines would disagree); this process is the only machine.
+    if not os.environ.get("REDIS_URL"):
+        raise SystemExit("benchmarks/search.py: set REDIS_URL too (PostgreSQL needs Redis).")
+    os.environ.setdefault("SECRET_KEY", "bench-" + secrets.token_urlsafe(32))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pypi_site.settings")
     import django
 
