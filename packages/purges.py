@@ -13,7 +13,10 @@ waiting, and a rolled-back change has none. After the commit:
 * ``manage.py worker`` takes every row still there once it is due (a first
   attempt that failed, or never ran because the process died), retrying with a
   growing delay until every edge has taken it. Due rows are coalesced: one
-  request per edge carries the keys of many changes.
+  request per edge carries the keys of many changes. A second row, due
+  ``EDGE_PURGE_ECHO_SECONDS`` after the change, repeats the purge from the
+  worker: an answer rendered from what was read just before the commit may
+  reach an edge after the first purge.
 
 Taking rows is a claim: one UPDATE moves their ``due_at`` past the claim's
 end and marks them with the claim's token, so two workers never purge the same
@@ -188,12 +191,18 @@ def enqueue(keys: Iterable[str]) -> EdgePurge | None:
     if not targets():
         return None
     now = timezone.now()
+    keys = " ".join(dict.fromkeys(keys))
     row = EdgePurge.objects.create(
-        keys=" ".join(dict.fromkeys(keys)),
-        created_at=now,
-        due_at=now + timedelta(seconds=FIRST_ATTEMPT_SECONDS),
+        keys=keys, created_at=now, due_at=now + timedelta(seconds=FIRST_ATTEMPT_SECONDS)
     )
     transaction.on_commit(lambda: purger.submit(row.pk))
+    if settings.EDGE_PURGE_ECHO_SECONDS > 0:
+        # The same keys again, a little later, by the worker: a request that
+        # read the database before the commit may bring its old answer to an
+        # edge just after the first purge, which would then keep it for
+        # hours (Surrogate-Control).
+        echo = now + timedelta(seconds=settings.EDGE_PURGE_ECHO_SECONDS)
+        EdgePurge.objects.create(keys=keys, created_at=now, due_at=echo)
     return row
 
 
@@ -267,11 +276,14 @@ def work_all_due() -> int:
 class Purger:
     """Runs the first attempt after a commit. In a serving process
     (``pypi_site.wsgi``) a thread of its own takes the rows, so no request
-    waits for an edge; it drains what is left at a graceful exit. Elsewhere
-    the attempt runs at once."""
+    waits for an edge; idle for ``idle_seconds``, it also works the rows that
+    are due (retries, repeated purges), so one machine needs no separate
+    worker. It drains what is left at a graceful exit. Elsewhere the attempt
+    runs at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, idle_seconds: float = 30) -> None:
         self.serving = False
+        self.idle_seconds = idle_seconds
         self._lock = threading.Lock()
         self._queue: queue.SimpleQueue[int | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -293,15 +305,17 @@ class Purger:
 
     def _run(self) -> None:
         while True:
+            try:
+                items = [self._queue.get(timeout=self.idle_seconds)]
+            except queue.Empty:
+                self._guarded(work_all_due)
+                continue
             # Whatever else committed meanwhile goes in the same requests.
-            items = [self._queue.get()]
             while not self._queue.empty():
                 items.append(self._queue.get())
             pks = [item for item in items if item is not None]
             if pks:
                 self._attempt(pks)
-                # The thread keeps no connection open between purges.
-                connection.close()
             if None in items:
                 return
 
@@ -311,14 +325,19 @@ class Purger:
             self._thread.join(timeout=settings.EDGE_PURGE_TIMEOUT * 2)
             self._thread = None
 
-    @staticmethod
-    def _attempt(pks: list[int]) -> None:
+    def _attempt(self, pks: list[int]) -> None:
+        self._guarded(lambda: attempt(pks))
+
+    def _guarded(self, work) -> None:
         try:
-            attempt(pks)
+            work()
         except Exception:
             # After the commit nothing may fail the change: the rows stay for
             # the worker.
             logger.exception("Could not purge the edges now; the worker will")
+        if self.serving:
+            # The thread keeps no connection open between purges.
+            connection.close()
 
 
 purger = Purger()

@@ -591,6 +591,10 @@ FASTLY_API_URL = env_str("FASTLY_API_URL", "https://api.fastly.com")
 FASTLY_SOFT_PURGE = env_bool("FASTLY_SOFT_PURGE", True)
 # Seconds one purge request to one edge may take before it counts as failed.
 EDGE_PURGE_TIMEOUT = env_int("EDGE_PURGE_TIMEOUT", 5)
+# Seconds after a change when the worker purges its keys once more (0: never):
+# an answer rendered from data read just before the change may reach an edge
+# just after the first purge.
+EDGE_PURGE_ECHO_SECONDS = env_int("EDGE_PURGE_ECHO_SECONDS", 3)
 
 # --- helper 7: edge cache ------------------------------------------------------------------
 

@@ -70,6 +70,12 @@ class VarnishStandIn:
         self.server.server_close()
 
 
+@pytest.fixture(autouse=True)
+def _no_echo(settings):
+    """One row per change, unless a test asks for the repeated purge."""
+    settings.EDGE_PURGE_ECHO_SECONDS = 0
+
+
 @pytest.fixture
 def varnish(settings):
     edge = VarnishStandIn()
@@ -410,6 +416,20 @@ def test_a_serving_process_purges_in_a_thread_of_its_own(varnish):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_an_idle_serving_process_retries_what_is_due(varnish, caplog):
+    purger = purges.Purger(idle_seconds=0.05)
+    purger.serve()
+    # A purge that failed before, due again.
+    EdgePurge.objects.create(keys="retried", attempts=1, due_at=timezone.now())
+    purger.submit(0)  # no such row: starts the thread, purges nothing
+    deadline = time.monotonic() + 10
+    while EdgePurge.objects.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    purger.stop()
+    assert varnish.purges == [["retried"]]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_the_purge_of_an_autocommitted_change_follows_it_at_once(varnish):
     # Outside a transaction on_commit runs at once: no serving thread here.
     row = purges.enqueue(["now"])
@@ -491,3 +511,20 @@ def test_the_admin_lists_the_purges_still_waiting_for_superusers_only(client, mo
     assert b"refused" in response.content
     # Read-only: nothing to add.
     assert reverse("admin:packages_edgepurge_add").encode() not in response.content
+
+
+def test_the_worker_purges_a_change_again_a_little_later(
+    project, owner, varnish, settings, django_capture_on_commit_callbacks
+):
+    settings.EDGE_PURGE_ECHO_SECONDS = 3
+    with django_capture_on_commit_callbacks(execute=True):
+        release_yank(release=make_release(project), actor=owner)
+    assert varnish.purges == [SAMPLE_KEYS]
+    echo = EdgePurge.objects.get()
+    assert (echo.keys.split(), echo.attempts) == (SAMPLE_KEYS, 0)
+    assert timedelta(seconds=2) < echo.due_at - timezone.now() <= timedelta(seconds=3)
+    assert purges.work_due() == 0  # not before its time
+    make_due()
+    assert purges.work_due() == 1
+    assert varnish.purges == [SAMPLE_KEYS, SAMPLE_KEYS]
+    assert not EdgePurge.objects.exists()
