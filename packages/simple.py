@@ -26,7 +26,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from packaging.version import Version
 
-from .cache import simple_detail_key, simple_index_key
+from .cache import local_pages, simple_detail_key, simple_index_key
 from .models import File, JournalEntry, Project, Release
 from .storage import file_url
 
@@ -303,15 +303,28 @@ def _store(pages: dict[str, CachedPage], serial: int, current_serial: Callable) 
     # reading the serial again after the set catches exactly that case.
     if current_serial() != serial:
         cache.delete_many(list(pages))
+        return
+    for key, page in pages.items():
+        local_pages.put(key, page, len(page.body))
+
+
+def _cached(key: str) -> CachedPage | None:
+    # This process's copy first (no round trip), then the shared cache.
+    page = local_pages.get(key)
+    if page is None:
+        page = cache.get(key)
+        if page is not None:
+            local_pages.put(key, page, len(page.body))
+    return page
 
 
 def cached_detail_page(normalized_name: str, fmt: str) -> CachedPage | None:
     """The project's page if the cache holds a current one; never renders."""
-    return cache.get(simple_detail_key(normalized_name, fmt))
+    return _cached(simple_detail_key(normalized_name, fmt))
 
 
 def cached_index_page(fmt: str) -> CachedPage | None:
-    return cache.get(simple_index_key(fmt))
+    return _cached(simple_index_key(fmt))
 
 
 def detail_page(normalized_name: str, fmt: str) -> CachedPage | None:

@@ -595,6 +595,12 @@ EDGE_PURGE_TIMEOUT = env_int("EDGE_PURGE_TIMEOUT", 5)
 # an answer rendered from data read just before the change may reach an edge
 # just after the first purge.
 EDGE_PURGE_ECHO_SECONDS = env_int("EDGE_PURGE_ECHO_SECONDS", 3)
+# Seconds each server process may serve its own copy of a simple page before
+# asking the shared cache again (0: never keeps one): a change made through
+# another process shows there this late. packages.cache keeps it under
+# EDGE_PURGE_ECHO_SECONDS when edges are purged (the echo purge is what takes
+# from an edge a copy fetched in that time).
+PAGE_LOCAL_CACHE_SECONDS = env_int("PAGE_LOCAL_CACHE_SECONDS", 1)
 
 # --- helper 7: edge cache ------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from django.test import override_settings
 
 from accounts.models import Email, User
 from accounts.tokens import api_token_create
+from packages.cache import local_pages
 from packages.models import Project, Role
 
 
@@ -43,9 +44,11 @@ def _isolated_files(settings, tmp_path):
     settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "tmp")
     storages._storages.pop("files", None)
     cache.clear()
+    local_pages.clear()  # this process's copies of pages, in front of the cache
     yield
     storages._storages.pop("files", None)
     cache.clear()
+    local_pages.clear()
 
 
 def verified_user(username: str, *, staff: bool = False, two_factor: bool = False) -> User:
