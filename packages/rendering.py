@@ -315,12 +315,43 @@ def render_markup(text: str, content_type: str) -> str:
 # --- Limits ---------------------------------------------------------------------
 
 
+# Samples that reach every module the renderers import lazily: Markdown's
+# extensions (found through package metadata), docutils' parser, directives,
+# writer and languages, and the Pygments lexers READMEs use most.
+_WARM_UP_LANGUAGES = ("python", "pycon", "console", "bash", "shell", "toml", "yaml", "json", "ini")
+_WARM_UP_SAMPLES = (
+    (
+        "# A\n\n*b* https://example.org ~~c~~\n\n| d |\n|---|\n| e |\n\n"
+        + "".join(f"```{language}\nx\n```\n\n" for language in _WARM_UP_LANGUAGES),
+        "text/markdown",
+    ),
+    (
+        "A\n=\n\n*b* `c <https://example.org>`_ :math:`d`\n\n- e\n\n"
+        + "".join(f".. code:: {language}\n\n   x\n\n" for language in _WARM_UP_LANGUAGES),
+        "text/x-rst",
+    ),
+)
+# Imported by the fork server before it forks any renderer: see _context.
+_PRELOAD_MODULE = "packages.rendering_preload"
+
+
+def warm_up() -> None:
+    """Render a sample of each markup, so this process holds everything a
+    render imports or caches on first use."""
+    for text, content_type in _WARM_UP_SAMPLES:
+        render_markup(text, content_type)
+
+
 def _context():
-    # A fork server: one clean single-threaded process, with this module
-    # already imported, forks the renderers; forking a threaded web worker
-    # itself could deadlock the child on a lock another thread held.
+    # A fork server: one clean single-threaded process forks the renderers;
+    # forking a threaded web worker itself could deadlock the child on a lock
+    # another thread held. The fork server warms up once (_PRELOAD_MODULE), so
+    # a renderer starts with docutils, Markdown and Pygments loaded: importing
+    # them took some 60-90 ms of each render, rendering a README takes 3-8.
+    # "__main__" first: each child otherwise runs the program's entry script
+    # again (gunicorn's, manage.py) before it renders.
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
+    context.set_forkserver_preload(["__main__", __name__, _PRELOAD_MODULE])
     return context
 
 

@@ -465,6 +465,42 @@ def test_a_renderer_without_a_result_means_plain_text(monkeypatch, caplog, targe
     assert caplog.records[-1].args == ("text/markdown", 11, code)
 
 
+# Modules a render imports on first use: each stands for a part of the start-up
+# a renderer no longer pays (Markdown's extensions, docutils' parser and
+# writer, a Pygments lexer).
+LAZY_MODULES = (
+    "markdown.extensions.codehilite",
+    "markdown.extensions.tables",
+    "docutils.parsers.rst.directives.body",
+    "docutils.writers.html5_polyglot",
+    "pygments.lexers.python",
+    "pygments.lexers.shell",
+    "pygments.lexers.configs",
+)
+
+
+def _report_modules_not_loaded(connection, text, content_type):  # runs in the child
+    import sys
+
+    connection.send(" ".join(name for name in LAZY_MODULES if name not in sys.modules))
+
+
+def test_a_renderer_starts_with_the_markup_libraries_loaded(monkeypatch):
+    monkeypatch.setattr(rendering, "_render_child", _report_modules_not_loaded)
+    assert render_description("text", MD) == ""
+
+
+def test_warm_up_samples_render_every_markup_and_language():
+    for text, content_type in rendering._WARM_UP_SAMPLES:
+        html = render_markup(text, content_type)
+        assert not html.startswith("<pre>")  # no plain-text fallback
+        assert "<table>" in html or "<ul>" in html
+        highlighted = html.count('<div class="highlight">') + html.count('<pre class="code')
+        assert highlighted == len(rendering._WARM_UP_LANGUAGES)
+    # What the fork server imports: the same warm-up, here where coverage sees it.
+    import packages.rendering_preload  # noqa: F401
+
+
 def test_no_content_type_is_named_in_the_log(monkeypatch, caplog):
     monkeypatch.setattr(rendering, "_render_child", _answer_too_long)
     with caplog.at_level(logging.WARNING, logger="packages.rendering"):

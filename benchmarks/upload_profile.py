@@ -1,0 +1,242 @@
+#!/usr/bin/env python
+"""Where an upload's time goes: many small wheels with READMEs, one at a time.
+
+    .venv/bin/python benchmarks/upload_profile.py [--files 100] [--code DIR]
+
+Starts the index with one gunicorn worker (tests/liveserver.py) and uploads
+``--files`` small wheels, each a new release (so each description is rendered),
+with READMEs alternately in Markdown and reStructuredText (headings, links,
+lists, a table, highlighted code: what real READMEs hold). Prints the wall
+time per upload, the server's CPU time per upload (the worker, and the fork
+server with the description renderers it forked) and files/s; then the cost of
+one ``render_description`` in this process against rendering the same text
+without the child process. --code runs the server from another checkout (for
+example an older commit in a git worktree) to compare. DATABASE_URL and
+REDIS_URL, when set, are passed on to the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from tests.liveserver import (  # noqa: E402
+    gunicorn_server,
+    manage,
+    post_upload,
+    server_env,
+    superuser_with_token,
+)
+
+NAME = "bench-profile"
+STEM = "bench_profile"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+MARKDOWN = """# bench-profile
+
+A small library that does one thing well. See https://example.org/docs and the
+[changelog](https://example.org/changelog).
+
+## Installation
+
+```console
+$ pip install bench-profile
+```
+
+## Usage
+
+```python
+from bench_profile import thing
+
+def main() -> None:
+    for item in thing(range(10)):
+        print(f"{item!r}")
+```
+
+| Option | Default | Meaning |
+|--------|---------|---------|
+| `fast` | `True`  | Go **fast** |
+| `safe` | `False` | Be ~~careless~~ careful |
+
+- one
+- two
+  - nested
+"""
+
+RST = """bench-profile
+=============
+
+A small library that does one thing well. See `the docs <https://example.org/docs>`_.
+
+Installation
+------------
+
+.. code-block:: console
+
+   $ pip install bench-profile
+
+Usage
+-----
+
+.. code-block:: python
+
+   from bench_profile import thing
+
+   def main() -> None:
+       for item in thing(range(10)):
+           print(f"{item!r}")
+
+=======  =======  ========
+Option   Default  Meaning
+=======  =======  ========
+fast     True     Go *fast*
+safe     False    Be careful
+=======  =======  ========
+
+- one
+- two
+
+  - nested
+"""
+
+READMES = [(MARKDOWN, "text/markdown"), (RST, "text/x-rst")]
+
+
+def metadata(version: str, readme: str, content_type: str) -> str:
+    return (
+        f"Metadata-Version: 2.1\nName: {NAME}\nVersion: {version}\n"
+        f"Summary: upload profile\nDescription-Content-Type: {content_type}\n\n{readme}"
+    )
+
+
+def wheel(directory: Path, version: str, readme: str, content_type: str) -> Path:
+    path = directory / f"{STEM}-{version}-py3-none-any.whl"
+    dist_info = f"{STEM}-{version}.dist-info"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(f"{STEM}/__init__.py", f'__version__ = "{version}"\n')
+        archive.writestr(f"{dist_info}/METADATA", metadata(version, readme, content_type))
+        archive.writestr(f"{dist_info}/WHEEL", "Wheel-Version: 1.0\nTag: py3-none-any\n")
+        archive.writestr(f"{dist_info}/RECORD", "")
+    return path
+
+
+def fields(path: Path, version: str, readme: str, content_type: str) -> dict:
+    return {
+        ":action": "file_upload",
+        "protocol_version": "1",
+        "metadata_version": "2.1",
+        "name": NAME,
+        "version": version,
+        "summary": "upload profile",
+        "description": readme,
+        "description_content_type": content_type,
+        "filetype": "bdist_wheel",
+        "pyversion": "py3",
+        "sha256_digest": hashlib.sha256(path.read_bytes()).hexdigest(),
+    }
+
+
+def descendants(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [pid] + [p for child in children for p in descendants(int(child))]
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time of a process and of its children it has waited for."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:  # a renderer that has just exited
+        return 0.0
+    fields_ = stat.rsplit(")", 1)[1].split()
+    utime, stime, cutime, cstime = (int(v) for v in fields_[11:15])
+    return (utime + stime + cutime + cstime) / TICKS
+
+
+def server_cpu(master: int) -> float:
+    # The worker and the fork server it started (which waits for its renderers).
+    return sum(cpu_seconds(pid) for pid in descendants(master) if pid != master)
+
+
+def render_costs(repeat: int = 20) -> None:
+    from packages.rendering import render_description, render_markup
+
+    for readme, content_type in READMES:
+        render_description(readme, content_type)  # starts the fork server
+        isolated, direct = [], []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            render_description(readme, content_type)
+            isolated.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            render_markup(readme, content_type)
+            direct.append(time.perf_counter() - start)
+        print(
+            f"render {content_type:14} in a child process: median "
+            f"{statistics.median(isolated) * 1000:5.1f} ms; in this process: "
+            f"{statistics.median(direct) * 1000:5.1f} ms"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=100, help="wheels to upload")
+    parser.add_argument("--code", type=Path, default=REPO, help="checkout to serve from")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="upload-profile-"))
+    try:
+        uploads = []
+        for n in range(args.files):
+            readme, content_type = READMES[n % 2]
+            version = f"1.{n}"
+            path = wheel(work, version, readme, content_type)
+            uploads.append((path, version, readme, content_type))
+        env = server_env(work / "var", os.environ.get("DATABASE_URL"))
+        manage(env, "migrate", "--noinput")
+        token = superuser_with_token(env, "bench", "bench-password-1")
+        with gunicorn_server(env, work, workers=1, threads=2, cwd=args.code) as server:
+            walls, cpus = [], []
+            for path, version, readme, content_type in uploads:
+                cpu_before = server_cpu(server.process.pid)
+                start = time.perf_counter()
+                response = post_upload(
+                    f"{server.url}/legacy/",
+                    ("__token__", token),
+                    fields(path, version, readme, content_type),
+                    path.name,
+                    path,
+                )
+                walls.append(time.perf_counter() - start)
+                cpus.append(server_cpu(server.process.pid) - cpu_before)
+                if response.status != 200:
+                    raise SystemExit(f"{path.name}: {response.describe()}")
+        # The first upload starts the fork server: the steady state is the rest.
+        steady = walls[1:] or walls
+        print(f"server code: {args.code}; {len(walls)} uploads, one worker")
+        print(
+            f"per upload: wall median {statistics.median(steady) * 1000:.1f} ms, "
+            f"mean {statistics.mean(steady) * 1000:.1f} ms (first {walls[0] * 1000:.0f} ms); "
+            f"server CPU mean {statistics.mean(cpus[1:] or cpus) * 1000:.1f} ms"
+        )
+        print(f"files/s, one at a time: {len(walls) / sum(walls):.1f}")
+        render_costs()
+    finally:
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
