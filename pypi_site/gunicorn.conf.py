@@ -16,6 +16,20 @@ import os
 # reuse. With the gthread worker an idle connection holds no thread.
 keepalive = 75
 
+# Each worker listens on its own socket (SO_REUSEPORT) and the kernel spreads
+# new connections over them. With one shared socket, the worker that happens to
+# be scheduled drains the whole accept queue: measured with wrk (2 threads, 32
+# kept-alive connections, 2 gthread workers, the simple page,
+# benchmarks/simple_page.py --reuse-port), in 5 of 26 short runs one worker took
+# every connection (99-100% of the CPU used, the other idle) and the run made
+# about half the requests/s of an even one; with reuse_port, 0 of 22 runs, the
+# busiest worker at 50-66%. The cost: a worker being replaced (max_requests,
+# below) keeps its socket while it finishes its requests, so the connections
+# the kernel hands it meanwhile wait that long (Linux moves them to another
+# worker when the socket closes if net.ipv4.tcp_migrate_req = 1, else they are
+# reset). Only processes of the same user can join the port.
+reuse_port = True
+
 # --- Shutdown and worker lifetime ---------------------------------------------------------
 
 # On SIGTERM (a deploy, `docker compose stop`, a scale-down) the workers stop

@@ -38,3 +38,9 @@ def test_keepalive_outlasts_load_balancers(config):
 
 def test_heartbeat_in_memory(config):
     assert config.worker_tmp_dir == "/dev/shm"
+
+
+def test_each_worker_listens_on_its_own_socket(config):
+    # The kernel then spreads connections over the workers (one shared socket
+    # let one worker take them all).
+    assert config.reuse_port is True
