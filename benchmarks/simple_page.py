@@ -103,10 +103,20 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--reuse-port", action="store_true", help="compare reuse_port off/on")
     args = parser.parse_args()
+    database_url = os.environ.get("DATABASE_URL", "")
+    if liveserver.is_postgresql(database_url):
+        # A database of its own next to the one named, dropped at the end.
+        with liveserver.throwaway_postgresql_database(database_url, "simple_page") as (url, _):
+            run(args, url)
+    else:
+        run(args, None)
+
+
+def run(args: argparse.Namespace, database_url: str | None) -> None:
     base = (sys.executable, "-m", "gunicorn")
     with tempfile.TemporaryDirectory() as tmp:
         var_dir = Path(tmp)
-        env = liveserver.server_env(var_dir, os.environ.get("DATABASE_URL"))
+        env = liveserver.server_env(var_dir, database_url)
         liveserver.manage(env, "migrate", "--noinput")
         liveserver.manage(env, "shell", "-c", POPULATE.format(files=args.files))
         variants = {"local copies off": ({"PAGE_LOCAL_CACHE_SECONDS": "0"}, base)}
