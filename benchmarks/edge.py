@@ -15,8 +15,10 @@ Targets (2 wrk threads, 32 connections, ``--seconds`` per cell, 127.0.0.1 only):
   (SQLite, disk cache) and, when DATABASE_URL names a PostgreSQL server, on a
   throwaway database next to it with REDIS_URL's Redis;
 - the app behind the edge (tests/edge.py: a private varnishd by edge/run);
-- pypiserver, 2 gevent workers, serving the same files (a virtualenv under
-  .cache/bench-pypiserver, created on first use).
+- pypiserver, gunicorn with 2 gevent workers, serving the same files with its
+  fastest backend, cached-dir (``--pypiserver-backend simple-dir``: the default
+  one, which re-lists the directory on every request); a virtualenv under
+  .cache/bench-pypiserver, created on first use.
 
 Pages: the simple page of a 1,000-file project with pip's Accept header (the
 app answers JSON) and with ``Accept: text/html``, a round-robin rotation over
@@ -388,13 +390,13 @@ def onemeg_url(base_url: str) -> str:
     return urljoin(page_url, href)
 
 
-def start_pypiserver(bin_dir: Path, workdir: Path):
+def start_pypiserver(bin_dir: Path, workdir: Path, backend: str):
     root = workdir / "pypiserver-packages"
     root.mkdir()
     fill_pypiserver_root(root)
     app = (
         f"pypiserver:app(root={str(root)!r}, authenticate=[], password_file='.', "
-        "disable_fallback=True, backend_arg='simple-dir')"
+        f"disable_fallback=True, backend_arg={backend!r})"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYPISERVER")}
     return start_gunicorn(
@@ -711,6 +713,12 @@ def parse_args(argv):
         help="directories of real distributions to fill .cache/bench-dists from",
     )
     parser.add_argument("--skip-postgresql", action="store_true")
+    parser.add_argument(
+        "--pypiserver-backend",
+        choices=["cached-dir", "simple-dir"],
+        default="cached-dir",
+        help="cached-dir (its fastest, watchdog) or simple-dir (re-lists on every request)",
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument("--populate", action="store_true", help=argparse.SUPPRESS)
@@ -730,8 +738,8 @@ def main(argv=None) -> int:
     nginx = ensure_nginx()
     pypiserver_bin = ensure_venv(
         PYPISERVER_VENV,
-        "import pypiserver, gevent, gunicorn, passlib",
-        ["pypiserver[passlib]", "gevent", "gunicorn"],
+        "import pypiserver, gevent, gunicorn, passlib, watchdog",
+        ["pypiserver[passlib]", "gevent", "gunicorn", "watchdog"],
     )
     twine_bin = ensure_venv(TWINE_VENV, "import twine", ["twine>=7"])
     files = real_files(args.files, args.real_files_from or list(DEFAULT_REAL_FILES))
@@ -790,7 +798,7 @@ def main(argv=None) -> int:
                 finally:
                     stop(process)
 
-            server = start_pypiserver(pypiserver_bin, workdir)
+            server = start_pypiserver(pypiserver_bin, workdir, args.pypiserver_backend)
             try:
                 bench.pages("pypiserver", server.url)
                 bench.twine("pypiserver", twine_bin, f"{server.url}/", ("bench", "bench"), files)
@@ -822,7 +830,7 @@ def main(argv=None) -> int:
         f"{time.monotonic() - started:.0f} s",
         f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}",
         "app: gunicorn 2 workers gthread x4 (access log on); edge: varnishd edge/default.vcl; "
-        "nginx: 2 workers; pypiserver: gunicorn 2 gevent workers, simple-dir",
+        f"nginx: 2 workers; pypiserver: gunicorn 2 gevent workers, {args.pypiserver_backend}",
         f"wrk -t{settings.wrk_threads} -c{settings.connections} -d{settings.duration}s; "
         f"twine upload of {len(files)} real files (twine 7)",
         "=" * 78,
