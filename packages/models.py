@@ -116,8 +116,9 @@ class Release(models.Model):
     summary = models.CharField(max_length=512, blank=True)
     description = models.TextField(blank=True)
     description_content_type = models.CharField(max_length=128, blank=True)
-    # Rendered and sanitized once, at upload (packages.rendering); pages show
-    # it as it is. The renderer version tells which rows to render again.
+    # Rendered and sanitized once, after the upload (packages.descriptions);
+    # pages show it as it is. The renderer version tells which rows to render
+    # again; "pending" means not rendered yet.
     description_html = models.TextField(blank=True, editable=False)
     description_renderer = models.CharField(max_length=32, blank=True, editable=False)
     author = models.TextField(blank=True)
@@ -146,6 +147,15 @@ class Release(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["project", "canonical_version"], name="release_version_unique"
+            ),
+        ]
+        indexes = [
+            # The few releases whose description waits for its render
+            # (packages.descriptions), found by the worker at every poll.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(description_renderer="pending"),
+                name="release_description_pending",
             ),
         ]
 

@@ -30,6 +30,7 @@ from moderation.names import (
 )
 from pypi_site.ratelimit import limit, try_again
 
+from . import descriptions
 from .cache import purge_project_on_commit
 from .distributions import (
     DistributionFilename,
@@ -46,7 +47,7 @@ from .metadata import MetadataError, ReleaseMetadata, validate_upload_metadata
 from .models import File, FileRegistry, Project, Release, Role
 from .names import normalize_project_name
 from .permissions import user_can_upload
-from .rendering import RENDERER_VERSION, render_description
+from .rendering import RENDERER_VERSION
 from .search import search_index_update
 from .storage import (
     StorageUnavailable,
@@ -89,7 +90,6 @@ class Upload:
     dist: DistributionFilename | None = None
     project: Project | None = None
     core_metadata: bytes = b""
-    description_html: str | None = None  # None: not rendered (yet)
     # For a new project: the popular project its name is one edit away from.
     similar_to: str | None = None
     # The kill switches that are on, read once (check_kill_switches).
@@ -365,26 +365,6 @@ def check_content(upload: Upload) -> None:
         raise UploadError(str(exc)) from None
 
 
-def _rendered_description(upload: Upload) -> str:
-    fields = upload.metadata.fields
-    return render_description(
-        fields.get("description", ""), fields.get("description_content_type", "")
-    )
-
-
-def render(upload: Upload) -> None:
-    # Before the transaction, so no lock waits on a long README; and only for a
-    # new release, since a file added to an existing one keeps its description.
-    if (
-        upload.project is not None
-        and Release.objects.filter(
-            project=upload.project, canonical_version=upload.metadata.canonical_version
-        ).exists()
-    ):
-        return
-    upload.description_html = _rendered_description(upload)
-
-
 # --- storing and committing ---------------------------------------------------
 
 
@@ -441,16 +421,16 @@ def _get_or_create_release(upload: Upload, project: Project) -> Release:
         is_prerelease=metadata.version.is_prerelease,
         uploader=upload.user,
         metadata_version=metadata.metadata_version,
-        # Rendered here only if the release this upload expected to join was
-        # deleted in the meantime.
-        description_html=(
-            upload.description_html
-            if upload.description_html is not None
-            else _rendered_description(upload)
+        # Rendered after the commit (packages.descriptions): an empty one needs no render.
+        description_renderer=(
+            descriptions.PENDING
+            if metadata.fields.get("description", "").strip()
+            else RENDERER_VERSION
         ),
-        description_renderer=RENDERER_VERSION,
         **metadata.fields,
     )
+    if descriptions.is_pending(release):
+        transaction.on_commit(lambda: descriptions.after_commit.submit(release.pk))
     search_index_update(project)
     journal_append(
         project=project,
@@ -614,7 +594,6 @@ def release_file_upload(
     try:
         check_release_rules(upload)
         check_content(upload)
-        render(upload)
         return store_and_commit(upload)
     except UploadError:
         # Identical bytes always succeed. A concurrent upload of them that

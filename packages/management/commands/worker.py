@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import connection
 
-from packages import downloads, purges
+from packages import descriptions, downloads, purges
 from packages.downloads import flusher
 
 logger = logging.getLogger(__name__)
@@ -18,7 +18,8 @@ POLL_SECONDS = 1.0
 
 class Command(BaseCommand):
     help = (
-        "The background worker: purges the edge caches from the durable queue (retrying "
+        "The background worker: renders the descriptions of new releases, purges the edge "
+        "caches from the durable queue (retrying "
         "failed purges until they succeed) and moves download counts to the database. Runs "
         "until SIGTERM or SIGINT, finishing what it is doing; any number may run, on any "
         "number of machines."
@@ -29,6 +30,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, once, **options):
         if once:
+            descriptions.render_all_pending()
             done = purges.work_all_due()
             if settings.DOWNLOAD_COUNTS_FLUSH_SECONDS:
                 flusher.tick()
@@ -60,6 +62,8 @@ class Command(BaseCommand):
     @staticmethod
     def tick(*, flush: bool) -> None:
         try:
+            # Renders first: each queues the purge of its project's pages.
+            descriptions.render_all_pending()
             purges.work_all_due()
             if flush:
                 # The serving processes' own tick: one flush per interval for
