@@ -76,6 +76,7 @@ def test_model_names_read_well(project, owner):
     from packages.models import (
         Classifier,
         DownloadCount,
+        EdgePurge,
         File,
         FileRegistry,
         Release,
@@ -99,6 +100,7 @@ def test_model_names_read_well(project, owner):
     )
     day = datetime.date(2026, 11, 21)
     assert str(DownloadCount(file_id=7, day=day, count=12)) == "7 on 2026-11-21: 12"
+    assert str(EdgePurge(keys="simple-a project-a")) == "simple-a project-a"
     assert File(metadata_sha256_digest="ab").has_metadata
     assert not File().has_metadata
 
