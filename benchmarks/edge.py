@@ -522,18 +522,34 @@ class Bench:
         self.cell(target, "twine_upload", upload)
 
 
-def varnish_backend_requests(workdir: Path) -> int:
+def varnish_counter(workdir: Path, name: str) -> int:
     result = subprocess.run(
-        ["varnishstat", "-n", str(workdir), "-1", "-f", "MAIN.backend_req"],
+        ["varnishstat", "-n", str(workdir), "-1", "-f", name],
         capture_output=True,
         text=True,
         timeout=30,
         check=False,
     )
     for line in result.stdout.splitlines():
-        if line.startswith("MAIN.backend_req"):
+        if line.split()[:1] == [name]:
             return int(line.split()[1])
-    raise BenchError(f"varnishstat gave no MAIN.backend_req: {result.stdout}{result.stderr}")
+    raise BenchError(f"varnishstat gave no {name}: {result.stdout}{result.stderr}")
+
+
+def varnish_backend_requests(workdir: Path) -> int:
+    return varnish_counter(workdir, "MAIN.backend_req")
+
+
+def health_answers(access_log: Path) -> dict[str, int]:
+    """The app's answers to the edge's health probe, by status (access log)."""
+    counts: dict[str, int] = {}
+    if access_log.exists():
+        with access_log.open(errors="replace") as handle:
+            for line in handle:
+                if '"GET /_health/' in line:
+                    status = line.split('" ', 1)[1].split()[0] if '" ' in line else "?"
+                    counts[status] = counts.get(status, 0) + 1
+    return counts
 
 
 def app_rotation_hits(access_log: Path) -> int:
@@ -600,6 +616,13 @@ def measure_app(
             }
 
         bench.pages(f"edge {label}", edge.url, rotation_extra=origin_share)
+        # Whether the edge held the app for down during the load (its probe,
+        # /_health/, answering late or not 200): misses then get the edge's 503.
+        bench.results[f"edge {label}"]["probe"] = {
+            "backend_unhealthy": varnish_counter(varnish_dir, "MAIN.backend_unhealthy"),
+            "app_health_answers": health_answers(access_log),
+        }
+        log(f"[edge {label}] probe: {bench.results[f'edge {label}']['probe']}")
         stop_edge(edge)
         edge = None
         bench.twine(f"app {label}", twine_bin, f"{server.url}/legacy/", ("__token__", token), files)
