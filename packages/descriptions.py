@@ -6,8 +6,9 @@ shows the description as plain text, with a note, until it is rendered. After
 the commit the process that made the upload renders it (in a serving process a
 thread of its own does, so no request waits for the renderer); ``manage.py
 worker`` renders whatever is still pending (that attempt failed, or the
-process died first). Once a description is stored, the project's pages are
-purged from the caches and the edges.
+process died first). Once a description is stored, the edges forget the
+project's web pages (the only pages that show it; ``render_descriptions`` does
+the same).
 
 Rendering twice is harmless: a release is saved only while it is still
 pending, so the first render stored wins and the project is purged once.
@@ -20,7 +21,6 @@ import threading
 from django.db import connection, transaction
 
 from . import purges
-from .cache import purge_project_on_commit
 from .models import Release
 from .rendering import RENDERER_VERSION, render_description
 
@@ -46,7 +46,7 @@ def _render(release: Release) -> bool:
         )
         if saved:
             # Pages cached while it was pending show it as plain text.
-            purge_project_on_commit(release.project.normalized_name)
+            purges.enqueue([f"project-{release.project.normalized_name}"])
     return bool(saved)
 
 

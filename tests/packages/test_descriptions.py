@@ -60,6 +60,11 @@ def test_the_upload_answers_before_the_description_is_rendered(
     assert "project-sample-project" in purged_keys()
 
 
+def test_a_render_purges_only_the_project_pages(project):
+    descriptions.render_release(pending_release(project).pk)
+    assert purged_keys() == ["project-sample-project"]
+
+
 def test_an_empty_description_is_not_left_pending(client, token):
     assert post_upload(client, make_wheel(description="  \n"), token).status_code == 200
     release = Release.objects.get()
