@@ -32,10 +32,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from tests.liveserver import (  # noqa: E402
     gunicorn_server,
+    http_get,
     manage,
     post_upload,
+    run,
     server_env,
     superuser_with_token,
+    twine_upload_command,
 )
 
 NAME = "bench-profile"
@@ -147,7 +150,13 @@ def fields(path: Path, version: str, readme: str, content_type: str) -> dict:
 
 
 def descendants(pid: int) -> list[int]:
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    # Any thread's children: a request thread starts the fork server.
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            children += (task / "children").read_text().split()
+        except FileNotFoundError:  # a thread that has just ended
+            continue
     return [pid] + [p for child in children for p in descendants(int(child))]
 
 
@@ -192,6 +201,9 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=100, help="wheels to upload")
     parser.add_argument("--code", type=Path, default=REPO, help="checkout to serve from")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument(
+        "--twine", action="store_true", help="upload them all with one `twine upload` instead"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="upload-profile-"))
     try:
@@ -203,8 +215,38 @@ def main() -> int:
             uploads.append((path, version, readme, content_type))
         env = server_env(work / "var", os.environ.get("DATABASE_URL"))
         manage(env, "migrate", "--noinput")
+        manage(env, "collectstatic", "--noinput", "--verbosity", "0")  # the project page's
         token = superuser_with_token(env, "bench", "bench-password-1")
         with gunicorn_server(env, work, workers=1, threads=2, cwd=args.code) as server:
+            if args.twine:
+                command = twine_upload_command(
+                    f"{server.url}/legacy/",
+                    [upload[0] for upload in uploads],
+                    username="__token__",
+                    password=token,
+                )
+                cpu_before = server_cpu(server.process.pid)
+                start = time.perf_counter()
+                result = run(command, env=dict(os.environ), timeout=600)
+                elapsed = time.perf_counter() - start
+                if result.returncode:
+                    raise SystemExit(f"twine failed: {result.stdout[-2000:]}{result.stderr}")
+                # Descriptions are rendered after each upload's answer, in order:
+                # the last one rendered means all are.
+                last = f"{server.url}/project/{NAME}/{uploads[-1][1]}/"
+                while b"being rendered" in (page := http_get(last)).body:
+                    time.sleep(0.05)
+                if page.status != 200 or b"<h3>bench-profile</h3>" not in page.body:
+                    raise SystemExit(f"{last}: no rendered description: {page.describe()}")
+                rendered = time.perf_counter() - start - elapsed
+                cpu = server_cpu(server.process.pid) - cpu_before
+                print(
+                    f"server code: {args.code}; one twine upload of {len(uploads)} files: "
+                    f"{elapsed:.1f} s, {len(uploads) / elapsed:.1f} files/s; "
+                    f"server CPU {cpu * 1000 / len(uploads):.1f} ms per file; the last "
+                    f"description rendered {rendered:.1f} s after twine ended"
+                )
+                return 0
             walls, cpus = [], []
             for path, version, readme, content_type in uploads:
                 cpu_before = server_cpu(server.process.pid)
