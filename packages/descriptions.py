@@ -14,6 +14,7 @@ Rendering twice is harmless: a release is saved only while it is still
 pending, so the first render stored wins and the project is purged once.
 """
 
+import atexit
 import logging
 import queue
 import threading
@@ -77,11 +78,15 @@ def render_all_pending() -> int:
 
 class AfterCommit:
     """The first render of a release, after its commit: in a serving process
-    (``purges.purger.serving``) on a thread of its own, elsewhere at once."""
+    (``purges.purger.serving``) on a thread of its own, elsewhere at once.
+    Idle for ``idle_seconds``, the thread also renders whatever is pending
+    (a process that died before its render), as the purge thread works due
+    purges: one machine needs no separate worker."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, idle_seconds: float = 30) -> None:
+        self.idle_seconds = idle_seconds
         self._lock = threading.Lock()
-        self._queue: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[int | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
 
     def submit(self, pk: int) -> None:
@@ -96,19 +101,38 @@ class AfterCommit:
                     target=self._run, name="description-render", daemon=True
                 )
                 self._thread.start()
+                atexit.register(self.stop)
 
     def _run(self) -> None:
         while True:
-            self._attempt(self._queue.get())
+            try:
+                pk = self._queue.get(timeout=self.idle_seconds)
+            except queue.Empty:
+                self._guarded(render_all_pending)
+            else:
+                if pk is None:
+                    return
+                self._attempt(pk)
             # The thread keeps no connection open between renders.
             connection.close()
 
+    def stop(self) -> None:
+        """Render what is queued, then end the thread (at a graceful exit)."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
     def _attempt(self, pk: int) -> None:
+        self._guarded(lambda: render_release(pk))
+
+    @staticmethod
+    def _guarded(work) -> None:
         try:
-            render_release(pk)
+            work()
         except Exception:
             # After the commit nothing may fail the upload: the worker renders it.
-            logger.exception("Could not render the description of release %s now", pk)
+            logger.exception("Could not render descriptions now; the worker will")
 
 
 after_commit = AfterCommit()

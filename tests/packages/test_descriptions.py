@@ -117,9 +117,7 @@ def test_the_worker_loop_renders_pending_releases(project):
 def test_a_failed_attempt_after_the_commit_is_logged_not_raised(caplog):
     with caplog.at_level(logging.ERROR, logger="packages.descriptions"):
         descriptions.after_commit.submit("not a release id")
-    assert caplog.records[-1].getMessage() == (
-        "Could not render the description of release not a release id now"
-    )
+    assert caplog.records[-1].getMessage() == ("Could not render descriptions now; the worker will")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -137,4 +135,23 @@ def test_a_serving_process_renders_on_a_thread_of_its_own(project, monkeypatch, 
             time.sleep(0.05)
     thread = renderer._thread
     assert thread is not None and thread.name == "description-render" and thread.is_alive()
+    renderer.stop()
+    assert not thread.is_alive()
+    renderer.stop()  # once stopped, nothing to stop
+    connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_idle_serving_process_renders_what_another_left_pending(project, monkeypatch, settings):
+    settings.EDGE_PURGE_URLS = []
+    monkeypatch.setattr(purges.purger, "serving", True)
+    renderer = descriptions.AfterCommit(idle_seconds=0.05)
+    renderer.submit(pending_release(project, "1.0").pk)
+    # Committed by a process that died before its render.
+    left = pending_release(project, "2.0")
+    deadline = time.monotonic() + 30
+    while Release.objects.get(pk=left.pk).description_renderer != RENDERER_VERSION:
+        assert time.monotonic() < deadline, "not rendered"
+        time.sleep(0.05)
+    renderer.stop()
     connection.close()
