@@ -757,6 +757,18 @@ def main(argv=None) -> int:
         populate()
         return 0
     started = time.monotonic()
+    # The code the servers run: read before they start (the tree may move on).
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+    ).stdout.strip()
+    changed = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    if changed:
+        commit += f" + {len(changed)} uncommitted changes to tracked files"
     settings = Settings(wrk=ensure_wrk(False), duration=args.seconds)
     nginx = ensure_nginx()
     pypiserver_bin = ensure_venv(
@@ -836,17 +848,6 @@ def main(argv=None) -> int:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
 
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-    ).stdout.strip()
-    changed = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    ).stdout.splitlines()
-    if changed:
-        commit += f" + {len(changed)} uncommitted changes to tracked files"
     header = [
         "=" * 78,
         f"benchmarks/edge.py {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, commit {commit}, "
