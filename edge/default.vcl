@@ -20,16 +20,21 @@ backend app {
     # An upload is answered once the whole file has been read and checked.
     .first_byte_timeout = 300s;
     .between_bytes_timeout = 60s;
-    # A probe every second, so the edge knows within about two seconds that the
-    # app is gone (and serves stale) or back (and serves fresh).
+    # A probe every second: the edge knows within about four seconds that the
+    # app is gone (and serves stale; a fetch that fails meanwhile falls back on
+    # the stale copy too) and within two that it is back (and serves fresh).
+    # Generous on slowness: under full load a healthy app's /_health/ (database,
+    # cache and storage checks) was seen answering after more than 2 s, and a
+    # 2 s timeout with two of three probes required marked it sick, turning
+    # misses into 503s (benchmarks/edge.py, PostgreSQL + Redis, 2 of 4 runs).
     .probe = {
         .request = "GET /_health/ HTTP/1.1"
             "Host: @PROBE_HOST@"
             "User-Agent: pypi-site-edge-probe"
             "Connection: close";
         .interval = 1s;
-        .timeout = 2s;
-        .window = 3;
+        .timeout = 4s;
+        .window = 5;
         .threshold = 2;
         .initial = 2;
     }
