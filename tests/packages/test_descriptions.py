@@ -2,7 +2,6 @@
 first attempt after the commit, and the worker."""
 
 import logging
-import time
 from io import StringIO
 
 import pytest
@@ -13,6 +12,7 @@ from packages import descriptions, purges
 from packages.models import EdgePurge, Release
 from packages.rendering import RENDERER_VERSION
 from tests.factories import make_release, make_wheel, post_upload
+from tests.polling import wait_until
 
 README = "# Title\n\nSome *text* <script>alert(1)</script>\n"
 
@@ -120,6 +120,10 @@ def test_a_failed_attempt_after_the_commit_is_logged_not_raised(caplog):
     assert caplog.records[-1].getMessage() == ("Could not render descriptions now; the worker will")
 
 
+def rendered(pk: int) -> bool:
+    return Release.objects.get(pk=pk).description_renderer == RENDERER_VERSION
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_serving_process_renders_on_a_thread_of_its_own(project, monkeypatch, settings):
     # No edge: the purge thread (also started by "serving") would outlive the test.
@@ -129,10 +133,7 @@ def test_a_serving_process_renders_on_a_thread_of_its_own(project, monkeypatch, 
     releases = [pending_release(project, version) for version in ("1.0", "2.0")]
     for release in releases:
         renderer.submit(release.pk)
-        deadline = time.monotonic() + 30
-        while Release.objects.get(pk=release.pk).description_renderer != RENDERER_VERSION:
-            assert time.monotonic() < deadline, "not rendered"
-            time.sleep(0.05)
+        assert wait_until(lambda pk=release.pk: rendered(pk)), "not rendered"
     thread = renderer._thread
     assert thread is not None and thread.name == "description-render" and thread.is_alive()
     renderer.stop()
@@ -149,9 +150,6 @@ def test_an_idle_serving_process_renders_what_another_left_pending(project, monk
     renderer.submit(pending_release(project, "1.0").pk)
     # Committed by a process that died before its render.
     left = pending_release(project, "2.0")
-    deadline = time.monotonic() + 30
-    while Release.objects.get(pk=left.pk).description_renderer != RENDERER_VERSION:
-        assert time.monotonic() < deadline, "not rendered"
-        time.sleep(0.05)
+    assert wait_until(lambda: rendered(left.pk)), "not rendered"
     renderer.stop()
     connection.close()

@@ -7,7 +7,6 @@ import gzip
 import io
 import json
 import threading
-import time
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -22,6 +21,7 @@ from packages.download_log import parse_line
 from packages.models import DownloadCount, ImportedDownloadLog
 from pypi_site.fastpath import file_answer
 from tests.factories import add_file, make_release, make_sdist, make_wheel
+from tests.polling import wait_until
 from tests.pypi_site.test_fastpath import environ
 
 pytestmark = pytest.mark.django_db
@@ -298,9 +298,7 @@ def test_a_serving_process_moves_the_counts_itself(
     assert thread.is_alive()
 
     # No cron, no command: the process's thread writes them.
-    deadline = time.monotonic() + 10
-    while not DownloadCount.objects.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(DownloadCount.objects.exists, seconds=10)
     assert stored_counts() == {(wheel.id, downloads.today()): 3}
 
     # At a graceful exit the thread stops and what is left is written.
