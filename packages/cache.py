@@ -23,6 +23,7 @@ from django.core.cache import cache
 from django.db import transaction
 
 from .purges import enqueue, project_keys
+from .surrogate import purges_configured
 
 SIMPLE_FORMATS = ("html", "json")
 # Part of every page key. Moved whenever packages.simple.CachedPage changes
@@ -58,7 +59,7 @@ def local_seconds() -> float:
     copy lives under the echo (none at all when the echo is 0 or 1 s).
     """
     seconds = settings.PAGE_LOCAL_CACHE_SECONDS
-    if settings.EDGE_PURGE_URLS or (settings.FASTLY_API_TOKEN and settings.FASTLY_SERVICE_ID):
+    if purges_configured():
         seconds = min(seconds, settings.EDGE_PURGE_ECHO_SECONDS - 1)
     return max(seconds, 0)
 
