@@ -16,8 +16,10 @@ class Project(models.Model):
     normalized_name = models.CharField(max_length=200, unique=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
     last_serial = models.BigIntegerField(default=0, editable=False)
-    # Per-project overrides of UPLOAD_MAX_BYTES and PROJECT_MAX_BYTES.
-    upload_limit = models.BigIntegerField(null=True, blank=True)
+    # Per-project overrides of UPLOAD_MAX_BYTES and PROJECT_MAX_BYTES. Indexed:
+    # every upload reads the largest upload_limit before it reads the body
+    # (packages.upload_handler), which must not scan every project.
+    upload_limit = models.BigIntegerField(null=True, blank=True, db_index=True)
     total_size_limit = models.BigIntegerField(null=True, blank=True)
     total_size = models.BigIntegerField(default=0, editable=False)
     # Set by a moderator (moderation.services): the project vanishes from every
