@@ -13,8 +13,10 @@ no database query: the serial travels with the bytes.
 
 import functools
 import hashlib
+import io
+import itertools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
@@ -51,6 +53,10 @@ _OFFERED = (*CONTENT_TYPES, *LATEST_ALIASES)
 # visible at once; the limit only bounds a page that outlived a missed purge
 # (a process that died between its commit and its purge).
 PAGE_CACHE_SECONDS = 300
+
+# Projects read and rendered at a time for /simple/: its memory is the two
+# bodies plus this many rows, whatever the number of projects.
+INDEX_CHUNK_ROWS = 2000
 
 
 class CachedPage(NamedTuple):
@@ -115,12 +121,6 @@ class ProjectListing:
     serial: int
     versions: list[str]
     files: list[FileLink]
-
-
-@dataclass(frozen=True, slots=True)
-class IndexListing:
-    serial: int
-    projects: list[tuple[str, str, int]]  # (name, normalized_name, last_serial)
 
 
 def project_listing(normalized_name: str) -> ProjectListing | None:
@@ -188,13 +188,16 @@ def _global_serial() -> int:
     return JournalEntry.objects.aggregate(serial=Max("id"))["serial"] or 0
 
 
-def index_listing() -> IndexListing:
-    projects = list(
+def index_rows() -> Iterator[tuple[str, str, int]]:
+    """(name, normalized_name, last_serial) of every visible project, by name,
+    fetched ``INDEX_CHUNK_ROWS`` at a time (a server-side cursor on PostgreSQL):
+    the index of half a million projects never holds them all as Python objects."""
+    return (
         Project.objects.visible()
         .order_by("normalized_name")
         .values_list("name", "normalized_name", "last_serial")
+        .iterator(chunk_size=INDEX_CHUNK_ROWS)
     )
-    return IndexListing(serial=_global_serial(), projects=projects)
 
 
 # --- Rendering ------------------------------------------------------------------
@@ -264,27 +267,54 @@ def render_detail_json(listing: ProjectListing) -> bytes:
     )
 
 
-def render_index_html(listing: IndexListing) -> bytes:
+class _Body:
+    """A page's bytes written a piece at a time, digested as they come."""
+
+    def __init__(self):
+        self._buffer = io.BytesIO()
+        self._digest = hashlib.blake2b(digest_size=16)
+
+    def write(self, text: str) -> None:
+        data = text.encode()
+        self._buffer.write(data)
+        self._digest.update(data)
+
+    def page(self, serial: int) -> CachedPage:
+        # getvalue() hands over the buffer itself when nothing else holds it:
+        # the body is not copied once more.
+        return CachedPage(self._buffer.getvalue(), self._digest.hexdigest(), str(serial))
+
+
+def render_index(rows: Iterable[tuple[str, str, int]], serial: int) -> dict[str, CachedPage]:
+    """The index in both formats ("html", "json"), written chunk by chunk as the
+    rows stream in: what it holds besides the two bodies is one chunk of rows."""
     base = reverse("simple-index")
-    parts = [_HTML_HEAD, "    <title>Simple index</title>\n  </head>\n  <body>\n"]
-    parts += [
-        f'    <a href="{base}{normalized}/">{escape(name)}</a>\n'
-        for name, normalized, _serial in listing.projects
-    ]
-    parts.append("  </body>\n</html>\n")
-    return "".join(parts).encode()
+    html, data = _Body(), _Body()
+    html.write(f"{_HTML_HEAD}    <title>Simple index</title>\n  </head>\n  <body>\n")
+    meta = json.dumps({"api-version": API_VERSION, "_last-serial": serial}, separators=(",", ":"))
+    data.write(f'{{"meta":{meta},"projects":[')
+    separator = ""
+    for chunk in _chunks(rows, INDEX_CHUNK_ROWS):
+        html.write(
+            "".join(
+                f'    <a href="{base}{normalized}/">{escape(name)}</a>\n'
+                for name, normalized, _serial in chunk
+            )
+        )
+        # The chunk's list without its brackets: json.dumps writes each entry
+        # exactly as it would inside the whole document.
+        entries = [{"name": name, "_last-serial": last} for name, _normalized, last in chunk]
+        data.write(separator + json.dumps(entries, separators=(",", ":"))[1:-1])
+        separator = ","
+    html.write("  </body>\n</html>\n")
+    data.write("]}")
+    return {"html": html.page(serial), "json": data.page(serial)}
 
 
-def render_index_json(listing: IndexListing) -> bytes:
-    return _json_bytes(
-        {
-            "meta": {"api-version": API_VERSION, "_last-serial": listing.serial},
-            "projects": [
-                {"name": name, "_last-serial": serial}
-                for name, _normalized, serial in listing.projects
-            ],
-        }
-    )
+def _chunks(rows: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(rows)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
 
 
 # --- Cached pages ---------------------------------------------------------------
@@ -349,10 +379,8 @@ def index_page(fmt: str) -> CachedPage:
     page = cached_index_page(fmt)
     if page is not None:
         return page
-    listing = index_listing()
-    pages = {
-        simple_index_key("html"): _page(render_index_html(listing), listing.serial),
-        simple_index_key("json"): _page(render_index_json(listing), listing.serial),
-    }
-    _store(pages, listing.serial, _global_serial)
+    serial = _global_serial()
+    rendered = render_index(index_rows(), serial)
+    pages = {simple_index_key(name): page for name, page in rendered.items()}
+    _store(pages, serial, _global_serial)
     return pages[simple_index_key(fmt)]
