@@ -1,9 +1,13 @@
 """Streams uploaded files to a temporary file while hashing them.
 
 Memory stays flat whatever the file's size: each chunk is hashed, written and
-forgotten. A file over the largest limit any project has is not written at all
-past that limit: its remaining bytes are read and dropped, so the client still
-gets our 400 answer instead of a reset connection mid-send.
+forgotten. A big file is the server's heaviest request, so the chunks are large
+(1 MiB), the three digests are computed side by side in threads and the file is
+flushed to disk as it comes (see StreamDigests and receive_data_chunk).
+
+A file over the largest limit any project has is not written at all past that
+limit: its remaining bytes are read and dropped, so the client still gets our
+400 answer instead of a reset connection mid-send.
 
 The temporary file has no name: a worker killed mid-upload leaves nothing
 behind, the kernel frees it with the process. Where the filesystem allows
@@ -14,6 +18,8 @@ import hashlib
 import html
 import os
 import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from django.conf import settings
@@ -57,6 +63,69 @@ def open_file_path(handle) -> str:
     return f"/proc/self/fd/{handle.fileno()}"
 
 
+# Django's multipart parser reads the body this much at a time (its default is
+# 64 KiB). gunicorn receives up to 1 MiB per recv() and keeps what the
+# application has not read yet: with 64 KiB reads it copied that remainder
+# again on every read, a quarter of a big upload's time.
+CHUNK_SIZE = 1024 * 1024
+# Below this a chunk is hashed in the request's thread: handing it to another
+# costs more than the hashing (a typical upload is one chunk of a few KiB).
+PARALLEL_HASH_MIN_BYTES = 256 * 1024
+# Dirty pages are written out every this many bytes while the upload arrives,
+# so the fsync before the file is stored waits for the last few only.
+SYNC_EVERY_BYTES = 32 * 1024 * 1024
+
+_hash_pool: ThreadPoolExecutor | None = None
+_hash_pool_lock = threading.Lock()
+
+
+def hash_pool() -> ThreadPoolExecutor:
+    """The threads that hash big chunks, made on first use (after gunicorn's
+    fork: a thread does not survive a fork), shared by the process's uploads."""
+    global _hash_pool
+    with _hash_pool_lock:
+        if _hash_pool is None:
+            _hash_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="upload-hash")
+        return _hash_pool
+
+
+class StreamDigests:
+    """sha256, blake2b-256 and md5 of a stream, fed chunk by chunk.
+
+    Each of them alone is slower than the disk (measured 940, 460 and 425
+    MiB/s one after the other: 180 MiB/s). hashlib releases the GIL while it
+    hashes a buffer of more than 2 KiB, so md5 and blake2b run in two pool
+    threads while the request's thread hashes sha256, writes the chunk and
+    reads the next one. At most one chunk per digest is in flight: memory
+    stays flat, and the updates of each digest keep their order.
+    """
+
+    def __init__(self):
+        self.sha256 = hashlib.sha256()
+        self.blake2_256 = hashlib.blake2b(digest_size=32)
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self._pending = ()
+
+    def update(self, data: bytes) -> None:
+        self.wait()
+        if len(data) >= PARALLEL_HASH_MIN_BYTES:
+            pool = hash_pool()
+            self._pending = (
+                pool.submit(self.md5.update, data),
+                pool.submit(self.blake2_256.update, data),
+            )
+        else:
+            self.md5.update(data)
+            self.blake2_256.update(data)
+        self.sha256.update(data)
+
+    def wait(self) -> None:
+        """Until every chunk given to update() is in the digests."""
+        for future in self._pending:
+            future.result()
+        self._pending = ()
+
+
 class HashedUploadedFile(UploadedFile):
     """A received file with its digests and true size.
 
@@ -66,22 +135,23 @@ class HashedUploadedFile(UploadedFile):
 
     def __init__(self, name, content_type, charset, content_type_extra=None):
         super().__init__(anonymous_temp_file(), name, content_type, 0, charset, content_type_extra)
-        self.sha256 = hashlib.sha256()
-        self.blake2_256 = hashlib.blake2b(digest_size=32)
-        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.digests = StreamDigests()
         self.truncated = False
 
     @property
     def sha256_digest(self) -> str:
-        return self.sha256.hexdigest()
+        self.digests.wait()
+        return self.digests.sha256.hexdigest()
 
     @property
     def blake2_256_digest(self) -> str:
-        return self.blake2_256.hexdigest()
+        self.digests.wait()
+        return self.digests.blake2_256.hexdigest()
 
     @property
     def md5_digest(self) -> str:
-        return self.md5.hexdigest()
+        self.digests.wait()
+        return self.digests.md5.hexdigest()
 
     def temporary_file_path(self) -> str:
         # The archive readers and the store open the file by path.
@@ -89,6 +159,8 @@ class HashedUploadedFile(UploadedFile):
 
 
 class HashingUploadHandler(FileUploadHandler):
+    chunk_size = CHUNK_SIZE
+
     def new_file(self, *args, **kwargs):
         super().new_file(*args, **kwargs)
         upload_temp_dir()
@@ -103,13 +175,18 @@ class HashingUploadHandler(FileUploadHandler):
         if upload.size > self.limit:
             upload.truncated = True
             return None
-        upload.sha256.update(raw_data)
-        upload.blake2_256.update(raw_data)
-        upload.md5.update(raw_data)
+        upload.digests.update(raw_data)
         upload.file.write(raw_data)
+        if upload.size // SYNC_EVERY_BYTES != (upload.size - len(raw_data)) // SYNC_EVERY_BYTES:
+            # Starts the disk on what has come so far, while the rest arrives:
+            # one fsync at the end of a 500 MiB file took 0.25 s, after which
+            # the file was not even checked yet.
+            upload.file.flush()
+            os.fdatasync(upload.file.fileno())
         return None
 
     def file_complete(self, file_size):
+        self.file.digests.wait()
         self.file.file.flush()
         os.fsync(self.file.file.fileno())
         self.file.seek(0)

@@ -1,19 +1,28 @@
 import errno
 import hashlib
+import io
 import os
 import tempfile
+import threading
 
 import pytest
 
+from packages import upload_handler
 from packages.models import Project
 from packages.upload_handler import (
+    CHUNK_SIZE,
+    PARALLEL_HASH_MIN_BYTES,
     HashedUploadedFile,
     HashingUploadHandler,
+    StreamDigests,
+    UploadFormParser,
     anonymous_temp_file,
+    hash_pool,
     largest_upload_limit,
     open_file_path,
     upload_temp_dir,
 )
+from tests.liveserver import multipart
 
 pytestmark = pytest.mark.django_db
 
@@ -40,6 +49,93 @@ def test_digests_are_those_of_the_bytes_received():
     assert upload.sha256_digest == hashlib.sha256(DATA).hexdigest()
     assert upload.blake2_256_digest == hashlib.blake2b(DATA, digest_size=32).hexdigest()
     assert upload.md5_digest == hashlib.md5(DATA, usedforsecurity=False).hexdigest()
+
+
+def digests_of(data: bytes) -> tuple[str, str, str]:
+    return (
+        hashlib.sha256(data).hexdigest(),
+        hashlib.blake2b(data, digest_size=32).hexdigest(),
+        hashlib.md5(data, usedforsecurity=False).hexdigest(),
+    )
+
+
+def test_digests_of_big_chunks_hashed_in_threads_are_those_of_the_bytes(settings):
+    settings.UPLOAD_MAX_BYTES = 10 * CHUNK_SIZE
+    data = os.urandom(3 * PARALLEL_HASH_MIN_BYTES + 5)
+    # Big and small chunks mixed: each digest must see them in order.
+    sizes = [PARALLEL_HASH_MIN_BYTES, 7, PARALLEL_HASH_MIN_BYTES + 3, 100]
+    chunks, start = [], 0
+    for size in sizes:
+        chunks.append(data[start : start + size])
+        start += size
+    chunks.append(data[start:])
+    upload = receive(chunks)
+    got = (upload.sha256_digest, upload.blake2_256_digest, upload.md5_digest)
+    assert got == digests_of(data)
+    with open(upload.temporary_file_path(), "rb") as handle:
+        assert handle.read() == data
+
+
+def test_a_digest_read_while_chunks_are_hashed_waits_for_them():
+    digests = StreamDigests()
+    gate = threading.Event()
+    # Holds the hash threads busy so the chunk's updates are still queued.
+    blockers = [hash_pool().submit(gate.wait) for _ in range(2)]
+    data = os.urandom(PARALLEL_HASH_MIN_BYTES)
+    digests.update(data)
+    threading.Timer(0.05, gate.set).start()
+    upload = HashedUploadedFile("demo-1.0.tar.gz", "application/octet-stream", None)
+    upload.digests = digests
+    assert (upload.sha256_digest, upload.blake2_256_digest, upload.md5_digest) == digests_of(data)
+    assert all(blocker.done() for blocker in blockers)
+    upload.close()
+
+
+def test_the_hash_threads_are_made_once_per_process():
+    assert hash_pool() is hash_pool()
+
+
+class RecordingInput(io.BytesIO):
+    """A request body that remembers the size of every read asked of it."""
+
+    def __init__(self, data: bytes):
+        super().__init__(data)
+        self.sizes = []
+
+    def read(self, size=-1):
+        self.sizes.append(size)
+        return super().read(size)
+
+
+def test_the_body_is_read_a_mebibyte_at_a_time(settings):
+    # gunicorn receives up to 1 MiB at once and copied the unread rest again
+    # on each of Django's default 64 KiB reads.
+    settings.UPLOAD_MAX_BYTES = 10 * CHUNK_SIZE
+    data = os.urandom(3 * CHUNK_SIZE)
+    content_type, segments, length = multipart({"name": "demo"}, "demo-1.0.tar.gz", data)
+    body = RecordingInput(b"".join(segments))
+    meta = {"CONTENT_TYPE": content_type, "CONTENT_LENGTH": str(length)}
+    form, files = UploadFormParser(meta, body, [HashingUploadHandler()], "utf-8").parse()
+    assert set(body.sizes) == {CHUNK_SIZE}
+    assert form["name"] == "demo"
+    assert files["content"].sha256_digest == hashlib.sha256(data).hexdigest()
+    files["content"].close()
+
+
+def test_the_file_is_flushed_to_disk_while_it_arrives(settings, monkeypatch):
+    synced = []
+    real_fdatasync = os.fdatasync
+
+    def fdatasync(descriptor):
+        synced.append(os.fstat(descriptor).st_size)
+        real_fdatasync(descriptor)
+
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    monkeypatch.setattr(upload_handler, "SYNC_EVERY_BYTES", 3000)
+    upload = receive(chunks_of(DATA, 1000))
+    # Each time a multiple of 3000 bytes is passed, what has come so far.
+    assert synced == [3000, 6000, 9000]
+    assert upload.size == len(DATA)
 
 
 def test_received_file_holds_the_bytes_and_is_rewound():
