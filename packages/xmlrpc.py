@@ -7,6 +7,9 @@ XML-RPC reference and the fault-code interoperability convention it uses):
 -32602 wrong arguments, -32500 an error of the method itself. Every method gets
 the request first, then the call's parameters; their annotations are checked
 strictly (an int is not a bool, a bool is not an int), as the public index does.
+An int argument of any size is taken; an int in an answer beyond XML-RPC's 32
+bits (the size of a file of 2 GiB or more) is sent as ``<i8>``, which
+xmlrpc.client reads.
 
 Requests are parsed with defusedxml's expat parser: no DTD, no entity
 declarations, no external references, so entity expansion ("billion laughs")
@@ -372,6 +375,35 @@ def _xml_safe(value):
     return value
 
 
+# <i8>: an int of up to 64 bits, the extension xmlrpc.client (mirrors, pip and
+# other Python tools) reads, as Apache's XML-RPC and others do.
+_I8_MIN, _I8_MAX = -(2**63), 2**63 - 1
+
+
+class _Marshaller(xmlrpc.client.Marshaller):
+    """xmlrpc.client's, but an int beyond XML-RPC's 32 bits goes out as <i8>
+    instead of failing the answer: a file of 2 GiB or more has such a size."""
+
+    dispatch = dict(xmlrpc.client.Marshaller.dispatch)
+
+    def dump_long(self, value: int, write) -> None:
+        if xmlrpc.client.MININT <= value <= xmlrpc.client.MAXINT:
+            tag = "int"
+        elif _I8_MIN <= value <= _I8_MAX:
+            tag = "i8"
+        else:
+            raise Fault(APPLICATION_ERROR, f"server error; {value} is too large for XML-RPC")
+        write(f"<value><{tag}>{value}</{tag}></value>\n")
+
+    dispatch[int] = dump_long
+
+
+def dumps_result(result) -> bytes:
+    """The methodResponse document carrying ``result``."""
+    body = _Marshaller("utf-8", allow_none=True).dumps((_xml_safe(result),))
+    return f"<?xml version='1.0'?>\n<methodResponse>\n{body}</methodResponse>\n".encode()
+
+
 def dumps_fault(fault: xmlrpc.client.Fault) -> bytes:
     return xmlrpc.client.dumps(fault, methodresponse=True, encoding="utf-8").encode()
 
@@ -384,10 +416,7 @@ def handle(request: HttpRequest, body: bytes) -> bytes:
         if function is None:
             raise Fault(METHOD_NOT_FOUND, "server error; requested method not found")
         _check_arguments(function, request, params)
-        result = function(request, *params)
-        return xmlrpc.client.dumps(
-            (_xml_safe(result),), methodresponse=True, allow_none=True, encoding="utf-8"
-        ).encode()
+        return dumps_result(function(request, *params))
     except xmlrpc.client.Fault as fault:
         return dumps_fault(fault)
     except Exception:

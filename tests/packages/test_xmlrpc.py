@@ -515,3 +515,30 @@ def test_a_nul_cannot_reach_a_method(client):
     # XML 1.0 has no NUL, not even as a reference: the parser refuses the call.
     code, _ = fault(raw_call(client, "package_releases", "<string>a&#0;b</string>"))
     assert code == -32700
+
+
+# --- Numbers beyond 32 bits in answers --------------------------------------------------
+
+
+def test_release_urls_of_a_file_of_2_gib_or_more_carry_its_size(client, project):
+    release = make_release(project, "1.0")
+    add_file(release, make_wheel(project.name, "1.0"))
+    release.files.update(size=3 * 2**30)
+    response = post(client, xmlrpc.client.dumps((project.name, "1.0"), "release_urls").encode())
+    assert b"<i8>3221225472</i8>" in response.content
+    [url] = answer(response)
+    assert url["size"] == 3 * 2**30
+
+
+@pytest.mark.parametrize("number", [2**31 - 1, -(2**31), 2**31, 2**63 - 1, -(2**63)])
+def test_answers_carry_every_64_bit_int(number):
+    (result,), _method = xmlrpc.client.loads(rpc.dumps_result([number, True, "x"]))
+    assert result == [number, True, "x"]
+
+
+@pytest.mark.parametrize("number", [2**63, -(2**63) - 1])
+def test_an_int_beyond_64_bits_in_an_answer_is_a_fault_saying_so(number):
+    with pytest.raises(xmlrpc.client.Fault) as caught:
+        rpc.dumps_result({"size": number})
+    assert caught.value.faultCode == rpc.APPLICATION_ERROR
+    assert caught.value.faultString == f"server error; {number} is too large for XML-RPC"
