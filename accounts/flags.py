@@ -32,6 +32,11 @@ KILL_SWITCHES = (
     DISALLOW_NEW_USER_REGISTRATION,
 )
 
+# The switches every HTML page shows (templates/base.html: the read-only
+# banner). Switching one changes every page, so moderation purges them all at
+# the edges; the others change no cached answer.
+SHOWN_ON_PAGES = frozenset({READ_ONLY})
+
 # The messages people see. Uploads answer 403 with the message in the reason
 # phrase, as the public index does (twine prints it; a 5xx would make uv retry).
 UPLOAD_READ_ONLY = "Read-only mode: Uploads are temporarily disabled."

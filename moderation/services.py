@@ -12,12 +12,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.events import record_event
-from accounts.flags import store_flags_on_commit
+from accounts.flags import SHOWN_ON_PAGES, store_flags_on_commit
 from accounts.models import AdminFlag, User
 from packages.cache import purge_project_on_commit
 from packages.journal import journal_append
 from packages.models import File, Project, Release
 from packages.names import is_valid_project_name, normalize_project_name
+from packages.purges import enqueue
 from packages.services import (
     ReleaseError,
     file_delete,
@@ -26,6 +27,7 @@ from packages.services import (
     release_unyank,
     release_yank,
 )
+from packages.surrogate import PAGES_KEY
 
 from .models import MalwareReport, ModerationAction, NameReview, ProhibitedName
 
@@ -452,4 +454,9 @@ def switch_kill_switch(
             **({} if moderator is not None else {"via": "shell"}),
         )
         store_flags_on_commit()
+        if flag.pk in SHOWN_ON_PAGES:
+            # Every page at the edges shows the old state. Queued after the
+            # store above, so the purge runs after it (commit callbacks run in
+            # order) and a page fetched again reads the new state.
+            enqueue([PAGES_KEY])
     return flag

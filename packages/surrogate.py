@@ -7,9 +7,17 @@ while browsers keep the short ``Cache-Control`` max-age; it is sent only where
 purges are configured (EDGE_PURGE_URLS, Fastly), since an edge that is never
 told of a change must not keep a page past its short max-age. The edges remove
 both headers before the answer goes on to a client.
+
+Every HTML page people read also carries ``PAGES_KEY``: their common template
+shows site-wide state (the read-only banner of accounts.flags), so a change of
+that state (a kill switch, moderation.services) purges them all with one key.
 """
 
 from django.conf import settings
+
+# The key of every anonymous HTML page (packages.views.pages); JSON, simple,
+# feeds and files show no banner and do not carry it.
+PAGES_KEY = "pages"
 
 
 def purges_configured() -> bool:
@@ -29,3 +37,14 @@ def surrogate_headers(*keys: str) -> dict[str, str]:
             f"max-age={settings.EDGE_MAX_AGE}, stale-if-error={settings.EDGE_STALE_IF_ERROR}"
         )
     return headers
+
+
+def page_headers(project: str | None = None) -> dict[str, str]:
+    """The headers of an anonymous HTML page: ``PAGES_KEY``, and for a page of
+    ``project`` (normalized) its ``project-<name>`` key and the long edge
+    lifetime, since every change of the project purges it. A page of no
+    project (home, search, help) is purged by no change of data: the edge
+    keeps it no longer than its Cache-Control max-age."""
+    if project is None:
+        return {"Surrogate-Key": PAGES_KEY}
+    return surrogate_headers(f"project-{project}", PAGES_KEY)

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_safe
 
 from packages import pages
 from packages.models import Project, Release
-from packages.surrogate import surrogate_headers
+from packages.surrogate import page_headers
 from packages.upload import human_size
 
 PAGE_CACHE_SECONDS = 60
@@ -27,8 +27,10 @@ HELP_CACHE_SECONDS = 3600
 def cacheable(max_age: int = PAGE_CACHE_SECONDS):
     """GET/HEAD only; a successful answer is public for ``max_age`` seconds to
     anonymous visitors and private to signed-in ones, whose pages may differ.
-    A project's pages (the views taking ``name``) carry its ``project-<name>``
-    surrogate key, which the purge after each change of the project names."""
+    Every such page carries the surrogate key of all pages, which a kill
+    switch purges (its banner); a project's pages (the views taking ``name``)
+    also carry its ``project-<name>`` key, which the purge after each change of
+    the project names."""
 
     def decorator(view):
         @wraps(view)
@@ -40,10 +42,8 @@ def cacheable(max_age: int = PAGE_CACHE_SECONDS):
                 else:
                     response["Cache-Control"] = f"public, max-age={max_age}"
                     # Only a 200 is public, and only at the normalized name.
-                    if "name" in kwargs:
-                        keys = surrogate_headers(f"project-{kwargs['name']}")
-                        for header, value in keys.items():
-                            response[header] = value
+                    for header, value in page_headers(kwargs.get("name")).items():
+                        response[header] = value
                 # The session cookie decides which of the two a visitor gets.
                 patch_vary_headers(response, ["Cookie"])
             return response

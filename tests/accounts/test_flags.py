@@ -8,6 +8,7 @@ from django.urls import reverse
 from accounts import flags
 from accounts.models import AdminFlag, User
 from moderation.services import switch_kill_switch
+from tests.factories import make_release
 
 pytestmark = pytest.mark.django_db
 
@@ -156,3 +157,17 @@ def test_the_banner_costs_no_query(client, django_assert_num_queries):
     with django_assert_num_queries(0):
         response = client.get(reverse("help"))
     assert b"Read-only mode" not in response.content
+
+
+@pytest.mark.parametrize("flag_id", flags.KILL_SWITCHES)
+def test_the_switches_shown_on_pages_are_those_that_change_a_page(client, project, flag_id):
+    make_release(project, "1.0")
+    # What moderation purges at the edges on a switch (flags.SHOWN_ON_PAGES)
+    # must be what the pages show.
+    urls = [reverse("home"), reverse("help"), f"/project/{project.normalized_name}/"]
+    flags.enabled_flags(fresh=True)
+    before = [client.get(url).content for url in urls]
+    turn_on(flag_id)
+    flags.enabled_flags(fresh=True)
+    changed = [client.get(url).content for url in urls] != before
+    assert changed is (flag_id in flags.SHOWN_ON_PAGES)

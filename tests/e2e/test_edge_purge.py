@@ -216,3 +216,32 @@ def test_a_purge_refused_by_the_edges_acl_stays_queued(stack, tmp_path: Path):
     stack.make_due()
     assert stack.manage("worker", "--once") == "Purged 1 queued changes.\n"
     assert stack.pending() == []
+
+
+def test_a_kill_switch_changes_every_page_at_the_edge_within_a_second(stack):
+    edge = stack.edge
+    banner = b"Read-only mode: browsing and installing packages work"
+    assert stack.upload("purge-switch", "1.0").status == 200
+    # The upload's purges (and its description's, rendered after the commit)
+    # land before the pages are cached, so only the switch can drop them.
+    for _try in range(50):
+        rendering = b"being rendered" in edge.get("/project/purge-switch/").body
+        if not stack.pending() and not rendering:
+            break
+        time.sleep(0.1)
+    # A project's page (kept for hours at the edge) and the home page (kept
+    # for its max-age): both show the switch once it changes.
+    pages = ["/project/purge-switch/", "/"]
+    for path in pages:
+        assert banner not in cached(edge, path).body
+    switch = ["moderate", "switch", "read-only"]
+    try:
+        stack.manage(*switch, "on", "--reason", "incident")
+        for path in pages:
+            assert time_until(edge, path, lambda r: banner in r.body) < WITHIN_SECONDS
+            assert banner in cached(edge, path).body
+    finally:
+        stack.manage(*switch, "off", "--reason", "over")
+    for path in pages:
+        assert time_until(edge, path, lambda r: banner not in r.body) < WITHIN_SECONDS
+    assert stack.pending() == []

@@ -1,6 +1,8 @@
 """Switching the kill switches: the service, ``manage.py moderate switch`` and
 the admin, each change recorded with who, when and why."""
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import StringIO
 
 import pytest
@@ -12,6 +14,8 @@ from accounts import flags
 from accounts.models import AdminFlag
 from moderation.models import ModerationAction
 from moderation.services import ModerationError, switch_kill_switch
+from packages.models import EdgePurge
+from packages.surrogate import PAGES_KEY
 
 pytestmark = pytest.mark.django_db
 
@@ -71,6 +75,78 @@ def test_a_switch_needs_a_reason(moderator):
             flag=flag(flags.READ_ONLY), enabled=True, moderator=moderator, reason=" "
         )
     assert not flag(flags.READ_ONLY).enabled
+
+
+# --- the edges ------------------------------------------------------------------------
+
+
+class EdgeStandIn:
+    """Takes ``PURGE /`` as edge/default.vcl does, recording the keys and the
+    switches a page fetched at that moment would show."""
+
+    def __init__(self) -> None:
+        self.purges: list[tuple[list[str], frozenset[str]]] = []
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_PURGE(self):
+                keys = self.headers.get("xkey-purge", "").split()
+                standin.purges.append((keys, flags.enabled_flags()))
+                self.send_response(200)
+                self.send_header("Content-Length", "1")
+                self.end_headers()
+                self.wfile.write(b"1")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def edge(settings):
+    standin = EdgeStandIn()
+    settings.EDGE_PURGE_URLS = [standin.url]
+    settings.EDGE_PURGE_ECHO_SECONDS = 0
+    yield standin
+    standin.close()
+
+
+def test_switching_read_only_queues_a_purge_of_every_page(moderator, edge):
+    switch_kill_switch(flag=flag(flags.READ_ONLY), enabled=True, moderator=moderator, reason="x")
+    assert list(EdgePurge.objects.values_list("keys", flat=True)) == [PAGES_KEY]
+
+
+def test_the_page_purge_reaches_the_edge_after_the_new_state_is_stored(
+    moderator, edge, django_capture_on_commit_callbacks
+):
+    for enabled in (True, False):
+        with django_capture_on_commit_callbacks(execute=True):
+            switch_kill_switch(
+                flag=flag(flags.READ_ONLY), enabled=enabled, moderator=moderator, reason="x"
+            )
+    # A page the edge fetched again right after each purge shows the new state.
+    assert edge.purges == [([PAGES_KEY], {flags.READ_ONLY}), ([PAGES_KEY], frozenset())]
+    assert not EdgePurge.objects.exists()
+
+
+@pytest.mark.parametrize("flag_id", sorted(set(flags.KILL_SWITCHES) - flags.SHOWN_ON_PAGES))
+def test_switches_no_page_shows_purge_nothing(moderator, edge, flag_id):
+    switch_kill_switch(flag=flag(flag_id), enabled=True, moderator=moderator, reason="x")
+    assert not EdgePurge.objects.exists()
+
+
+def test_the_command_purges_the_edge_before_it_returns(edge, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        moderate("switch", "read-only", "on", "--reason", "failover")
+    assert edge.purges == [([PAGES_KEY], {flags.READ_ONLY})]
+    assert not EdgePurge.objects.exists()
 
 
 # --- manage.py moderate switch ----------------------------------------------------------

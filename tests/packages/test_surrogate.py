@@ -80,7 +80,7 @@ def test_anonymous_project_and_release_pages_carry_the_project_key(
         response = client.get(url)
         assert response.status_code == 200, url
         assert response["Cache-Control"] == "public, max-age=60"
-        assert response["Surrogate-Key"] == f"project-{name}"
+        assert response["Surrogate-Key"] == f"project-{name} pages"
         assert response["Surrogate-Control"] == EDGE_CONTROL
 
 
@@ -94,11 +94,14 @@ def test_signed_in_project_page_is_private_and_keyless(client, project, owner):
     assert "Surrogate-Key" not in response
 
 
-def test_pages_of_no_project_have_no_key(client, db):
-    response = client.get("/help/")
+@pytest.mark.parametrize("url", ["/", "/help/", "/search/?q=demo"])
+def test_pages_of_no_project_have_only_the_pages_key(client, db, purged_at_varnish, url):
+    response = client.get(url)
 
-    assert response["Cache-Control"] == "public, max-age=3600"
-    assert "Surrogate-Key" not in response
+    assert response.status_code == 200
+    assert response["Surrogate-Key"] == "pages"
+    # Purged by no change of data: at the edge no longer than Cache-Control says.
+    assert "Surrogate-Control" not in response
 
 
 def test_global_feeds_have_the_rss_key(client, project, purged_at_varnish):
