@@ -33,15 +33,27 @@ first line's digest, in the same transaction as its counts:
 * a last line without its newline is being written: it is not counted, and
   counts when the log is imported again with it complete.
 
-Logs that share lines any other way (two exports of overlapping time ranges,
-the lines of one log copied into another) are not recognized: each line is
-counted once per log it is in.
+A log that shares lines with one imported before any other way (two exports
+of overlapping time ranges, a part of an imported log, the lines of one log
+copied into another) would count the shared lines twice: it is refused, and
+nothing of it is counted. Shared lines are found by runs of ``RUN_LINES``
+consecutive lines: of every ``WINDOW_RUNS`` consecutive runs of a log, the one
+with the smallest hash is kept as a fingerprint (winnowing), so two logs that
+share ``OVERLAP_LINES`` consecutive lines or more always share a fingerprint,
+whatever else they hold, while a log keeps only about one fingerprint per 65
+lines. A shorter overlap is not seen; nor is one with a log imported before
+fingerprints were kept. Independent logs share a run only if ``RUN_LINES``
+whole lines repeat in the same order, which the client address and time in
+each line make as good as impossible (a JSON log without addresses, of one
+file fetched many times a second, could: the refusal names the other log).
+Two runs importing overlapping logs at the same moment do not see each other's
+fingerprints before they commit: import one log at a time.
 """
 
 import hashlib
 import json
 import re
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -50,7 +62,7 @@ from urllib.parse import unquote, urlsplit
 from django.db import IntegrityError
 
 from .downloads import BATCH_SIZE, batched, write_batch
-from .models import File, ImportedDownloadLog
+from .models import DownloadLogFingerprint, File, ImportedDownloadLog
 from .storage import METADATA_SUFFIX, STORED_PATH_PATTERN
 
 _COMBINED = re.compile(
@@ -70,6 +82,44 @@ _MONTHS = {
 _FILE_PATH = re.compile(f"/packages/({STORED_PATH_PATTERN})")
 
 
+# Overlaps (see above): runs of 16 lines, the smallest of every 128 runs kept.
+RUN_LINES = 16
+WINDOW_RUNS = 128
+OVERLAP_LINES = RUN_LINES + WINDOW_RUNS - 1
+
+
+class _Fingerprints:
+    """The winnowing fingerprints of a log's lines, as they are read."""
+
+    def __init__(self) -> None:
+        self.lines: deque[bytes] = deque(maxlen=RUN_LINES)  # digests of the last lines
+        # (hash, fingerprint, position) of the window's runs, hashes increasing:
+        # the first is the window's smallest.
+        self.window: deque[tuple[bytes, int, int]] = deque()
+        self.runs = 0
+        self.chosen = -1  # position of the run kept last
+        self.values: set[int] = set()
+
+    def add(self, line: bytes) -> None:
+        self.lines.append(hashlib.blake2b(line, digest_size=16).digest())
+        if len(self.lines) < RUN_LINES:
+            return
+        digest = hashlib.blake2b(b"".join(self.lines), digest_size=16).digest()
+        # The first half chooses, the second is stored: the chosen runs have
+        # small first halves, but their stored halves spread over all 64 bits,
+        # so unrelated runs rarely share one.
+        run = (digest[:8], int.from_bytes(digest[8:], "big", signed=True), self.runs)
+        self.runs += 1
+        while self.window and self.window[-1][0] >= run[0]:
+            self.window.pop()
+        self.window.append(run)
+        if self.window[0][2] <= run[2] - WINDOW_RUNS:
+            self.window.popleft()
+        if self.runs >= WINDOW_RUNS and self.window[0][2] != self.chosen:
+            _hash, value, self.chosen = self.window[0]
+            self.values.add(value)
+
+
 @dataclass(frozen=True)
 class Hit:
     day: date
@@ -87,6 +137,9 @@ class ImportResult:
     # The log imported before that this one is, or begins with.
     imported_before: ImportedDownloadLog | None = None
     lines_imported_before: int = 0
+    # A log imported before that shares lines with this one otherwise: nothing
+    # of this one was counted.
+    overlaps: ImportedDownloadLog | None = None
 
     @property
     def skipped(self) -> int:
@@ -108,6 +161,8 @@ class _Reading:
     first_line_digest: str = ""
     # size -> {digest: record} of the logs imported before that begin alike.
     known: dict[int, dict[str, ImportedDownloadLog]] = field(default_factory=dict)
+    # Of the lines after those imported before.
+    fingerprints: _Fingerprints = field(default_factory=_Fingerprints)
 
     def start(self, first_line: bytes) -> None:
         self.first_line_digest = hashlib.sha256(first_line).hexdigest()
@@ -117,6 +172,8 @@ class _Reading:
     def add(self, raw: bytes) -> None:
         self.digest.update(raw)
         self.size += len(raw)
+        if line := raw.strip():
+            self.fingerprints.add(line)
         self.count(raw.decode("utf-8", errors="replace").strip())
         record = self.known.get(self.size, {}).get(self.digest.hexdigest())
         if record is not None:
@@ -126,6 +183,7 @@ class _Reading:
                 lines_imported_before=self.result.lines_imported_before + self.result.lines,
             )
             self.hits = Counter()
+            self.fingerprints = _Fingerprints()
 
     def count(self, line: str) -> None:
         result = self.result
@@ -214,6 +272,12 @@ def import_log(stream: Iterable[bytes], *, name: str, batch_size: int = BATCH_SI
     result = reading.result
     if not reading.size or result.nothing_new:
         return result
+    values = sorted(reading.fingerprints.values)
+    for chunk in batched(values, batch_size):
+        shared = DownloadLogFingerprint.objects.filter(value__in=chunk).order_by("log_id")
+        if (found := shared.select_related("log").first()) is not None:
+            result.overlaps = found.log
+            return result
 
     file_ids: dict[str, int] = {}
     for chunk in batched(sorted({path for _day, path in reading.hits}), batch_size):
@@ -226,13 +290,17 @@ def import_log(stream: Iterable[bytes], *, name: str, batch_size: int = BATCH_SI
             result.unknown_files += number
 
     def record(written: int) -> None:
-        ImportedDownloadLog.objects.create(
+        log = ImportedDownloadLog.objects.create(
             digest=reading.digest.hexdigest(),
             size=reading.size,
             first_line_digest=reading.first_line_digest,
             name=name,
             lines=result.lines_imported_before + result.lines,
             downloads=written,
+        )
+        DownloadLogFingerprint.objects.bulk_create(
+            (DownloadLogFingerprint(log=log, value=value) for value in values),
+            batch_size=batch_size,
         )
 
     try:

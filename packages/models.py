@@ -322,6 +322,20 @@ class ImportedDownloadLog(models.Model):
         return f"{self.name} ({self.lines} lines)"
 
 
+class DownloadLogFingerprint(models.Model):
+    """A sample of the runs of consecutive lines of an imported log (chosen by
+    winnowing, packages.download_log): a log sharing a long enough run of lines
+    with one imported before shares one of these, and is refused."""
+
+    log = models.ForeignKey(
+        ImportedDownloadLog, on_delete=models.CASCADE, related_name="fingerprints"
+    )
+    value = models.BigIntegerField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.log}: {self.value}"
+
+
 class EdgePurge(models.Model):
     """Surrogate keys that every edge cache must forget: the outbox of
     packages.purges, written in the transaction of the change itself, so a

@@ -17,8 +17,8 @@ from django.test import override_settings
 from django.utils import timezone
 
 from packages import downloads
-from packages.download_log import parse_line
-from packages.models import DownloadCount, ImportedDownloadLog
+from packages.download_log import OVERLAP_LINES, RUN_LINES, WINDOW_RUNS, parse_line
+from packages.models import DownloadCount, DownloadLogFingerprint, ImportedDownloadLog
 from pypi_site.fastpath import file_answer
 from tests.factories import add_file, make_release, make_sdist, make_wheel
 from tests.polling import wait_until
@@ -706,3 +706,116 @@ def test_combined_log_line_without_size_or_agents(wheel):
     hit = parse_line(line)
 
     assert (hit.day, hit.path) == (date(2025, 1, 1), wheel.path)
+
+
+# --- Logs that overlap one imported before ----------------------------------------------
+
+
+def distinct_lines(wheel, count: int) -> list[str]:
+    """Downloads of ``wheel``, one a second from midnight on May 1, 2025."""
+    start = datetime(2025, 5, 1, tzinfo=UTC)
+    path = f"/packages/{wheel.path}"
+    return [
+        clf(path, when=(start + timedelta(seconds=n)).strftime("%d/%b/%Y:%H:%M:%S +0000"))
+        for n in range(count)
+    ]
+
+
+def write_log(tmp_path, name: str, lines: list[str]) -> str:
+    log = tmp_path / name
+    log.write_text("".join(f"{line}\n" for line in lines))
+    return str(log)
+
+
+def refusal(log: ImportedDownloadLog) -> str:
+    when = log.imported_at.strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"Refused: this log shares lines with {log.name}, imported on {when}; counting it "
+        "would count those downloads twice, so nothing of it was counted. Import only the "
+        "lines that log does not hold (a longer copy of a log imported before is fine: only "
+        "its new lines count)."
+    )
+
+
+def test_an_export_overlapping_one_imported_before_is_refused(tmp_path, wheel):
+    lines = distinct_lines(wheel, 2000)
+    first = write_log(tmp_path, "00-12.log", lines[:1000])
+    # The next export's time range begins before the first one's ended.
+    second = write_log(tmp_path, "11-24.log", lines[800:])
+    output("import_download_log", first)
+
+    with pytest.raises(CommandError) as refused:
+        call_command("import_download_log", second)
+
+    assert str(refused.value) == refusal(ImportedDownloadLog.objects.get())
+    assert stored_counts() == {(wheel.id, date(2025, 5, 1)): 1000}
+    # Refused, not recorded: once trimmed to its new lines it imports.
+    trimmed = write_log(tmp_path, "12-24.log", lines[1000:])
+    assert output("import_download_log", trimmed).startswith("Read 1000 lines: counted 1000")
+    assert stored_counts() == {(wheel.id, date(2025, 5, 1)): 2000}
+
+
+@pytest.mark.parametrize(
+    "part",
+    [
+        pytest.param(slice(300, 600), id="a part of the imported log"),
+        pytest.param(slice(0, OVERLAP_LINES), id="its first lines"),
+        pytest.param(slice(1000 - OVERLAP_LINES, 1000), id="its last lines"),
+        pytest.param(slice(517, 517 + OVERLAP_LINES), id="any run of the overlap length"),
+    ],
+)
+def test_a_log_holding_lines_of_one_imported_before_is_refused(tmp_path, wheel, part):
+    lines = distinct_lines(wheel, 3000)
+    output("import_download_log", write_log(tmp_path, "first.log", lines[:1000]))
+    # Copied between lines of its own, which the first log does not hold.
+    mixed = lines[2000:2100] + lines[part] + lines[2100:2200]
+
+    with pytest.raises(CommandError, match=r"^Refused: this log shares lines with "):
+        call_command("import_download_log", write_log(tmp_path, "mixed.log", mixed))
+
+    assert stored_counts() == {(wheel.id, date(2025, 5, 1)): 1000}
+    assert ImportedDownloadLog.objects.count() == 1
+
+
+def test_logs_that_share_no_lines_are_both_counted(tmp_path, wheel):
+    lines = distinct_lines(wheel, 2000)
+    output("import_download_log", write_log(tmp_path, "00-12.log", lines[:1000]))
+    output("import_download_log", write_log(tmp_path, "12-24.log", lines[1000:]))
+
+    assert stored_counts() == {(wheel.id, date(2025, 5, 1)): 2000}
+    assert ImportedDownloadLog.objects.count() == 2
+
+
+def test_a_longer_copy_is_counted_and_then_guards_its_new_lines(tmp_path, wheel):
+    lines = distinct_lines(wheel, 2000)
+    log = write_log(tmp_path, "access.log", lines[:500])
+    output("import_download_log", log)
+    write_log(tmp_path, "access.log", lines[:1000])
+    assert output("import_download_log", log).startswith("The first 500 lines were imported")
+    longer = ImportedDownloadLog.objects.get(lines=1000)
+
+    # Lines that only the longer copy brought.
+    with pytest.raises(CommandError) as refused:
+        call_command("import_download_log", write_log(tmp_path, "part.log", lines[700:1200]))
+
+    assert str(refused.value) == refusal(longer)
+    assert stored_counts() == {(wheel.id, date(2025, 5, 1)): 1000}
+
+
+def test_a_log_keeps_few_fingerprints(tmp_path, wheel):
+    lines = distinct_lines(wheel, 1000)
+    output("import_download_log", write_log(tmp_path, "access.log", lines))
+
+    log = ImportedDownloadLog.objects.get()
+    runs = len(lines) - RUN_LINES + 1
+    # Winnowing keeps about two of every WINDOW_RUNS + 1 runs.
+    assert 0 < log.fingerprints.count() <= 4 * runs // (WINDOW_RUNS + 1)
+    fingerprint = log.fingerprints.first()
+    assert str(fingerprint) == f"{log}: {fingerprint.value}"
+
+
+def test_a_log_shorter_than_the_overlap_keeps_no_fingerprint(tmp_path, wheel):
+    lines = distinct_lines(wheel, OVERLAP_LINES - 1)
+    output("import_download_log", write_log(tmp_path, "short.log", lines))
+
+    assert not DownloadLogFingerprint.objects.exists()

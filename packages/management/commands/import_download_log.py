@@ -13,7 +13,8 @@ class Command(BaseCommand):
         "Add the downloads a CDN served, read from its access log: the combined log "
         "format or JSON lines (path, status, timestamp). '-' reads standard input; a "
         "name ending in .gz is decompressed. Each line counts once: a log imported "
-        "before counts nothing again, and a longer copy of it only its new lines."
+        "before counts nothing again, a longer copy of it only its new lines, and a log "
+        "sharing other lines with one imported before is refused."
     )
 
     def add_arguments(self, parser):
@@ -36,7 +37,20 @@ class Command(BaseCommand):
                     result = import_log(lines, name=log, batch_size=batch_size)
             except (OSError, EOFError) as error:
                 raise CommandError(f"Cannot read {log}: {error}") from None
+        if result.overlaps is not None:
+            raise CommandError(self.refusal(result))
         self.stdout.write(self.summary(result))
+
+    @staticmethod
+    def refusal(result: ImportResult) -> str:
+        other = result.overlaps
+        when = other.imported_at.strftime("%Y-%m-%d %H:%M UTC")
+        return (
+            f"Refused: this log shares lines with {other.name}, imported on {when}; "
+            "counting it would count those downloads twice, so nothing of it was counted. "
+            "Import only the lines that log does not hold (a longer copy of a log imported "
+            "before is fine: only its new lines count)."
+        )
 
     @staticmethod
     def summary(result: ImportResult) -> str:
