@@ -33,9 +33,36 @@ def record_event(
     """Append one event about ``user`` or ``project`` (or both). ``actor``
     defaults to the signed-in user of ``request``; IP and user agent come from
     the request too, or, without one, from ``ip_address`` and ``user_agent``."""
+    event = new_event(
+        tag,
+        request=request,
+        user=user,
+        project=project,
+        actor=actor,
+        ip_address=ip_address,
+        user_agent=user_agent,
+        **details,
+    )
+    event.save(force_insert=True)
+    return event
+
+
+def new_event(
+    tag: str,
+    *,
+    request: HttpRequest | None = None,
+    user: User | None = None,
+    project=None,
+    actor: User | None = None,
+    ip_address: str | None = None,
+    user_agent: str = "",
+    **details,
+) -> Event:
+    """``record_event``'s event, not saved yet: a change that records several
+    saves them with one ``record_events``."""
     if actor is None and request is not None and request.user.is_authenticated:
         actor = request.user
-    return Event.objects.create(
+    return Event(
         tag=tag,
         user=user,
         project=project,
@@ -47,3 +74,8 @@ def record_event(
         ],
         details=details,
     )
+
+
+def record_events(events: list[Event]) -> None:
+    """Append the events built by ``new_event``, in their order, in one INSERT."""
+    Event.objects.bulk_create(events)

@@ -2,8 +2,10 @@
 
 An upload stores a new release with its description not rendered yet
 (``description_renderer`` is ``PENDING``) and answers at once; its project page
-shows the description as plain text, with a note, until it is rendered. After
-the commit the process that made the upload renders it (in a serving process a
+shows the description as plain text, with a note, until it is rendered. The
+same step updates the project's search document, in the transaction that
+stores the description, so the pending mark stands for both. After the commit
+the process that made the upload renders it (in a serving process a
 thread of its own does, so no request waits for the renderer); ``manage.py
 worker`` renders whatever is still pending (that attempt failed, or the
 process died first). Once a description is stored, the edges forget the
@@ -22,8 +24,9 @@ import threading
 from django.db import connection, transaction
 
 from . import purges
-from .models import Release
+from .models import Project, Release
 from .rendering import RENDERER_VERSION, render_description
+from .search import search_index_update
 
 logger = logging.getLogger(__name__)
 
@@ -35,27 +38,27 @@ PENDING = "pending"
 BATCH_SIZE = 50
 
 
-def is_pending(release: Release) -> bool:
-    return release.description_renderer == PENDING
-
-
 def _render(release: Release) -> bool:
     html = render_description(release.description, release.description_content_type)
     with transaction.atomic():
+        # The project first, as every change to its releases locks it (a yank
+        # that locked it and then waited for this release would deadlock).
+        project = Project.objects.select_for_update().get(pk=release.project_id)
         saved = Release.objects.filter(pk=release.pk, description_renderer=PENDING).update(
             description_html=html, description_renderer=RENDERER_VERSION
         )
         if saved:
+            # The upload left the project's search document to this step.
+            search_index_update(project)
             # Pages cached while it was pending show it as plain text.
-            purges.enqueue([f"project-{release.project.normalized_name}"])
+            purges.enqueue([f"project-{project.normalized_name}"])
     return bool(saved)
 
 
 def _pending():
     return (
         Release.objects.filter(description_renderer=PENDING)
-        .select_related("project")
-        .only("id", "description", "description_content_type", "project__normalized_name")
+        .only("id", "project_id", "description", "description_content_type")
         .order_by("id")
     )
 

@@ -1,6 +1,9 @@
 """The journal: one entry, with a new global serial, for every change a mirror
 must see. Always called inside the transaction that makes the change."""
 
+from collections.abc import Sequence
+from typing import NamedTuple
+
 from django.db import connection, transaction
 
 from .models import JournalEntry, Project
@@ -33,17 +36,48 @@ def journal_append(
     Call it as the last write of the change's transaction: the lock it takes is
     held until commit.
     """
+    (entry,) = journal_append_many(
+        project=project,
+        entries=[JournalLine(action, version, filename)],
+        actor=actor,
+        ip_address=ip_address,
+    )
+    return entry
+
+
+class JournalLine(NamedTuple):
+    action: str
+    version: str = ""
+    filename: str = ""
+
+
+def journal_append_many(
+    *,
+    project: Project,
+    entries: Sequence[JournalLine],
+    actor=None,
+    ip_address: str | None = None,
+) -> list[JournalEntry]:
+    """``journal_append`` for several entries of one change (an upload that
+    creates a project, its release and its file), in their order: one INSERT
+    and one UPDATE of ``last_serial`` (to the last one's serial) for them all."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("journal_append must run inside the change's transaction")
     _serialize_journal_writers()
-    entry = JournalEntry.objects.create(
-        name=project.name,
-        version=version,
-        filename=filename,
-        action=action,
-        submitted_by=actor,
-        ip_address=ip_address,
+    # Rows of one INSERT get their ids in the order given (both databases
+    # return them), so the serials keep the entries' order.
+    written = JournalEntry.objects.bulk_create(
+        JournalEntry(
+            name=project.name,
+            version=line.version,
+            filename=line.filename,
+            action=line.action,
+            submitted_by=actor,
+            ip_address=ip_address,
+        )
+        for line in entries
     )
-    Project.objects.filter(pk=project.pk).update(last_serial=entry.id)
-    project.last_serial = entry.id
-    return entry
+    last_serial = max(entry.id for entry in written)
+    Project.objects.filter(pk=project.pk).update(last_serial=last_serial)
+    project.last_serial = last_serial
+    return written

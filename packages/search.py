@@ -2,10 +2,12 @@
 and the queries over it.
 
 ``search_index_update`` is called inside the transaction of every change to a
-project's releases (upload, yank, unyank, delete), so a new release is found as
-soon as it is committed. ``search`` and ``suggest_names`` read the index: on
-PostgreSQL through the weighted tsvector columns and the indexes that migration
-0003 adds, elsewhere (SQLite) through a simpler ranking over the plain columns.
+project's releases (yank, unyank, delete), so the change is found as soon as it
+is committed; an upload's new release is indexed right after its commit, with
+its description (``packages.descriptions``), not in the upload's request.
+``search`` and ``suggest_names`` read the index: on PostgreSQL through the
+weighted tsvector columns and the indexes that migration 0003 adds, elsewhere
+(SQLite) through a simpler ranking over the plain columns.
 
 A quarantined project keeps its document but is left out of every query
 (``public_documents``): the filter follows the document's primary key to its
@@ -53,7 +55,8 @@ MAX_RESULTS = 500
 
 def search_index_update(project: Project) -> None:
     """Recompute ``project``'s document from its latest release (or delete it
-    when no release is left). Call it inside the transaction of the change."""
+    when no release is left). Call it inside the transaction of the change,
+    with the project's row locked."""
     # Chosen among short rows: a project's every description is not read on
     # each upload, only the chosen release's.
     picked = pick_latest(

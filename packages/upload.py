@@ -8,7 +8,7 @@ The first failing step's message is the one the client sees.
 
 import enum
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -17,7 +17,7 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
 from accounts import flags
-from accounts.events import record_event
+from accounts.events import new_event, record_events
 from accounts.models import ApiToken
 from accounts.services import user_has_verified_email
 from accounts.tokens import api_token_allows_project, token_display_prefix
@@ -42,13 +42,11 @@ from .distributions import (
     read_sdist_metadata,
     read_wheel_metadata,
 )
-from .journal import journal_append
+from .journal import JournalLine, journal_append_many
 from .metadata import MetadataError, ReleaseMetadata, validate_upload_metadata
 from .models import File, FileRegistry, Project, Release, Role
 from .names import normalize_project_name
 from .permissions import user_can_upload
-from .rendering import RENDERER_VERSION
-from .search import search_index_update
 from .storage import (
     StorageUnavailable,
     delete_unreferenced,
@@ -386,7 +384,40 @@ def _discard_objects(path: str, stored: list[str]) -> None:
     delete_unreferenced(path, stored)
 
 
-def _create_project(upload: Upload) -> Project:
+@dataclass
+class _Writes:
+    """The journal entries and events of one commit, written together at its
+    end: two INSERTs instead of one per entry (and an UPDATE per serial)."""
+
+    upload: Upload
+    journal: list[JournalLine] = field(default_factory=list)
+    events: list = field(default_factory=list)
+
+    def event(self, tag: str, project: Project, **details) -> None:
+        upload = self.upload
+        self.events.append(
+            new_event(
+                tag,
+                project=project,
+                actor=upload.user,
+                ip_address=upload.ip_address,
+                user_agent=upload.user_agent,
+                **details,
+            )
+        )
+
+    def write(self, project: Project) -> None:
+        record_events(self.events)
+        # Last: the journal's lock is held until the commit.
+        journal_append_many(
+            project=project,
+            entries=self.journal,
+            actor=self.upload.user,
+            ip_address=self.upload.ip_address,
+        )
+
+
+def _create_project(upload: Upload, writes: _Writes) -> Project:
     name = upload.metadata.name
     project = Project.objects.create(name=name, normalized_name=normalize_project_name(name))
     user_pk = str(upload.user.pk)
@@ -394,20 +425,12 @@ def _create_project(upload: Upload) -> Project:
     Role.objects.create(project=project, user=upload.user, role_name=Role.Name.OWNER)
     # Accepted, but queued for a moderator when it is one edit from a popular name.
     queue_name_review(project, upload.similar_to)
-    journal_append(
-        project=project, action="create", actor=upload.user, ip_address=upload.ip_address
-    )
-    journal_append(
-        project=project,
-        action=f"add Owner {upload.user.username}",
-        actor=upload.user,
-        ip_address=upload.ip_address,
-    )
-    _record(upload, "project:created", project, role=Role.Name.OWNER)
+    writes.journal += [JournalLine("create"), JournalLine(f"add Owner {upload.user.username}")]
+    writes.event("project:created", project, role=Role.Name.OWNER)
     return project
 
 
-def _get_or_create_release(upload: Upload, project: Project) -> Release:
+def _get_or_create_release(upload: Upload, project: Project, writes: _Writes) -> Release:
     metadata = upload.metadata
     release = Release.objects.filter(
         project=project, canonical_version=metadata.canonical_version
@@ -421,41 +444,20 @@ def _get_or_create_release(upload: Upload, project: Project) -> Release:
         is_prerelease=metadata.version.is_prerelease,
         uploader=upload.user,
         metadata_version=metadata.metadata_version,
-        # Rendered after the commit (packages.descriptions): an empty one needs no render.
-        description_renderer=(
-            descriptions.PENDING
-            if metadata.fields.get("description", "").strip()
-            else RENDERER_VERSION
-        ),
+        # Rendered, and the project's search document updated, after the
+        # commit (packages.descriptions), even for an empty description.
+        description_renderer=descriptions.PENDING,
         **metadata.fields,
     )
-    if descriptions.is_pending(release):
-        transaction.on_commit(lambda: descriptions.after_commit.submit(release.pk))
-    search_index_update(project)
-    journal_append(
-        project=project,
-        action="new release",
-        version=release.version,
-        actor=upload.user,
-        ip_address=upload.ip_address,
-    )
-    _record(upload, "project:release:created", project, version=release.version)
+    transaction.on_commit(lambda: descriptions.after_commit.submit(release.pk))
+    writes.journal.append(JournalLine("new release", release.version))
+    writes.event("project:release:created", project, version=release.version)
     return release
-
-
-def _record(upload: Upload, tag: str, project: Project, **details) -> None:
-    record_event(
-        tag,
-        project=project,
-        actor=upload.user,
-        ip_address=upload.ip_address,
-        user_agent=upload.user_agent,
-        **details,
-    )
 
 
 def _commit(upload: Upload, path: str, stored: list[str]) -> None:
     content = upload.content
+    writes = _Writes(upload)
     with transaction.atomic():
         lock_stored_path(path)
         storage = files_storage()
@@ -464,7 +466,7 @@ def _commit(upload: Upload, path: str, stored: list[str]) -> None:
             # path between our write and this lock; write it again.
             _store_objects(upload, path)
         if upload.project is None:
-            project = _create_project(upload)
+            project = _create_project(upload, writes)
         else:
             # Serializes uploads to one project: the total-size and one-sdist
             # rules below read what a concurrent upload may be adding.
@@ -473,7 +475,7 @@ def _commit(upload: Upload, path: str, stored: list[str]) -> None:
             check_not_quarantined(project)
             _check_total_size(project, project.name, content.size)
             check_release_rules(upload)
-        release = _get_or_create_release(upload, project)
+        release = _get_or_create_release(upload, project, writes)
         File.objects.create(
             release=release,
             filename=upload.filename,
@@ -491,32 +493,33 @@ def _commit(upload: Upload, path: str, stored: list[str]) -> None:
         FileRegistry.objects.create(filename=upload.filename)
         Project.objects.filter(pk=project.pk).update(total_size=F("total_size") + content.size)
         token = token_display_prefix(upload.token)
-        _record(
-            upload,
+        writes.event(
             "project:file:uploaded",
             project,
             version=release.version,
             filename=upload.filename,
             token=token,
         )
-        record_event(
-            "account:token:used",
-            user=upload.user,
-            actor=upload.user,
-            ip_address=upload.ip_address,
-            user_agent=upload.user_agent,
-            token=token,
-            uploaded_to=project.name,
-            filename=upload.filename,
+        writes.events.append(
+            new_event(
+                "account:token:used",
+                user=upload.user,
+                actor=upload.user,
+                ip_address=upload.ip_address,
+                user_agent=upload.user_agent,
+                token=token,
+                uploaded_to=project.name,
+                filename=upload.filename,
+            )
         )
-        journal_append(
-            project=project,
-            action=f"add {upload.dist.python_version} file {upload.filename}",
-            version=release.version,
-            filename=upload.filename,
-            actor=upload.user,
-            ip_address=upload.ip_address,
+        writes.journal.append(
+            JournalLine(
+                f"add {upload.dist.python_version} file {upload.filename}",
+                release.version,
+                upload.filename,
+            )
         )
+        writes.write(project)
         purge_project_on_commit(project.normalized_name)
     upload.project = project
 

@@ -65,12 +65,19 @@ def test_a_render_purges_only_the_project_pages(project):
     assert purged_keys() == ["project-sample-project"]
 
 
-def test_an_empty_description_is_not_left_pending(client, token):
-    assert post_upload(client, make_wheel(description="  \n"), token).status_code == 200
-    release = Release.objects.get()
-    assert release.description_renderer == RENDERER_VERSION
+def test_an_empty_description_is_never_said_to_be_rendered(
+    client, token, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as after_commit:
+        assert post_upload(client, make_wheel(description="  \n"), token).status_code == 200
+    # Pending all the same (the step after the commit indexes the release for search),
+    # but the page has nothing to say is being rendered.
     page = client.get("/project/sample-project/").content.decode()
     assert "has not provided a description" in page
+    assert "being rendered" not in page
+    for callback in after_commit:
+        callback()
+    assert Release.objects.get().description_renderer == RENDERER_VERSION
 
 
 def test_a_release_is_rendered_once(project):

@@ -54,18 +54,21 @@ def secret(owner):
 
 
 @pytest.fixture
-def published(client, project, secret):
-    """Sample.Project 1.0 (with its PEP 658 metadata), uploaded through /legacy/."""
-    assert post_upload(client, wheel("Sample.Project"), secret).status_code == 200
+def published(client, project, secret, django_capture_on_commit_callbacks):
+    """Sample.Project 1.0 (with its PEP 658 metadata), uploaded through /legacy/
+    and indexed for search (after the commit)."""
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_upload(client, wheel("Sample.Project"), secret).status_code == 200
     return Target("Sample.Project", "sample-project", File.objects.get().path)
 
 
 @pytest.fixture
-def bystander(client, published, secret):
+def bystander(client, published, secret, django_capture_on_commit_callbacks):
     """Another of olivia's projects, which nothing here hides."""
-    assert post_upload(
-        client, wheel("other-project", summary="Zebrafish helpers"), secret
-    ).status_code
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_upload(
+            client, wheel("other-project", summary="Zebrafish helpers"), secret
+        ).status_code
     return Target(
         "other-project",
         "other-project",
@@ -389,8 +392,11 @@ def test_search_and_suggestions_leave_out_quarantined_projects(
 @pytest.mark.skipif(
     connection.vendor != "postgresql", reason="PostgreSQL's trigram search of similar names"
 )
-def test_a_quarantined_name_is_nobodys_for_similar_names(client, published, secret, quarantine):
-    assert post_upload(client, wheel("sample-projekt"), secret).status_code == 200
+def test_a_quarantined_name_is_nobodys_for_similar_names(
+    client, published, secret, quarantine, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_upload(client, wheel("sample-projekt"), secret).status_code == 200
     projekt = Project.objects.get(normalized_name="sample-projekt").pk
     # A query that is a visible project's exact name looks for no similar names ...
     assert search_module._typo_ids("sample-project", "sample-project") == []

@@ -134,7 +134,7 @@ def test_failed_commit_of_a_new_project_leaves_no_rows_and_no_objects(client, to
     def broken(**kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(upload_module, "journal_append", broken)
+    monkeypatch.setattr(upload_module, "journal_append_many", broken)
     dist = make_wheel()
     with pytest.raises(RuntimeError, match="database went away"):
         post_upload(client, dist, token)
@@ -148,14 +148,14 @@ def test_failed_commit_of_a_new_project_leaves_no_rows_and_no_objects(client, to
 
 
 def test_commit_failing_at_its_last_write_rolls_back_the_file(client, project, token, monkeypatch):
-    real = upload_module.journal_append
+    real = upload_module.journal_append_many
 
     def fail_on_file_entry(**kwargs):
-        if kwargs["action"].startswith("add "):
+        if any(line.action.startswith("add ") for line in kwargs["entries"]):
             raise RuntimeError("disk full")
         return real(**kwargs)
 
-    monkeypatch.setattr(upload_module, "journal_append", fail_on_file_entry)
+    monkeypatch.setattr(upload_module, "journal_append_many", fail_on_file_entry)
     dist = make_wheel()
     with pytest.raises(RuntimeError, match="disk full"):
         post_upload(client, dist, token)
@@ -333,7 +333,7 @@ def test_losing_every_attempt_is_a_409_and_nothing_is_kept(client, token, monkey
     def always_conflicts(**kwargs):
         raise IntegrityError("UNIQUE constraint failed")
 
-    monkeypatch.setattr(upload_module, "journal_append", always_conflicts)
+    monkeypatch.setattr(upload_module, "journal_append_many", always_conflicts)
     dist = make_wheel()
     response = post_upload(client, dist, token)
     assert response.status_code == 409
@@ -346,10 +346,10 @@ def test_the_commit_is_tried_at_most_twice(client, token, monkeypatch):
     attempts = []
 
     def always_conflicts(**kwargs):
-        attempts.append(kwargs["action"])
+        attempts.append(kwargs["entries"][0].action)
         raise IntegrityError("UNIQUE constraint failed")
 
-    monkeypatch.setattr(upload_module, "journal_append", always_conflicts)
+    monkeypatch.setattr(upload_module, "journal_append_many", always_conflicts)
     post_upload(client, make_wheel(), token)
     assert attempts == ["create", "create"]
 
@@ -373,11 +373,24 @@ def test_new_release_stores_its_rendered_description(
     assert release.description_renderer == RENDERER_VERSION
 
 
-def test_new_release_is_found_by_search_at_once(client, token):
+def test_new_release_is_found_by_search_once_committed(
+    client, token, django_capture_on_commit_callbacks
+):
     dist = make_wheel("findable-thing", "1.0", summary="Grinds coffee beans")
-    assert post_upload(client, dist, token).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_upload(client, dist, token).status_code == 200
     assert [doc.name for doc in search("coffee")] == ["findable-thing"]
     assert SearchDocument.objects.get().version == "1.0"
+
+
+def test_the_search_document_is_left_to_the_step_after_the_commit(client, token):
+    # Not in the upload's request: the step after the commit (or, had the
+    # process died first, the worker) indexes it with the description.
+    dist = make_wheel("findable-thing", "1.0", summary="Grinds coffee beans")
+    assert post_upload(client, dist, token).status_code == 200
+    assert not SearchDocument.objects.exists()
+    assert descriptions_module.render_all_pending() == 1
+    assert [doc.name for doc in search("coffee")] == ["findable-thing"]
 
 
 def test_a_file_added_to_an_existing_release_keeps_its_description(
