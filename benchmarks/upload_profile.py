@@ -21,7 +21,9 @@ import argparse
 import hashlib
 import os
 import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +39,7 @@ from tests.liveserver import (  # noqa: E402
     post_upload,
     run,
     server_env,
+    stop,
     superuser_with_token,
     twine_upload_command,
 )
@@ -196,6 +199,100 @@ def render_costs(repeat: int = 20) -> None:
         )
 
 
+def twine_run(server, token: str, files: list[Path], generated, args) -> int:
+    """One ``twine upload`` of ``files``; with ``generated`` (our own wheels),
+    also wait for the last description to be rendered."""
+    command = twine_upload_command(
+        f"{server.url}/legacy/", files, username="__token__", password=token
+    )
+    if args.dists:
+        # Real files carry metadata 2.4/2.5: twine >= 7, kept by benchmarks/edge.py.
+        sys.path.insert(0, str(REPO / "benchmarks"))
+        from edge import TWINE_VENV, ensure_venv
+
+        command[0] = str(ensure_venv(TWINE_VENV, "import twine", ["twine>=7"]) / "python")
+    cpu_before = server_cpu(server.process.pid)
+    profiler = None
+    if args.py_spy:
+        profiler = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "py-spy"),
+                "record",
+                "--subprocesses",
+                "--idle",
+                "--format",
+                {".json": "speedscope", ".txt": "raw"}.get(args.py_spy.suffix, "flamegraph"),
+                "-o",
+                str(args.py_spy),
+                "--pid",
+                str(server.process.pid),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        time.sleep(1)
+    start = time.perf_counter()
+    result = run(command, env=dict(os.environ), timeout=600)
+    elapsed = time.perf_counter() - start
+    if profiler:
+        profiler.send_signal(signal.SIGINT)
+        profiler.wait(timeout=60)
+    if result.returncode:
+        raise SystemExit(f"twine failed: {result.stdout[-2000:]}{result.stderr}")
+    rendered = ""
+    if generated:
+        # Descriptions are rendered after each upload's answer, in order: the last
+        # one rendered means all are.
+        last = f"{server.url}/project/{NAME}/{generated[-1][1]}/"
+        while b"being rendered" in (page := http_get(last)).body:
+            time.sleep(0.05)
+        if page.status != 200 or b"<h3>bench-profile</h3>" not in page.body:
+            raise SystemExit(f"{last}: no rendered description: {page.describe()}")
+        rendered = (
+            f"; the last description rendered {time.perf_counter() - start - elapsed:.1f} s "
+            "after twine ended"
+        )
+    cpu = server_cpu(server.process.pid) - cpu_before
+    print(
+        f"server code: {args.code}; one twine upload of {len(files)} files: "
+        f"{elapsed:.1f} s, {len(files) / elapsed:.1f} files/s; "
+        f"server CPU {cpu * 1000 / len(files):.1f} ms per file{rendered}"
+    )
+    return 0
+
+
+def pypiserver_run(work: Path, files: list[Path]) -> None:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from edge import PYPISERVER_VENV, TWINE_VENV, ensure_venv, start_pypiserver
+
+    bin_dir = ensure_venv(
+        PYPISERVER_VENV,
+        "import pypiserver, gevent, gunicorn, passlib, watchdog",
+        ["pypiserver[passlib]", "gevent", "gunicorn", "watchdog"],
+    )
+    (work / "pypiserver").mkdir()
+    server = start_pypiserver(bin_dir, work / "pypiserver", "cached-dir")
+    try:
+        # pypiserver runs with authentication off: any credentials do.
+        command = twine_upload_command(
+            f"{server.url}/",
+            files,
+            username="bench",
+            password="bench",  # noqa: S106
+        )
+        command[0] = str(ensure_venv(TWINE_VENV, "import twine", ["twine>=7"]) / "python")
+        start = time.perf_counter()
+        result = run(command, env=dict(os.environ), timeout=600)
+        elapsed = time.perf_counter() - start
+    finally:
+        stop(server.process)
+    if result.returncode:
+        raise SystemExit(f"twine failed: {result.stdout[-2000:]}{result.stderr}")
+    print(
+        f"pypiserver: one twine upload of {len(files)} files: {elapsed:.1f} s, "
+        f"{len(files) / elapsed:.1f} files/s"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=100, help="wheels to upload")
@@ -203,6 +300,23 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument(
         "--twine", action="store_true", help="upload them all with one `twine upload` instead"
+    )
+    parser.add_argument(
+        "--dists",
+        type=Path,
+        help="with --twine: upload the distributions in this directory (e.g. real ones from "
+        "PyPI, as benchmarks/edge.py keeps in .cache/bench-dists) instead of generated wheels",
+    )
+    parser.add_argument(
+        "--pypiserver",
+        action="store_true",
+        help="with --dists: then the same `twine upload` to pypiserver, as benchmarks/edge.py "
+        "starts it (2 gevent workers, cached-dir, its root filled as there)",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=2, help="gunicorn threads per worker")
+    parser.add_argument(
+        "--py-spy", type=Path, help="with --twine: record a py-spy profile of the server here"
     )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="upload-profile-"))
@@ -217,36 +331,16 @@ def main() -> int:
         manage(env, "migrate", "--noinput")
         manage(env, "collectstatic", "--noinput", "--verbosity", "0")  # the project page's
         token = superuser_with_token(env, "bench", "bench-password-1")
-        with gunicorn_server(env, work, workers=1, threads=2, cwd=args.code) as server:
+        with gunicorn_server(
+            env, work, workers=args.workers, threads=args.threads, cwd=args.code
+        ) as server:
             if args.twine:
-                command = twine_upload_command(
-                    f"{server.url}/legacy/",
-                    [upload[0] for upload in uploads],
-                    username="__token__",
-                    password=token,
-                )
-                cpu_before = server_cpu(server.process.pid)
-                start = time.perf_counter()
-                result = run(command, env=dict(os.environ), timeout=600)
-                elapsed = time.perf_counter() - start
-                if result.returncode:
-                    raise SystemExit(f"twine failed: {result.stdout[-2000:]}{result.stderr}")
-                # Descriptions are rendered after each upload's answer, in order:
-                # the last one rendered means all are.
-                last = f"{server.url}/project/{NAME}/{uploads[-1][1]}/"
-                while b"being rendered" in (page := http_get(last)).body:
-                    time.sleep(0.05)
-                if page.status != 200 or b"<h3>bench-profile</h3>" not in page.body:
-                    raise SystemExit(f"{last}: no rendered description: {page.describe()}")
-                rendered = time.perf_counter() - start - elapsed
-                cpu = server_cpu(server.process.pid) - cpu_before
-                print(
-                    f"server code: {args.code}; one twine upload of {len(uploads)} files: "
-                    f"{elapsed:.1f} s, {len(uploads) / elapsed:.1f} files/s; "
-                    f"server CPU {cpu * 1000 / len(uploads):.1f} ms per file; the last "
-                    f"description rendered {rendered:.1f} s after twine ended"
-                )
-                return 0
+                files = sorted(args.dists.iterdir()) if args.dists else [u[0] for u in uploads]
+                twine_run(server, token, files, None if args.dists else uploads, args)
+        if args.twine and args.pypiserver:
+            pypiserver_run(work, files)
+        if args.twine:
+            return 0
             walls, cpus = [], []
             for path, version, readme, content_type in uploads:
                 cpu_before = server_cpu(server.process.pid)
