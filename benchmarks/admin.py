@@ -68,12 +68,25 @@ def _insert(cursor, model, source: str, expressions: dict[str, str]) -> None:
     )
 
 
-def generate(files: int) -> None:
+def generate(files: int, *, projects: int | None = None, prefix: str = PREFIX) -> int:
+    """Projects named ``<prefix><n>`` holding ``files`` files between them, in
+    SQL (no ORM objects): ``files // 20`` projects by default, each with up to 5
+    releases of up to 4 files. Returns the number of files made (``files``
+    rounded down to a whole shape). Another prefix makes rows that collide with
+    no earlier call's (names, digests and paths all start from it)."""
     from django.db import connection, transaction
 
     from packages.models import File, Project, Release
 
-    projects, releases = files // 20, files // 4
+    projects = projects or max(files // 20, 1)
+    per_project = max(files // projects, 1)
+    per_release = min(4, per_project)
+    per_project_releases = per_project // per_release
+    releases = projects * per_project_releases
+    files = releases * per_release
+    # Digests and paths are unique per database: seeded by the prefix, so that
+    # several calls (benchmarks/scale.py) can share one.
+    seed = f"'{prefix}' || "
     with transaction.atomic(), connection.cursor() as cursor:
         started = time.perf_counter()
         _insert(
@@ -81,16 +94,17 @@ def generate(files: int) -> None:
             Project,
             f"generate_series(1, {projects}) AS i",
             {
-                "name": f"'{PREFIX}' || i",
-                "normalized_name": f"'{PREFIX}' || i",
-                "total_size": "20 * 12345",
+                "name": f"'{prefix}' || i",
+                "normalized_name": f"'{prefix}' || i",
+                "total_size": f"{per_project} * 12345",
             },
         )
         _insert(
             cursor,
             Release,
             f"(SELECT id, row_number() OVER (ORDER BY id) AS n FROM packages_project "  # noqa: S608
-            f"WHERE normalized_name LIKE '{PREFIX}%%') AS p, generate_series(1, 5) AS v",
+            f"WHERE normalized_name LIKE '{prefix}%%') AS p, "
+            f"generate_series(1, {per_project_releases}) AS v",
             {
                 "project_id": "p.id",
                 "version": "v || '.0'",
@@ -104,7 +118,8 @@ def generate(files: int) -> None:
             File,
             "(SELECT r.id, r.version, p.normalized_name, row_number() OVER (ORDER BY r.id) AS n "  # noqa: S608
             "FROM packages_release r JOIN packages_project p ON p.id = r.project_id "
-            f"WHERE p.normalized_name LIKE '{PREFIX}%%') AS r, generate_series(1, 4) AS k",
+            f"WHERE p.normalized_name LIKE '{prefix}%%') AS r, "
+            f"generate_series(1, {per_release}) AS k",
             {
                 "release_id": "r.id",
                 "filename": "replace(r.normalized_name, '-', '_') || '-' || r.version "
@@ -112,19 +127,23 @@ def generate(files: int) -> None:
                 "packagetype": "'bdist_wheel'",
                 "python_version": "'py3'",
                 "size": "12345",
-                "md5_digest": "md5(r.n || ':' || k)",
-                "sha256_digest": "md5('s' || r.n || ':' || k) || md5('t' || r.n || ':' || k)",
-                "blake2_256_digest": "md5('b' || r.n || ':' || k) || md5('c' || r.n || ':' || k)",
-                "path": "md5('p' || r.n || ':' || k) || '/' || r.n || '-' || k || '.whl'",
+                "md5_digest": f"md5({seed}r.n || ':' || k)",
+                "sha256_digest": f"md5({seed}'s' || r.n || ':' || k) "
+                f"|| md5({seed}'t' || r.n || ':' || k)",
+                "blake2_256_digest": f"md5({seed}'b' || r.n || ':' || k) "
+                f"|| md5({seed}'c' || r.n || ':' || k)",
+                "path": f"md5({seed}'p' || r.n || ':' || k) || '/' || r.n || '-' || k || '.whl'",
                 "upload_time": "now() - (r.n * 4 + k) * interval '1 second'",
             },
         )
         print(
             f"generated {projects:,} projects, {releases:,} releases, {files:,} files "
-            f"in {time.perf_counter() - started:.1f} s"
+            f"in {time.perf_counter() - started:.1f} s",
+            flush=True,
         )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE packages_project, packages_release, packages_file")
+    return files
 
 
 def delete_generated() -> None:
