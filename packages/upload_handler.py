@@ -14,6 +14,7 @@ behind, the kernel frees it with the process. Where the filesystem allows
 (Linux's O_TMPFILE) it can still be hard-linked into the file store.
 """
 
+import collections
 import hashlib
 import html
 import os
@@ -71,59 +72,64 @@ CHUNK_SIZE = 1024 * 1024
 # Below this a chunk is hashed in the request's thread: handing it to another
 # costs more than the hashing (a typical upload is one chunk of a few KiB).
 PARALLEL_HASH_MIN_BYTES = 256 * 1024
+# Chunks an upload may have handed to the hash threads and not seen hashed yet:
+# enough to ride out a slow turn of one thread, and bounded, so a worker's
+# memory does not grow with the file when the network outruns the hashing.
+HASH_QUEUE_CHUNKS = 4
 # Dirty pages are written out every this many bytes while the upload arrives,
 # so the fsync before the file is stored waits for the last few only.
 SYNC_EVERY_BYTES = 32 * 1024 * 1024
 
-_hash_pool: ThreadPoolExecutor | None = None
-_hash_pool_lock = threading.Lock()
+DIGESTS = ("sha256", "blake2_256", "md5")
+_hash_threads: dict[str, ThreadPoolExecutor] = {}
+_hash_threads_lock = threading.Lock()
 
 
-def hash_pool() -> ThreadPoolExecutor:
-    """The threads that hash big chunks, made on first use (after gunicorn's
-    fork: a thread does not survive a fork), shared by the process's uploads."""
-    global _hash_pool
-    with _hash_pool_lock:
-        if _hash_pool is None:
-            _hash_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="upload-hash")
-        return _hash_pool
+def hash_thread(digest: str) -> ThreadPoolExecutor:
+    """The one thread that computes ``digest`` for the process's big chunks.
+
+    One thread per digest: each digest is fed its chunks in order, whichever
+    upload they belong to. Made on first use, so after gunicorn's fork (a
+    thread does not survive a fork).
+    """
+    with _hash_threads_lock:
+        if digest not in _hash_threads:
+            _hash_threads[digest] = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix=f"upload-{digest}"
+            )
+        return _hash_threads[digest]
 
 
 class StreamDigests:
     """sha256, blake2b-256 and md5 of a stream, fed chunk by chunk.
 
-    Each of them alone is slower than the disk (measured 940, 460 and 425
-    MiB/s one after the other: 180 MiB/s). hashlib releases the GIL while it
-    hashes a buffer of more than 2 KiB, so md5 and blake2b run in two pool
-    threads while the request's thread hashes sha256, writes the chunk and
-    reads the next one. At most one chunk per digest is in flight: memory
-    stays flat, and the updates of each digest keep their order.
+    One after the other they hash 180 MiB/s (measured 940, 460 and 425 MiB/s
+    each), less than the disk and the network. hashlib releases the GIL while
+    it hashes a buffer over 2 KiB, so each runs in a thread of its own while
+    the request's thread writes the chunk and reads the next ones.
     """
 
     def __init__(self):
         self.sha256 = hashlib.sha256()
         self.blake2_256 = hashlib.blake2b(digest_size=32)
         self.md5 = hashlib.md5(usedforsecurity=False)
-        self._pending = ()
+        self._pending = collections.deque()
 
     def update(self, data: bytes) -> None:
-        self.wait()
-        if len(data) >= PARALLEL_HASH_MIN_BYTES:
-            pool = hash_pool()
-            self._pending = (
-                pool.submit(self.md5.update, data),
-                pool.submit(self.blake2_256.update, data),
-            )
-        else:
-            self.md5.update(data)
-            self.blake2_256.update(data)
-        self.sha256.update(data)
+        if len(data) < PARALLEL_HASH_MIN_BYTES:
+            self.wait()  # the chunks before it go first
+            for digest in DIGESTS:
+                getattr(self, digest).update(data)
+            return
+        while len(self._pending) >= HASH_QUEUE_CHUNKS * len(DIGESTS):
+            self._pending.popleft().result()
+        for digest in DIGESTS:
+            self._pending.append(hash_thread(digest).submit(getattr(self, digest).update, data))
 
     def wait(self) -> None:
         """Until every chunk given to update() is in the digests."""
-        for future in self._pending:
-            future.result()
-        self._pending = ()
+        while self._pending:
+            self._pending.popleft().result()
 
 
 class HashedUploadedFile(UploadedFile):

@@ -4,6 +4,7 @@ import io
 import os
 import tempfile
 import threading
+import time
 
 import pytest
 
@@ -11,13 +12,15 @@ from packages import upload_handler
 from packages.models import Project
 from packages.upload_handler import (
     CHUNK_SIZE,
+    DIGESTS,
+    HASH_QUEUE_CHUNKS,
     PARALLEL_HASH_MIN_BYTES,
     HashedUploadedFile,
     HashingUploadHandler,
     StreamDigests,
     UploadFormParser,
     anonymous_temp_file,
-    hash_pool,
+    hash_thread,
     largest_upload_limit,
     open_file_path,
     upload_temp_dir,
@@ -76,11 +79,15 @@ def test_digests_of_big_chunks_hashed_in_threads_are_those_of_the_bytes(settings
         assert handle.read() == data
 
 
-def test_a_digest_read_while_chunks_are_hashed_waits_for_them():
-    digests = StreamDigests()
+def block_hash_threads() -> tuple[threading.Event, list]:
+    """Keeps every hash thread busy until the event is set."""
     gate = threading.Event()
-    # Holds the hash threads busy so the chunk's updates are still queued.
-    blockers = [hash_pool().submit(gate.wait) for _ in range(2)]
+    return gate, [hash_thread(digest).submit(gate.wait) for digest in DIGESTS]
+
+
+def test_a_digest_read_while_chunks_are_hashed_waits_for_them():
+    gate, blockers = block_hash_threads()
+    digests = StreamDigests()
     data = os.urandom(PARALLEL_HASH_MIN_BYTES)
     digests.update(data)
     threading.Timer(0.05, gate.set).start()
@@ -91,8 +98,37 @@ def test_a_digest_read_while_chunks_are_hashed_waits_for_them():
     upload.close()
 
 
-def test_the_hash_threads_are_made_once_per_process():
-    assert hash_pool() is hash_pool()
+def test_chunks_waiting_to_be_hashed_are_bounded():
+    # Would catch: a queue that grows with the file when the network is faster
+    # than the hashing, i.e. the whole upload in memory.
+    gate, _blockers = block_hash_threads()
+    digests = StreamDigests()
+    chunks = [os.urandom(PARALLEL_HASH_MIN_BYTES) for _ in range(HASH_QUEUE_CHUNKS + 3)]
+    fed = []
+
+    def feed():
+        for chunk in chunks:
+            digests.update(chunk)
+            fed.append(chunk)
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    try:
+        deadline = time.monotonic() + 5
+        while len(fed) < HASH_QUEUE_CHUNKS and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.1)
+        assert len(fed) == HASH_QUEUE_CHUNKS
+    finally:
+        gate.set()
+        feeder.join()
+    digests.wait()
+    assert digests.md5.hexdigest() == digests_of(b"".join(chunks))[2]
+
+
+def test_each_digest_has_one_thread_per_process():
+    assert hash_thread("md5") is hash_thread("md5")
+    assert hash_thread("md5") is not hash_thread("sha256")
 
 
 class RecordingInput(io.BytesIO):
