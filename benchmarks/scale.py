@@ -34,7 +34,7 @@ worker's memory before (VmRSS) and at its peak during the request (VmHWM, reset
 through /proc/<pid>/clear_refs as benchmarks/upload_memory.py does).
 
 Prints the table with the big/small ratios; --json PATH writes the figures.
-About 5-6 minutes with the defaults (most of it generating the rows); --files
+About 4 minutes with the defaults (2 of them generating the rows); --files
 and --projects make it smaller.
 """
 
