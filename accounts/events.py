@@ -7,7 +7,7 @@ Tags name what happened, ``<subject>:<what>[:<outcome>]``, e.g.
 
 from django.http import HttpRequest
 
-from pypi_site.client_address import client_address
+from common.client_address import client_address
 
 from .models import Event, User
 

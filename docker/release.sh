@@ -2,7 +2,7 @@
 # The release step: run once per deployment, before any app server starts
 # (compose's "release" service; on other platforms, their release or pre-deploy
 # hook). Each part may be run again and does nothing the second time. migrate
-# also takes a lock of its own (pypi_site/migration_lock.py), so machines that
+# also takes a lock of its own (common/migration_lock.py), so machines that
 # run it at start-up regardless wait for each other instead of failing.
 set -eu
 

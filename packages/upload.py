@@ -22,13 +22,13 @@ from accounts.models import ApiToken
 from accounts.services import user_has_verified_email
 from accounts.tokens import api_token_allows_project, token_display_prefix
 from accounts.two_factor import user_has_two_factor
+from common.ratelimit import limit, try_again
 from moderation.names import (
     ProjectNameError,
     check_new_project_name,
     queue_name_review,
     similar_popular_name,
 )
-from pypi_site.ratelimit import limit, try_again
 
 from . import descriptions
 from .cache import purge_project_on_commit

@@ -106,7 +106,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "pypi_site.http.refuse_nul_in_query",
+    "common.http.refuse_nul_in_query",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -348,7 +348,7 @@ def _trusted_proxies(name: str) -> list[str]:
     return networks
 
 
-# Proxies whose X-Forwarded-For is believed (pypi_site.client_address), as IP
+# Proxies whose X-Forwarded-For is believed (common.client_address), as IP
 # addresses or networks, e.g. "127.0.0.1,10.0.0.0/8": the edge (Varnish on the
 # same machine is 127.0.0.1) and load balancers. Empty: the peer is the client.
 TRUSTED_PROXIES = _trusted_proxies("TRUSTED_PROXIES")
@@ -455,7 +455,7 @@ def env_rate(name: str, default: str) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
-# pypi_site/ratelimit.py; each one set by RATELIMIT_<NAME>, e.g. RATELIMIT_LOGIN_IP=50/300.
+# common/ratelimit.py; each one set by RATELIMIT_<NAME>, e.g. RATELIMIT_LOGIN_IP=50/300.
 RATELIMITS = {
     name: env_rate("RATELIMIT_" + name.upper().replace("-", "_"), default)
     for name, default in {

@@ -15,7 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
-from pypi_site.ratelimit import (
+from common.ratelimit import (
     Rules,
     client_network,
     limit_hit,
@@ -37,7 +37,7 @@ from ..forms import (
     normalize_username,
 )
 
-# --- Rate limits (pypi_site.ratelimit; names and sizes in settings.RATELIMITS) ---
+# --- Rate limits (common.ratelimit; names and sizes in settings.RATELIMITS) ---
 
 
 def login_limits(request: HttpRequest, username: str) -> Rules:

@@ -4,7 +4,7 @@ from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from pypi_site.http import error_response
+from common.http import error_response
 
 from ..secret_scanning import (
     MAX_REPORT_BYTES,

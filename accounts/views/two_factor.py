@@ -15,7 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from pypi_site.ratelimit import limit_hit, limit_wait, too_many_requests
+from common.ratelimit import limit_hit, limit_wait, too_many_requests
 
 from .. import two_factor as tf
 from ..events import record_event

@@ -20,10 +20,10 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
+from common.http import error_response
 from packages.models import File
 from packages.names import normalize_project_name
 from packages.storage import file_url
-from pypi_site.http import error_response
 
 _CACHE_CONTROL = "max-age=604800, public"
 

@@ -26,7 +26,7 @@ from django.views.defaults import page_not_found, permission_denied
 
 from accounts.models import Event, User
 from accounts.two_factor import two_factor_required
-from pypi_site.http import error_response
+from common.http import error_response
 
 from .. import collaborators, services
 from ..models import Project, Release, Role, RoleInvitation

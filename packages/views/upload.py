@@ -10,8 +10,8 @@ from django.views.decorators.csrf import csrf_exempt
 
 from accounts.events import client_ip
 from accounts.tokens import TOKEN_USERNAME, TokenError, api_token_authenticate, api_token_record_use
-from pypi_site.http import error_response
-from pypi_site.ratelimit import client_network, limit, too_many_requests
+from common.http import error_response
+from common.ratelimit import client_network, limit, too_many_requests
 
 from ..upload import Outcome, UploadError, release_file_upload
 from ..upload_handler import UnsafeFileName, UploadFormParser

@@ -113,5 +113,5 @@ def test_a_body_over_the_limit_gets_its_fault_not_a_reset(server):
 )
 def test_hostile_urls_are_client_errors_through_the_fast_path(server, path):
     status, _body = server.get(path)
-    # A NUL in the query string: 400 (pypi_site.http.refuse_nul_in_query).
+    # A NUL in the query string: 400 (common.http.refuse_nul_in_query).
     assert status == (400 if "?" in path else 404), path

@@ -209,7 +209,7 @@ def test_classifier_filter_alone_lists_its_projects(client, widgets):
     "query", ["c=%1B", "c=A%7FB", "c=" + "x" * 3000, "q=%1B", "q=a%01b&c=%1B&order=%1B&page=%1B"]
 )
 def test_hostile_parameters_are_searched_without_them(client, widgets, query):
-    # (A NUL never gets this far: pypi_site.http.refuse_nul_in_query.)
+    # (A NUL never gets this far: common.http.refuse_nul_in_query.)
     response = client.get(f"/search/?{query}")
     assert response.status_code == 200
     search = response.context["search"]

@@ -1,4 +1,4 @@
-"""Django's migrate, one at a time per database (pypi_site.migration_lock):
+"""Django's migrate, one at a time per database (common.migration_lock):
 several machines may start at once and each run it.
 
 It lives in accounts, the first app of INSTALLED_APPS and the lowest layer,
@@ -8,7 +8,7 @@ because an app's command replaces Django's own of the same name.
 from django.core.management.commands import migrate
 from django.db import connections
 
-from pypi_site.migration_lock import migration_lock
+from common.migration_lock import migration_lock
 
 
 class Command(migrate.Command):

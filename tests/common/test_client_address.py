@@ -6,9 +6,8 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from accounts.models import Event
-from pypi_site.client_address import client_address
-
-from .test_settings import load
+from common.client_address import client_address
+from tests.pypi_site.test_settings import load
 
 EDGE = "127.0.0.1"  # Varnish on the same machine
 BALANCERS = "10.0.0.0/8"

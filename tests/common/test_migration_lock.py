@@ -13,7 +13,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, connections
 
-from pypi_site.migration_lock import MIGRATION_LOCK_KEY, migration_lock
+from common.migration_lock import MIGRATION_LOCK_KEY, migration_lock
 from tests.liveserver import REPO, is_postgresql, server_env, throwaway_postgresql_database
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")

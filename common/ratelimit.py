@@ -46,6 +46,8 @@ class RateLimit:
 
     def _key(self, number: int, identifiers: Iterable[str]) -> str:
         joined = "\x00".join(str(part) for part in identifiers)
+        # The salt keeps this module's old name: a new one would reset every
+        # counter in the shared cache while old and new machines run side by side.
         digest = salted_hmac("pypi_site.ratelimit", f"{self.scope}\x00{joined}").hexdigest()
         return f"ratelimit:{self.scope}:{number}:{digest}"
 

@@ -1,6 +1,6 @@
 import pytest
 
-from pypi_site.http import NUL_IN_QUERY, error_response, reason_phrase
+from common.http import NUL_IN_QUERY, error_response, reason_phrase
 
 
 def test_reason_phrase_collapses_line_breaks_and_runs_of_whitespace():

@@ -11,9 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import RequestFactory
 
 from accounts.tokens import api_token_create
-from packages.models import Project
-from packages.views.upload import file_upload
-from pypi_site.ratelimit import (
+from common.ratelimit import (
     RateLimit,
     client_network,
     limit,
@@ -23,6 +21,8 @@ from pypi_site.ratelimit import (
     too_many_requests,
     try_again,
 )
+from packages.models import Project
+from packages.views.upload import file_upload
 from tests.factories import basic, make_wheel, post_upload
 from tests.pypi_site.test_settings import load
 

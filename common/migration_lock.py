@@ -12,7 +12,9 @@ import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-# Advisory locks are per database; this key names "the migrations" in it.
+# Advisory locks are per database; this key names "the migrations" in it. It
+# keeps the module's old name: machines of the previous release, migrating at the
+# same time, must take the same lock.
 MIGRATION_LOCK_KEY = int.from_bytes(
     hashlib.sha256(b"pypi_site.migrate").digest()[:8], "big", signed=True
 )
