@@ -14,6 +14,7 @@ reference: a WSGI app under the same gunicorn and settings that reads wsgi.input
 an upload cannot avoid), and into nothing (the network path alone). So the figure
 that counts is the ratio index / sink.
 
+--ref REF serves the index from git commit REF instead of the working tree.
 --baseline REF also serves the code of git commit REF (extracted with `git archive`
 into the run's directory; the repository is not touched) on its own database and
 uploads the same wheels to it: before and after in one run. --rounds N uploads N
@@ -293,6 +294,9 @@ def parse_args(argv):
     parser.add_argument("--mib", type=int, default=500, help="payload MiB (1-1500), default 500")
     parser.add_argument("--rounds", type=int, default=2, help="uploads per server, default 2")
     parser.add_argument("--baseline", metavar="REF", help="also serve git commit REF")
+    parser.add_argument(
+        "--ref", help="serve the index from git commit REF, not the working tree (others' edits)"
+    )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers, default 2")
     parser.add_argument("--threads", type=int, default=4, help="gthread threads, default 4")
     parser.add_argument("--py-spy", type=Path, help="record the index's workers into this dir")
@@ -339,14 +343,16 @@ def main(argv=None) -> int:
                 code = _extract(args.baseline, workdir / "baseline-code")
                 server, url, auth = start_index(stack, workdir, "baseline", code, args)
                 targets[f"index at {args.baseline}"] = (url, auth, server)
-            server, url, auth = start_index(stack, workdir, "index", REPO, args)
-            targets["index"] = (url, auth, server)
+            code = _extract(args.ref, workdir / "index-code") if args.ref else REPO
+            server, url, auth = start_index(stack, workdir, "index", code, args)
+            index_label = f"index at {args.ref}" if args.ref else "index"
+            targets[index_label] = (url, auth, server)
             print(f"servers ready in {time.monotonic() - started:.0f} s", flush=True)
             for round_ in range(args.rounds):
                 wheel = build_big_wheel(workdir, f"bench-huge-{tag}-{round_}", args.mib)
                 for label, (url, auth, server) in targets.items():
                     py_spy = None
-                    if args.py_spy and label == "index" and round_ == 0:
+                    if args.py_spy and label == index_label and round_ == 0:
                         py_spy = args.py_spy
                         py_spy.mkdir(parents=True, exist_ok=True)
                     pid = server.process.pid
