@@ -1,8 +1,8 @@
 import pytest
 from django.db import connection
 
-from moderation import admin_support
-from moderation.admin_support import EstimatedCountPaginator, planner_estimate
+from moderation.admin import support as admin_support
+from moderation.admin.support import EstimatedCountPaginator, planner_estimate
 from packages.models import Project
 
 pytestmark = pytest.mark.django_db

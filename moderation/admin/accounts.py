@@ -1,4 +1,4 @@
-"""The moderators' view of accounts (see docs/moderation.md).
+"""The moderators' view of accounts and the kill switches (see docs/moderation.md).
 
 Moderators (the "Moderators" group) see accounts read-only and freeze or
 unfreeze them through the actions; they can't add users or edit tokens.
@@ -10,18 +10,26 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Q
 from django.utils.html import format_html_join
 
+from accounts.models import (
+    AdminFlag,
+    ApiToken,
+    Email,
+    Event,
+    RecoveryCode,
+    User,
+    WebAuthnCredential,
+)
+from accounts.tokens import token_display_prefix
 from moderation import services
-from moderation.admin_support import (
+from moderation.models import ModerationAction
+from packages.models import Role
+
+from .support import (
     EstimatedCountPaginator,
     ModeratorAdmin,
     changelist_link,
     moderation_action,
 )
-from moderation.models import ModerationAction
-from packages.models import Role
-
-from .models import ApiToken, Email, Event, RecoveryCode, User, WebAuthnCredential
-from .tokens import token_display_prefix
 
 
 class EmailInline(admin.TabularInline):
@@ -189,3 +197,32 @@ class RecoveryCodeAdmin(ModeratorAdmin):
     search_fields = ["=user__username"]
     fields = ["user", "created_at", "used_at"]
     readonly_fields = fields
+
+
+@admin.register(AdminFlag)
+class KillSwitchAdmin(ModeratorAdmin):
+    """The kill switches (accounts.flags), switched by an action that asks for
+    the reason; each change is a ModerationAction. Needs accounts'
+    change_adminflag permission (the Moderators group has it)."""
+
+    list_display = ["id", "enabled", "description", "changed_by", "changed_at", "reason"]
+    list_select_related = ["changed_by"]
+    fields = list_display
+    readonly_fields = list_display
+    paginator = admin.ModelAdmin.paginator  # four rows: no estimate needed
+    actions = [
+        moderation_action(
+            "switch_on",
+            "Switch on",
+            services.switch_kill_switch,
+            "flag",
+            extra=lambda data: {"enabled": True},
+        ),
+        moderation_action(
+            "switch_off",
+            "Switch off",
+            services.switch_kill_switch,
+            "flag",
+            extra=lambda data: {"enabled": False},
+        ),
+    ]

@@ -16,16 +16,8 @@ from django.utils.safestring import mark_safe
 
 from accounts.models import Event
 from moderation import services
-from moderation.admin_support import (
-    ModeratorAdmin,
-    ReasonForm,
-    admin_link,
-    changelist_link,
-    moderation_action,
-)
 from moderation.models import MalwareReport, ModerationAction
-
-from .models import (
+from packages.models import (
     Classifier,
     DownloadCount,
     EdgePurge,
@@ -38,7 +30,15 @@ from .models import (
     RoleInvitation,
     SearchDocument,
 )
-from .names import normalize_project_name
+from packages.names import normalize_project_name
+
+from .support import (
+    ModeratorAdmin,
+    ReasonForm,
+    admin_link,
+    changelist_link,
+    moderation_action,
+)
 
 _HEX_DIGEST = re.compile(r"^[0-9a-f]{64}$")
 JOURNAL_PREVIEW = 10

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
-from .services import ModerationError
+from ..services import ModerationError
 
 # Up to this many rows a changelist is counted exactly (bounded COUNT);
 # beyond, PostgreSQL's planner estimate is shown instead.

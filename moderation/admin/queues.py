@@ -7,17 +7,15 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 
-from accounts.models import AdminFlag
-
-from . import services
-from .admin_support import (
+from .. import services
+from ..models import MalwareReport, ModerationAction, NameReview, ProhibitedName
+from .support import (
     ModeratorAdmin,
     ReasonForm,
     admin_link,
     confirm_page,
     moderation_action,
 )
-from .models import MalwareReport, ModerationAction, NameReview, ProhibitedName
 
 
 class ProhibitedNameForm(ReasonForm):
@@ -179,33 +177,4 @@ class ModerationActionAdmin(ModeratorAdmin):
         "reason",
         "details",
         "created_at",
-    ]
-
-
-@admin.register(AdminFlag)
-class KillSwitchAdmin(ModeratorAdmin):
-    """The kill switches (accounts.flags), switched by an action that asks for
-    the reason; each change is a ModerationAction. Needs accounts'
-    change_adminflag permission (the Moderators group has it)."""
-
-    list_display = ["id", "enabled", "description", "changed_by", "changed_at", "reason"]
-    list_select_related = ["changed_by"]
-    fields = list_display
-    readonly_fields = list_display
-    paginator = admin.ModelAdmin.paginator  # four rows: no estimate needed
-    actions = [
-        moderation_action(
-            "switch_on",
-            "Switch on",
-            services.switch_kill_switch,
-            "flag",
-            extra=lambda data: {"enabled": True},
-        ),
-        moderation_action(
-            "switch_off",
-            "Switch off",
-            services.switch_kill_switch,
-            "flag",
-            extra=lambda data: {"enabled": False},
-        ),
     ]

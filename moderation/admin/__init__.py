@@ -1,0 +1,12 @@
+"""The moderators' console: every model the Django admin shows, registered
+here, so the apps below (accounts, packages) carry no admin of their own and
+never import moderation. See docs/moderation.md.
+
+- ``support``: the pieces every page shares (read-only model admins, counts
+  that stay fast on large tables, actions that ask for a reason);
+- ``accounts``: accounts, e-mails, events, tokens, kill switches;
+- ``packages``: projects, releases, files, roles, the journal;
+- ``queues``: reports, name reviews, prohibited names, moderators' actions.
+"""
+
+from . import accounts, packages, queues  # noqa: F401  (registering is importing)
