@@ -94,7 +94,7 @@ class LatestReleasesFeed(_ReleaseItems, _PublicFeed):
 
     def items(self):
         return (
-            Release.objects.filter(project__quarantined_at__isnull=True)
+            Release.objects.visible()
             .select_related("project")
             .order_by("-created_at", "-id")[:FEED_ITEMS]
         )

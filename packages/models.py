@@ -2,13 +2,51 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from .names import NORMALIZED_NAME_RE
+from .names import NORMALIZED_NAME_RE, normalize_project_name
+
+# What the public may see, the one spelling of the rule: nothing of a project a
+# moderator has quarantined. The ORM reads it through ``visible()`` below; raw
+# SQL (file serving, search) formats this with its alias of the project table.
+PROJECT_VISIBLE_SQL = "{project}.quarantined_at IS NULL"
 
 
-class ProjectQuerySet(models.QuerySet):
-    def visible(self) -> "ProjectQuerySet":
-        """Projects the public may see: not quarantined by a moderator."""
-        return self.filter(quarantined_at__isnull=True)
+def visible_q(path: str = "") -> models.Q:
+    """The rule as a filter on the rows ``path`` leads from to their project
+    ("release__project__" for files; "" for projects themselves)."""
+    return models.Q(**{f"{path}quarantined_at__isnull": True})
+
+
+class RowQuerySet(models.QuerySet):
+    def locked(self, **lookup) -> models.Model:
+        """The one row ``lookup`` finds, read again under a row lock held until
+        the transaction ends (SELECT ... FOR UPDATE): what a check reads of it
+        can't be changed by a concurrent writer before this one commits.
+        DoesNotExist when the row is gone, deleted since it was read.
+
+        Lock order, against deadlocks: a project before its releases, files
+        and roles, as every change to them takes it."""
+        return self.select_for_update().get(**lookup)
+
+
+class PublicQuerySet(RowQuerySet):
+    # The path from these rows to their project, for visible_q.
+    project_path = "project__"
+
+    def visible(self):
+        """The rows the public may see: not of a quarantined project."""
+        return self.filter(visible_q(self.project_path))
+
+
+class ProjectQuerySet(PublicQuerySet):
+    project_path = ""
+
+    def by_name(self, name: str) -> "Project | None":
+        """The project ``name`` stands for, however it is spelled (PEP 503), or None."""
+        return self.filter(normalized_name=normalize_project_name(name)).first()
+
+
+class FileQuerySet(PublicQuerySet):
+    project_path = "release__project__"
 
 
 class Project(models.Model):
@@ -57,6 +95,8 @@ class Role(models.Model):
     role_name = models.CharField(max_length=20, choices=Name.choices)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
+    objects = PublicQuerySet.as_manager()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["project", "user"], name="role_one_per_user"),
@@ -85,6 +125,8 @@ class RoleInvitation(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     expires_at = models.DateTimeField()
+
+    objects = RowQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -145,6 +187,8 @@ class Release(models.Model):
     provides_dist = models.JSONField(default=list, blank=True)
     obsoletes_dist = models.JSONField(default=list, blank=True)
 
+    objects = PublicQuerySet.as_manager()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(
@@ -191,6 +235,8 @@ class File(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+
+    objects = FileQuerySet.as_manager()
 
     class Meta:
         ordering = ["filename"]
@@ -278,6 +324,8 @@ class SearchDocument(models.Model):
     released_at = models.DateTimeField(db_index=True)
     created_at = models.DateTimeField(db_index=True)
     classifiers = models.ManyToManyField(Classifier, blank=True, related_name="documents")
+
+    objects = PublicQuerySet.as_manager()
 
     def __str__(self) -> str:
         return self.name

@@ -13,14 +13,13 @@ from urllib.parse import urlencode, urlsplit
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import Http404, QueryDict
 from django.utils.text import slugify
 from packaging.utils import canonicalize_version
 
 from .downloads import download_summary
-from .models import Classifier, File, Project, Release, Role, SearchDocument
-from .names import normalize_project_name
+from .models import Classifier, File, Project, Release, Role, SearchDocument, visible_q
 from .releases import latest_of_ordered, releases_newest_first
 from .search import clean_classifier, clean_query, search
 from .storage import file_url
@@ -113,7 +112,8 @@ def newest_projects(limit: int = HOME_LIST_LENGTH) -> list[ProjectSummary]:
 
 def latest_releases(limit: int = HOME_LIST_LENGTH) -> list[Release]:
     releases = (
-        Release.objects.filter(yanked=False, project__quarantined_at__isnull=True)
+        Release.objects.visible()
+        .filter(yanked=False)
         .select_related("project")
         .only(
             "version",
@@ -131,16 +131,15 @@ def latest_releases(limit: int = HOME_LIST_LENGTH) -> list[Release]:
 # --- Project and release pages ------------------------------------------------
 
 
-def find_project(name: str, *, include_quarantined: bool = False) -> Project | None:
-    """The project ``name`` stands for, however it is spelled. A quarantined
-    project is found only when asked for (its Owners' management pages)."""
-    projects = Project.objects.all() if include_quarantined else Project.objects.visible()
-    return projects.filter(normalized_name=normalize_project_name(name)).first()
+def find_project(name: str) -> Project | None:
+    """Kept for packages.views.json_api until it asks Project.objects itself."""
+    return Project.objects.visible().by_name(name)
 
 
 def project_or_404(name: str) -> Project:
-    """``find_project`` for views: an unknown (or quarantined) name is a 404."""
-    project = find_project(name)
+    """The project ``name`` stands for, however spelled; an unknown (or
+    quarantined) name is a 404."""
+    project = Project.objects.visible().by_name(name)
     if project is None:
         raise Http404(f"No project named {name!r}.")
     return project
@@ -320,7 +319,8 @@ def user_profile(username: str) -> UserProfile | None:
     if user is None:
         return None
     roles = (
-        Role.objects.filter(user=user, project__quarantined_at__isnull=True)
+        Role.objects.visible()
+        .filter(user=user)
         .select_related("project__search_document")
         .order_by("project__normalized_name")
     )
@@ -338,9 +338,7 @@ def classifiers_in_use() -> list[ClassifierGroup]:
     if groups is None:
         rows = (
             Classifier.objects.annotate(
-                projects=Count(
-                    "documents", filter=Q(documents__project__quarantined_at__isnull=True)
-                )
+                projects=Count("documents", filter=visible_q("documents__project__"))
             )
             .filter(projects__gt=0)
             .order_by("name")

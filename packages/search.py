@@ -10,10 +10,10 @@ weighted tsvector columns and the indexes that migration 0003 adds, elsewhere
 (SQLite) through a simpler ranking over the plain columns.
 
 A quarantined project keeps its document but is left out of every query
-(``public_documents``): the filter follows the document's primary key to its
-project, and a release from quarantine shows the project again at once, with
-no writer (moderator action, admin edit, yank inside the quarantine) having to
-remember to delete or rebuild the document.
+(``SearchDocument.objects.visible()``): the filter follows the document's
+primary key to its project, and a release from quarantine shows the project
+again at once, with no writer (moderator action, admin edit, yank inside the
+quarantine) having to remember to delete or rebuild the document.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from django.db.models import (
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Length
 
-from .models import Classifier, Project, Release, SearchDocument
+from .models import PROJECT_VISIBLE_SQL, Classifier, Project, Release, SearchDocument
 from .names import normalize_project_name
 from .releases import pick_latest
 
@@ -106,11 +106,6 @@ def _classifier_ids(names: Sequence[str]) -> list[int]:
 
 
 # --- Queries ---------------------------------------------------------------------
-
-
-def public_documents() -> QuerySet[SearchDocument]:
-    """The documents of projects the public may see (not quarantined)."""
-    return SearchDocument.objects.filter(project__quarantined_at__isnull=True)
 
 
 class SearchResults:
@@ -207,7 +202,7 @@ def search(
     query but classifiers: every document having them all, newest first.
     """
     text = clean_query(query)
-    documents = _with_classifiers(public_documents(), classifiers)
+    documents = _with_classifiers(SearchDocument.objects.visible(), classifiers)
     if not text:
         if not classifiers:
             return SearchResults()
@@ -262,7 +257,7 @@ _TYPO_IDS = (  # Constants only: the user's text goes in the parameters.
     " WHERE typo.normalized_name %% %s"
     " AND NOT EXISTS (SELECT 1 FROM packages_searchdocument AS same"
     " JOIN packages_project AS owner ON owner.id = same.project_id"
-    " WHERE same.normalized_name = %s AND owner.quarantined_at IS NULL)"
+    f" WHERE same.normalized_name = %s AND {PROJECT_VISIBLE_SQL.format(project='owner')})"
     " AND (SELECT count(*) FROM (SELECT 1 FROM packages_searchdocument AS hit"
     f" WHERE hit.search_head @@ {_TSQUERY} LIMIT {TYPO_FALLBACK_BELOW}) AS few)"
     f" < {TYPO_FALLBACK_BELOW}"
@@ -435,14 +430,14 @@ def suggest_names(prefix: str, limit: int = 10) -> list[str]:
     if not normalized or limit <= 0:
         return []
     starting = (
-        public_documents()
+        SearchDocument.objects.visible()
         .filter(normalized_name__startswith=normalized)
         .order_by(Length("normalized_name"), "normalized_name")
     )
     names = list(starting.values_list("name", flat=True)[:limit])
     if len(names) < limit and connection.vendor == "postgresql":
         similar = (
-            public_documents()
+            SearchDocument.objects.visible()
             .filter(normalized_name__trigram_similar=normalized)
             .exclude(normalized_name__startswith=normalized)
             .annotate(

@@ -34,7 +34,6 @@ from packaging.version import InvalidVersion, Version
 from .downloads import download_summary
 from .models import File, JournalEntry, Project, Release, Role
 from .names import normalize_project_name
-from .pages import find_project
 from .storage import file_url
 from .xmltext import xml_text
 
@@ -80,10 +79,10 @@ def _release(name: str, version: str) -> Release | None:
         return None
     # canonicalize_version leaves a string that is no version as it is: no match.
     return (
-        Release.objects.select_related("project")
+        Release.objects.visible()
+        .select_related("project")
         .filter(
             project__normalized_name=normalize_project_name(name),
-            project__quarantined_at__isnull=True,
             canonical_version=canonicalize_version(version),
         )
         .first()
@@ -162,7 +161,8 @@ def list_packages(request: HttpRequest) -> list[str]:
 def updated_releases(request: HttpRequest, since: int) -> list[list[str]]:
     """[name, version] of releases made since the UTC timestamp ``since``, newest first."""
     rows = (
-        Release.objects.filter(created_at__gte=_since(since), project__quarantined_at__isnull=True)
+        Release.objects.visible()
+        .filter(created_at__gte=_since(since))
         .order_by("-created_at", "-id")
         .values_list("project__name", "version")
     )
@@ -181,7 +181,7 @@ def package_releases(
     The latest is the newest release that is not yanked, a final release
     before any pre-release, as installers choose it.
     """
-    project = find_project(package_name)
+    project = Project.objects.visible().by_name(package_name)
     if project is None:
         return []
     releases = list(project.releases.values_list("version", "yanked", "is_prerelease"))
@@ -277,10 +277,8 @@ def release_data(request: HttpRequest, package_name: str, version: str) -> dict:
 def package_roles(request: HttpRequest, package_name: str) -> list[list[str]]:
     """[role, username] of everyone with a role, Owners first."""
     rows = (
-        Role.objects.filter(
-            project__normalized_name=normalize_project_name(package_name),
-            project__quarantined_at__isnull=True,
-        )
+        Role.objects.visible()
+        .filter(project__normalized_name=normalize_project_name(package_name))
         .order_by("-role_name", "user__username")
         .values_list("role_name", "user__username")
     )
@@ -290,7 +288,8 @@ def package_roles(request: HttpRequest, package_name: str) -> list[list[str]]:
 def user_packages(request: HttpRequest, user: str) -> list[list[str]]:
     """[role, project name] of every project ``user`` has a role on, Owner roles first."""
     rows = (
-        Role.objects.filter(user__username=user, project__quarantined_at__isnull=True)
+        Role.objects.visible()
+        .filter(user__username=user)
         .order_by("-role_name", "project__normalized_name")
         .values_list("role_name", "project__name")
     )

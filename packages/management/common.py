@@ -7,8 +7,7 @@ from django.core.management.base import CommandError
 from packaging.utils import canonicalize_version
 
 from accounts.models import User
-from packages.models import File, Release
-from packages.pages import find_project
+from packages.models import File, Project, Release
 
 
 def add_actor_argument(parser) -> None:
@@ -32,7 +31,7 @@ def get_actor(username: str | None) -> User | None:
 def get_release(project_name: str, version: str) -> Release:
     """The release by any spelling of the project name and of the version
     (``1.0`` finds the release uploaded as ``1.0.0``)."""
-    project = find_project(project_name, include_quarantined=True)
+    project = Project.objects.by_name(project_name)
     if project is None:
         raise CommandError(f"No project named {project_name!r}.")
     release = project.releases.filter(canonical_version=canonicalize_version(version)).first()

@@ -41,7 +41,7 @@ from django.utils.cache import get_conditional_response
 from django.utils.http import content_disposition_header, http_date
 
 from packages.downloads import count_download
-from packages.models import File, Project, Release
+from packages.models import PROJECT_VISIBLE_SQL, File, Project, Release
 from packages.storage import METADATA_SUFFIX, file_url, files_storage
 
 logger = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ _FROM = (
     f"FROM {File._meta.db_table} AS f "
     f"JOIN {Release._meta.db_table} AS r ON r.id = f.release_id "
     f"JOIN {Project._meta.db_table} AS p ON p.id = r.project_id "
-    "WHERE f.path = %s AND p.quarantined_at IS NULL"
+    "WHERE f.path = %s AND " + PROJECT_VISIBLE_SQL.format(project="p")
 )
 _FILE_SQL = f"SELECT f.id, f.sha256_digest, f.size, f.upload_time, p.normalized_name {_FROM}"
 _METADATA_SQL = (

@@ -57,11 +57,14 @@ def redirect_legacy_file(
 ) -> HttpResponse:
     if letter not in (name[0], name[0].lower()):
         return _not_found("incorrect project bucket")
-    candidates = File.objects.filter(
-        release__project__normalized_name=normalize_project_name(name),
-        release__project__quarantined_at__isnull=True,
-        python_version=python_version,
-    ).values_list("filename", "path")
+    candidates = (
+        File.objects.visible()
+        .filter(
+            release__project__normalized_name=normalize_project_name(name),
+            python_version=python_version,
+        )
+        .values_list("filename", "path")
+    )
     for stored, path in candidates:
         if filename in (stored, _normalized_filename(stored)):
             response = HttpResponseRedirect(file_url(path))

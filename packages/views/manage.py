@@ -30,7 +30,7 @@ from common.http import error_response
 
 from .. import collaborators, services
 from ..models import Project, Release, Role, RoleInvitation
-from ..pages import find_project, find_release
+from ..pages import find_release
 from ..permissions import user_role
 
 HISTORY_PAGE_SIZE = 50
@@ -64,7 +64,7 @@ def project_page(*, owner_only: bool = False):
     def decorator(view):
         @wraps(view)
         def wrapped(request: HttpRequest, name: str, **kwargs) -> HttpResponse:
-            project = find_project(name, include_quarantined=True)
+            project = Project.objects.by_name(name)
             role = user_role(request.user, project) if project is not None else None
             if role is None:
                 raise Http404("No such project.")

@@ -423,8 +423,8 @@ def test_site_counts_and_classifier_counts_leave_out_quarantined_projects(
 
 def test_the_owners_pages_can_still_find_a_quarantined_project(published, quarantine):
     quarantine()
-    assert pages.find_project("Sample.Project") is None
-    found = pages.find_project("Sample.Project", include_quarantined=True)
+    assert Project.objects.visible().by_name("Sample.Project") is None
+    found = Project.objects.by_name("Sample.Project")
     assert found.normalized_name == "sample-project"
     assert found.quarantine_reason == "Steals credentials (report #1)."
 

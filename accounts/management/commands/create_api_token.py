@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.tokens import api_token_create
 from packages.management.common import get_actor
-from packages.pages import find_project
+from packages.models import Project
 
 
 class Command(BaseCommand):
@@ -25,7 +25,7 @@ class Command(BaseCommand):
         user = get_actor(username)
         scoped = []
         for name in projects:
-            project = find_project(name, include_quarantined=True)
+            project = Project.objects.by_name(name)
             if project is None:
                 raise CommandError(f"No project named {name!r}.")
             if not project.roles.filter(user=user).exists():

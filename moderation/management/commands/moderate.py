@@ -7,7 +7,6 @@ from accounts.flags import KILL_SWITCHES
 from accounts.models import AdminFlag, User
 from moderation import services
 from packages.models import Project
-from packages.pages import find_project
 
 
 class Command(BaseCommand):
@@ -53,7 +52,7 @@ class Command(BaseCommand):
         self.stdout.write(message)
 
     def _project(self, name: str) -> Project:
-        project = find_project(name, include_quarantined=True)
+        project = Project.objects.by_name(name)
         if project is None:
             raise CommandError(f"No project {name!r}.")
         return project
