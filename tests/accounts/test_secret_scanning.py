@@ -15,7 +15,7 @@ from accounts import secret_scanning, services
 from accounts.models import ApiToken, Email, Event
 from accounts.tokens import TokenError, api_token_authenticate, api_token_create
 from accounts.views.secret_scanning import disclose_token
-from pypi_site.settings import _secret_scanning_public_keys
+from common.env import secret_scanning_public_keys
 from tests.factories import make_wheel, post_upload
 
 pytestmark = pytest.mark.django_db
@@ -279,15 +279,15 @@ def test_csrf_is_not_required(owner, private_key):
 
 
 def test_setting_empty_is_off():
-    assert _secret_scanning_public_keys("  ") == {}
+    assert secret_scanning_public_keys("  ") == {}
 
 
 def test_setting_accepts_a_mapping_inline_and_from_a_file(private_key, tmp_path):
     mapping = {KEY_ID: pem_of(private_key.public_key())}
-    assert _secret_scanning_public_keys(json.dumps(mapping)) == mapping
+    assert secret_scanning_public_keys(json.dumps(mapping)) == mapping
     path = tmp_path / "keys.json"
     path.write_text(json.dumps(mapping))
-    assert _secret_scanning_public_keys(str(path)) == mapping
+    assert secret_scanning_public_keys(str(path)) == mapping
 
 
 def test_setting_accepts_githubs_published_document(private_key, tmp_path):
@@ -295,7 +295,7 @@ def test_setting_accepts_githubs_published_document(private_key, tmp_path):
     document = {"public_keys": [{"key_identifier": KEY_ID, "key": pem, "is_current": True}]}
     path = tmp_path / "github.json"
     path.write_text(json.dumps(document))
-    assert _secret_scanning_public_keys(str(path)) == {KEY_ID: pem}
+    assert secret_scanning_public_keys(str(path)) == {KEY_ID: pem}
 
 
 @pytest.mark.parametrize(
@@ -311,20 +311,20 @@ def test_setting_accepts_githubs_published_document(private_key, tmp_path):
 )
 def test_setting_refuses_malformed_values(value, message):
     with pytest.raises(ImproperlyConfigured, match=message):
-        _secret_scanning_public_keys(value)
+        secret_scanning_public_keys(value)
 
 
 def test_setting_refuses_a_json_array(tmp_path):
     path = tmp_path / "keys.json"
     path.write_text("[]")
     with pytest.raises(ImproperlyConfigured, match="must map key identifiers"):
-        _secret_scanning_public_keys(str(path))
+        secret_scanning_public_keys(str(path))
 
 
 def test_setting_refuses_non_ecdsa_keys():
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     with pytest.raises(ImproperlyConfigured, match="not an ECDSA key"):
-        _secret_scanning_public_keys(json.dumps({"id": pem_of(rsa_key.public_key())}))
+        secret_scanning_public_keys(json.dumps({"id": pem_of(rsa_key.public_key())}))
 
 
 def test_service_without_a_request_links_the_tokens_page_by_path(

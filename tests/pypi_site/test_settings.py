@@ -27,12 +27,25 @@ VARIABLES = (
     "TRUSTED_PROXIES",
     "AWS_LOCATION",
     "FILES_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "FASTLY_API_TOKEN",
+)
+# Every setting that holds a secret, each also readable from <NAME>_FILE.
+SECRETS = (
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "EMAIL_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "FASTLY_API_TOKEN",
 )
 
 
 def load(monkeypatch, tmp_path, **env):
     """Execute settings.py afresh with exactly these variables set."""
-    for name in VARIABLES:
+    for name in VARIABLES + tuple(f"{secret}_FILE" for secret in SECRETS):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("VAR_DIR", str(tmp_path / "var"))
     for name, value in env.items():
@@ -206,3 +219,88 @@ def test_email_url(monkeypatch, tmp_path, url, host, port, user, password, ssl, 
     assert (settings.EMAIL_HOST, settings.EMAIL_PORT) == (host, port)
     assert (settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD) == (user, password)
     assert (settings.EMAIL_USE_SSL, settings.EMAIL_USE_TLS) == (ssl, tls)
+
+
+def secret_file(tmp_path, name: str, content: str) -> str:
+    path = tmp_path / f"{name.lower()}.secret"
+    path.write_text(content)
+    return str(path)
+
+
+S3 = {"FILES_STORAGE": "s3", "AWS_STORAGE_BUCKET_NAME": "files"}
+
+
+@pytest.mark.parametrize(
+    "name, value, env, read",
+    [
+        ("SECRET_KEY", "from-a-file", {}, lambda s: s.SECRET_KEY),
+        (
+            "DATABASE_URL",
+            "postgresql://pypi:p%40ss@db.internal:5433/pypi",
+            {"REDIS_URL": "redis://cache.internal:6379/0", "SECRET_KEY": "shared"},
+            lambda s: (s.DATABASES["default"].get("HOST"), s.DATABASES["default"].get("PASSWORD")),
+        ),
+        (
+            "REDIS_URL",
+            "redis://:pw@cache.internal:6379/2",
+            {},
+            lambda s: s.CACHES["default"]["LOCATION"],
+        ),
+        (
+            "EMAIL_URL",
+            "smtps://u:p%3Aw@mail.internal",
+            {},
+            lambda s: getattr(s, "EMAIL_HOST_PASSWORD", None),
+        ),
+        (
+            "AWS_ACCESS_KEY_ID",
+            "AKIDFROMAFILE",
+            S3,
+            lambda s: s.STORAGES["files"]["OPTIONS"]["access_key"],
+        ),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            "secret/from+a=file",
+            S3,
+            lambda s: s.STORAGES["files"]["OPTIONS"]["secret_key"],
+        ),
+        ("FASTLY_API_TOKEN", "fastly-token", {}, lambda s: s.FASTLY_API_TOKEN),
+    ],
+)
+def test_every_secret_can_come_from_a_file(monkeypatch, tmp_path, name, value, env, read):
+    from_variable = read(load(monkeypatch, tmp_path, **env, **{name: value}))
+    # As Docker secrets and `echo > file` write it: with a final newline.
+    path = secret_file(tmp_path, name, value + "\n")
+    from_file = read(load(monkeypatch, tmp_path, **env, **{f"{name}_FILE": path}))
+    assert from_file == from_variable
+    assert from_variable != read(load(monkeypatch, tmp_path, **env))
+
+
+def test_a_secret_key_from_a_file_is_enough_for_many_machines(monkeypatch, tmp_path):
+    settings = load(
+        monkeypatch,
+        tmp_path,
+        DATABASE_URL=SERVER_DATABASE,
+        REDIS_URL="redis://cache.internal:6379/0",
+        SECRET_KEY_FILE=secret_file(tmp_path, "SECRET_KEY", "shared\n"),
+    )
+    assert settings.SECRET_KEY == "shared"
+    assert not (tmp_path / "var" / "secret_key").exists()
+
+
+@pytest.mark.parametrize("name", SECRETS)
+def test_a_secret_given_both_ways_is_refused(monkeypatch, tmp_path, name):
+    env = {name: "x", f"{name}_FILE": secret_file(tmp_path, name, "y"), **S3}
+    with pytest.raises(ImproperlyConfigured) as refusal:
+        load(monkeypatch, tmp_path, **env)
+    assert str(refusal.value) == f"{name} and {name}_FILE are both set; set only one of them."
+
+
+@pytest.mark.parametrize("name", SECRETS)
+def test_an_unreadable_secret_file_is_named(monkeypatch, tmp_path, name):
+    missing = str(tmp_path / "nowhere" / "secret")
+    with pytest.raises(ImproperlyConfigured) as refusal:
+        load(monkeypatch, tmp_path, **{f"{name}_FILE": missing, **S3})
+    assert str(refusal.value) == (
+        f"{name}_FILE: cannot read {missing!r}: No such file or directory."
+    )
