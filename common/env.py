@@ -2,8 +2,8 @@
 
 Each reads one environment variable (or parses one value) and refuses a
 malformed one with ImproperlyConfigured naming the variable, instead of
-guessing. A variable set to the empty string counts as unset. Nothing here
-reads django.conf.settings: this runs while the settings are being made.
+guessing. Nothing here reads django.conf.settings: this runs while the
+settings are being made.
 """
 
 import ipaddress
@@ -76,7 +76,8 @@ def env_secret(name: str) -> str:
     process and crash report sees: Docker and Kubernetes secrets, systemd
     credentials and password managers all hand secrets over as files. The
     value is the file's content without its final newline (``echo`` adds
-    one). Both set is refused rather than one silently preferred.
+    one). Both set is refused rather than one silently preferred; empty
+    counts as unset, as a secret is never the empty string.
     """
     value = os.environ.get(name, "")
     path = os.environ.get(f"{name}_FILE", "")
