@@ -10,6 +10,8 @@ key is set here.
 import os
 import secrets
 
-os.environ.setdefault("SECRET_KEY", "tests-" + secrets.token_urlsafe(32))
+# Unless the key comes from a file: SECRET_KEY beside SECRET_KEY_FILE is refused.
+if not os.environ.get("SECRET_KEY_FILE"):
+    os.environ.setdefault("SECRET_KEY", "tests-" + secrets.token_urlsafe(32))
 
 from pypi_site.settings import *  # noqa: F403
