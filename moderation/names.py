@@ -1,8 +1,9 @@
 """Name protection for new projects.
 
-``check_new_project_name`` refuses a name outright; ``flag_similar_name``
-accepts it but queues it for a moderator. The upload pipeline calls both when
-an upload would create a project.
+``check_new_project_name`` refuses a name outright; ``similar_popular_name``
+and ``queue_name_review`` accept it but queue it for a moderator. The upload
+pipeline asks them through packages.name_policy (this module is the policy
+ModerationConfig.ready() registers there) when an upload would create a project.
 
 Confusable folding (``fold_name``), applied to the PEP 503 normalized name:
 
@@ -32,6 +33,7 @@ from django.db.models import CharField, Func, Sum
 from django.utils import timezone
 
 from packages.models import DownloadCount, Project
+from packages.name_policy import ProjectNameError
 from packages.names import normalize_project_name
 
 from .models import NameReview, ProhibitedName
@@ -40,10 +42,6 @@ _FOLD_FROM = "i10"
 _FOLD_TO = "llo"
 POPULAR_NAMES_CACHE_KEY = "moderation:popular-names"
 POPULAR_WINDOW_DAYS = 30
-
-
-class ProjectNameError(ValueError):
-    """A name nobody may register; the message says why and what to do."""
 
 
 def fold_name(name: str) -> str:

@@ -23,12 +23,6 @@ from accounts.services import user_has_verified_email
 from accounts.tokens import api_token_allows_project, token_display_prefix
 from accounts.two_factor import user_has_two_factor
 from common.ratelimit import limit, try_again
-from moderation.names import (
-    ProjectNameError,
-    check_new_project_name,
-    queue_name_review,
-    similar_popular_name,
-)
 
 from . import descriptions
 from .cache import purge_project_on_commit
@@ -45,6 +39,12 @@ from .distributions import (
 from .journal import JournalLine, journal_append_many
 from .metadata import MetadataError, ReleaseMetadata, validate_upload_metadata
 from .models import File, FileRegistry, Project, Release, Role
+from .name_policy import (
+    ProjectNameError,
+    check_new_project_name,
+    queue_name_review,
+    similar_popular_name,
+)
 from .names import normalize_project_name
 from .permissions import user_can_upload
 from .storage import (
