@@ -14,10 +14,9 @@ from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from packages.models import Project, Role
-
 from .events import record_event
 from .models import Email, User
+from .projects import project_directory
 
 logger = logging.getLogger(__name__)
 
@@ -226,26 +225,14 @@ def remove_email(*, email: Email, request: HttpRequest | None = None) -> None:
 
 def sole_owner_projects(user: User) -> list[str]:
     """Names of the projects that would be left without an Owner if ``user`` went."""
-    co_owned = Role.objects.filter(role_name=Role.Name.OWNER).exclude(user=user)
-    return list(
-        Project.objects.filter(roles__user=user, roles__role_name=Role.Name.OWNER)
-        .exclude(pk__in=co_owned.values("project"))
-        .order_by("name")
-        .values_list("name", flat=True)
-    )
+    return project_directory().sole_owner_projects(user)
 
 
 def delete_account(*, user: User) -> None:
     """Delete the account, refused while it is the only Owner of a project."""
     with transaction.atomic():
-        # Lock the user's projects so a co-Owner cannot leave at the same time
-        # and orphan a project between the check and the delete.
-        list(
-            Project.objects.select_for_update().filter(
-                roles__user=user, roles__role_name=Role.Name.OWNER
-            )
-        )
-        orphaned = sole_owner_projects(user)
+        # Locked: a co-Owner cannot leave between the check and the delete.
+        orphaned = project_directory().sole_owner_projects(user, lock=True)
         if orphaned:
             names = ", ".join(orphaned)
             raise AccountError(

@@ -11,9 +11,8 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from packages.models import Project, Role
-
 from ..models import ApiToken
+from ..projects import project_directory
 from ..tokens import TOKEN_USERNAME, api_token_create, api_token_revoke, token_display_prefix
 
 SCOPE_USER = "user"
@@ -28,7 +27,8 @@ class TokenCreateForm(forms.Form):
         choices=[(SCOPE_USER, "All my projects"), (SCOPE_PROJECTS, "Only the projects I choose")],
         initial=SCOPE_USER,
     )
-    projects = forms.ModelMultipleChoiceField(queryset=Project.objects.none(), required=False)
+    # The user's own projects, set in __init__.
+    projects = forms.ModelMultipleChoiceField(queryset=None, required=False)
     expiry = forms.ChoiceField(
         choices=[
             (EXPIRY_NEVER, "Never"),
@@ -44,9 +44,9 @@ class TokenCreateForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         # Only projects the user has a role on; a stale or forged id is refused.
-        self.fields["projects"].queryset = Project.objects.filter(
-            pk__in=Role.objects.filter(user=user).values("project")
-        ).order_by("normalized_name")
+        self.fields["projects"].queryset = (
+            project_directory().projects_with_role(user).order_by("normalized_name")
+        )
 
     def clean(self):
         data = super().clean()
@@ -63,7 +63,7 @@ class TokenCreateForm(forms.Form):
     def selected_project_ids(self) -> set[str]:
         return {str(pk) for pk in (self["projects"].value() or ())}
 
-    def scoped_projects(self) -> list[Project]:
+    def scoped_projects(self) -> list:
         if self.cleaned_data["scope"] == SCOPE_USER:
             return []
         return list(self.cleaned_data["projects"])
