@@ -23,18 +23,157 @@ serial is read before the rows, so a body is never older than its key.
 import hashlib
 import json
 from collections import defaultdict
-from datetime import UTC, datetime
 from typing import NamedTuple
 
 from django.core.cache import cache
 from django.urls import reverse
 from packaging.utils import canonicalize_version
 
+# pydantic reads TypedDicts from typing_extensions only, before Python 3.12.
+from typing_extensions import TypedDict
+
+from . import models
+from .api_common import pep700_time
 from .downloads import download_summary
-from .models import File, Project, Release, Role
+from .models import Project, Release
 from .releases import pick_latest
 from .simple import PAGE_CACHE_SECONDS
 from .storage import file_url
+
+# --- The bodies' shape ---------------------------------------------------------------
+#
+# The one description of what the API answers: the builders below return these
+# types, and pydantic writes the OpenAPI document's schemas from them
+# (packages.views.json_api). Keys the public index keeps only for the clients
+# that read them say "Always ...". The tests check every answer against the
+# document, so the two can't drift.
+
+# The docstring under a key becomes its description in the document.
+_DOCUMENTED = {"use_attribute_docstrings": True}
+
+
+class Digests(TypedDict):
+    __pydantic_config__ = _DOCUMENTED
+    blake2b_256: str
+    md5: str
+    sha256: str
+
+
+class File(TypedDict):
+    """A distribution file, with what the public index says of its release."""
+
+    __pydantic_config__ = _DOCUMENTED
+    comment_text: str
+    """Always ""."""
+    digests: Digests
+    downloads: int
+    """Always -1 (deprecated)."""
+    filename: str
+    has_sig: bool
+    """Always false (deprecated)."""
+    md5_digest: str
+    packagetype: models.File.PackageType
+    python_version: str
+    """"source" for an sdist, else a tag."""
+    requires_python: str | None
+    size: int
+    upload_time: str
+    """UTC, %Y-%m-%dT%H:%M:%S."""
+    upload_time_iso_8601: str
+    """UTC, ISO 8601 with microseconds and Z (PEP 700)."""
+    url: str
+    """Absolute."""
+    yanked: bool
+    yanked_reason: str | None
+
+
+class Downloads(TypedDict):
+    __pydantic_config__ = _DOCUMENTED
+    last_day: int
+    last_month: int
+    last_week: int
+
+
+class Info(TypedDict):
+    """One release's metadata: the latest on the project endpoint."""
+
+    __pydantic_config__ = _DOCUMENTED
+    author: str
+    author_email: str
+    bugtrack_url: None
+    classifiers: list[str]
+    description: str
+    description_content_type: str | None
+    docs_url: None
+    download_url: str
+    downloads: Downloads
+    dynamic: list[str] | None
+    home_page: str
+    keywords: str
+    license: str
+    license_expression: str | None
+    license_files: list[str] | None
+    maintainer: str
+    maintainer_email: str
+    name: str
+    package_url: str
+    """Absolute URL of the project's page."""
+    platform: str | None
+    """The first platform declared."""
+    project_url: str
+    """Absolute URL of the project's page."""
+    project_urls: dict[str, str] | None
+    provides_extra: list[str] | None
+    release_url: str
+    """Absolute URL of the release's page."""
+    requires_dist: list[str] | None
+    requires_python: str
+    summary: str
+    version: str
+    yanked: bool
+    yanked_reason: str | None
+
+
+class Role(TypedDict):
+    __pydantic_config__ = _DOCUMENTED
+    role: models.Role.Name
+    user: str
+
+
+class Ownership(TypedDict):
+    __pydantic_config__ = _DOCUMENTED
+    roles: list[Role]
+    """Owners first, then by role and name."""
+    organization: None
+    """Always null: organizations are not modelled."""
+
+
+class ReleaseJson(TypedDict):
+    """/pypi/<name>/<version>/json"""
+
+    __pydantic_config__ = _DOCUMENTED
+    info: Info
+    last_serial: int
+    ownership: Ownership
+    urls: list[File]
+    """The files of the release ``info`` describes."""
+    vulnerabilities: list[dict]
+    """Always empty: advisories are not imported yet."""
+
+
+class ProjectJson(ReleaseJson):
+    """/pypi/<name>/json"""
+
+    releases: dict[str, list[File]]
+    """Every version, files or not."""
+
+
+class NotFound(TypedDict):
+    __pydantic_config__ = _DOCUMENTED
+    message: str
+
+
+NOT_FOUND: NotFound = {"message": "Not Found"}
 
 # Light columns of every release: enough to pick the latest and list the
 # files, without reading 300 descriptions.
@@ -75,13 +214,8 @@ def _absolute(base_url: str, url: str) -> str:
     return f"{base_url}{url}" if url.startswith("/") else url
 
 
-def _upload_times(value: datetime) -> tuple[str, str]:
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S"), value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _file_json(row: dict, release: Release, base_url: str) -> dict:
-    upload_time, upload_time_iso = _upload_times(row["upload_time"])
+def _file_json(row: dict, release: Release, base_url: str) -> File:
+    upload_time_iso = pep700_time(row["upload_time"])
     return {
         "comment_text": "",
         "digests": {
@@ -97,7 +231,8 @@ def _file_json(row: dict, release: Release, base_url: str) -> dict:
         "python_version": row["python_version"],
         "requires_python": release.requires_python or None,
         "size": row["size"],
-        "upload_time": upload_time,
+        # The same instant without the fraction and the "Z".
+        "upload_time": upload_time_iso.partition(".")[0],
         "upload_time_iso_8601": upload_time_iso,
         "url": _absolute(base_url, file_url(row["path"])),
         "yanked": release.yanked,
@@ -105,11 +240,13 @@ def _file_json(row: dict, release: Release, base_url: str) -> dict:
     }
 
 
-def _files_by_release(releases: list[Release], base_url: str) -> dict[int, list[dict]]:
+def _files_by_release(releases: list[Release], base_url: str) -> dict[int, list[File]]:
     by_id = {release.id: release for release in releases}
-    files: dict[int, list[dict]] = defaultdict(list)
+    files: dict[int, list[File]] = defaultdict(list)
     rows = (
-        File.objects.filter(release_id__in=list(by_id)).order_by("filename").values(*_FILE_FIELDS)
+        models.File.objects.filter(release_id__in=list(by_id))
+        .order_by("filename")
+        .values(*_FILE_FIELDS)
     )
     for row in rows:
         release = by_id[row["release_id"]]
@@ -117,16 +254,15 @@ def _files_by_release(releases: list[Release], base_url: str) -> dict[int, list[
     return files
 
 
-def _ownership(project: Project) -> dict:
-    roles = Role.objects.filter(project=project).values_list("role_name", "user__username")
+def _ownership(project: Project) -> Ownership:
+    roles = models.Role.objects.filter(project=project).values_list("role_name", "user__username")
     # Owners first, then by name: a stable order, so the body (and its ETag)
     # only changes when the roles do.
-    ordered = sorted(roles, key=lambda role: (role[0] != Role.Name.OWNER, role[0], role[1]))
-    # Organizations are not modelled; the key is there for the clients that read it.
+    ordered = sorted(roles, key=lambda role: (role[0] != models.Role.Name.OWNER, role[0], role[1]))
     return {"roles": [{"role": role, "user": user} for role, user in ordered], "organization": None}
 
 
-def _info(project: Project, release: Release, base_url: str) -> dict:
+def _info(project: Project, release: Release, base_url: str) -> Info:
     project_url = _absolute(base_url, reverse("project", args=[project.name]))
     return {
         "author": release.author,
@@ -166,19 +302,17 @@ def _info(project: Project, release: Release, base_url: str) -> dict:
     }
 
 
-def _document(project: Project, release: Release, urls: list[dict], base_url: str) -> dict:
+def _document(project: Project, release: Release, urls: list[File], base_url: str) -> ReleaseJson:
     return {
         "info": _info(project, release, base_url),
         "last_serial": project.last_serial,
         "ownership": _ownership(project),
         "urls": urls,
-        # Advisories are not imported yet; the key is there for the clients
-        # that read it.
         "vulnerabilities": [],
     }
 
 
-def project_document(project: Project, base_url: str) -> dict | None:
+def project_document(project: Project, base_url: str) -> ProjectJson | None:
     """The project endpoint's data, or None when the project has no release."""
     releases = list(Release.objects.filter(project=project).only(*_RELEASE_LIST_FIELDS))
     latest = pick_latest(releases)
@@ -186,17 +320,16 @@ def project_document(project: Project, base_url: str) -> dict | None:
         return None
     files = _files_by_release(releases, base_url)
     document = _document(project, Release.objects.get(pk=latest.pk), files[latest.id], base_url)
-    document["releases"] = {release.version: files[release.id] for release in releases}
-    return document
+    return {**document, "releases": {release.version: files[release.id] for release in releases}}
 
 
-def release_document(project: Project, release: Release, base_url: str) -> dict:
+def release_document(project: Project, release: Release, base_url: str) -> ReleaseJson:
     """The version endpoint's data: the project's minus ``releases``."""
     files = _files_by_release([release], base_url)
     return _document(project, release, files[release.id], base_url)
 
 
-def render(document: dict) -> bytes:
+def render(document: ReleaseJson) -> bytes:
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
 
 

@@ -131,11 +131,6 @@ def latest_releases(limit: int = HOME_LIST_LENGTH) -> list[Release]:
 # --- Project and release pages ------------------------------------------------
 
 
-def find_project(name: str) -> Project | None:
-    """Kept for packages.views.json_api until it asks Project.objects itself."""
-    return Project.objects.visible().by_name(name)
-
-
 def project_or_404(name: str) -> Project:
     """The project ``name`` stands for, however spelled; an unknown (or
     quarantined) name is a 404."""

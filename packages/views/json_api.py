@@ -1,148 +1,83 @@
 """/pypi/<name>/json, /pypi/<name>/<version>/json and their OpenAPI schema.
 
-Parse, look up, answer: the bodies are built and cached by ``packages.json_api``.
-The serializers below describe those bodies for the OpenAPI schema
-(drf-spectacular); the tests check every answer against that schema, so the
-description can't drift from what is served.
+Parse, look up, answer: the bodies are built and cached by ``packages.json_api``,
+whose TypedDicts describe them; the OpenAPI schema (drf-spectacular) is
+generated from those types, and the tests check every answer against it, so
+the description can't drift from what is served.
 """
 
 import threading
 
-from django.conf import settings
 from django.http import HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.urls import reverse
 from django.utils.cache import get_conditional_response
 from django.views.decorators.http import require_safe
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from drf_spectacular.views import SpectacularJSONAPIView
-from rest_framework import serializers
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from packages import json_api
-from packages.models import File, Project, Role
+from packages.api_common import JSON_CORS_HEADERS, public_headers
+from packages.models import Project
 from packages.names import normalize_project_name
-from packages.pages import find_project
-from packages.surrogate import surrogate_headers
 
-# Browser code reads the API from other origins, as on the public index.
-_CORS_HEADERS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Headers": (
-        "Content-Type, If-Match, If-Modified-Since, If-None-Match, If-Unmodified-Since"
-    ),
-    "Access-Control-Allow-Methods": "GET",
-    "Access-Control-Max-Age": "86400",
-    "Access-Control-Expose-Headers": "X-PyPI-Last-Serial",
-}
 _CONTENT_TYPE = "application/json"
 
 
 # --- Response descriptions (OpenAPI) --------------------------------------------------
 
 
-class DigestsSerializer(serializers.Serializer):
-    md5 = serializers.CharField()
-    sha256 = serializers.CharField()
-    blake2b_256 = serializers.CharField()
+class _TypedDictSchema(OpenApiSerializerExtension):
+    """Lets ``extend_schema`` take a TypedDict of ``packages.json_api`` as a
+    response: pydantic writes its JSON Schema (which OpenAPI 3.1 schemas
+    are), and the TypedDicts and enums inside it become components."""
+
+    def get_name(self, auto_schema, direction) -> str:
+        return self.target.__name__
+
+    def map_serializer(self, auto_schema, direction) -> dict:
+        # Only the schema needs pydantic, and it is asked for rarely: the
+        # workers that never serve it don't load it.
+        from pydantic import TypeAdapter
+
+        schema = TypeAdapter(self.target).json_schema(
+            ref_template="#/components/schemas/{model}", mode="serialization"
+        )
+        definitions = schema.pop("$defs", {})
+        for definition in [schema, *definitions.values()]:
+            for key in definition.get("properties", {}).values():
+                # pydantic titles each key after its name ("Md5"): noise here.
+                key.pop("title", None)
+        for name, definition in definitions.items():
+            auto_schema.registry.register_on_missing(
+                ResolvedComponent(
+                    name=name, type=ResolvedComponent.SCHEMA, object=name, schema=definition
+                )
+            )
+        return schema
 
 
-class FileSerializer(serializers.Serializer):
-    comment_text = serializers.CharField(allow_blank=True, help_text='Always "".')
-    digests = DigestsSerializer()
-    downloads = serializers.IntegerField(help_text="Always -1 (deprecated).")
-    filename = serializers.CharField()
-    has_sig = serializers.BooleanField(help_text="Always false (deprecated).")
-    md5_digest = serializers.CharField()
-    packagetype = serializers.ChoiceField(choices=File.PackageType.choices)
-    python_version = serializers.CharField(help_text='"source" for an sdist, else a tag.')
-    requires_python = serializers.CharField(allow_null=True)
-    size = serializers.IntegerField()
-    upload_time = serializers.CharField(help_text="UTC, %Y-%m-%dT%H:%M:%S.")
-    upload_time_iso_8601 = serializers.DateTimeField(help_text="UTC, with microseconds and Z.")
-    url = serializers.URLField()
-    yanked = serializers.BooleanField()
-    yanked_reason = serializers.CharField(allow_null=True)
+# An extension matches one class: one for each type a response names.
+class _ProjectJsonSchema(_TypedDictSchema):
+    target_class = json_api.ProjectJson
 
 
-class DownloadsSerializer(serializers.Serializer):
-    last_day = serializers.IntegerField()
-    last_week = serializers.IntegerField()
-    last_month = serializers.IntegerField()
+class _ReleaseJsonSchema(_TypedDictSchema):
+    target_class = json_api.ReleaseJson
 
 
-def _strings(**kwargs) -> serializers.ListField:
-    return serializers.ListField(child=serializers.CharField(), **kwargs)
-
-
-class InfoSerializer(serializers.Serializer):
-    author = serializers.CharField(allow_blank=True)
-    author_email = serializers.CharField(allow_blank=True)
-    bugtrack_url = serializers.CharField(allow_null=True, help_text="Always null.")
-    classifiers = _strings()
-    description = serializers.CharField(allow_blank=True)
-    description_content_type = serializers.CharField(allow_null=True)
-    docs_url = serializers.CharField(allow_null=True, help_text="Always null.")
-    download_url = serializers.CharField(allow_blank=True)
-    downloads = DownloadsSerializer()
-    dynamic = _strings(allow_null=True)
-    home_page = serializers.CharField(allow_blank=True)
-    keywords = serializers.CharField(allow_blank=True)
-    license = serializers.CharField(allow_blank=True)
-    license_expression = serializers.CharField(allow_null=True)
-    license_files = _strings(allow_null=True)
-    maintainer = serializers.CharField(allow_blank=True)
-    maintainer_email = serializers.CharField(allow_blank=True)
-    name = serializers.CharField()
-    package_url = serializers.URLField()
-    platform = serializers.CharField(allow_null=True)
-    project_url = serializers.URLField()
-    project_urls = serializers.DictField(child=serializers.CharField(), allow_null=True)
-    provides_extra = _strings(allow_null=True)
-    release_url = serializers.URLField()
-    requires_dist = _strings(allow_null=True)
-    requires_python = serializers.CharField(allow_blank=True)
-    summary = serializers.CharField(allow_blank=True)
-    version = serializers.CharField()
-    yanked = serializers.BooleanField()
-    yanked_reason = serializers.CharField(allow_null=True)
-
-
-class RoleSerializer(serializers.Serializer):
-    role = serializers.ChoiceField(choices=Role.Name.choices)
-    user = serializers.CharField()
-
-
-class OwnershipSerializer(serializers.Serializer):
-    roles = RoleSerializer(many=True)
-    organization = serializers.CharField(allow_null=True, help_text="Always null.")
-
-
-class ReleaseJsonSerializer(serializers.Serializer):
-    info = InfoSerializer()
-    last_serial = serializers.IntegerField()
-    ownership = OwnershipSerializer()
-    urls = FileSerializer(many=True)
-    vulnerabilities = serializers.ListField(
-        child=serializers.DictField(), help_text="Always empty: no advisories are imported."
-    )
-
-
-class ProjectJsonSerializer(ReleaseJsonSerializer):
-    releases = serializers.DictField(
-        child=FileSerializer(many=True), help_text="Every version, files or not."
-    )
-
-
-class NotFoundSerializer(serializers.Serializer):
-    message = serializers.CharField()
+class _NotFoundSchema(_TypedDictSchema):
+    target_class = json_api.NotFound
 
 
 _ERRORS = {
     301: OpenApiResponse(description="The normalized name (or stored version) is elsewhere."),
     304: OpenApiResponse(description="If-None-Match matched the ETag."),
-    404: OpenApiResponse(NotFoundSerializer, description="No such project or version."),
+    404: OpenApiResponse(json_api.NotFound, description="No such project or version."),
 }
 
 
@@ -157,11 +92,7 @@ class _IgnoreAccept(DefaultContentNegotiation):
 
 
 def _cache_headers(surrogate_key: str) -> dict[str, str]:
-    return {
-        "Cache-Control": f"max-age={settings.SIMPLE_CACHE_SECONDS}, public",
-        **surrogate_headers(surrogate_key),
-        **_CORS_HEADERS,
-    }
+    return public_headers(surrogate_key, JSON_CORS_HEADERS)
 
 
 def _surrogate_key(normalized_name: str) -> str:
@@ -170,7 +101,7 @@ def _surrogate_key(normalized_name: str) -> str:
 
 def _not_found(surrogate_key: str) -> Response:
     # Cacheable under the project's key, like the simple API's 404.
-    return Response({"message": "Not Found"}, status=404, headers=_cache_headers(surrogate_key))
+    return Response(json_api.NOT_FOUND, status=404, headers=_cache_headers(surrogate_key))
 
 
 def _redirect(location: str, normalized_name: str) -> HttpResponse:
@@ -199,7 +130,7 @@ class _JsonView(APIView):
         """The surrogate key of a 404, and the project ``name`` stands for
         (a PEP 508 name: the route's converter let no other through)."""
         normalized = normalize_project_name(name)
-        return _surrogate_key(normalized), find_project(normalized)
+        return _surrogate_key(normalized), Project.objects.visible().by_name(normalized)
 
     def base_url(self, request) -> str:
         return request.build_absolute_uri("/").rstrip("/")
@@ -209,7 +140,7 @@ class ProjectJsonView(_JsonView):
     @extend_schema(
         operation_id="project_json",
         summary="A project: its latest release, and every release's files",
-        responses={200: ProjectJsonSerializer, **_ERRORS},
+        responses={200: json_api.ProjectJson, **_ERRORS},
         tags=["JSON API"],
     )
     def get(self, request, name: str):
@@ -229,7 +160,7 @@ class ReleaseJsonView(_JsonView):
     @extend_schema(
         operation_id="release_json",
         summary="One release and its files",
-        responses={200: ReleaseJsonSerializer, **_ERRORS},
+        responses={200: json_api.ReleaseJson, **_ERRORS},
         tags=["JSON API"],
     )
     def get(self, request, name: str, version: str):
@@ -250,7 +181,7 @@ def not_a_name(request, **segments) -> HttpResponse:
     """A URL in the API's shape whose name or version no row could hold (the
     routes' converters refused it): the API's own 404, without a lookup, under
     no project's key."""
-    return JsonResponse({"message": "Not Found"}, status=404, headers=_cache_headers("json"))
+    return JsonResponse(json_api.NOT_FOUND, status=404, headers=_cache_headers("json"))
 
 
 def _csrf_checked(view):

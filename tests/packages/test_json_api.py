@@ -553,6 +553,15 @@ def test_answers_match_the_schema_both_ways(client, project, openapi, downloads)
     file = data["releases"]["1.0"][0]
     assert set(schemas["File"]["properties"]) == set(file)
     assert set(schemas["File"]["required"]) == set(file)
+    for component, served in [
+        ("ReleaseJson", release_data),
+        ("Digests", file["digests"]),
+        ("Downloads", data["info"]["downloads"]),
+        ("Ownership", data["ownership"]),
+        ("Role", data["ownership"]["roles"][0]),
+    ]:
+        assert set(schemas[component]["properties"]) == set(served), component
+        assert set(schemas[component]["required"]) == set(served), component
 
 
 def test_role_order_is_owners_first_then_by_name(client, project, outsider, downloads):
