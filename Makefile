@@ -94,9 +94,10 @@ test: test-packages $(DEV_STAMP) $(AXE) ## The whole suite with coverage, on its
 test-fast: $(DEV_STAMP) $(BROWSER_DEPS) ## The suite without end-to-end tests and coverage, on the settings as they are (SQLite by default)
 	$(BIN)/python -m pytest -m "not e2e" -q $(PYTEST_ARGS)
 
-lint: $(DEV_STAMP) ## ruff check and ruff format --check
+lint: $(DEV_STAMP) ## ruff check, ruff format --check, and the layers (lint-imports)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(DEV_STAMP) ## Reformat the code with ruff
 	$(BIN)/ruff check --fix .
@@ -106,4 +107,5 @@ bench: $(DEV_STAMP) ## Run the benchmarks (not part of the tests)
 	$(BIN)/python benchmarks/run.py
 
 clean: ## Remove the virtualenv and local data
-	rm -rf $(VENV) var .coverage htmlcov .pytest_cache tests/browser/node_modules test-artifacts .cache
+	rm -rf $(VENV) var .coverage htmlcov .pytest_cache tests/browser/node_modules test-artifacts .cache \
+		.import_linter_cache
