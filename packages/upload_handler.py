@@ -103,8 +103,8 @@ def hash_thread(digest: str) -> ThreadPoolExecutor:
 class StreamDigests:
     """sha256, blake2b-256 and md5 of a stream, fed chunk by chunk.
 
-    One after the other they hash 180 MiB/s (measured 940, 460 and 425 MiB/s
-    each), less than the disk and the network. hashlib releases the GIL while
+    One after the other they hash about 210 MiB/s (measured 1,000, 580 and
+    490 MiB/s each), less than the disk and the network. hashlib releases the GIL while
     it hashes a buffer over 2 KiB, so each runs in a thread of its own while
     the request's thread writes the chunk and reads the next ones.
     """
@@ -184,9 +184,9 @@ class HashingUploadHandler(FileUploadHandler):
         upload.digests.update(raw_data)
         upload.file.write(raw_data)
         if upload.size // SYNC_EVERY_BYTES != (upload.size - len(raw_data)) // SYNC_EVERY_BYTES:
-            # Starts the disk on what has come so far, while the rest arrives:
-            # one fsync at the end of a 500 MiB file took 0.25 s, after which
-            # the file was not even checked yet.
+            # Writes out what has come so far while the hash threads work: one
+            # fsync at the end of a 500 MiB file took 0.25 s, all of it added
+            # to the upload's time.
             upload.file.flush()
             os.fdatasync(upload.file.fileno())
         return None
