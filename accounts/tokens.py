@@ -1,5 +1,6 @@
-"""API tokens: minted here, checked here, for the command, the web UI and the
-upload endpoint alike."""
+"""API tokens: minted, matched and revoked here, for the command, the web UI and
+the upload endpoint alike. Which token may upload where, and in which state, is
+the upload's rule (packages.policy)."""
 
 import hashlib
 import hmac
@@ -108,34 +109,13 @@ def api_token_find(raw: str) -> ApiToken | None:
     return _match(lookup_id, secret)
 
 
-def api_token_authenticate(raw: str) -> ApiToken:
-    """The live token that ``raw`` is, or TokenError."""
+def api_token_match(raw: str) -> ApiToken:
+    """The token whose whole secret is ``raw``, whatever its state, or
+    TokenError when ``raw`` is malformed or no token's."""
     token = _match(*_split(raw))
     if token is None:
         raise TokenError("Invalid or non-existent authentication information.")
-    if token.revoked_at is not None:
-        raise TokenError("Invalid API token: it has been revoked.")
-    if token.expires_at is not None and token.expires_at <= timezone.now():
-        raise TokenError("Invalid API token: it has expired.")
-    if not token.user.is_active:
-        raise TokenError("Invalid API token: the account is disabled.")
-    if token.user.is_frozen:
-        raise TokenError(
-            "Invalid API token: the account has been frozen by the index's moderators."
-        )
     return token
-
-
-def api_token_allows_project(token: ApiToken, normalized_name: str) -> bool:
-    """Whether the token's scope covers the project (existing or about to be).
-
-    Scope only narrows: it never grants. The upload asks user_can_upload as
-    well, so a scoped token of a project its owner has since lost the role on
-    is refused there (and a user-wide token covers only projects with a role).
-    """
-    if not token.scoped:
-        return True
-    return token.projects.filter(normalized_name=normalized_name).exists()
 
 
 def api_token_record_use(token: ApiToken) -> None:

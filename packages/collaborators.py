@@ -2,8 +2,9 @@
 roles; invitees accept or decline through a signed, expiring e-mailed link.
 
 Every change is a project event. Role changes of one project run one at a time,
-under a lock on the project's row, so the rule that a project keeps at least one
-Owner holds even when two Owners remove each other at the same moment.
+under a lock on the project's row, so the rules they ask packages.policy (who
+may, and that a project keeps at least one Owner) hold even when two Owners
+remove each other at the same moment.
 
 A refused action raises CollaboratorError (a message meant for the person), or
 PermissionDenied when the actor may not do it at all.
@@ -13,7 +14,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest
 from django.urls import reverse
@@ -23,10 +23,11 @@ from accounts.events import client_ip, record_event
 from accounts.models import Email, User
 from accounts.services import send_templated_mail
 
+from . import policy
 from .cache import purge_project_on_commit
 from .journal import journal_append
 from .models import Project, Role, RoleInvitation
-from .permissions import user_is_owner
+from .policy import Action
 
 INVITATION_SALT = "packages.role-invitation"
 
@@ -48,19 +49,12 @@ class InvitationLinkError(CollaboratorError):
         self.status = status
 
 
-def _require_owner(actor, project: Project) -> None:
-    # Checked under the project lock: an Owner removed a moment ago by
-    # another Owner must not still act on the project.
-    if not user_is_owner(actor, project):
-        raise PermissionDenied("Only an Owner of the project may do this.")
-
-
 def _lock_project(project: Project) -> Project:
     # Every role change of a project takes this lock first, so the checks
     # below (who holds which role, how many Owners are left) cannot be
     # invalidated by a concurrent change before this one commits.
     try:
-        return Project.objects.select_for_update().get(pk=project.pk)
+        return Project.objects.locked(pk=project.pk)
     except Project.DoesNotExist:
         raise CollaboratorError(f"Project {project.name} no longer exists.") from None
 
@@ -70,10 +64,6 @@ def _journal(project: Project, action: str, actor, request: HttpRequest | None) 
     # change gets a serial, as on the public index, and pages are purged.
     journal_append(project=project, action=action, actor=actor, ip_address=client_ip(request))
     purge_project_on_commit(project.normalized_name)
-
-
-def _owner_count(project: Project) -> int:
-    return Role.objects.filter(project=project, role_name=Role.Name.OWNER).count()
 
 
 def _check_role_name(role_name: str) -> None:
@@ -112,7 +102,7 @@ def invite(
     address = Email.objects.filter(user=invitee, primary=True, verified=True).first()
     with transaction.atomic():
         project = _lock_project(project)
-        _require_owner(actor, project)
+        policy.require(actor, project, Action.INVITE)
         if Role.objects.filter(project=project, user=invitee).exists():
             raise CollaboratorError(
                 f"{invitee.username} already has a role on {project.name}.", field="username"
@@ -206,16 +196,16 @@ def invitation_from_token(token: str, user: User) -> RoleInvitation:
 
 def _lock_invitation_for(invitation: RoleInvitation, user: User) -> RoleInvitation:
     """Inside a transaction: the invitation, locked, if ``user`` may still answer it."""
-    if invitation.user_id != user.pk:
-        raise PermissionDenied("This invitation is for another account.")
+    policy.require_invitee(user, invitation)
     # The project first, as every role change does, then the invitation: an
     # answer and a revocation of one invitation cannot both succeed.
     _lock_project(invitation.project)
-    locked = RoleInvitation.objects.select_for_update().filter(pk=invitation.pk).first()
-    if locked is None:
+    try:
+        locked = RoleInvitation.objects.locked(pk=invitation.pk)
+    except RoleInvitation.DoesNotExist:
         raise CollaboratorError(
             "This invitation is no longer valid: it was accepted, declined or revoked."
-        )
+        ) from None
     if _expired(locked):
         raise CollaboratorError("This invitation has expired.")
     return locked
@@ -272,7 +262,7 @@ def revoke_invitation(
     project = invitation.project
     with transaction.atomic():
         _lock_project(project)
-        _require_owner(actor, project)
+        policy.require(actor, project, Action.INVITE)
         deleted, _ = RoleInvitation.objects.filter(pk=invitation.pk).delete()
         if not deleted:
             raise CollaboratorError("This invitation was already accepted, declined or revoked.")
@@ -290,10 +280,10 @@ def revoke_invitation(
 
 
 def _locked_role(project: Project, user: User) -> Role:
-    role = Role.objects.select_for_update().filter(project=project, user=user).first()
-    if role is None:
-        raise CollaboratorError(f"{user.username} has no role on {project.name}.")
-    return role
+    try:
+        return Role.objects.locked(project=project, user=user)
+    except Role.DoesNotExist:
+        raise CollaboratorError(f"{user.username} has no role on {project.name}.") from None
 
 
 def change_role(
@@ -308,12 +298,12 @@ def change_role(
     _check_role_name(role_name)
     with transaction.atomic():
         project = _lock_project(project)
-        _require_owner(actor, project)
+        policy.require(actor, project, Action.CHANGE_ROLES)
         role = _locked_role(project, user)
         old = role.role_name
         if old == role_name:
             raise CollaboratorError(f"{user.username} already is {role_name}.")
-        if old == Role.Name.OWNER and _owner_count(project) <= 1:
+        if policy.leaves_no_owner(role):
             raise CollaboratorError(
                 f"{user.username} is the last Owner of {project.name}; "
                 "make someone else an Owner first."
@@ -340,10 +330,9 @@ def remove_role(
     The last Owner can be neither removed nor leave."""
     with transaction.atomic():
         project = _lock_project(project)
-        if actor is None or actor.pk != user.pk:
-            _require_owner(actor, project)
+        policy.require_may_remove(actor, user, project)
         role = _locked_role(project, user)
-        if role.role_name == Role.Name.OWNER and _owner_count(project) <= 1:
+        if policy.leaves_no_owner(role):
             raise CollaboratorError(
                 f"{user.username} is the last Owner of {project.name} and cannot be removed; "
                 "make someone else an Owner first, or delete the project."

@@ -3,7 +3,7 @@
 Each service runs in one transaction, locks the row it changes, writes the
 journal entry as its last write, and leaves side effects (cache purge, removal of
 stored objects) to ``transaction.on_commit``. Who may call them is decided by the
-callers (see ``packages.permissions``), not here.
+callers, who ask ``packages.policy``, not here.
 
 Each also records a project event (the project's security history) in its
 transaction; given the ``request``, the event carries the IP and user agent,
@@ -32,7 +32,7 @@ class ReleaseError(Exception):
 
 def _lock_release(release: Release) -> Release:
     try:
-        return Release.objects.select_for_update().select_related("project").get(pk=release.pk)
+        return Release.objects.select_related("project").locked(pk=release.pk)
     except Release.DoesNotExist:
         raise ReleaseError(f"{release.project.name} {release.version} no longer exists.") from None
 
@@ -183,9 +183,7 @@ def file_delete(*, file: File, actor, ip_address=None, request: HttpRequest | No
         # Two deletes of one file at once would otherwise both shrink the
         # project's total size and both journal; the second now finds it gone.
         try:
-            file = (
-                File.objects.select_for_update().select_related("release__project").get(pk=file.pk)
-            )
+            file = File.objects.select_related("release__project").locked(pk=file.pk)
         except File.DoesNotExist:
             raise ReleaseError(f"File {file.filename} no longer exists.") from None
         release = file.release
@@ -225,7 +223,7 @@ def project_delete(
         # (its foreign key check needs this row) instead of landing in a project
         # that is about to vanish, leaving a file row without its stored object.
         try:
-            project = Project.objects.select_for_update().get(pk=project.pk)
+            project = Project.objects.locked(pk=project.pk)
         except Project.DoesNotExist:
             raise ReleaseError(f"Project {project.name} no longer exists.") from None
         files = list(File.objects.filter(release__project=project))

@@ -14,17 +14,13 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.template.defaultfilters import filesizeformat
-from django.urls import reverse
 
 from accounts import flags
 from accounts.events import new_event, record_events
 from accounts.models import ApiToken
-from accounts.services import user_has_verified_email
-from accounts.tokens import api_token_allows_project, token_display_prefix
-from accounts.two_factor import user_has_two_factor
-from common.ratelimit import limit, try_again
+from accounts.tokens import token_display_prefix
 
-from . import descriptions
+from . import descriptions, policy
 from .cache import purge_project_on_commit
 from .distributions import (
     DistributionFilename,
@@ -46,7 +42,7 @@ from .name_policy import (
     similar_popular_name,
 )
 from .names import normalize_project_name
-from .permissions import user_can_upload
+from .policy import UploadError
 from .storage import (
     StorageUnavailable,
     delete_unreferenced,
@@ -60,14 +56,6 @@ from .storage import (
 from .upload_handler import HashedUploadedFile
 
 FILETYPES = {"bdist_wheel", "sdist"}
-
-
-class UploadError(Exception):
-    def __init__(self, message: str, status: int = 400, *, retry_after: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.retry_after = retry_after  # seconds, for a 429
 
 
 class Outcome(enum.Enum):
@@ -132,20 +120,7 @@ def check_protocol(upload: Upload) -> None:
 
 
 def check_account(upload: Upload) -> None:
-    # The index must be able to reach whoever publishes (security notices).
-    if not user_has_verified_email(upload.user):
-        raise UploadError(
-            f"User {upload.user.username!r} does not have a verified primary email address. "
-            "Please add a verified primary email before attempting to upload. "
-            "See /help/#verified-email for more information."
-        )
-    if settings.REQUIRE_2FA_TO_UPLOAD and not user_has_two_factor(upload.user):
-        raise UploadError(
-            f"User {upload.user.username!r} cannot upload because two-factor authentication "
-            "is not enabled on the account. Enable it in your account settings, then upload "
-            "again. See /help/#two-factor for more information.",
-            status=403,
-        )
+    policy.check_uploader(upload.user)
 
 
 def check_metadata(upload: Upload) -> None:
@@ -157,24 +132,9 @@ def check_metadata(upload: Upload) -> None:
 
 def check_project_permission(upload: Upload) -> None:
     normalized = normalize_project_name(upload.metadata.name)
-    upload.project = Project.objects.filter(normalized_name=normalized).first()
-    if not api_token_allows_project(upload.token, normalized):
-        raise UploadError(
-            f"Invalid API Token: project-scoped token is not valid for project: "
-            f"{upload.metadata.name!r}",
-            status=403,
-        )
-    if upload.project is not None and not user_can_upload(upload.user, upload.project):
-        raise UploadError(
-            f"The user '{upload.user.username}' isn't allowed to upload to project "
-            f"'{upload.project.name}'. See /help/#project-name for more information.",
-            status=403,
-        )
-    if upload.project is not None:
-        # After the permission check: only its Owners and Maintainers learn
-        # that a project is quarantined; to anyone else it is a taken name.
-        check_not_quarantined(upload.project)
-    else:
+    upload.project = Project.objects.by_name(normalized)
+    policy.check_upload_to(upload.token, upload.metadata.name, upload.project)
+    if upload.project is None:
         # A new project: its name must not be a standard-library module, a
         # prohibited name or a look-alike of an existing project.
         try:
@@ -186,30 +146,9 @@ def check_project_permission(upload: Upload) -> None:
         upload.similar_to = similar_popular_name(normalized)
 
 
-def check_not_quarantined(project: Project) -> None:
-    if project.quarantined_at is not None:
-        manage_url = reverse("manage-project", args=[project.normalized_name])
-        raise UploadError(
-            f"Project '{project.name}' is quarantined by the moderators: no uploads are "
-            f"accepted until it is released. Its Owners can see why at {manage_url}. "
-            "See /help/#quarantine for more information.",
-            status=403,
-        )
-
-
 def check_project_creation_rate(upload: Upload) -> None:
-    # The limit is against strangers flooding the index, not whoever runs it:
-    # an administrator importing a set of projects is not stopped at the 21st.
-    if upload.project is not None or upload.user.is_superuser:
-        return
-    retry_after = limit("project-create").exceeded(str(upload.user.pk))
-    if retry_after is not None:
-        raise UploadError(
-            f"Too many new projects created by '{upload.user.username}'. "
-            f"{try_again(retry_after)} Uploads to existing projects still work.",
-            status=429,
-            retry_after=retry_after,
-        )
+    if upload.project is None:
+        policy.check_project_creation_rate(upload.user)
 
 
 def check_filename(upload: Upload) -> None:
@@ -420,8 +359,8 @@ class _Writes:
 def _create_project(upload: Upload, writes: _Writes) -> Project:
     name = upload.metadata.name
     project = Project.objects.create(name=name, normalized_name=normalize_project_name(name))
-    user_pk = str(upload.user.pk)
-    transaction.on_commit(lambda: limit("project-create").hit(user_pk))
+    user = upload.user
+    transaction.on_commit(lambda: policy.count_project_created(user))
     Role.objects.create(project=project, user=upload.user, role_name=Role.Name.OWNER)
     # Accepted, but queued for a moderator when it is one edit from a popular name.
     queue_name_review(project, upload.similar_to)
@@ -470,9 +409,9 @@ def _commit(upload: Upload, path: str, stored: list[str]) -> None:
         else:
             # Serializes uploads to one project: the total-size and one-sdist
             # rules below read what a concurrent upload may be adding.
-            project = Project.objects.select_for_update().get(pk=upload.project.pk)
+            project = Project.objects.locked(pk=upload.project.pk)
             # A moderator may have quarantined it since the permission check.
-            check_not_quarantined(project)
+            policy.check_not_quarantined(project)
             _check_total_size(project, project.name, content.size)
             check_release_rules(upload)
         release = _get_or_create_release(upload, project, writes)

@@ -4,10 +4,10 @@ history and deletion.
 
 Every page needs sign-in and (with REQUIRE_2FA_TO_MANAGE) 2FA. A project the
 user has no role on answers 404, exactly as an unknown one does, so the pages
-never tell who works on what. Maintainers see releases and collaborators;
-changing anything but their own role is for Owners (403). The rules themselves
-live in packages.services and packages.collaborators; these views parse,
-authorize, call one of them and redirect with a message.
+never tell who works on what. Who may do what is packages.policy's (Maintainers
+see releases and collaborators; changing anything but their own role is for
+Owners, 403); the changes are packages.services' and packages.collaborators'.
+These views parse, authorize, call one of them and redirect with a message.
 """
 
 from functools import wraps
@@ -31,7 +31,7 @@ from common.http import error_response
 from .. import collaborators, services
 from ..models import Project, Release, Role, RoleInvitation
 from ..pages import find_release
-from ..permissions import user_role
+from ..policy import Action, require_role, user_role
 
 HISTORY_PAGE_SIZE = 50
 
@@ -56,10 +56,10 @@ def signed_in_page(view):
     return never_cache(two_factor_required(refusals_rendered))
 
 
-def project_page(*, owner_only: bool = False):
+def project_page(action: Action = Action.VIEW):
     """Resolve ``name`` to a project the user holds a role on (404 otherwise),
-    send other spellings to the normalized URL, and refuse Maintainers where
-    ``owner_only``. The view gets the project and the user's role."""
+    send other spellings to the normalized URL, and refuse (403) a role the
+    policy does not allow ``action``. The view gets the project and the role."""
 
     def decorator(view):
         @wraps(view)
@@ -77,8 +77,7 @@ def project_page(*, owner_only: bool = False):
                     permanent=True,
                     **kwargs,
                 )
-            if owner_only and role != Role.Name.OWNER:
-                raise PermissionDenied("Only an Owner of the project may do this.")
+            require_role(role, action)
             return view(request, project, role, **kwargs)
 
         return signed_in_page(wrapped)
@@ -208,7 +207,7 @@ class YankForm(forms.Form):
     reason = forms.CharField(required=False)
 
 
-@project_page(owner_only=True)
+@project_page(Action.YANK)
 @require_POST
 def release_yank(request: HttpRequest, project: Project, role: str, version: str) -> HttpResponse:
     release = _release_or_404(project, version)
@@ -230,7 +229,7 @@ def release_yank(request: HttpRequest, project: Project, role: str, version: str
     return _back_to_releases(project)
 
 
-@project_page(owner_only=True)
+@project_page(Action.YANK)
 @require_POST
 def release_unyank(request: HttpRequest, project: Project, role: str, version: str) -> HttpResponse:
     release = _release_or_404(project, version)
@@ -247,7 +246,7 @@ def _confirmed(request: HttpRequest, expected: str) -> bool:
     return request.POST.get("confirm", "").strip() == expected
 
 
-@project_page(owner_only=True)
+@project_page(Action.DELETE)
 @require_POST
 def release_delete(request: HttpRequest, project: Project, role: str, version: str) -> HttpResponse:
     release = _release_or_404(project, version)
@@ -264,7 +263,7 @@ def release_delete(request: HttpRequest, project: Project, role: str, version: s
     return _back_to_releases(project)
 
 
-@project_page(owner_only=True)
+@project_page(Action.DELETE)
 @require_POST
 def file_delete(request: HttpRequest, project: Project, role: str, version: str) -> HttpResponse:
     release = _release_or_404(project, version)
@@ -316,7 +315,7 @@ def project_collaborators(request: HttpRequest, project: Project, role: str) -> 
     return _render_collaborators(request, project, role, InviteForm())
 
 
-@project_page(owner_only=True)
+@project_page(Action.INVITE)
 @require_POST
 def collaborator_invite(request: HttpRequest, project: Project, role: str) -> HttpResponse:
     form = InviteForm(request.POST)
@@ -353,7 +352,7 @@ def _collaborator(project: Project, request: HttpRequest) -> User:
     return get_object_or_404(User, username=form.cleaned_data["username"], roles__project=project)
 
 
-@project_page(owner_only=True)
+@project_page(Action.CHANGE_ROLES)
 @require_POST
 def collaborator_change(request: HttpRequest, project: Project, role: str) -> HttpResponse:
     user = _collaborator(project, request)
@@ -391,7 +390,7 @@ def collaborator_remove(request: HttpRequest, project: Project, role: str) -> Ht
     return _back_to_collaborators(project)
 
 
-@project_page(owner_only=True)
+@project_page(Action.INVITE)
 @require_POST
 def invitation_revoke(request: HttpRequest, project: Project, role: str) -> HttpResponse:
     invitation = get_object_or_404(
@@ -410,7 +409,7 @@ def invitation_revoke(request: HttpRequest, project: Project, role: str) -> Http
 # --- History and settings -------------------------------------------------------------
 
 
-@project_page(owner_only=True)
+@project_page(Action.HISTORY)
 @require_safe
 def project_history(request: HttpRequest, project: Project, role: str) -> HttpResponse:
     events = Event.objects.filter(project=project).select_related("actor", "user")
@@ -420,13 +419,13 @@ def project_history(request: HttpRequest, project: Project, role: str) -> HttpRe
     return render(request, "manage/history.html", context)
 
 
-@project_page(owner_only=True)
+@project_page(Action.SETTINGS)
 @require_safe
 def project_settings(request: HttpRequest, project: Project, role: str) -> HttpResponse:
     return render(request, "manage/settings.html", _project_context(project, role, "settings"))
 
 
-@project_page(owner_only=True)
+@project_page(Action.DELETE)
 @require_POST
 def project_delete(request: HttpRequest, project: Project, role: str) -> HttpResponse:
     if not _confirmed(request, project.name):

@@ -9,10 +9,11 @@ from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.events import client_ip
-from accounts.tokens import TOKEN_USERNAME, TokenError, api_token_authenticate, api_token_record_use
+from accounts.tokens import TOKEN_USERNAME, TokenError, api_token_record_use
 from common.http import error_response
 from common.ratelimit import client_network, limit, too_many_requests
 
+from ..policy import upload_token
 from ..upload import Outcome, UploadError, release_file_upload
 from ..upload_handler import UnsafeFileName, UploadFormParser
 
@@ -54,7 +55,7 @@ def _authenticate(request):
             status=403,
         )
     try:
-        return api_token_authenticate(password)
+        return upload_token(password)
     except TokenError as exc:
         raise UploadError(f"{exc} See /help/#invalid-auth for more information.", 403) from None
 

@@ -8,7 +8,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import ApiToken, Event
-from accounts.tokens import TokenError, api_token_authenticate, api_token_create, api_token_revoke
+from accounts.tokens import TokenError, api_token_create, api_token_revoke
+from packages.policy import upload_token
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +39,7 @@ def minted(owner):
 
 def assert_revoked_once(minted) -> None:
     with pytest.raises(TokenError, match="revoked"):
-        api_token_authenticate(minted.secret)
+        upload_token(minted.secret)
     # The same event as a revocation on the token pages, in the owner's history.
     events = Event.objects.filter(tag="account:token:revoked", user=minted.token.user)
     assert [event.details for event in events] == [
@@ -78,14 +79,14 @@ def test_a_token_without_description_is_named_by_its_owner(owner):
 def test_only_the_named_token_is_revoked(owner, minted):
     other = api_token_create(user=owner, description="ci")
     run(minted.secret)
-    assert api_token_authenticate(other.secret) == other.token
+    assert upload_token(other.secret) == other.token
 
 
 @pytest.mark.parametrize("text", ["pypi-0123456789abcdef_wrong", "pypi-ffff"])
 def test_unknown_token_or_prefix(minted, text):
     with_lookup_id(minted, "0123456789abcdef")
     assert "No API token matches" in str(refused(text))
-    assert api_token_authenticate(f"pypi-0123456789abcdef_{minted.secret.split('_', 1)[1]}")
+    assert upload_token(f"pypi-0123456789abcdef_{minted.secret.split('_', 1)[1]}")
 
 
 @pytest.mark.parametrize("text", ["hello", "pypi-", "pypi-xyz", "pypi-0123456789abcdef0", ""])

@@ -13,9 +13,10 @@ from django.urls import reverse
 
 from accounts import secret_scanning, services
 from accounts.models import ApiToken, Email, Event
-from accounts.tokens import TokenError, api_token_authenticate, api_token_create
+from accounts.tokens import TokenError, api_token_create
 from accounts.views.secret_scanning import disclose_token
 from common.env import secret_scanning_public_keys
+from packages.policy import upload_token
 from tests.factories import make_wheel, post_upload
 
 pytestmark = pytest.mark.django_db
@@ -75,7 +76,7 @@ def test_valid_report_revokes_and_mails(
         {"token_raw": minted.secret, "token_type": "pypi_api_token", "label": "true_positive"}
     ]
     with pytest.raises(TokenError, match="revoked"):
-        api_token_authenticate(minted.secret)
+        upload_token(minted.secret)
     event = Event.objects.get(tag="account:token:leaked")
     assert event.user == owner and event.actor is None
     assert event.details["url"] == "https://github.com/o/r/blob/abc/ci.yml"
@@ -160,7 +161,7 @@ def test_tokens_not_ours_are_false_positives_and_others_untouched(
         "false_positive",
     ]
     assert [answer["token_raw"] for answer in response.json()] == [e["token"] for e in entries]
-    assert api_token_authenticate(theirs.secret) == theirs.token
+    assert upload_token(theirs.secret) == theirs.token
     assert [mail.to for mail in mailoutbox] == [["olivia@example.com"]]
 
 
@@ -197,7 +198,7 @@ def test_unsigned_or_badly_signed_reports_are_refused(
     )
     assert response.status_code == 400
     assert message in response.reason_phrase
-    assert api_token_authenticate(minted.secret) == minted.token
+    assert upload_token(minted.secret) == minted.token
 
 
 def test_signature_by_another_key_is_refused(client, owner, private_key):
@@ -206,7 +207,7 @@ def test_signature_by_another_key_is_refused(client, owner, private_key):
     stranger = ec.generate_private_key(ec.SECP256R1())
     response = report(client, None, private_key, body=body, signature=sign(body, stranger))
     assert response.status_code == 400
-    assert api_token_authenticate(minted.secret) == minted.token
+    assert upload_token(minted.secret) == minted.token
 
 
 def test_signature_over_another_body_is_refused(client, owner, private_key):
@@ -217,7 +218,7 @@ def test_signature_over_another_body_is_refused(client, owner, private_key):
         client, None, private_key, body=body, signature=sign(signed_body, private_key)
     )
     assert response.status_code == 400
-    assert api_token_authenticate(minted.secret) == minted.token
+    assert upload_token(minted.secret) == minted.token
 
 
 @pytest.mark.parametrize(
@@ -266,7 +267,7 @@ def test_no_keys_configured_means_off(client, settings, owner, private_key):
     minted = api_token_create(user=owner)
     response = report(client, [entry(minted.secret)], private_key)
     assert response.status_code == 404
-    assert api_token_authenticate(minted.secret) == minted.token
+    assert upload_token(minted.secret) == minted.token
 
 
 def test_csrf_is_not_required(owner, private_key):

@@ -6,11 +6,9 @@ from django.utils import timezone
 from accounts.models import ApiToken
 from accounts.tokens import (
     TokenError,
-    api_token_allows_project,
-    api_token_authenticate,
     api_token_create,
+    api_token_match,
     api_token_record_use,
-    api_token_revoke,
 )
 from tests.factories import basic
 
@@ -28,7 +26,7 @@ def test_minted_secret_is_prefixed_and_only_its_digest_is_stored(owner):
 
 def test_authenticate_returns_the_token(owner):
     minted = api_token_create(user=owner)
-    assert api_token_authenticate(minted.secret + "\n") == minted.token
+    assert api_token_match(minted.secret + "\n") == minted.token
 
 
 @pytest.mark.parametrize(
@@ -48,42 +46,18 @@ def test_authenticate_returns_the_token(owner):
 def test_bad_strings_are_refused(owner, raw, message):
     api_token_create(user=owner)
     with pytest.raises(TokenError, match=message):
-        api_token_authenticate(raw)
+        api_token_match(raw)
 
 
 def test_wrong_secret_for_existing_id_is_refused(owner):
     minted = api_token_create(user=owner)
     with pytest.raises(TokenError, match="non-existent"):
-        api_token_authenticate(minted.secret + "x")
-
-
-def test_revoked_token_is_refused_at_once(owner):
-    minted = api_token_create(user=owner)
-    api_token_revoke(minted.token)
-    api_token_revoke(minted.token)  # revoking twice keeps the first time
-    with pytest.raises(TokenError, match="revoked"):
-        api_token_authenticate(minted.secret)
-    assert ApiToken.objects.usable().count() == 0
-
-
-def test_expired_token_is_refused(owner):
-    minted = api_token_create(user=owner, expires_at=timezone.now() - timedelta(seconds=1))
-    with pytest.raises(TokenError, match="expired"):
-        api_token_authenticate(minted.secret)
-    assert ApiToken.objects.usable().count() == 0
+        api_token_match(minted.secret + "x")
 
 
 def test_unexpired_token_is_usable(owner):
     api_token_create(user=owner, expires_at=timezone.now() + timedelta(days=1))
     assert ApiToken.objects.usable().count() == 1
-
-
-def test_inactive_user_token_is_refused(owner):
-    minted = api_token_create(user=owner)
-    owner.is_active = False
-    owner.save()
-    with pytest.raises(TokenError, match="disabled"):
-        api_token_authenticate(minted.secret)
 
 
 def test_record_use_stamps_last_used(owner):
@@ -92,26 +66,6 @@ def test_record_use_stamps_last_used(owner):
     minted.token.refresh_from_db()
     assert minted.token.last_used_at is not None
     assert "pypi-" in str(minted.token)
-
-
-def test_user_wide_token_allows_any_project(owner):
-    token = api_token_create(user=owner).token
-    assert not token.scoped
-    assert api_token_allows_project(token, "anything")
-
-
-def test_scoped_token_allows_only_its_projects(project, owner):
-    token = api_token_create(user=owner, projects=[project]).token
-    assert token.scoped
-    assert api_token_allows_project(token, "sample-project")
-    assert not api_token_allows_project(token, "other")
-
-
-def test_scoped_token_whose_projects_are_gone_allows_nothing(project, owner):
-    token = api_token_create(user=owner, projects=[project]).token
-    project.delete()
-    assert not api_token_allows_project(token, "sample-project")
-    assert not api_token_allows_project(token, "new-project")
 
 
 def test_a_nul_in_the_lookup_id_is_an_invalid_token_at_the_upload(client, owner):

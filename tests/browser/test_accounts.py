@@ -24,8 +24,8 @@ import requests
 from django.core import mail
 
 from accounts.models import Event, RecoveryCode, User, WebAuthnCredential
-from accounts.tokens import api_token_authenticate
 from packages.models import Project, Role
+from packages.policy import upload_token
 from tests.factories import make_wheel
 
 pytestmark = [pytest.mark.browser]
@@ -196,7 +196,7 @@ def test_registration_through_token_creation_and_a_second_factor_sign_in(visit, 
     assert token_secret.startswith("pypi-"), token_secret
     _check(result, "account-token-created")
 
-    token = api_token_authenticate(token_secret)
+    token = upload_token(token_secret)
     assert token.user == user and token.description == TOKEN_DESCRIPTION
     assert list(token.projects.all()) == [project]
     # It uploads (a real HTTP request to the live server, as twine makes).

@@ -3,9 +3,10 @@
 import pytest
 from django.contrib.auth import authenticate
 
-from accounts.tokens import TokenError, api_token_authenticate, api_token_create
+from accounts.tokens import TokenError, api_token_create
 from moderation import services
 from packages.models import File
+from packages.policy import upload_token
 from tests.factories import make_wheel, post_upload
 
 pytestmark = pytest.mark.django_db
@@ -49,12 +50,12 @@ def test_a_session_made_before_the_freeze_is_refused(client, owner, moderator):
 
 def test_frozen_users_tokens_stop_working(owner, moderator):
     secret = api_token_create(user=owner).secret
-    assert api_token_authenticate(secret).user == owner
+    assert upload_token(secret).user == owner
     freeze(owner, moderator)
     with pytest.raises(TokenError, match="frozen"):
-        api_token_authenticate(secret)
+        upload_token(secret)
     services.unfreeze_user(user=owner, moderator=moderator, reason="appeal")
-    assert api_token_authenticate(secret).user == owner
+    assert upload_token(secret).user == owner
 
 
 def test_frozen_user_cannot_upload(client, owner, moderator):

@@ -3,7 +3,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from accounts.tokens import api_token_authenticate
+from packages.policy import upload_token
 
 pytestmark = pytest.mark.django_db
 
@@ -17,13 +17,13 @@ def run(*args):
 def test_prints_only_a_working_user_wide_token(owner):
     output = run("olivia")
     assert output.count("\n") == 1
-    token = api_token_authenticate(output.strip())
+    token = upload_token(output.strip())
     assert token.user == owner
     assert token.projects.count() == 0
 
 
 def test_scoped_to_named_projects_by_any_spelling(project, owner):
-    token = api_token_authenticate(run("olivia", "--project", "SAMPLE_project").strip())
+    token = upload_token(run("olivia", "--project", "SAMPLE_project").strip())
     assert list(token.projects.all()) == [project]
 
 

@@ -1,0 +1,228 @@
+"""May this actor do this to this project: the one place where those rules are
+written. The upload, the management pages, the collaborator services and the
+commands ask here and act on the answer; none of them spells a rule again.
+
+Roles: an Owner may do everything a project allows; a Maintainer uploads and
+sees the project's management pages (and may leave); nobody else acts on a
+project. Someone who can't act at all (anonymous, deactivated, None) holds no
+role, whatever rows are still recorded for them.
+
+Uploads: which token may upload to which project, and what the account behind
+it must be (verified address, 2FA where required, not frozen). The upload
+pipeline asks in its own order (packages.upload): the first refusal is the one
+the client sees, as an UploadError carrying the message and the HTTP status.
+"""
+
+import enum
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import ApiToken
+from accounts.services import user_has_verified_email
+from accounts.tokens import TokenError, api_token_match
+from accounts.two_factor import user_has_two_factor
+from common.ratelimit import limit, try_again
+
+from .models import Project, Role
+from .names import normalize_project_name
+
+
+class UploadError(Exception):
+    """An upload refused, by a rule here or a later step of the pipeline; the
+    message is for the person and goes in the answer's status line and body."""
+
+    def __init__(self, message: str, status: int = 400, *, retry_after: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.retry_after = retry_after  # seconds, for a 429
+
+
+class Action(enum.Enum):
+    VIEW = "see the project's management pages"
+    UPLOAD = "upload releases and files"
+    YANK = "yank and unyank releases"
+    DELETE = "delete releases, files or the project"
+    INVITE = "invite collaborators and revoke invitations"
+    CHANGE_ROLES = "change and remove others' roles"
+    HISTORY = "read the project's security history"
+    SETTINGS = "see the project's settings"
+
+
+_EVERY_ROLE = frozenset(Role.Name)
+_OWNERS = frozenset({Role.Name.OWNER})
+# Who may do what, as on the public index.
+ROLES_ALLOWED = {
+    Action.VIEW: _EVERY_ROLE,
+    Action.UPLOAD: _EVERY_ROLE,
+    Action.YANK: _OWNERS,
+    Action.DELETE: _OWNERS,
+    Action.INVITE: _OWNERS,
+    Action.CHANGE_ROLES: _OWNERS,
+    Action.HISTORY: _OWNERS,
+    Action.SETTINGS: _OWNERS,
+}
+OWNERS_ONLY = "Only an Owner of the project may do this."
+NO_ROLE = "Only the Owners and Maintainers of the project may do this."
+
+
+# --- Roles -------------------------------------------------------------------------
+
+
+def _acts(user) -> bool:
+    return user is not None and user.is_authenticated and user.is_active
+
+
+def user_role(user, project: Project) -> str | None:
+    """The role ``user`` holds on ``project`` (Owner, Maintainer), or None."""
+    if not _acts(user):
+        return None
+    return (
+        Role.objects.filter(project=project, user=user).values_list("role_name", flat=True).first()
+    )
+
+
+def role_may(role: str | None, action: Action) -> bool:
+    """Whether holding ``role`` (None: no role) allows ``action``."""
+    return role in ROLES_ALLOWED[action]
+
+
+def may(user, project: Project, action: Action) -> bool:
+    return role_may(user_role(user, project), action)
+
+
+def require_role(role: str | None, action: Action) -> None:
+    """PermissionDenied (a 403 that says why) unless ``role`` allows ``action``."""
+    if not role_may(role, action):
+        raise PermissionDenied(OWNERS_ONLY if ROLES_ALLOWED[action] == _OWNERS else NO_ROLE)
+
+
+def require(user, project: Project, action: Action) -> None:
+    """``require_role`` for ``user``'s role. Callers that change roles ask
+    under the project's row lock: an Owner removed a moment ago by another
+    Owner must not still act on the project."""
+    require_role(user_role(user, project), action)
+
+
+def require_may_remove(actor, user, project: Project) -> None:
+    """Anyone may leave a project; removing someone else is for Owners."""
+    if actor is None or actor.pk != user.pk:
+        require(actor, project, Action.CHANGE_ROLES)
+
+
+def leaves_no_owner(role: Role) -> bool:
+    """Whether taking ``role`` away, or making it a Maintainer, would leave its
+    project without an Owner: a project always keeps one. Asked under the
+    project's row lock, so two Owners removing each other can't both pass."""
+    return (
+        role.role_name == Role.Name.OWNER
+        and Role.objects.filter(project_id=role.project_id, role_name=Role.Name.OWNER).count() <= 1
+    )
+
+
+def require_invitee(user, invitation) -> None:
+    """Only the invited account may accept or decline an invitation."""
+    if invitation.user_id != user.pk:
+        raise PermissionDenied("This invitation is for another account.")
+
+
+# --- Uploads ---------------------------------------------------------------------
+
+
+def upload_token(raw: str) -> ApiToken:
+    """The token ``raw`` is, if it may upload at all; TokenError says why not."""
+    token = api_token_match(raw)
+    if token.revoked_at is not None:
+        raise TokenError("Invalid API token: it has been revoked.")
+    if token.expires_at is not None and token.expires_at <= timezone.now():
+        raise TokenError("Invalid API token: it has expired.")
+    if not token.user.is_active:
+        raise TokenError("Invalid API token: the account is disabled.")
+    if token.user.is_frozen:
+        raise TokenError(
+            "Invalid API token: the account has been frozen by the index's moderators."
+        )
+    return token
+
+
+def check_uploader(user) -> None:
+    """What the account itself must have before it uploads anything."""
+    # The index must be able to reach whoever publishes (security notices).
+    if not user_has_verified_email(user):
+        raise UploadError(
+            f"User {user.username!r} does not have a verified primary email address. "
+            "Please add a verified primary email before attempting to upload. "
+            "See /help/#verified-email for more information."
+        )
+    if settings.REQUIRE_2FA_TO_UPLOAD and not user_has_two_factor(user):
+        raise UploadError(
+            f"User {user.username!r} cannot upload because two-factor authentication "
+            "is not enabled on the account. Enable it in your account settings, then upload "
+            "again. See /help/#two-factor for more information.",
+            status=403,
+        )
+
+
+def _token_covers(token: ApiToken, normalized_name: str) -> bool:
+    # Scope only narrows, it never grants: the role is asked as well, so a
+    # scoped token of a project its owner has since lost the role on is
+    # refused (and a user-wide token covers only projects with a role).
+    if not token.scoped:
+        return True
+    return token.projects.filter(normalized_name=normalized_name).exists()
+
+
+def check_upload_to(token: ApiToken, name: str, project: Project | None) -> None:
+    """May ``token`` upload to the project ``name``: ``project``, or a new one
+    when None (whose name the upload then checks)."""
+    if not _token_covers(token, normalize_project_name(name)):
+        raise UploadError(
+            f"Invalid API Token: project-scoped token is not valid for project: {name!r}",
+            status=403,
+        )
+    if project is None:
+        return
+    if not may(token.user, project, Action.UPLOAD):
+        raise UploadError(
+            f"The user '{token.user.username}' isn't allowed to upload to project "
+            f"'{project.name}'. See /help/#project-name for more information.",
+            status=403,
+        )
+    # After the role: only its Owners and Maintainers learn that a project is
+    # quarantined; to anyone else it is a taken name.
+    check_not_quarantined(project)
+
+
+def check_not_quarantined(project: Project) -> None:
+    if project.quarantined_at is not None:
+        manage_url = reverse("manage-project", args=[project.normalized_name])
+        raise UploadError(
+            f"Project '{project.name}' is quarantined by the moderators: no uploads are "
+            f"accepted until it is released. Its Owners can see why at {manage_url}. "
+            "See /help/#quarantine for more information.",
+            status=403,
+        )
+
+
+def check_project_creation_rate(user) -> None:
+    """Whether ``user`` may create one more project now."""
+    # The limit is against strangers flooding the index, not whoever runs it:
+    # an administrator importing a set of projects is not stopped at the 21st.
+    if user.is_superuser:
+        return
+    retry_after = limit("project-create").exceeded(str(user.pk))
+    if retry_after is not None:
+        raise UploadError(
+            f"Too many new projects created by '{user.username}'. "
+            f"{try_again(retry_after)} Uploads to existing projects still work.",
+            status=429,
+            retry_after=retry_after,
+        )
+
+
+def count_project_created(user) -> None:
+    """Count a project ``user`` created against the rate above (after commit)."""
+    limit("project-create").hit(str(user.pk))
