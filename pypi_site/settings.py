@@ -179,6 +179,9 @@ FILES_STORAGE = env_str("FILES_STORAGE", "filesystem")
 FILES_ROOT = Path(env_str("FILES_ROOT", str(VAR_DIR / "files")))
 # Where download links point. Empty: this app serves /packages/... itself.
 FILES_URL = env_str("FILES_URL").rstrip("/")
+# A file's path names the same bytes forever (it is derived from their
+# blake2b-256): the answers this app gives for files and the S3 objects say so.
+FILES_CACHE_CONTROL = "public, max-age=31536000, immutable"
 
 if FILES_STORAGE == "filesystem":
     _files_storage = {
@@ -205,7 +208,7 @@ elif FILES_STORAGE == "s3":
             # Paths are content-addressed: the same path always holds the same
             # bytes, so an overwrite by a concurrent identical upload is harmless.
             "file_overwrite": True,
-            "object_parameters": {"CacheControl": "public, max-age=31536000, immutable"},
+            "object_parameters": {"CacheControl": FILES_CACHE_CONTROL},
         },
     }
 else:

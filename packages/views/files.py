@@ -46,8 +46,6 @@ from packages.storage import METADATA_SUFFIX, file_url, files_storage
 
 logger = logging.getLogger(__name__)
 
-# A path names the same bytes forever (it is derived from their blake2b-256).
-_IMMUTABLE = "public, max-age=31536000, immutable"
 _STREAM_BLOCK_SIZE = 256 * 1024
 # Should a browser ever render a file as a document: no scripts, no requests,
 # an opaque origin.
@@ -131,7 +129,7 @@ def file_headers(path: str, found: "_Servable", size: int) -> dict[str, str]:
         "Content-Length": str(size),
         "ETag": f'"{found.sha256}"',
         "Last-Modified": http_date(found.modified),
-        "Cache-Control": _IMMUTABLE,
+        "Cache-Control": settings.FILES_CACHE_CONTROL,
         # Immutable bytes, yet a quarantine or a deletion must take them off
         # an edge at once: the purge of the project's files names this key.
         "Surrogate-Key": f"files files-{found.project}",
@@ -180,7 +178,7 @@ def serve(request: HttpRequest, path: str) -> HttpResponseBase:
     if conditional is not None:
         conditional["ETag"] = etag
         conditional["Last-Modified"] = http_date(found.modified)
-        conditional["Cache-Control"] = _IMMUTABLE
+        conditional["Cache-Control"] = settings.FILES_CACHE_CONTROL
         return conditional
     try:
         handle = files_storage().open(path, "rb")

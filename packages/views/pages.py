@@ -20,11 +20,12 @@ from packages.models import Project, Release
 from packages.surrogate import page_headers
 from packages.upload import human_size
 
-PAGE_CACHE_SECONDS = 60
+# How long a browser may keep a public HTML page (its Cache-Control max-age).
+HTML_CACHE_SECONDS = 60
 HELP_CACHE_SECONDS = 3600
 
 
-def cacheable(max_age: int = PAGE_CACHE_SECONDS):
+def cacheable(max_age: int = HTML_CACHE_SECONDS):
     """GET/HEAD only; a successful answer is public for ``max_age`` seconds to
     anonymous visitors and private to signed-in ones, whose pages may differ.
     Every such page carries the surrogate key of all pages, which a kill

@@ -1,15 +1,12 @@
 """POST /pypi: the XML-RPC endpoint (methods and protocol in ``packages.xmlrpc``)."""
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from packages import xmlrpc as rpc
 
 _CONTENT_TYPE = "text/xml; charset=utf-8"
-# How much of a body over the limit is read and thrown away so that its fault
-# reaches the client (see _drain): as much as an upload may send (the default
-# UPLOAD_MAX_BYTES), so it costs nothing that endpoint does not.
-DRAIN_MAX_BYTES = 100 * 1024 * 1024
 _DRAIN_CHUNK = 64 * 1024
 
 
@@ -20,10 +17,11 @@ def _drain(request: HttpRequest, declared: int) -> None:
     the whole body before it reads the answer. A server that answers with most
     of the body unread closes the connection on it (gunicorn drains only 64 KiB
     itself), and the client then sees a reset or a broken pipe instead of the
-    fault. A body larger than DRAIN_MAX_BYTES is not worth reading: that client
-    sees the reset.
+    fault. A body larger than an upload may send (UPLOAD_MAX_BYTES) is not worth
+    reading, and reading up to that costs nothing the upload endpoint does not:
+    that client sees the reset.
     """
-    if declared > DRAIN_MAX_BYTES:
+    if declared > settings.UPLOAD_MAX_BYTES:
         return
     while request.read(_DRAIN_CHUNK):
         pass
