@@ -17,7 +17,6 @@ from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from drf_spectacular.views import SpectacularJSONAPIView
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from packages import json_api
@@ -99,9 +98,9 @@ def _surrogate_key(normalized_name: str) -> str:
     return f"json json-{normalized_name}"
 
 
-def _not_found(surrogate_key: str) -> Response:
+def _not_found(surrogate_key: str) -> HttpResponse:
     # Cacheable under the project's key, like the simple API's 404.
-    return Response(json_api.NOT_FOUND, status=404, headers=_cache_headers(surrogate_key))
+    return JsonResponse(json_api.NOT_FOUND, status=404, headers=_cache_headers(surrogate_key))
 
 
 def _redirect(location: str, normalized_name: str) -> HttpResponse:
@@ -181,7 +180,7 @@ def not_a_name(request, **segments) -> HttpResponse:
     """A URL in the API's shape whose name or version no row could hold (the
     routes' converters refused it): the API's own 404, without a lookup, under
     no project's key."""
-    return JsonResponse(json_api.NOT_FOUND, status=404, headers=_cache_headers("json"))
+    return _not_found("json")
 
 
 def _csrf_checked(view):
