@@ -27,6 +27,7 @@ from accounts.two_factor import user_has_two_factor
 from common.ratelimit import limit, try_again
 
 from .models import Project, Role
+from .name_policy import ProjectNameError, check_new_project_name
 from .names import normalize_project_name
 
 
@@ -177,13 +178,19 @@ def _token_covers(token: ApiToken, normalized_name: str) -> bool:
 
 def check_upload_to(token: ApiToken, name: str, project: Project | None) -> None:
     """May ``token`` upload to the project ``name``: ``project``, or a new one
-    when None (whose name the upload then checks)."""
+    by that name when None."""
     if not _token_covers(token, normalize_project_name(name)):
         raise UploadError(
             f"Invalid API Token: project-scoped token is not valid for project: {name!r}",
             status=403,
         )
     if project is None:
+        # Not a standard-library module, a prohibited name or a look-alike of
+        # an existing project: moderation's rules, asked through name_policy.
+        try:
+            check_new_project_name(name)
+        except ProjectNameError as exc:
+            raise UploadError(str(exc)) from None
         return
     if not may(token.user, project, Action.UPLOAD):
         raise UploadError(

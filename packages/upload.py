@@ -35,12 +35,7 @@ from .distributions import (
 from .journal import JournalLine, journal_append_many
 from .metadata import MetadataError, ReleaseMetadata, validate_upload_metadata
 from .models import File, FileRegistry, Project, Release, Role
-from .name_policy import (
-    ProjectNameError,
-    check_new_project_name,
-    queue_name_review,
-    similar_popular_name,
-)
+from .name_policy import queue_name_review, similar_popular_name
 from .names import normalize_project_name
 from .policy import UploadError
 from .storage import (
@@ -135,12 +130,6 @@ def check_project_permission(upload: Upload) -> None:
     upload.project = Project.objects.by_name(normalized)
     policy.check_upload_to(upload.token, upload.metadata.name, upload.project)
     if upload.project is None:
-        # A new project: its name must not be a standard-library module, a
-        # prohibited name or a look-alike of an existing project.
-        try:
-            check_new_project_name(upload.metadata.name)
-        except ProjectNameError as exc:
-            raise UploadError(str(exc)) from None
         # Looked up here, not in the commit: on a cold cache it reads the
         # download counts, which must not hold the upload's write lock.
         upload.similar_to = similar_popular_name(normalized)

@@ -10,11 +10,12 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
-from accounts.models import ApiToken
+from accounts.models import ApiToken, Email
 from accounts.tokens import TokenError, api_token_create, api_token_revoke
 from packages import policy
 from packages.models import Project, Role, RoleInvitation
 from packages.policy import Action, UploadError
+from tests.conftest import give_two_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -239,3 +240,37 @@ def test_only_those_with_a_role_learn_of_a_quarantine(project, owner, outsider):
     assert "isn't allowed" in _refusal(api_token_create(user=outsider).token, "x", project).message
     refusal = _refusal(api_token_create(user=owner).token, "x", project)
     assert (refusal.status, "is quarantined by the moderators" in refusal.message) == (403, True)
+
+
+def test_a_new_project_takes_only_a_name_the_name_rules_allow(owner):
+    token = api_token_create(user=owner).token
+    refusal = _refusal(token, "os", None)
+    assert (refusal.status, refusal.message) == (
+        400,
+        "The name 'os' isn't allowed: it is the name of a module of Python's standard "
+        "library, and installing a project of that name would shadow it. Choose another "
+        "name. See /help/#project-name for more information.",
+    )
+
+
+# --- The uploader's account ---------------------------------------------------------
+
+
+def test_an_uploader_needs_a_verified_primary_address(owner):
+    policy.check_uploader(owner)
+    Email.objects.filter(user=owner).update(verified=False)
+    with pytest.raises(UploadError) as caught:
+        policy.check_uploader(owner)
+    assert caught.value.status == 400
+    assert caught.value.message.startswith(
+        "User 'olivia' does not have a verified primary email address."
+    )
+
+
+def test_an_uploader_needs_two_factor_where_required(settings, owner):
+    settings.REQUIRE_2FA_TO_UPLOAD = True
+    with pytest.raises(UploadError) as caught:
+        policy.check_uploader(owner)
+    assert caught.value.status == 403
+    assert "two-factor authentication is not enabled" in caught.value.message
+    policy.check_uploader(give_two_factor(owner))
