@@ -234,7 +234,7 @@ STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns at start-up without it
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
-# --- Uploads --------------------------------------------------------------------
+# --- Uploads ------------------------------------------------------------------
 
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 100 * MiB)
 PROJECT_MAX_BYTES = env_int("PROJECT_MAX_BYTES", 10 * 1024 * MiB)
