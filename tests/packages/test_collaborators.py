@@ -12,7 +12,7 @@ from django.test import RequestFactory
 from django.utils import timezone
 
 from accounts.models import Email, Event, User
-from packages import collaborators
+from packages import policy
 from packages.collaborators import (
     CollaboratorError,
     InvitationLinkError,
@@ -483,14 +483,14 @@ def test_two_owners_leaving_at_once_leave_one_owner(monkeypatch):
     project = Project.objects.create(name="race", normalized_name="race")
     Role.objects.create(project=project, user=alice, role_name="Owner")
     Role.objects.create(project=project, user=bob, role_name="Owner")
-    count = collaborators._owner_count
+    count = policy.leaves_no_owner
 
-    def slow_count(project):
-        result = count(project)
+    def slow_count(role):
+        result = count(role)
         time.sleep(0.5)  # both would have counted by now, were they not serialized
         return result
 
-    monkeypatch.setattr(collaborators, "_owner_count", slow_count)
+    monkeypatch.setattr(policy, "leaves_no_owner", slow_count)
     outcomes = []
 
     def leave(user):
