@@ -48,12 +48,13 @@ from .storage import file_url
 # that read them say "Always ...". The tests check every answer against the
 # document, so the two can't drift.
 
-# The docstring under a key becomes its description in the document.
+# The docstring under a key becomes its description in the document. pydantic
+# reads them in the class's own source only, so ReleaseJson, which ProjectJson
+# extends, describes its keys in its class docstring.
 _DOCUMENTED = {"use_attribute_docstrings": True}
 
 
 class Digests(TypedDict):
-    __pydantic_config__ = _DOCUMENTED
     blake2b_256: str
     md5: str
     sha256: str
@@ -88,7 +89,6 @@ class File(TypedDict):
 
 
 class Downloads(TypedDict):
-    __pydantic_config__ = _DOCUMENTED
     last_day: int
     last_month: int
     last_week: int
@@ -135,7 +135,6 @@ class Info(TypedDict):
 
 
 class Role(TypedDict):
-    __pydantic_config__ = _DOCUMENTED
     role: models.Role.Name
     user: str
 
@@ -149,27 +148,27 @@ class Ownership(TypedDict):
 
 
 class ReleaseJson(TypedDict):
-    """/pypi/<name>/<version>/json"""
+    """/pypi/<name>/<version>/json: the release (``info``) and its files
+    (``urls``). ``vulnerabilities`` is always empty: advisories are not
+    imported yet."""
 
-    __pydantic_config__ = _DOCUMENTED
     info: Info
     last_serial: int
     ownership: Ownership
     urls: list[File]
-    """The files of the release ``info`` describes."""
     vulnerabilities: list[dict]
-    """Always empty: advisories are not imported yet."""
 
 
 class ProjectJson(ReleaseJson):
-    """/pypi/<name>/json"""
+    """/pypi/<name>/json: what ReleaseJson says of the latest release, and
+    every release's files."""
 
+    __pydantic_config__ = _DOCUMENTED
     releases: dict[str, list[File]]
     """Every version, files or not."""
 
 
 class NotFound(TypedDict):
-    __pydantic_config__ = _DOCUMENTED
     message: str
 
 
