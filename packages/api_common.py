@@ -8,7 +8,8 @@ from django.conf import settings
 
 from .surrogate import surrogate_headers
 
-# Browser code reads the APIs from other origins, as on the public index.
+# Browser code reads the APIs from other origins, as on the public index. Only
+# simple GETs happen (OPTIONS is refused), so no preflight asks for more.
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Expose-Headers": "X-PyPI-Last-Serial",
