@@ -66,7 +66,7 @@ def _record(
 
 def _lock_project(project: Project) -> Project:
     try:
-        return Project.objects.select_for_update().get(pk=project.pk)
+        return Project.objects.locked(pk=project.pk)
     except Project.DoesNotExist:
         raise ModerationError(f"Project {project.name} no longer exists.") from None
 

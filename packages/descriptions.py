@@ -43,7 +43,7 @@ def _render(release: Release) -> bool:
     with transaction.atomic():
         # The project first, as every change to its releases locks it (a yank
         # that locked it and then waited for this release would deadlock).
-        project = Project.objects.select_for_update().get(pk=release.project_id)
+        project = Project.objects.locked(pk=release.project_id)
         saved = Release.objects.filter(pk=release.pk, description_renderer=PENDING).update(
             description_html=html, description_renderer=RENDERER_VERSION
         )
