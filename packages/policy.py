@@ -124,6 +124,26 @@ def leaves_no_owner(role: Role) -> bool:
     )
 
 
+def sole_owner_projects(user, *, lock: bool = False) -> list[str]:
+    """Names of the projects that would be left without an Owner if ``user``
+    went (an account is not deleted while there are any)."""
+    if lock:
+        # So a co-Owner cannot leave at the same time and orphan a project
+        # between the caller's check and its action.
+        list(
+            Project.objects.select_for_update().filter(
+                roles__user=user, roles__role_name=Role.Name.OWNER
+            )
+        )
+    co_owned = Role.objects.filter(role_name=Role.Name.OWNER).exclude(user=user)
+    return list(
+        Project.objects.filter(roles__user=user, roles__role_name=Role.Name.OWNER)
+        .exclude(pk__in=co_owned.values("project"))
+        .order_by("name")
+        .values_list("name", flat=True)
+    )
+
+
 def require_invitee(user, invitation) -> None:
     """Only the invited account may accept or decline an invitation."""
     if invitation.user_id != user.pk:

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import ApiToken, Email
@@ -122,6 +123,17 @@ def test_owners_of_another_project_do_not_count(project, owner, outsider):
     other = Project.objects.create(name="other", normalized_name="other")
     Role.objects.create(project=other, user=outsider, role_name=Role.Name.OWNER)
     assert policy.leaves_no_owner(Role.objects.get(user=owner))
+
+
+@pytest.mark.parametrize("lock", [False, True])
+def test_an_account_is_the_sole_owner_of_projects_no_one_else_owns(
+    project, owner, maintainer, outsider, lock
+):
+    with transaction.atomic():
+        assert policy.sole_owner_projects(owner, lock=lock) == ["Sample.Project"]
+        assert policy.sole_owner_projects(maintainer, lock=lock) == []
+    Role.objects.create(project=project, user=outsider, role_name=Role.Name.OWNER)
+    assert policy.sole_owner_projects(owner) == []
 
 
 def test_only_the_invitee_answers_an_invitation(project, owner, outsider, maintainer):
