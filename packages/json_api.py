@@ -51,7 +51,6 @@ from .storage import file_url
 # The docstring under a key becomes its description in the document. pydantic
 # reads them in the class's own source only, so ReleaseJson, which ProjectJson
 # extends, describes its keys in its class docstring.
-_DOCUMENTED = {"use_attribute_docstrings": True}
 
 
 class Digests(TypedDict):
@@ -63,7 +62,6 @@ class Digests(TypedDict):
 class File(TypedDict):
     """A distribution file, with what the public index says of its release."""
 
-    __pydantic_config__ = _DOCUMENTED
     comment_text: str
     """Always ""."""
     digests: Digests
@@ -97,7 +95,6 @@ class Downloads(TypedDict):
 class Info(TypedDict):
     """One release's metadata: the latest on the project endpoint."""
 
-    __pydantic_config__ = _DOCUMENTED
     author: str
     author_email: str
     bugtrack_url: None
@@ -140,7 +137,6 @@ class Role(TypedDict):
 
 
 class Ownership(TypedDict):
-    __pydantic_config__ = _DOCUMENTED
     roles: list[Role]
     """Owners first, then by role and name."""
     organization: None
@@ -163,7 +159,6 @@ class ProjectJson(ReleaseJson):
     """/pypi/<name>/json: what ReleaseJson says of the latest release, and
     every release's files."""
 
-    __pydantic_config__ = _DOCUMENTED
     releases: dict[str, list[File]]
     """Every version, files or not."""
 
@@ -319,7 +314,9 @@ def project_document(project: Project, base_url: str) -> ProjectJson | None:
         return None
     files = _files_by_release(releases, base_url)
     document = _document(project, Release.objects.get(pk=latest.pk), files[latest.id], base_url)
-    return {**document, "releases": {release.version: files[release.id] for release in releases}}
+    return ProjectJson(
+        **document, releases={release.version: files[release.id] for release in releases}
+    )
 
 
 def release_document(project: Project, release: Release, base_url: str) -> ReleaseJson:

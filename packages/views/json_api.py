@@ -43,14 +43,18 @@ class _TypedDictSchema(OpenApiSerializerExtension):
         # workers that never serve it don't load it.
         from pydantic import TypeAdapter
 
-        schema = TypeAdapter(self.target).json_schema(
+        # The docstring under a key becomes its description. pydantic takes
+        # that setting for a TypedDict from the class (where type checkers
+        # refuse it) or from a type around it: hence the list.
+        adapter = TypeAdapter(list[self.target], config={"use_attribute_docstrings": True})
+        definitions = adapter.json_schema(
             ref_template="#/components/schemas/{model}", mode="serialization"
-        )
-        definitions = schema.pop("$defs", {})
-        for definition in [schema, *definitions.values()]:
+        )["$defs"]
+        for definition in definitions.values():
             for key in definition.get("properties", {}).values():
                 # pydantic titles each key after its name ("Md5"): noise here.
                 key.pop("title", None)
+        schema = definitions.pop(self.target.__name__)
         for name, definition in definitions.items():
             auto_schema.registry.register_on_missing(
                 ResolvedComponent(
