@@ -29,6 +29,7 @@ from packages.models import (
     Role,
     RoleInvitation,
     SearchDocument,
+    visible_q,
 )
 from packages.names import normalize_project_name
 
@@ -60,8 +61,10 @@ class QuarantinedFilter(admin.SimpleListFilter):
         return [("yes", "Quarantined"), ("no", "Not quarantined")]
 
     def queryset(self, request, queryset):
-        if self.value() in ("yes", "no"):
-            return queryset.filter(quarantined_at__isnull=self.value() == "no")
+        if self.value() == "no":
+            return queryset.visible()
+        if self.value() == "yes":
+            return queryset.exclude(visible_q())
         return queryset
 
 
