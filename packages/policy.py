@@ -1,6 +1,7 @@
 """May this actor do this to this project: the one place where those rules are
-written. The upload, the management pages, the collaborator services and the
-commands ask here and act on the answer; none of them spells a rule again.
+written. The upload, the management pages, the collaborator services and
+packages.roles (for accounts) ask here and act on the answer; none of them
+spells a rule again.
 
 Roles: an Owner may do everything a project allows; a Maintainer uploads and
 sees the project's management pages (and may leave); nobody else acts on a
