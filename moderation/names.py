@@ -175,9 +175,3 @@ def queue_name_review(project: Project, similar_to: str | None) -> NameReview | 
     return NameReview.objects.create(
         project=project, project_name=project.name, similar_to=similar_to
     )
-
-
-def flag_similar_name(project: Project) -> NameReview | None:
-    """Queue ``project`` for review when its name is one edit away from a
-    popular project's."""
-    return queue_name_review(project, similar_popular_name(project.normalized_name))

@@ -9,9 +9,10 @@ from moderation.names import (
     POPULAR_NAMES_CACHE_KEY,
     ProjectNameError,
     check_new_project_name,
-    flag_similar_name,
     fold_name,
     popular_project_names,
+    queue_name_review,
+    similar_popular_name,
     within_one_edit,
 )
 from packages.models import DownloadCount, Project
@@ -129,6 +130,11 @@ def test_popular_names_are_the_top_n_by_recent_downloads(settings):
     assert [name for name, _ in popular_project_names()] == ["requests", "urllib3"]
     cache.delete(POPULAR_NAMES_CACHE_KEY)
     assert [name for name, _ in popular_project_names()] == ["six", "requests"]
+
+
+def flag_similar_name(project: Project) -> NameReview | None:
+    # As the upload does: the lookup before its transaction, the queueing in it.
+    return queue_name_review(project, similar_popular_name(project.normalized_name))
 
 
 def test_a_name_one_edit_from_a_popular_project_is_flagged():
