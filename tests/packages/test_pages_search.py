@@ -328,3 +328,14 @@ def test_classifier_browse_empty(client):
     response = client.get("/classifiers/")
     assert "No project declares a classifier yet." in response.content.decode()
     assert_well_formed(response)
+
+
+@pytest.mark.django_db
+def test_a_search_with_more_results_than_counted_says_more_than(client, widgets, monkeypatch):
+    # Counting stops at MAX_RESULTS (packages.search): the page must not give
+    # the cap as the number of matches.
+    monkeypatch.setattr("packages.search.MAX_RESULTS", 40)
+    page = client.get("/search/?q=widget").content.decode()
+    assert "More than 40 projects found" in page
+    page = client.get("/search/?q=widget-07").content.decode()
+    assert "1 project found" in page and "More than" not in page
