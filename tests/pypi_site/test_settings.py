@@ -124,6 +124,10 @@ def test_postgresql_redis_and_s3(monkeypatch, tmp_path):
     assert files["BACKEND"] == "storages.backends.s3.S3Storage"
     assert files["OPTIONS"]["bucket_name"] == "files"
     assert files["OPTIONS"]["endpoint_url"] == "http://127.0.0.1:9000"
+    # What a big upload holds in memory on its way to the bucket, at most.
+    transfer = files["OPTIONS"]["transfer_config"]
+    assert transfer.multipart_chunksize * transfer.max_in_memory_upload_chunks <= 32 * 1024 * 1024
+    assert transfer.max_request_concurrency <= transfer.max_in_memory_upload_chunks
 
 
 SERVER_DATABASE = "postgresql://pypi:pw@db.internal:5433/pypi"
