@@ -7,20 +7,19 @@ The first failing step's message is the one the client sees.
 """
 
 import enum
-import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.template.defaultfilters import filesizeformat
 
 from accounts import flags
-from accounts.events import new_event, record_events
+from accounts.events import new_event
 from accounts.models import ApiToken
 from accounts.tokens import token_display_prefix
 
-from . import descriptions, policy
+from . import policy
 from .cache import purge_project_on_commit
 from .distributions import (
     DistributionFilename,
@@ -32,12 +31,13 @@ from .distributions import (
     read_sdist_metadata,
     read_wheel_metadata,
 )
-from .journal import JournalLine, journal_append_many
+from .journal import JournalLine
 from .metadata import MetadataError, ReleaseMetadata, validate_upload_metadata
-from .models import File, FileRegistry, Project, Release, Role
+from .models import File, FileRegistry, Project, Role
 from .name_policy import queue_name_review, similar_popular_name
 from .names import normalize_project_name
 from .policy import UploadError
+from .publish import NewFile, Writes, release_file_add, release_get_or_create
 from .storage import (
     StorageUnavailable,
     delete_unreferenced,
@@ -312,40 +312,7 @@ def _discard_objects(path: str, stored: list[str]) -> None:
     delete_unreferenced(path, stored)
 
 
-@dataclass
-class _Writes:
-    """The journal entries and events of one commit, written together at its
-    end: two INSERTs instead of one per entry (and an UPDATE per serial)."""
-
-    upload: Upload
-    journal: list[JournalLine] = field(default_factory=list)
-    events: list = field(default_factory=list)
-
-    def event(self, tag: str, project: Project, **details) -> None:
-        upload = self.upload
-        self.events.append(
-            new_event(
-                tag,
-                project=project,
-                actor=upload.user,
-                ip_address=upload.ip_address,
-                user_agent=upload.user_agent,
-                **details,
-            )
-        )
-
-    def write(self, project: Project) -> None:
-        record_events(self.events)
-        # Last: the journal's lock is held until the commit.
-        journal_append_many(
-            project=project,
-            entries=self.journal,
-            actor=self.upload.user,
-            ip_address=self.upload.ip_address,
-        )
-
-
-def _create_project(upload: Upload, writes: _Writes) -> Project:
+def _create_project(upload: Upload, writes: Writes) -> Project:
     name = upload.metadata.name
     project = Project.objects.create(name=name, normalized_name=normalize_project_name(name))
     user = upload.user
@@ -358,34 +325,9 @@ def _create_project(upload: Upload, writes: _Writes) -> Project:
     return project
 
 
-def _get_or_create_release(upload: Upload, project: Project, writes: _Writes) -> Release:
-    metadata = upload.metadata
-    release = Release.objects.filter(
-        project=project, canonical_version=metadata.canonical_version
-    ).first()
-    if release is not None:
-        return release
-    release = Release.objects.create(
-        project=project,
-        version=str(metadata.version),
-        canonical_version=metadata.canonical_version,
-        is_prerelease=metadata.version.is_prerelease,
-        uploader=upload.user,
-        metadata_version=metadata.metadata_version,
-        # Rendered, and the project's search document updated, after the
-        # commit (packages.descriptions), even for an empty description.
-        description_renderer=descriptions.PENDING,
-        **metadata.fields,
-    )
-    transaction.on_commit(lambda: descriptions.after_commit.submit(release.pk))
-    writes.journal.append(JournalLine("new release", release.version))
-    writes.event("project:release:created", project, version=release.version)
-    return release
-
-
 def _commit(upload: Upload, path: str, stored: list[str]) -> None:
     content = upload.content
-    writes = _Writes(upload)
+    writes = Writes(user=upload.user, ip_address=upload.ip_address, user_agent=upload.user_agent)
     with transaction.atomic():
         lock_stored_path(path)
         storage = files_storage()
@@ -403,29 +345,23 @@ def _commit(upload: Upload, path: str, stored: list[str]) -> None:
             policy.check_not_quarantined(project)
             _check_total_size(project, project.name, content.size)
             check_release_rules(upload)
-        release = _get_or_create_release(upload, project, writes)
-        File.objects.create(
-            release=release,
-            filename=upload.filename,
-            packagetype=upload.dist.packagetype,
-            python_version=upload.dist.python_version,
-            size=content.size,
-            md5_digest=content.md5_digest,
-            sha256_digest=content.sha256_digest,
-            blake2_256_digest=content.blake2_256_digest,
-            path=path,
-            metadata_sha256_digest=_sha256(upload.core_metadata),
-            metadata_blake2_256_digest=_blake2(upload.core_metadata),
-            uploader=upload.user,
-        )
-        FileRegistry.objects.create(filename=upload.filename)
-        Project.objects.filter(pk=project.pk).update(total_size=F("total_size") + content.size)
+        release = release_get_or_create(project=project, metadata=upload.metadata, writes=writes)
         token = token_display_prefix(upload.token)
-        writes.event(
-            "project:file:uploaded",
-            project,
-            version=release.version,
-            filename=upload.filename,
+        release_file_add(
+            project=project,
+            release=release,
+            file=NewFile(
+                filename=upload.filename,
+                packagetype=upload.dist.packagetype,
+                python_version=upload.dist.python_version,
+                size=content.size,
+                md5_digest=content.md5_digest,
+                sha256_digest=content.sha256_digest,
+                blake2_256_digest=content.blake2_256_digest,
+                path=path,
+                core_metadata=upload.core_metadata,
+            ),
+            writes=writes,
             token=token,
         )
         writes.events.append(
@@ -440,24 +376,9 @@ def _commit(upload: Upload, path: str, stored: list[str]) -> None:
                 filename=upload.filename,
             )
         )
-        writes.journal.append(
-            JournalLine(
-                f"add {upload.dist.python_version} file {upload.filename}",
-                release.version,
-                upload.filename,
-            )
-        )
         writes.write(project)
         purge_project_on_commit(project.normalized_name)
     upload.project = project
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest() if data else ""
-
-
-def _blake2(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=32).hexdigest() if data else ""
 
 
 def store_and_commit(upload: Upload) -> Outcome:

@@ -13,6 +13,7 @@ from packaging.utils import canonicalize_version
 from accounts.models import ApiToken, Event
 from accounts.tokens import api_token_create
 from packages import descriptions as descriptions_module
+from packages import publish as publish_module
 from packages import upload as upload_module
 from packages.models import (
     File,
@@ -134,7 +135,7 @@ def test_failed_commit_of_a_new_project_leaves_no_rows_and_no_objects(client, to
     def broken(**kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(upload_module, "journal_append_many", broken)
+    monkeypatch.setattr(publish_module, "journal_append_many", broken)
     dist = make_wheel()
     with pytest.raises(RuntimeError, match="database went away"):
         post_upload(client, dist, token)
@@ -148,14 +149,14 @@ def test_failed_commit_of_a_new_project_leaves_no_rows_and_no_objects(client, to
 
 
 def test_commit_failing_at_its_last_write_rolls_back_the_file(client, project, token, monkeypatch):
-    real = upload_module.journal_append_many
+    real = publish_module.journal_append_many
 
     def fail_on_file_entry(**kwargs):
         if any(line.action.startswith("add ") for line in kwargs["entries"]):
             raise RuntimeError("disk full")
         return real(**kwargs)
 
-    monkeypatch.setattr(upload_module, "journal_append_many", fail_on_file_entry)
+    monkeypatch.setattr(publish_module, "journal_append_many", fail_on_file_entry)
     dist = make_wheel()
     with pytest.raises(RuntimeError, match="disk full"):
         post_upload(client, dist, token)
@@ -333,7 +334,7 @@ def test_losing_every_attempt_is_a_409_and_nothing_is_kept(client, token, monkey
     def always_conflicts(**kwargs):
         raise IntegrityError("UNIQUE constraint failed")
 
-    monkeypatch.setattr(upload_module, "journal_append_many", always_conflicts)
+    monkeypatch.setattr(publish_module, "journal_append_many", always_conflicts)
     dist = make_wheel()
     response = post_upload(client, dist, token)
     assert response.status_code == 409
@@ -349,7 +350,7 @@ def test_the_commit_is_tried_at_most_twice(client, token, monkeypatch):
         attempts.append(kwargs["entries"][0].action)
         raise IntegrityError("UNIQUE constraint failed")
 
-    monkeypatch.setattr(upload_module, "journal_append_many", always_conflicts)
+    monkeypatch.setattr(publish_module, "journal_append_many", always_conflicts)
     post_upload(client, make_wheel(), token)
     assert attempts == ["create", "create"]
 
