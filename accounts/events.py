@@ -1,9 +1,12 @@
-"""The security history of accounts and projects: one append-only table.
+"""The security history of accounts and projects: one append-only table, and
+the Actor every change is recorded against.
 
 Tags name what happened, ``<subject>:<what>[:<outcome>]``, e.g.
 ``account:login:success``, ``account:login:failure``, ``account:two-factor:totp-added``,
 ``account:token:created``, ``project:role:added``, ``project:release:yanked``.
 """
+
+from dataclasses import dataclass, replace
 
 from django.http import HttpRequest
 
@@ -11,38 +14,60 @@ from common.client_address import client_address
 
 from .models import Event, User
 
+SHELL = "shell"
 
-def client_ip(request: HttpRequest | None) -> str | None:
-    # The peer, or behind TRUSTED_PROXIES the client they forwarded for.
-    if request is None:
-        return None
-    return client_address(request)
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change and from where. Built once where the change enters
+    (``from_request`` in a view, the upload or the admin; ``shell`` in a
+    management command) and handed to every service, ``record_event`` and
+    ``journal_append``. ``user`` None: nobody signed in, or a shell action
+    that names no one; ``via`` is ``"shell"`` for the latter."""
+
+    user: User | None = None
+    ip_address: str | None = None
+    user_agent: str = ""
+    via: str = ""
+
+    @classmethod
+    def from_request(cls, request: HttpRequest, *, user: User | None = None) -> "Actor":
+        """The request's signed-in user (or ``user``: the upload's token holder)
+        at the client's address, behind TRUSTED_PROXIES the one they forwarded for."""
+        if user is None and request.user.is_authenticated:
+            user = request.user
+        return cls(
+            user=user,
+            ip_address=client_address(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        )
+
+    @classmethod
+    def shell(cls, user: User | None = None) -> "Actor":
+        """A management command, acting as ``user`` if it names one."""
+        return cls(user=user, via=SHELL)
+
+    def as_user(self, user: User) -> "Actor":
+        """The same address and agent, acting as ``user`` (a new account
+        registering, a login before the session has its user)."""
+        return replace(self, user=user)
+
+
+# A change no one asked for over HTTP or by name: a default for services the
+# system (and the tests) call without an actor.
+SYSTEM = Actor()
 
 
 def record_event(
     tag: str,
     *,
-    request: HttpRequest | None = None,
+    actor: Actor,
     user: User | None = None,
     project=None,
-    actor: User | None = None,
-    ip_address: str | None = None,
-    user_agent: str = "",
     **details,
 ) -> Event:
-    """Append one event about ``user`` or ``project`` (or both). ``actor``
-    defaults to the signed-in user of ``request``; IP and user agent come from
-    the request too, or, without one, from ``ip_address`` and ``user_agent``."""
-    event = new_event(
-        tag,
-        request=request,
-        user=user,
-        project=project,
-        actor=actor,
-        ip_address=ip_address,
-        user_agent=user_agent,
-        **details,
-    )
+    """Append one event about ``user`` or ``project`` (or both), done by ``actor``."""
+    event = new_event(tag, actor=actor, user=user, project=project, **details)
     event.save(force_insert=True)
     return event
 
@@ -50,28 +75,21 @@ def record_event(
 def new_event(
     tag: str,
     *,
-    request: HttpRequest | None = None,
+    actor: Actor,
     user: User | None = None,
     project=None,
-    actor: User | None = None,
-    ip_address: str | None = None,
-    user_agent: str = "",
     **details,
 ) -> Event:
     """``record_event``'s event, not saved yet: a change that records several
     saves them with one ``record_events``."""
-    if actor is None and request is not None and request.user.is_authenticated:
-        actor = request.user
     return Event(
         tag=tag,
         user=user,
         project=project,
         project_name=project.name if project is not None else "",
-        actor=actor,
-        ip_address=client_ip(request) if request is not None else ip_address,
-        user_agent=(request.META.get("HTTP_USER_AGENT", "") if request is not None else user_agent)[
-            :255
-        ],
+        actor=actor.user,
+        ip_address=actor.ip_address,
+        user_agent=actor.user_agent[:255],  # the column's width
         details=details,
     )
 

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.urls import reverse
 
+from .events import SYSTEM, Actor
 from .models import ApiToken, Email
 from .services import send_templated_mail
 from .tokens import api_token_find, api_token_revoke, token_display_prefix
@@ -115,10 +116,13 @@ def _notify(token: ApiToken, leak: Leak, tokens_url: str) -> None:
     )
 
 
-def report_leaks(leaks: list[Leak], *, request: HttpRequest | None = None) -> list[dict]:
-    """Revoke every reported token that is ours and mail its owner; answer
-    each entry as the partner API expects. A token already revoked (a retried
-    report, a duplicate entry) is still a true positive but mails nobody."""
+def report_leaks(
+    leaks: list[Leak], *, actor: Actor = SYSTEM, request: HttpRequest | None = None
+) -> list[dict]:
+    """Revoke every reported token that is ours and mail its owner (links made
+    absolute from ``request``); answer each entry as the partner API expects.
+    A token already revoked (a retried report, a duplicate entry) is still a
+    true positive but mails nobody."""
     tokens_url = reverse("tokens")
     if request is not None:
         tokens_url = request.build_absolute_uri(tokens_url)
@@ -128,7 +132,9 @@ def report_leaks(leaks: list[Leak], *, request: HttpRequest | None = None) -> li
         if token is not None:
             with transaction.atomic():
                 revoked = api_token_revoke(
-                    token, request=request, leak={"url": leak.url, "source": leak.source}
+                    token,
+                    actor=actor,
+                    leak={"url": leak.url, "source": leak.source},
                 )
                 if revoked:
                     transaction.on_commit(

@@ -1,6 +1,8 @@
 """Account rules: registration, e-mail addresses and their verification,
 account deletion. Views, commands and the upload pipeline call these; a refused
-action raises AccountError with a message meant for the person."""
+action raises AccountError with a message meant for the person. Each takes
+the ``actor`` its event records; those that mail a link also take the
+``request``, which makes the link absolute."""
 
 import logging
 
@@ -14,7 +16,7 @@ from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from .events import record_event
+from .events import Actor, record_event
 from .models import Email, User
 from .projects import project_directory
 
@@ -45,7 +47,9 @@ def _address_taken(address: str) -> bool:
     return Email.objects.filter(email__iexact=address).exists()
 
 
-def register_user(*, username: str, email: str, password: str, request: HttpRequest) -> User:
+def register_user(
+    *, username: str, email: str, password: str, actor: Actor, request: HttpRequest
+) -> User:
     """Create an account with ``email`` as its unverified primary address and
     mail the verification link once the account is committed."""
     if _address_taken(email):
@@ -58,7 +62,7 @@ def register_user(*, username: str, email: str, password: str, request: HttpRequ
         # A concurrent registration took the username or the address between
         # the form's checks and this insert.
         raise AccountError("That username or e-mail address is already in use.") from None
-    record_event("account:registered", request=request, user=user, actor=user, email=email)
+    record_event("account:registered", actor=actor.as_user(user), user=user, email=email)
     send_verification(email=address, request=request)
     return user
 
@@ -124,7 +128,7 @@ def send_verification(*, email: Email, request: HttpRequest) -> None:
     )
 
 
-def verify_email(*, token: str, request: HttpRequest | None = None) -> tuple[Email, bool]:
+def verify_email(*, token: str, actor: Actor) -> tuple[Email, bool]:
     """Mark the address a verification link was made for as verified.
 
     Returns the address and whether this call verified it (False: it already
@@ -154,11 +158,11 @@ def verify_email(*, token: str, request: HttpRequest | None = None) -> tuple[Ema
         email.verified = True
         email.verified_at = timezone.now()
         email.save(update_fields=["verified", "verified_at"])
+    # The link's owner verified it, whoever is signed in where it was opened.
     record_event(
         "account:email:verified",
-        request=request,
+        actor=actor.as_user(email.user),
         user=email.user,
-        actor=email.user,
         email=email.email,
     )
     return email, True
@@ -171,7 +175,7 @@ def _email_for(payload: dict, *, lock: bool = False) -> Email | None:
     return rows.filter(pk=payload["id"], email__iexact=payload["email"]).first()
 
 
-def add_email(*, user: User, address: str, request: HttpRequest) -> Email:
+def add_email(*, user: User, address: str, actor: Actor, request: HttpRequest) -> Email:
     """Add an unverified, non-primary address and mail its verification link."""
     if _address_taken(address):
         raise AccountError("That e-mail address is already in use.", field="email")
@@ -181,12 +185,12 @@ def add_email(*, user: User, address: str, request: HttpRequest) -> Email:
     except IntegrityError:
         # Taken by a concurrent request since the check above.
         raise AccountError("That e-mail address is already in use.", field="email") from None
-    record_event("account:email:added", request=request, user=user, email=address)
+    record_event("account:email:added", actor=actor, user=user, email=address)
     send_verification(email=email, request=request)
     return email
 
 
-def set_primary_email(*, email: Email, request: HttpRequest | None = None) -> Email:
+def set_primary_email(*, email: Email, actor: Actor) -> Email:
     """Make a verified address the one mail goes to (and User.email)."""
     if not email.verified:
         raise AccountError(f"Verify {email.email} before making it your primary address.")
@@ -203,7 +207,7 @@ def set_primary_email(*, email: Email, request: HttpRequest | None = None) -> Em
     email.primary = True
     record_event(
         "account:email:primary-changed",
-        request=request,
+        actor=actor,
         user=user,
         old=previous.email if previous else None,
         new=email.email,
@@ -211,7 +215,7 @@ def set_primary_email(*, email: Email, request: HttpRequest | None = None) -> Em
     return email
 
 
-def remove_email(*, email: Email, request: HttpRequest | None = None) -> None:
+def remove_email(*, email: Email, actor: Actor) -> None:
     if email.primary:
         raise AccountError(
             f"{email.email} is your primary address; make another address primary first."
@@ -220,7 +224,7 @@ def remove_email(*, email: Email, request: HttpRequest | None = None) -> None:
     if email.verified and not user.emails.filter(verified=True).exclude(pk=email.pk).exists():
         raise AccountError(f"{email.email} is your only verified address; it cannot be removed.")
     email.delete()
-    record_event("account:email:removed", request=request, user=user, email=email.email)
+    record_event("account:email:removed", actor=actor, user=user, email=email.email)
 
 
 def sole_owner_projects(user: User) -> list[str]:
@@ -247,7 +251,7 @@ def user_has_verified_email(user: User) -> bool:
     return user.emails.filter(primary=True, verified=True).exists()
 
 
-def ensure_verified_primary_email(*, user: User) -> Email | None:
+def ensure_verified_primary_email(*, user: User, actor: Actor) -> Email | None:
     """Give an account made by an administrator (createsuperuser) its address
     as a verified primary one; None when it has no address. Refused when the
     address belongs to another account."""
@@ -261,5 +265,7 @@ def ensure_verified_primary_email(*, user: User) -> Email | None:
     email = Email.objects.create(
         user=user, email=user.email, primary=True, verified=True, verified_at=timezone.now()
     )
-    record_event("account:email:verified", user=user, email=email.email, via="createsuperuser")
+    record_event(
+        "account:email:verified", actor=actor, user=user, email=email.email, via="createsuperuser"
+    )
     return email

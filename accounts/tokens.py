@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
-from .events import record_event
+from .events import SYSTEM, Actor, record_event
 from .models import ApiToken, User
 
 TOKEN_PREFIX = "pypi-"  # noqa: S105 (a prefix, not a secret)
@@ -45,7 +44,7 @@ def api_token_create(
     description: str = "",
     projects: Iterable = (),
     expires_at: datetime | None = None,
-    request: HttpRequest | None = None,
+    actor: Actor = SYSTEM,
 ) -> MintedToken:
     lookup_id = secrets.token_hex(_LOOKUP_BYTES)
     secret = secrets.token_urlsafe(_SECRET_BYTES)
@@ -62,7 +61,7 @@ def api_token_create(
         token.projects.set(projects)
         record_event(
             "account:token:created",
-            request=request,
+            actor=actor,
             user=user,
             token=token_display_prefix(token),
             description=description,
@@ -127,7 +126,7 @@ def api_token_record_use(token: ApiToken) -> None:
 def api_token_revoke(
     token: ApiToken,
     *,
-    request: HttpRequest | None = None,
+    actor: Actor = SYSTEM,
     leak: dict[str, str] | None = None,
 ) -> bool:
     """Revoke the token; True when this call did it, False when it already was.
@@ -148,7 +147,7 @@ def api_token_revoke(
         token.revoked_at = now
         record_event(
             "account:token:leaked" if leak is not None else "account:token:revoked",
-            request=request,
+            actor=actor,
             user=token.user,
             token=token_display_prefix(token),
             description=token.description,

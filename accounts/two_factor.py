@@ -3,7 +3,8 @@ project-management pages sit behind, and the factors themselves: TOTP
 authenticator apps, WebAuthn security keys and one-time recovery codes.
 
 Views call these services; each raises TwoFactorError with a message for the
-person, and records an account event for every change."""
+person, and records an account event for every change, by the ``actor`` it is
+given (the ``request`` they take besides holds the session's enrolment state)."""
 
 import hashlib
 import hmac
@@ -29,7 +30,7 @@ from webauthn.helpers import bytes_to_base64url
 from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import PublicKeyCredentialDescriptor
 
-from .events import record_event
+from .events import Actor, record_event
 from .models import RecoveryCode, User, WebAuthnCredential
 
 
@@ -77,11 +78,11 @@ class TwoFactorError(Exception):
         self.message = message
 
 
-def _first_factor_codes(user: User, request: HttpRequest) -> list[str] | None:
+def _first_factor_codes(user: User, actor: Actor) -> list[str] | None:
     """New recovery codes when ``user`` is about to get their first factor."""
     if user_has_two_factor(user):
         return None
-    return recovery_codes_generate(user=user, request=request)
+    return recovery_codes_generate(user=user, actor=actor)
 
 
 def _after_last_factor_removed(user: User) -> None:
@@ -135,7 +136,7 @@ def totp_match_step(secret: str, code: str, *, after: int | None, now: float) ->
     return None
 
 
-def totp_enable(*, user: User, request: HttpRequest, code: str) -> list[str] | None:
+def totp_enable(*, user: User, actor: Actor, request: HttpRequest, code: str) -> list[str] | None:
     """Store the session's pending secret once ``code`` proves the
     authenticator has it. Returns new recovery codes if this is the first factor."""
     if user.has_totp:
@@ -147,10 +148,10 @@ def totp_enable(*, user: User, request: HttpRequest, code: str) -> list[str] | N
     if step is None:
         raise TwoFactorError("That code is not right. Check the clock of your device.")
     with transaction.atomic():
-        codes = _first_factor_codes(user, request)
+        codes = _first_factor_codes(user, actor)
         user.totp_secret, user.totp_last_step = secret, step
         user.save(update_fields=["totp_secret", "totp_last_step"])
-        record_event("account:two-factor:totp-added", request=request, user=user)
+        record_event("account:two-factor:totp-added", actor=actor, user=user)
     del request.session[TOTP_PENDING_SESSION_KEY]
     return codes
 
@@ -174,12 +175,12 @@ def totp_verify(*, user: User, code: str) -> bool:
     return accepted == 1
 
 
-def totp_disable(*, user: User, request: HttpRequest) -> None:
+def totp_disable(*, user: User, actor: Actor) -> None:
     with transaction.atomic():
         user.totp_secret, user.totp_last_step = "", None
         user.save(update_fields=["totp_secret", "totp_last_step"])
         _after_last_factor_removed(user)
-        record_event("account:two-factor:totp-removed", request=request, user=user)
+        record_event("account:two-factor:totp-removed", actor=actor, user=user)
 
 
 # --- Recovery codes ------------------------------------------------------------
@@ -193,7 +194,7 @@ def _recovery_digest(code: str) -> str:
     return hashlib.sha256(normalized.encode()).hexdigest()
 
 
-def recovery_codes_generate(*, user: User, request: HttpRequest) -> list[str]:
+def recovery_codes_generate(*, user: User, actor: Actor) -> list[str]:
     """Replace ``user``'s recovery codes with new ones and return them, for
     showing once: only their SHA-256 is kept."""
     codes = []
@@ -205,11 +206,11 @@ def recovery_codes_generate(*, user: User, request: HttpRequest) -> list[str]:
         RecoveryCode.objects.bulk_create(
             RecoveryCode(user=user, code_digest=_recovery_digest(code)) for code in codes
         )
-        record_event("account:two-factor:recovery-codes-generated", request=request, user=user)
+        record_event("account:two-factor:recovery-codes-generated", actor=actor, user=user)
     return codes
 
 
-def recovery_code_use(*, user: User, code: str, request: HttpRequest) -> bool:
+def recovery_code_use(*, user: User, code: str, actor: Actor) -> bool:
     """Spend one of ``user``'s recovery codes; False if it is unknown or spent."""
     # Conditional UPDATE: of two concurrent uses of one code only one
     # finds it still unused.
@@ -217,7 +218,7 @@ def recovery_code_use(*, user: User, code: str, request: HttpRequest) -> bool:
         user=user, code_digest=_recovery_digest(code), used_at__isnull=True
     ).update(used_at=timezone.now())
     if spent:
-        record_event("account:two-factor:recovery-code-used", request=request, user=user)
+        record_event("account:two-factor:recovery-code-used", actor=actor, user=user)
     return spent == 1
 
 
@@ -277,7 +278,7 @@ def webauthn_registration_options(*, user: User, request: HttpRequest) -> str:
 
 
 def webauthn_register(
-    *, user: User, request: HttpRequest, label: str, credential: dict
+    *, user: User, actor: Actor, request: HttpRequest, label: str, credential: dict
 ) -> tuple[WebAuthnCredential, list[str] | None]:
     """Verify the browser's answer to the registration options and store the
     key under ``label``. Returns it and, for a first factor, new recovery codes."""
@@ -301,7 +302,7 @@ def webauthn_register(
         raise TwoFactorError("This security key is already registered.")
     transports = credential.get("response", {}).get("transports")
     with transaction.atomic():
-        codes = _first_factor_codes(user, request)
+        codes = _first_factor_codes(user, actor)
         key = WebAuthnCredential.objects.create(
             user=user,
             label=label,
@@ -312,7 +313,7 @@ def webauthn_register(
             if isinstance(transports, list)
             else [],
         )
-        record_event("account:two-factor:webauthn-added", request=request, user=user, label=label)
+        record_event("account:two-factor:webauthn-added", actor=actor, user=user, label=label)
     return key, codes
 
 
@@ -347,14 +348,12 @@ def webauthn_authenticate(*, user: User, request: HttpRequest, credential: dict)
     )
 
 
-def webauthn_remove(*, key: WebAuthnCredential, request: HttpRequest) -> None:
+def webauthn_remove(*, key: WebAuthnCredential, actor: Actor) -> None:
     user = key.user
     with transaction.atomic():
         key.delete()
         _after_last_factor_removed(user)
-        record_event(
-            "account:two-factor:webauthn-removed", request=request, user=user, label=key.label
-        )
+        record_event("account:two-factor:webauthn-removed", actor=actor, user=user, label=key.label)
 
 
 # --- The second step of signing in -----------------------------------------------

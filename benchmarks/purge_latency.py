@@ -127,12 +127,13 @@ def main() -> None:
             django.setup()
             from django.contrib.auth import get_user_model
 
+            from accounts.events import Actor
             from packages.models import Release
             from packages.purges import purger
             from packages.services import release_unyank, release_yank
 
             purger.serve()
-            actor = get_user_model().objects.get(username="bench")
+            actor = Actor.shell(get_user_model().objects.get(username="bench"))
             release = Release.objects.get(project__normalized_name=NAME, version="1.0")
             yanks = []
             for i in range(args.changes):

@@ -1,7 +1,9 @@
 """Moderators' actions: the admin and ``manage.py moderate`` both call these.
 
-Each takes the acting ``moderator`` and a non-empty ``reason``, and records a
-ModerationAction (who, when, why) in the same transaction as the change. An
+Each takes the acting moderator as an ``actor`` (accounts.events.Actor: the
+admin's request, or the shell) and a non-empty ``reason``, and records a
+ModerationAction (who, when, why) in the same transaction as the change; the
+events and journal entries it writes carry the actor's address. An
 action that changes what mirrors see appends a journal entry as its last write
 and purges the cached pages after commit. Failures raise ModerationError with a
 message for the moderator.
@@ -11,7 +13,7 @@ from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.events import record_event
+from accounts.events import Actor, record_event
 from accounts.flags import SHOWN_ON_PAGES, store_flags_on_commit
 from accounts.models import AdminFlag, User
 from packages.cache import purge_project_on_commit
@@ -46,7 +48,7 @@ def _reason(reason: str) -> str:
 def _record(
     action: str,
     *,
-    moderator: User,
+    actor: Actor,
     reason: str,
     project: Project | None = None,
     project_name: str = "",
@@ -58,7 +60,7 @@ def _record(
         project=project,
         project_name=project.name if project is not None else project_name,
         target_user=target_user,
-        moderator=moderator,
+        moderator=actor.user,
         reason=reason,
         details=details,
     )
@@ -71,17 +73,17 @@ def _lock_project(project: Project) -> Project:
         raise ModerationError(f"Project {project.name} no longer exists.") from None
 
 
-def _close_name_reviews(project: Project, moderator: User) -> None:
+def _close_name_reviews(project: Project, actor: Actor) -> None:
     # A project a moderator has acted on needs no separate name review.
     NameReview.objects.filter(project=project, status=NameReview.Status.PENDING).update(
-        status=NameReview.Status.ACTED, reviewed_by=moderator, reviewed_at=timezone.now()
+        status=NameReview.Status.ACTED, reviewed_by=actor.user, reviewed_at=timezone.now()
     )
 
 
 # --- projects ---------------------------------------------------------------------------
 
 
-def quarantine_project(*, project: Project, moderator: User, reason: str) -> Project:
+def quarantine_project(*, project: Project, actor: Actor, reason: str) -> Project:
     """Hide the project from every public surface and refuse uploads to it."""
     reason = _reason(reason)
     with transaction.atomic():
@@ -92,14 +94,14 @@ def quarantine_project(*, project: Project, moderator: User, reason: str) -> Pro
         project.quarantined_at = timezone.now()
         project.quarantine_reason = reason
         project.save(update_fields=["quarantined_at", "quarantine_reason"])
-        _close_name_reviews(project, moderator)
-        _record("quarantine project", moderator=moderator, reason=reason, project=project)
-        journal_append(project=project, action="quarantine project", actor=moderator)
+        _close_name_reviews(project, actor)
+        _record("quarantine project", actor=actor, reason=reason, project=project)
+        journal_append(project=project, action="quarantine project", actor=actor)
         purge_project_on_commit(project.normalized_name, files=True)
     return project
 
 
-def release_quarantine(*, project: Project, moderator: User, reason: str) -> Project:
+def release_quarantine(*, project: Project, actor: Actor, reason: str) -> Project:
     """Undo a quarantine: the project is public again."""
     reason = _reason(reason)
     with transaction.atomic():
@@ -112,52 +114,52 @@ def release_quarantine(*, project: Project, moderator: User, reason: str) -> Pro
         project.save(update_fields=["quarantined_at", "quarantine_reason"])
         _record(
             "release quarantine",
-            moderator=moderator,
+            actor=actor,
             reason=reason,
             project=project,
             quarantine_reason=previous,
         )
-        journal_append(project=project, action="release quarantine", actor=moderator)
+        journal_append(project=project, action="release quarantine", actor=actor)
         purge_project_on_commit(project.normalized_name, files=True)
     return project
 
 
-def _add_prohibited_name(name: str, *, moderator: User, reason: str) -> ProhibitedName:
+def _add_prohibited_name(name: str, *, actor: Actor, reason: str) -> ProhibitedName:
     normalized = normalize_project_name(name)
     if ProhibitedName.objects.filter(normalized_name=normalized).exists():
         raise ModerationError(f"The name {name} is already prohibited.")
     return ProhibitedName.objects.create(
-        name=name, normalized_name=normalized, reason=reason, created_by=moderator
+        name=name, normalized_name=normalized, reason=reason, created_by=actor.user
     )
 
 
 def remove_project(
-    *, project: Project, moderator: User, reason: str, prohibit_name: bool = False
+    *, project: Project, actor: Actor, reason: str, prohibit_name: bool = False
 ) -> None:
     """Delete the project (releases, files, roles); optionally prohibit its name."""
     reason = _reason(reason)
     with transaction.atomic():
         project = _lock_project(project)
-        _close_name_reviews(project, moderator)
+        _close_name_reviews(project, actor)
         # Recorded before the delete, which sets the row's project to NULL; the
         # name stays.
         _record(
             "remove project",
-            moderator=moderator,
+            actor=actor,
             reason=reason,
             project=project,
             prohibit_name=prohibit_name,
         )
         if prohibit_name:
-            _add_prohibited_name(project.name, moderator=moderator, reason=reason)
+            _add_prohibited_name(project.name, actor=actor, reason=reason)
         # Journals and purges as its last writes.
-        project_delete(project=project, actor=moderator)
+        project_delete(project=project, actor=actor)
 
 
 def set_project_limits(
     *,
     project: Project,
-    moderator: User,
+    actor: Actor,
     reason: str,
     upload_limit: int | None,
     total_size_limit: int | None,
@@ -179,7 +181,7 @@ def set_project_limits(
         project.save(update_fields=["upload_limit", "total_size_limit"])
         _record(
             "set limits",
-            moderator=moderator,
+            actor=actor,
             reason=reason,
             project=project,
             before=before,
@@ -188,7 +190,7 @@ def set_project_limits(
     return project
 
 
-def prohibit_name(*, name: str, moderator: User, reason: str) -> ProhibitedName:
+def prohibit_name(*, name: str, actor: Actor, reason: str) -> ProhibitedName:
     """Nobody may create a project of this name (or a look-alike of it) from now
     on. An existing project of that name is not touched."""
     reason = _reason(reason)
@@ -196,20 +198,20 @@ def prohibit_name(*, name: str, moderator: User, reason: str) -> ProhibitedName:
     if not is_valid_project_name(name):
         raise ModerationError(f"{name!r} is not a valid project name.")
     with transaction.atomic():
-        prohibited = _add_prohibited_name(name, moderator=moderator, reason=reason)
-        _record("prohibit name", moderator=moderator, reason=reason, project_name=name)
+        prohibited = _add_prohibited_name(name, actor=actor, reason=reason)
+        _record("prohibit name", actor=actor, reason=reason, project_name=name)
     return prohibited
 
 
 # --- releases and files -----------------------------------------------------------------
 
 
-def _release_action(action: str, release: Release, moderator: User, reason: str, call) -> None:
+def _release_action(action: str, release: Release, actor: Actor, reason: str, call) -> None:
     reason = _reason(reason)
     with transaction.atomic():
         _record(
             action,
-            moderator=moderator,
+            actor=actor,
             reason=reason,
             project=release.project,
             version=release.version,
@@ -220,43 +222,43 @@ def _release_action(action: str, release: Release, moderator: User, reason: str,
             raise ModerationError(str(exc)) from None
 
 
-def yank_release(*, release: Release, moderator: User, reason: str) -> None:
+def yank_release(*, release: Release, actor: Actor, reason: str) -> None:
     _release_action(
         "yank release",
         release,
-        moderator,
+        actor,
         reason,
-        lambda: release_yank(release=release, reason=reason, actor=moderator),
+        lambda: release_yank(release=release, reason=reason, actor=actor),
     )
 
 
-def unyank_release(*, release: Release, moderator: User, reason: str) -> None:
+def unyank_release(*, release: Release, actor: Actor, reason: str) -> None:
     _release_action(
         "unyank release",
         release,
-        moderator,
+        actor,
         reason,
-        lambda: release_unyank(release=release, actor=moderator),
+        lambda: release_unyank(release=release, actor=actor),
     )
 
 
-def delete_release(*, release: Release, moderator: User, reason: str) -> None:
+def delete_release(*, release: Release, actor: Actor, reason: str) -> None:
     _release_action(
         "delete release",
         release,
-        moderator,
+        actor,
         reason,
-        lambda: release_delete(release=release, actor=moderator),
+        lambda: release_delete(release=release, actor=actor),
     )
 
 
-def delete_file(*, file: File, moderator: User, reason: str) -> None:
+def delete_file(*, file: File, actor: Actor, reason: str) -> None:
     reason = _reason(reason)
     project = file.release.project
     with transaction.atomic():
         _record(
             "delete file",
-            moderator=moderator,
+            actor=actor,
             reason=reason,
             project=project,
             version=file.release.version,
@@ -264,7 +266,7 @@ def delete_file(*, file: File, moderator: User, reason: str) -> None:
             sha256=file.sha256_digest,
         )
         try:
-            file_delete(file=file, actor=moderator)
+            file_delete(file=file, actor=actor)
         except ReleaseError as exc:
             raise ModerationError(str(exc)) from None
 
@@ -290,7 +292,7 @@ def _lock_user(user: User) -> User:
     return User.objects.select_for_update().get(pk=user.pk)
 
 
-def freeze_user(*, user: User, moderator: User, reason: str) -> User:
+def freeze_user(*, user: User, actor: Actor, reason: str) -> User:
     """The account can no longer sign in or upload, its tokens stop working
     and its sessions end. Its projects stay (quarantine them separately)."""
     reason = _reason(reason)
@@ -301,12 +303,12 @@ def freeze_user(*, user: User, moderator: User, reason: str) -> User:
         user.is_frozen = True
         user.save(update_fields=["is_frozen"])
         ended = _end_sessions(user)
-        _record("freeze user", moderator=moderator, reason=reason, target_user=user, sessions=ended)
-        record_event("account:frozen", user=user, actor=moderator)
+        _record("freeze user", actor=actor, reason=reason, target_user=user, sessions=ended)
+        record_event("account:frozen", user=user, actor=actor)
     return user
 
 
-def unfreeze_user(*, user: User, moderator: User, reason: str) -> User:
+def unfreeze_user(*, user: User, actor: Actor, reason: str) -> User:
     reason = _reason(reason)
     with transaction.atomic():
         user = _lock_user(user)
@@ -314,18 +316,19 @@ def unfreeze_user(*, user: User, moderator: User, reason: str) -> User:
             raise ModerationError(f"User {user.username} is not frozen.")
         user.is_frozen = False
         user.save(update_fields=["is_frozen"])
-        _record("unfreeze user", moderator=moderator, reason=reason, target_user=user)
-        record_event("account:unfrozen", user=user, actor=moderator)
+        _record("unfreeze user", actor=actor, reason=reason, target_user=user)
+        record_event("account:unfrozen", user=user, actor=actor)
     return user
 
 
 # --- reports and name reviews -----------------------------------------------------------
 
 
-def file_report(*, project: Project, reporter: User, reason: str, details: str) -> MalwareReport:
-    """A signed-in user's report about a project, queued for the moderators.
-    One open report per user and project: a second is refused, not queued."""
-    if reporter is None or not reporter.is_authenticated:
+def file_report(*, project: Project, actor: Actor, reason: str, details: str) -> MalwareReport:
+    """A signed-in user's (``actor``'s) report about a project, queued for the
+    moderators. One open report per user and project: a second is refused, not queued."""
+    reporter = actor.user
+    if reporter is None:
         raise ModerationError("Sign in to report a project.")
     if reason not in MalwareReport.Reason.values:
         raise ModerationError("Choose a reason for the report.")
@@ -351,9 +354,7 @@ def file_report(*, project: Project, reporter: User, reason: str, details: str) 
         )
 
 
-def _resolve_report(
-    report: MalwareReport, status: str, moderator: User, reason: str
-) -> MalwareReport:
+def _resolve_report(report: MalwareReport, status: str, actor: Actor, reason: str) -> MalwareReport:
     try:
         report = MalwareReport.objects.select_for_update().get(pk=report.pk)
     except MalwareReport.DoesNotExist:
@@ -363,13 +364,13 @@ def _resolve_report(
             f"The report on {report.project_name} is already {report.get_status_display().lower()}."
         )
     report.status = status
-    report.resolved_by = moderator
+    report.resolved_by = actor.user
     report.resolved_at = timezone.now()
     report.resolution_note = reason
     report.save(update_fields=["status", "resolved_by", "resolved_at", "resolution_note"])
     _record(
         "confirm report" if status == MalwareReport.Status.CONFIRMED else "dismiss report",
-        moderator=moderator,
+        actor=actor,
         reason=reason,
         project=report.project,
         project_name=report.project_name,
@@ -378,32 +379,32 @@ def _resolve_report(
     return report
 
 
-def confirm_report(*, report: MalwareReport, moderator: User, reason: str) -> MalwareReport:
+def confirm_report(*, report: MalwareReport, actor: Actor, reason: str) -> MalwareReport:
     reason = _reason(reason)
     with transaction.atomic():
-        return _resolve_report(report, MalwareReport.Status.CONFIRMED, moderator, reason)
+        return _resolve_report(report, MalwareReport.Status.CONFIRMED, actor, reason)
 
 
-def dismiss_report(*, report: MalwareReport, moderator: User, reason: str) -> MalwareReport:
+def dismiss_report(*, report: MalwareReport, actor: Actor, reason: str) -> MalwareReport:
     reason = _reason(reason)
     with transaction.atomic():
-        return _resolve_report(report, MalwareReport.Status.DISMISSED, moderator, reason)
+        return _resolve_report(report, MalwareReport.Status.DISMISSED, actor, reason)
 
 
-def quarantine_from_report(*, report: MalwareReport, moderator: User, reason: str) -> MalwareReport:
+def quarantine_from_report(*, report: MalwareReport, actor: Actor, reason: str) -> MalwareReport:
     """Confirm the report and quarantine its project, in one step. A project
     already quarantined (another report) stays so; the report is confirmed."""
     reason = _reason(reason)
     with transaction.atomic():
-        report = _resolve_report(report, MalwareReport.Status.CONFIRMED, moderator, reason)
+        report = _resolve_report(report, MalwareReport.Status.CONFIRMED, actor, reason)
         if report.project is None:
             raise ModerationError(f"Project {report.project_name} no longer exists.")
         if report.project.quarantined_at is None:
-            quarantine_project(project=report.project, moderator=moderator, reason=reason)
+            quarantine_project(project=report.project, actor=actor, reason=reason)
     return report
 
 
-def approve_name_review(*, review: NameReview, moderator: User, reason: str) -> NameReview:
+def approve_name_review(*, review: NameReview, actor: Actor, reason: str) -> NameReview:
     """The flagged name is fine: it leaves the review queue."""
     reason = _reason(reason)
     with transaction.atomic():
@@ -411,12 +412,12 @@ def approve_name_review(*, review: NameReview, moderator: User, reason: str) -> 
         if review.status != NameReview.Status.PENDING:
             raise ModerationError(f"The review of {review.project_name} is not pending.")
         review.status = NameReview.Status.APPROVED
-        review.reviewed_by = moderator
+        review.reviewed_by = actor.user
         review.reviewed_at = timezone.now()
         review.save(update_fields=["status", "reviewed_by", "reviewed_at"])
         _record(
             "approve name",
-            moderator=moderator,
+            actor=actor,
             reason=reason,
             project=review.project,
             project_name=review.project_name,
@@ -428,11 +429,9 @@ def approve_name_review(*, review: NameReview, moderator: User, reason: str) -> 
 # --- kill switches ----------------------------------------------------------------------
 
 
-def switch_kill_switch(
-    *, flag: AdminFlag, enabled: bool, moderator: User | None, reason: str
-) -> AdminFlag:
-    """Turn a kill switch (accounts.flags) on or off. ``moderator`` None: done
-    from a shell without naming one (recorded as such)."""
+def switch_kill_switch(*, flag: AdminFlag, enabled: bool, actor: Actor, reason: str) -> AdminFlag:
+    """Turn a kill switch (accounts.flags) on or off. An actor without a user:
+    done from a shell without naming a moderator (recorded as such)."""
     reason = _reason(reason)
     state = "on" if enabled else "off"
     with transaction.atomic():
@@ -443,15 +442,16 @@ def switch_kill_switch(
             raise ModerationError(f"The kill switch {flag.pk} is already {state}.")
         flag.enabled = enabled
         flag.reason = reason
-        flag.changed_by = moderator
+        flag.changed_by = actor.user
         flag.changed_at = timezone.now()
         flag.save(update_fields=["enabled", "reason", "changed_by", "changed_at"])
         _record(
             f"kill switch {state}",
-            moderator=moderator,
+            actor=actor,
             reason=reason,
             switch=flag.pk,
-            **({} if moderator is not None else {"via": "shell"}),
+            # A shell action that names no moderator says so.
+            **({} if actor.user is not None else {"via": actor.via}),
         )
         store_flags_on_commit()
         if flag.pk in SHOWN_ON_PAGES:

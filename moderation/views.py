@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 
+from accounts.events import Actor
 from packages.pages import project_or_404
 
 from .forms import ReportForm
@@ -19,7 +20,7 @@ def report_project(request, name):
         try:
             file_report(
                 project=project,
-                reporter=request.user,
+                actor=Actor.from_request(request),
                 reason=form.cleaned_data["reason"],
                 details=form.cleaned_data["details"],
             )

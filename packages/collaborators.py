@@ -19,7 +19,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.events import client_ip, record_event
+from accounts.events import Actor, record_event
 from accounts.models import Email, User
 from accounts.services import send_templated_mail
 
@@ -59,10 +59,10 @@ def _lock_project(project: Project) -> Project:
         raise CollaboratorError(f"Project {project.name} no longer exists.") from None
 
 
-def _journal(project: Project, action: str, actor, request: HttpRequest | None) -> None:
+def _journal(project: Project, action: str, actor: Actor) -> None:
     # Roles are part of what mirrors and the JSON API show (ownership): a
     # change gets a serial, as on the public index, and pages are purged.
-    journal_append(project=project, action=action, actor=actor, ip_address=client_ip(request))
+    journal_append(project=project, action=action, actor=actor)
     purge_project_on_commit(project.normalized_name)
 
 
@@ -89,11 +89,11 @@ def invite(
     project: Project,
     username: str,
     role_name: str,
-    actor: User,
+    actor: Actor,
     request: HttpRequest | None = None,
 ) -> RoleInvitation:
     """Invite the user ``username`` to ``role_name`` on ``project`` and mail
-    them the link to accept (after commit)."""
+    them the link to accept (after commit), made absolute from ``request``."""
     _check_role_name(role_name)
     username = username.strip()
     invitee = User.objects.filter(username=username, is_active=True).first()
@@ -102,7 +102,7 @@ def invite(
     address = Email.objects.filter(user=invitee, primary=True, verified=True).first()
     with transaction.atomic():
         project = _lock_project(project)
-        policy.require(actor, project, Action.INVITE)
+        policy.require(actor.user, project, Action.INVITE)
         if Role.objects.filter(project=project, user=invitee).exists():
             raise CollaboratorError(
                 f"{invitee.username} already has a role on {project.name}.", field="username"
@@ -126,12 +126,11 @@ def invite(
             project=project,
             user=invitee,
             role_name=role_name,
-            invited_by=actor,
+            invited_by=actor.user,
             expires_at=timezone.now() + timedelta(seconds=settings.ROLE_INVITATION_MAX_AGE),
         )
         record_event(
             "project:role:invited",
-            request=request,
             project=project,
             user=invitee,
             actor=actor,
@@ -211,10 +210,9 @@ def _lock_invitation_for(invitation: RoleInvitation, user: User) -> RoleInvitati
     return locked
 
 
-def accept_invitation(
-    *, invitation: RoleInvitation, user: User, request: HttpRequest | None = None
-) -> Role:
-    """The invitee takes the role; the invitation is used up."""
+def accept_invitation(*, invitation: RoleInvitation, actor: Actor) -> Role:
+    """The invitee (``actor``) takes the role; the invitation is used up."""
+    user = actor.user
     with transaction.atomic():
         invitation = _lock_invitation_for(invitation, user)
         project = invitation.project
@@ -226,49 +224,43 @@ def accept_invitation(
             role = Role.objects.create(project=project, user=user, role_name=invitation.role_name)
             record_event(
                 "project:role:added",
-                request=request,
                 project=project,
                 user=user,
-                actor=user,
+                actor=actor,
                 role=role.role_name,
                 invited_by=invitation.invited_by.username if invitation.invited_by else None,
             )
-            _journal(project, f"accepted {role.role_name} {user.username}", user, request)
+            _journal(project, f"accepted {role.role_name} {user.username}", actor)
     if moot:
         raise CollaboratorError(f"You already have a role on {project.name}.")
     return role
 
 
-def decline_invitation(
-    *, invitation: RoleInvitation, user: User, request: HttpRequest | None = None
-) -> None:
+def decline_invitation(*, invitation: RoleInvitation, actor: Actor) -> None:
+    user = actor.user
     with transaction.atomic():
         invitation = _lock_invitation_for(invitation, user)
         invitation.delete()
         record_event(
             "project:role:declined",
-            request=request,
             project=invitation.project,
             user=user,
-            actor=user,
+            actor=actor,
             role=invitation.role_name,
         )
 
 
-def revoke_invitation(
-    *, invitation: RoleInvitation, actor: User, request: HttpRequest | None = None
-) -> None:
+def revoke_invitation(*, invitation: RoleInvitation, actor: Actor) -> None:
     """An Owner withdraws an invitation; its link stops working at once."""
     project = invitation.project
     with transaction.atomic():
         _lock_project(project)
-        policy.require(actor, project, Action.INVITE)
+        policy.require(actor.user, project, Action.INVITE)
         deleted, _ = RoleInvitation.objects.filter(pk=invitation.pk).delete()
         if not deleted:
             raise CollaboratorError("This invitation was already accepted, declined or revoked.")
         record_event(
             "project:role:invitation-revoked",
-            request=request,
             project=project,
             user=invitation.user,
             actor=actor,
@@ -291,14 +283,13 @@ def change_role(
     project: Project,
     user: User,
     role_name: str,
-    actor: User,
-    request: HttpRequest | None = None,
+    actor: Actor,
 ) -> Role:
     """Make ``user`` an Owner or a Maintainer. The last Owner stays an Owner."""
     _check_role_name(role_name)
     with transaction.atomic():
         project = _lock_project(project)
-        policy.require(actor, project, Action.CHANGE_ROLES)
+        policy.require(actor.user, project, Action.CHANGE_ROLES)
         role = _locked_role(project, user)
         old = role.role_name
         if old == role_name:
@@ -312,25 +303,22 @@ def change_role(
         role.save(update_fields=["role_name"])
         record_event(
             "project:role:changed",
-            request=request,
             project=project,
             user=user,
             actor=actor,
             old_role=old,
             role=role_name,
         )
-        _journal(project, f"change {old} {user.username} to {role_name}", actor, request)
+        _journal(project, f"change {old} {user.username} to {role_name}", actor)
     return role
 
 
-def remove_role(
-    *, project: Project, user: User, actor: User, request: HttpRequest | None = None
-) -> None:
+def remove_role(*, project: Project, user: User, actor: Actor) -> None:
     """Take ``user``'s role away: an Owner may remove anyone, anyone may leave.
     The last Owner can be neither removed nor leave."""
     with transaction.atomic():
         project = _lock_project(project)
-        policy.require_may_remove(actor, user, project)
+        policy.require_may_remove(actor.user, user, project)
         role = _locked_role(project, user)
         if policy.leaves_no_owner(role):
             raise CollaboratorError(
@@ -340,10 +328,9 @@ def remove_role(
         role.delete()
         record_event(
             "project:role:removed",
-            request=request,
             project=project,
             user=user,
             actor=actor,
             role=role.role_name,
         )
-        _journal(project, f"remove {role.role_name} {user.username}", actor, request)
+        _journal(project, f"remove {role.role_name} {user.username}", actor)

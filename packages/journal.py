@@ -6,6 +6,8 @@ from typing import NamedTuple
 
 from django.db import connection, transaction
 
+from accounts.events import Actor
+
 from .models import JournalEntry, Project
 
 # Arbitrary constant naming the advisory lock that orders journal writes.
@@ -28,10 +30,10 @@ def journal_append(
     action: str,
     version: str = "",
     filename: str = "",
-    actor=None,
-    ip_address: str | None = None,
+    actor: Actor,
 ) -> JournalEntry:
-    """Append an entry and move ``project.last_serial`` to its serial.
+    """Append an entry, by ``actor`` (the account and address it records), and
+    move ``project.last_serial`` to its serial.
 
     Call it as the last write of the change's transaction: the lock it takes is
     held until commit.
@@ -40,7 +42,6 @@ def journal_append(
         project=project,
         entries=[JournalLine(action, version, filename)],
         actor=actor,
-        ip_address=ip_address,
     )
     return entry
 
@@ -55,8 +56,7 @@ def journal_append_many(
     *,
     project: Project,
     entries: Sequence[JournalLine],
-    actor=None,
-    ip_address: str | None = None,
+    actor: Actor,
 ) -> list[JournalEntry]:
     """``journal_append`` for several entries of one change (an upload that
     creates a project, its release and its file), in their order: one INSERT
@@ -72,8 +72,8 @@ def journal_append_many(
             version=line.version,
             filename=line.filename,
             action=line.action,
-            submitted_by=actor,
-            ip_address=ip_address,
+            submitted_by=actor.user,
+            ip_address=actor.ip_address,
         )
         for line in entries
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.db.models import F
 
-from accounts.events import new_event, record_events
+from accounts.events import Actor, new_event, record_events
 
 from . import descriptions
 from .journal import JournalLine, journal_append_many
@@ -26,30 +26,22 @@ class Writes:
     """The journal entries and events of one change, written together at its
     end: two INSERTs instead of one per entry (and an UPDATE per serial)."""
 
-    user: object
-    ip_address: str | None = None
-    user_agent: str = ""
+    # Who uploads, from where: the events and the journal record it.
+    actor: Actor
     journal: list[JournalLine] = field(default_factory=list)
     events: list = field(default_factory=list)
 
     def event(self, tag: str, project: Project, **details) -> None:
-        self.events.append(
-            new_event(
-                tag,
-                project=project,
-                actor=self.user,
-                ip_address=self.ip_address,
-                user_agent=self.user_agent,
-                **details,
-            )
-        )
+        self.events.append(new_event(tag, project=project, actor=self.actor, **details))
 
     def write(self, project: Project) -> None:
         record_events(self.events)
         # Last: the journal's lock is held until the commit.
-        journal_append_many(
-            project=project, entries=self.journal, actor=self.user, ip_address=self.ip_address
-        )
+        journal_append_many(project=project, entries=self.journal, actor=self.actor)
+
+    @property
+    def user(self):
+        return self.actor.user
 
 
 def release_get_or_create(

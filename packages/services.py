@@ -6,17 +6,16 @@ stored objects) to ``transaction.on_commit``. Who may call them is decided by th
 callers, who ask ``packages.policy``, not here.
 
 Each also records a project event (the project's security history) in its
-transaction; given the ``request``, the event carries the IP and user agent,
-and the journal the IP.
+transaction, by the ``actor`` it is given: the event carries its account, IP
+and user agent, the journal entry its account and IP.
 """
 
 from collections.abc import Iterable
 
 from django.db import transaction
 from django.db.models import F
-from django.http import HttpRequest
 
-from accounts.events import client_ip, record_event
+from accounts.events import Actor, record_event
 
 from .cache import purge_project_on_commit
 from .journal import journal_append
@@ -71,15 +70,8 @@ def _shrink_total_size(project: Project, files: Iterable[File]) -> None:
 YANK_REASON_MAX_LENGTH = 500
 
 
-def _ip(request: HttpRequest | None, ip_address: str | None) -> str | None:
-    return ip_address if ip_address is not None else client_ip(request)
-
-
-def _set_yanked(
-    release: Release, *, yanked: bool, reason: str, actor, ip_address, request
-) -> Release:
+def _set_yanked(release: Release, *, yanked: bool, reason: str, actor: Actor) -> Release:
     """Yank or unyank ``release``, refused when it already is in that state."""
-    ip_address = _ip(request, ip_address)
     with transaction.atomic():
         # The lock makes a second, concurrent (un)yank wait and then see the
         # first one's result, instead of both passing the check and journaling twice.
@@ -99,12 +91,10 @@ def _set_yanked(
             action="yank release" if yanked else "unyank release",
             version=release.version,
             actor=actor,
-            ip_address=ip_address,
         )
         details = {"reason": reason} if yanked else {}
         record_event(
             "project:release:yanked" if yanked else "project:release:unyanked",
-            request=request,
             project=release.project,
             actor=actor,
             version=release.version,
@@ -118,33 +108,22 @@ def release_yank(
     *,
     release: Release,
     reason: str = "",
-    actor,
-    ip_address=None,
-    request: HttpRequest | None = None,
+    actor: Actor,
 ) -> Release:
     """Mark a release yanked (PEP 592); installers skip it unless pinned.
 
     The reason is optional, as in PEP 592.
     """
-    return _set_yanked(
-        release, yanked=True, reason=reason, actor=actor, ip_address=ip_address, request=request
-    )
+    return _set_yanked(release, yanked=True, reason=reason, actor=actor)
 
 
-def release_unyank(
-    *, release: Release, actor, ip_address=None, request: HttpRequest | None = None
-) -> Release:
+def release_unyank(*, release: Release, actor: Actor) -> Release:
     """Undo a yank: the release is offered to installers again."""
-    return _set_yanked(
-        release, yanked=False, reason="", actor=actor, ip_address=ip_address, request=request
-    )
+    return _set_yanked(release, yanked=False, reason="", actor=actor)
 
 
-def release_delete(
-    *, release: Release, actor, ip_address=None, request: HttpRequest | None = None
-) -> None:
+def release_delete(*, release: Release, actor: Actor) -> None:
     """Delete a release and its files. Their filenames stay reserved forever."""
-    ip_address = _ip(request, ip_address)
     with transaction.atomic():
         # Locked before the files are listed: an upload adding a file to this
         # release must wait (its foreign key check needs this row), so the list
@@ -162,11 +141,9 @@ def release_delete(
             action="remove release",
             version=release.version,
             actor=actor,
-            ip_address=ip_address,
         )
         record_event(
             "project:release:deleted",
-            request=request,
             project=project,
             actor=actor,
             version=release.version,
@@ -176,9 +153,8 @@ def release_delete(
         _delete_stored_on_commit(_stored_paths(files))
 
 
-def file_delete(*, file: File, actor, ip_address=None, request: HttpRequest | None = None) -> None:
+def file_delete(*, file: File, actor: Actor) -> None:
     """Delete one file. Its release stays, even when this was its last file."""
-    ip_address = _ip(request, ip_address)
     with transaction.atomic():
         # Two deletes of one file at once would otherwise both shrink the
         # project's total size and both journal; the second now finds it gone.
@@ -197,11 +173,9 @@ def file_delete(*, file: File, actor, ip_address=None, request: HttpRequest | No
             version=release.version,
             filename=file.filename,
             actor=actor,
-            ip_address=ip_address,
         )
         record_event(
             "project:file:deleted",
-            request=request,
             project=project,
             actor=actor,
             version=release.version,
@@ -211,13 +185,10 @@ def file_delete(*, file: File, actor, ip_address=None, request: HttpRequest | No
         _delete_stored_on_commit(_stored_paths([file]))
 
 
-def project_delete(
-    *, project: Project, actor, ip_address=None, request: HttpRequest | None = None
-) -> None:
+def project_delete(*, project: Project, actor: Actor) -> None:
     """Delete a project with its releases, files and roles. The journal keeps
     its history (entries name projects, they do not reference them), and every
     filename it ever used stays reserved."""
-    ip_address = _ip(request, ip_address)
     with transaction.atomic():
         # An upload creating a release in this project must wait for the delete
         # (its foreign key check needs this row) instead of landing in a project
@@ -231,9 +202,9 @@ def project_delete(
         # Recorded before the delete: the event must reference an existing row
         # when written; the delete then clears the reference and the event
         # keeps the project's name (as all its earlier events do).
-        record_event("project:deleted", request=request, project=project, actor=actor)
+        record_event("project:deleted", project=project, actor=actor)
         # Through the queryset so the instance keeps its pk for the journal call.
         Project.objects.filter(pk=project.pk).delete()
-        journal_append(project=project, action="remove project", actor=actor, ip_address=ip_address)
+        journal_append(project=project, action="remove project", actor=actor)
         purge_project_on_commit(project.normalized_name, files=True)
         _delete_stored_on_commit(_stored_paths(files))

@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.template.defaultfilters import filesizeformat
 
 from accounts import flags
-from accounts.events import new_event
+from accounts.events import Actor, new_event
 from accounts.models import ApiToken
 from accounts.tokens import token_display_prefix
 
@@ -65,8 +65,8 @@ class Upload:
     form: object
     content: HashedUploadedFile
     token: ApiToken
-    ip_address: str | None
-    user_agent: str = ""
+    # The token's holder at the client's address: what events and the journal record.
+    actor: Actor
     metadata: ReleaseMetadata | None = None
     dist: DistributionFilename | None = None
     project: Project | None = None
@@ -327,7 +327,7 @@ def _create_project(upload: Upload, writes: Writes) -> Project:
 
 def _commit(upload: Upload, path: str, stored: list[str]) -> None:
     content = upload.content
-    writes = Writes(user=upload.user, ip_address=upload.ip_address, user_agent=upload.user_agent)
+    writes = Writes(actor=upload.actor)
     with transaction.atomic():
         lock_stored_path(path)
         storage = files_storage()
@@ -368,9 +368,7 @@ def _commit(upload: Upload, path: str, stored: list[str]) -> None:
             new_event(
                 "account:token:used",
                 user=upload.user,
-                actor=upload.user,
-                ip_address=upload.ip_address,
-                user_agent=upload.user_agent,
+                actor=upload.actor,
                 token=token,
                 uploaded_to=project.name,
                 filename=upload.filename,
@@ -423,13 +421,11 @@ def release_file_upload(
     form,
     content: HashedUploadedFile,
     token: ApiToken,
-    ip_address: str | None = None,
-    user_agent: str = "",
+    actor: Actor,
 ) -> Outcome:
-    """Validate one uploaded file and publish it, or raise UploadError."""
-    upload = Upload(
-        form=form, content=content, token=token, ip_address=ip_address, user_agent=user_agent
-    )
+    """Validate one uploaded file and publish it, or raise UploadError.
+    ``actor``: the token's holder at the client's address."""
+    upload = Upload(form=form, content=content, token=token, actor=actor)
     check_kill_switches(upload)
     check_protocol(upload)
     check_account(upload)

@@ -15,6 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
+from common.client_address import client_address
 from common.ratelimit import (
     Rules,
     client_network,
@@ -25,7 +26,7 @@ from common.ratelimit import (
 )
 
 from .. import flags, services, two_factor
-from ..events import client_ip, record_event
+from ..events import Actor, record_event
 from ..forms import (
     AddEmailForm,
     DeleteAccountForm,
@@ -45,7 +46,7 @@ def login_limits(request: HttpRequest, username: str) -> Rules:
     (any case), and per client IP."""
     return [
         ("login", [normalize_username(username).lower()]),
-        ("login-ip", [client_network(client_ip(request))]),
+        ("login-ip", [client_network(client_address(request))]),
     ]
 
 
@@ -77,7 +78,7 @@ def register(request):
         return render(request, "accounts/registration_closed.html", context, status=403)
     form = RegistrationForm(request.POST or None)
     # Only accounts made count: someone fixing typos in the form is no flood.
-    rules = [("register", [client_network(client_ip(request))])]
+    rules = [("register", [client_network(client_address(request))])]
     if request.method == "POST" and (wait := limit_wait(rules)) is not None:
         return too_many_attempts(request, wait)
     if request.method == "POST" and form.is_valid():
@@ -86,6 +87,7 @@ def register(request):
                 username=form.cleaned_data["username"],
                 email=form.cleaned_data["email"],
                 password=form.cleaned_data["password1"],
+                actor=Actor.from_request(request),
                 request=request,
             )
         except services.AccountError as exc:
@@ -106,7 +108,9 @@ def register(request):
 @require_GET
 def verify_email(request):
     try:
-        email, newly = services.verify_email(token=request.GET.get("token", ""), request=request)
+        email, newly = services.verify_email(
+            token=request.GET.get("token", ""), actor=Actor.from_request(request)
+        )
     except services.VerificationLinkError as exc:
         # Only the account's owner, signed in, is offered a new link.
         resend = exc.email if exc.email and exc.email.user_id == request.user.pk else None
@@ -159,7 +163,7 @@ class PasswordResetView(auth_views.PasswordResetView):
     def post(self, request, *args, **kwargs):
         rules = [
             ("password-reset", [normalize_email(request.POST.get("email", ""))]),
-            ("password-reset-ip", [client_network(client_ip(request))]),
+            ("password-reset-ip", [client_network(client_address(request))]),
         ]
         refused = refuse_when_limited(request, rules)
         return refused or super().post(request, *args, **kwargs)
@@ -170,9 +174,8 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
     def form_valid(self, form):
         response = super().form_valid(form)
-        record_event(
-            "account:password:reset", request=self.request, user=form.user, actor=form.user
-        )
+        actor = Actor.from_request(self.request, user=form.user)
+        record_event("account:password:reset", actor=actor, user=form.user)
         return response
 
 
@@ -182,7 +185,8 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
     def form_valid(self, form):
         response = super().form_valid(form)
-        record_event("account:password:changed", request=self.request, user=self.request.user)
+        actor = Actor.from_request(self.request)
+        record_event("account:password:changed", actor=actor, user=self.request.user)
         messages.success(self.request, "Your password is changed.")
         return response
 
@@ -206,7 +210,12 @@ def account_settings(request):
             if add_form.is_valid():
                 address = add_form.cleaned_data["email"]
                 try:
-                    services.add_email(user=user, address=address, request=request)
+                    services.add_email(
+                        user=user,
+                        address=address,
+                        actor=Actor.from_request(request),
+                        request=request,
+                    )
                 except services.AccountError as exc:
                     add_form.add_error("email", exc.message)
                 else:
@@ -221,9 +230,9 @@ def account_settings(request):
             action, email = form.cleaned_data["action"], form.cleaned_data["email"]
             try:
                 if action == "primary":
-                    services.set_primary_email(email=email, request=request)
+                    services.set_primary_email(email=email, actor=Actor.from_request(request))
                 elif action == "remove":
-                    services.remove_email(email=email, request=request)
+                    services.remove_email(email=email, actor=Actor.from_request(request))
                 else:
                     services.send_verification(email=email, request=request)
             except services.AccountError as exc:

@@ -6,6 +6,7 @@ from django.views.decorators.http import require_POST
 
 from common.http import error_response
 
+from ..events import Actor
 from ..secret_scanning import (
     MAX_REPORT_BYTES,
     ReportError,
@@ -48,4 +49,5 @@ def disclose_token(request):
         leaks = parse_report(body)
     except ReportError as exc:
         return error_response(exc.status, exc.message)
-    return JsonResponse(report_leaks(leaks, request=request), safe=False)
+    actor = Actor.from_request(request)
+    return JsonResponse(report_leaks(leaks, actor=actor, request=request), safe=False)

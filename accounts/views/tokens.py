@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from ..events import Actor
 from ..models import ApiToken
 from ..projects import project_directory
 from ..tokens import TOKEN_USERNAME, api_token_create, api_token_revoke, token_display_prefix
@@ -96,7 +97,7 @@ def token_create(request):
             description=form.cleaned_data["description"],
             projects=form.scoped_projects(),
             expires_at=form.expires_at(),
-            request=request,
+            actor=Actor.from_request(request),
         )
         # Rendered, not redirected: the secret must never sit in a session
         # or a URL, so this response is the only place it ever appears.
@@ -124,7 +125,7 @@ def token_revoke(request, pk: int):
     # Someone else's token is "not found", never "forbidden": ids tell nothing.
     token = get_object_or_404(ApiToken, pk=pk, user=request.user)
     name = token.description or token_display_prefix(token)
-    if api_token_revoke(token, request=request):
+    if api_token_revoke(token, actor=Actor.from_request(request)):
         messages.success(request, f"The token “{name}” is revoked.")
     else:
         messages.info(request, f"The token “{name}” was already revoked.")

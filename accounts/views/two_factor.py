@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from common.ratelimit import limit_hit, limit_wait, too_many_requests
 
 from .. import two_factor as tf
-from ..events import record_event
+from ..events import Actor, record_event
 from ..forms import PasswordConfirmForm, RecoveryCodeForm, TotpCodeForm
 from ..models import WebAuthnCredential
 from .accounts import login_limits, too_many_attempts
@@ -79,7 +79,12 @@ def totp_add(request):
     form = TotpCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            codes = tf.totp_enable(user=user, request=request, code=form.cleaned_data["code"])
+            codes = tf.totp_enable(
+                user=user,
+                actor=Actor.from_request(request),
+                request=request,
+                code=form.cleaned_data["code"],
+            )
         except tf.TwoFactorError as exc:
             form.add_error("code", exc.message)
         else:
@@ -100,7 +105,7 @@ def totp_remove(request):
         return redirect("two-factor")
     form = PasswordConfirmForm(request.POST or None, user=user)
     if request.method == "POST" and form.is_valid():
-        tf.totp_disable(user=user, request=request)
+        tf.totp_disable(user=user, actor=Actor.from_request(request))
         messages.success(request, "The authenticator app is removed from your account.")
         return redirect("two-factor")
     context = {
@@ -135,6 +140,7 @@ def webauthn_add_verify(request):
     try:
         key, codes = tf.webauthn_register(
             user=request.user,
+            actor=Actor.from_request(request),
             request=request,
             label=str(body.get("label", "")),
             credential=body["credential"],
@@ -153,7 +159,7 @@ def webauthn_remove(request, pk: int):
     key = get_object_or_404(WebAuthnCredential, pk=pk, user=request.user)
     form = PasswordConfirmForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
-        tf.webauthn_remove(key=key, request=request)
+        tf.webauthn_remove(key=key, actor=Actor.from_request(request))
         messages.success(request, f"The security key “{key.label}” is removed.")
         return redirect("two-factor")
     context = {
@@ -180,7 +186,7 @@ def recovery_codes(request):
         return redirect("two-factor")
     form = PasswordConfirmForm(request.POST or None, user=user)
     if request.method == "POST" and form.is_valid():
-        codes = tf.recovery_codes_generate(user=user, request=request)
+        codes = tf.recovery_codes_generate(user=user, actor=Actor.from_request(request))
         return redirect(_new_codes_page(request, codes, "New recovery codes are made."))
     context = {"form": form, "remaining": tf.recovery_codes_remaining(user)}
     return render(request, "accounts/two_factor_recovery_regenerate.html", context)
@@ -199,7 +205,10 @@ def _complete_login(request: HttpRequest, pending: tf.PendingLogin) -> str:
 
 def _second_factor_failed(request: HttpRequest, pending: tf.PendingLogin, method: str) -> None:
     record_event(
-        "account:login:two-factor-failure", request=request, user=pending.user, method=method
+        "account:login:two-factor-failure",
+        actor=Actor.from_request(request),
+        user=pending.user,
+        method=method,
     )
     limit_hit(login_limits(request, pending.user.username))
 
@@ -232,7 +241,9 @@ def login_two_factor(request):
             if method == "totp":
                 accepted = tf.totp_verify(user=pending.user, code=code)
             else:
-                accepted = tf.recovery_code_use(user=pending.user, code=code, request=request)
+                accepted = tf.recovery_code_use(
+                    user=pending.user, code=code, actor=Actor.from_request(request)
+                )
             if accepted:
                 return redirect(_complete_login(request, pending))
             form.add_error("code", "That code is not right, or was used already.")

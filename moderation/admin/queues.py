@@ -7,6 +7,8 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 
+from accounts.events import Actor
+
 from .. import services
 from ..models import MalwareReport, ModerationAction, NameReview, ProhibitedName
 from .support import (
@@ -44,7 +46,7 @@ class ProhibitedNameAdmin(admin.ModelAdmin):
             try:
                 services.prohibit_name(
                     name=form.cleaned_data["name"],
-                    moderator=request.user,
+                    actor=Actor.from_request(request),
                     reason=form.cleaned_data["reason"],
                 )
             except services.ModerationError as exc:
@@ -119,7 +121,9 @@ class MalwareReportAdmin(ModeratorAdmin):
         if form.is_bound and form.is_valid():
             try:
                 services.quarantine_from_report(
-                    report=report, moderator=request.user, reason=form.cleaned_data["reason"]
+                    report=report,
+                    actor=Actor.from_request(request),
+                    reason=form.cleaned_data["reason"],
                 )
             except services.ModerationError as exc:
                 self.message_user(request, str(exc), messages.ERROR)

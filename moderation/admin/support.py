@@ -14,6 +14,8 @@ from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
+from accounts.events import Actor
+
 from ..services import ModerationError
 
 # Up to this many rows a changelist is counted exactly (bounded COUNT);
@@ -127,17 +129,18 @@ def moderation_action(
 ):
     """An admin action that shows a confirmation page asking for the reason
     (and the form's other fields), then calls ``service`` for each selected
-    object with ``moderator`` and ``reason``."""
+    object with the moderator (their address and user agent too) and ``reason``."""
 
     def action(modeladmin, request, queryset):
         form = form_class(request.POST if "confirm" in request.POST else None)
         if form.is_bound and form.is_valid():
+            actor = Actor.from_request(request)
             done = 0
             for obj in queryset:
                 try:
                     service(
                         **{object_kwarg: obj},
-                        moderator=request.user,
+                        actor=actor,
                         reason=form.cleaned_data["reason"],
                         **extra(form.cleaned_data),
                     )

@@ -6,6 +6,7 @@ import sys
 from django.core.management.base import CommandError
 from packaging.utils import canonicalize_version
 
+from accounts.events import Actor
 from accounts.models import User
 from packages.models import File, Project, Release
 
@@ -26,6 +27,11 @@ def get_actor(username: str | None) -> User | None:
         return User.objects.get(username=username)
     except User.DoesNotExist:
         raise CommandError(f"No user named {username!r}.") from None
+
+
+def shell_actor(username: str | None) -> Actor:
+    """The command's actor: done from the shell, as ``--actor`` if given."""
+    return Actor.shell(get_actor(username))
 
 
 def get_release(project_name: str, version: str) -> Release:

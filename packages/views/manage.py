@@ -24,6 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 from django.views.defaults import page_not_found, permission_denied
 
+from accounts.events import Actor
 from accounts.models import Event, User
 from accounts.two_factor import two_factor_required
 from common.http import error_response
@@ -136,13 +137,13 @@ def _answer_invitation(request: HttpRequest, invitation: RoleInvitation) -> Http
     try:
         if action == "accept":
             role = collaborators.accept_invitation(
-                invitation=invitation, user=request.user, request=request
+                invitation=invitation, actor=Actor.from_request(request)
             )
             messages.success(request, f"You are now {role.role_name} of {name}.")
             return redirect("manage-project", name=invitation.project.normalized_name)
         if action == "decline":
             collaborators.decline_invitation(
-                invitation=invitation, user=request.user, request=request
+                invitation=invitation, actor=Actor.from_request(request)
             )
             messages.info(request, f"You declined the invitation to {name}.")
             return redirect("manage-projects")
@@ -219,8 +220,7 @@ def release_yank(request: HttpRequest, project: Project, role: str, version: str
         services.release_yank(
             release=release,
             reason=form.cleaned_data["reason"],
-            actor=request.user,
-            request=request,
+            actor=Actor.from_request(request),
         )
     except services.ReleaseError as exc:
         messages.error(request, str(exc))
@@ -234,7 +234,7 @@ def release_yank(request: HttpRequest, project: Project, role: str, version: str
 def release_unyank(request: HttpRequest, project: Project, role: str, version: str) -> HttpResponse:
     release = _release_or_404(project, version)
     try:
-        services.release_unyank(release=release, actor=request.user, request=request)
+        services.release_unyank(release=release, actor=Actor.from_request(request))
     except services.ReleaseError as exc:
         messages.error(request, str(exc))
     else:
@@ -254,7 +254,7 @@ def release_delete(request: HttpRequest, project: Project, role: str, version: s
         messages.error(request, f"Type the version {release.version} to confirm the deletion.")
         return redirect("manage-release", name=project.normalized_name, version=release.version)
     try:
-        services.release_delete(release=release, actor=request.user, request=request)
+        services.release_delete(release=release, actor=Actor.from_request(request))
     except services.ReleaseError as exc:
         # Found a moment ago; a delete committed in between gets here.
         messages.error(request, str(exc))
@@ -273,7 +273,7 @@ def file_delete(request: HttpRequest, project: Project, role: str, version: str)
         messages.error(request, f"Type the filename {file.filename} to confirm the deletion.")
         return back
     try:
-        services.file_delete(file=file, actor=request.user, request=request)
+        services.file_delete(file=file, actor=Actor.from_request(request))
     except services.ReleaseError as exc:
         messages.error(request, str(exc))
     else:
@@ -325,7 +325,7 @@ def collaborator_invite(request: HttpRequest, project: Project, role: str) -> Ht
                 project=project,
                 username=form.cleaned_data["username"],
                 role_name=form.cleaned_data["role_name"],
-                actor=request.user,
+                actor=Actor.from_request(request),
                 request=request,
             )
         except collaborators.CollaboratorError as exc:
@@ -361,8 +361,7 @@ def collaborator_change(request: HttpRequest, project: Project, role: str) -> Ht
             project=project,
             user=user,
             role_name=request.POST.get("role_name", ""),
-            actor=request.user,
-            request=request,
+            actor=Actor.from_request(request),
         )
     except collaborators.CollaboratorError as exc:
         messages.error(request, exc.message)
@@ -379,7 +378,7 @@ def collaborator_remove(request: HttpRequest, project: Project, role: str) -> Ht
     leaving = user.pk == request.user.pk
     try:
         # The service refuses (403) a Maintainer removing someone else.
-        collaborators.remove_role(project=project, user=user, actor=request.user, request=request)
+        collaborators.remove_role(project=project, user=user, actor=Actor.from_request(request))
     except collaborators.CollaboratorError as exc:
         messages.error(request, exc.message)
         return _back_to_collaborators(project)
@@ -398,7 +397,7 @@ def invitation_revoke(request: HttpRequest, project: Project, role: str) -> Http
     )
     # Found a moment ago; a concurrent answer makes the service refuse.
     try:
-        collaborators.revoke_invitation(invitation=invitation, actor=request.user, request=request)
+        collaborators.revoke_invitation(invitation=invitation, actor=Actor.from_request(request))
     except collaborators.CollaboratorError as exc:
         messages.error(request, exc.message)
     else:
@@ -432,7 +431,7 @@ def project_delete(request: HttpRequest, project: Project, role: str) -> HttpRes
         messages.error(request, f"Type the project name {project.name} to confirm the deletion.")
         return redirect("manage-project-settings", name=project.normalized_name)
     try:
-        services.project_delete(project=project, actor=request.user, request=request)
+        services.project_delete(project=project, actor=Actor.from_request(request))
     except services.ReleaseError as exc:
         messages.error(request, str(exc))
     else:

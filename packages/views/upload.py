@@ -8,8 +8,9 @@ from django.http import HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
-from accounts.events import client_ip
+from accounts.events import Actor
 from accounts.tokens import TOKEN_USERNAME, TokenError, api_token_record_use
+from common.client_address import client_address
 from common.http import error_response
 from common.ratelimit import client_network, limit, too_many_requests
 
@@ -74,7 +75,7 @@ def file_upload(request):
         )
     # Refused before the token is even looked at: guessing tokens from one
     # address stops here for a while.
-    auth_failures, ip = limit("upload-auth-failure"), client_network(client_ip(request))
+    auth_failures, ip = limit("upload-auth-failure"), client_network(client_address(request))
     retry_after = auth_failures.exceeded(ip)
     if retry_after is not None:
         _drain(request)
@@ -121,8 +122,7 @@ def _publish(request, token, form, files) -> HttpResponse:
             form=form,
             content=content,
             token=token,
-            ip_address=client_ip(request),
-            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+            actor=Actor.from_request(request, user=token.user),
         )
     except UploadError as exc:
         retry = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None

@@ -1,7 +1,7 @@
 import pytest
 from django.urls import reverse
 
-from accounts.events import record_event
+from accounts.events import SYSTEM, Actor, record_event
 from accounts.models import Event
 from accounts.views.accounts import EVENTS_PER_PAGE
 
@@ -9,11 +9,11 @@ pytestmark = pytest.mark.django_db
 
 
 def test_history_shows_own_events_newest_first_in_plain_words(client, owner, outsider):
-    record_event("account:password:changed", user=owner)
-    record_event("account:two-factor:webauthn-added", user=owner, label="blue key")
-    record_event("account:token:leaked", user=owner, actor=outsider)
-    record_event("account:something:new", user=owner)
-    record_event("account:password:changed", user=outsider)
+    record_event("account:password:changed", actor=SYSTEM, user=owner)
+    record_event("account:two-factor:webauthn-added", actor=SYSTEM, user=owner, label="blue key")
+    record_event("account:token:leaked", user=owner, actor=Actor(outsider))
+    record_event("account:something:new", actor=SYSTEM, user=owner)
+    record_event("account:password:changed", actor=SYSTEM, user=outsider)
     client.force_login(owner)  # records a sign-in too
     response = client.get(reverse("account-security"), REMOTE_ADDR="192.0.2.3")
     html = response.content.decode()
@@ -30,12 +30,13 @@ def test_history_shows_own_events_newest_first_in_plain_words(client, owner, out
 def test_history_names_the_token_the_upload_and_the_address(client, owner):
     record_event(
         "account:token:used",
+        actor=SYSTEM,
         user=owner,
         token="pypi-0123abcd",
         uploaded_to="Sample.Project",
         filename="sample_project-1.0-py3-none-any.whl",
     )
-    record_event("account:email:added", user=owner, email="work@example.com")
+    record_event("account:email:added", actor=SYSTEM, user=owner, email="work@example.com")
     client.force_login(owner)
     html = client.get(reverse("account-security")).content.decode()
     assert (
@@ -47,7 +48,7 @@ def test_history_names_the_token_the_upload_and_the_address(client, owner):
 
 def test_history_is_paginated(client, owner):
     for _ in range(EVENTS_PER_PAGE + 1):
-        record_event("account:password:changed", user=owner)
+        record_event("account:password:changed", actor=SYSTEM, user=owner)
     client.force_login(owner)
     first = client.get(reverse("account-security")).content.decode()
     assert first.count("<tr>") == 1 + EVENTS_PER_PAGE

@@ -4,6 +4,7 @@ import pytest
 from django.core.management import call_command
 from django.db.models.signals import post_save
 
+from accounts.events import Actor
 from accounts.models import Email, User
 from accounts.services import ensure_verified_primary_email, user_has_verified_email
 
@@ -31,7 +32,7 @@ def test_superuser_gets_a_verified_primary_address(monkeypatch):
 
 def test_account_without_address_gets_none(owner):
     owner.email = ""
-    assert ensure_verified_primary_email(user=owner) is None
+    assert ensure_verified_primary_email(user=owner, actor=Actor.shell()) is None
     assert not Email.objects.filter(user=owner).exists()
 
 

@@ -3,10 +3,12 @@ import time
 from types import SimpleNamespace
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.core import mail, signing
 from django.urls import reverse
 
 from accounts import services
+from accounts.events import Actor
 from accounts.models import Email, Event, User
 
 pytestmark = pytest.mark.django_db
@@ -207,10 +209,15 @@ def test_signed_in_user_is_sent_from_register_to_settings(client, owner):
 
 def test_register_user_reports_a_concurrent_duplicate(rf, owner):
     request = rf.post("/")
+    request.user = AnonymousUser()
     # The form's checks passed, then another request took the username.
     with pytest.raises(services.AccountError, match="already in use"):
         services.register_user(
-            username="olivia", email="fresh@example.com", password=PASSWORD, request=request
+            username="olivia",
+            email="fresh@example.com",
+            password=PASSWORD,
+            actor=Actor.from_request(request),
+            request=request,
         )
     assert not Email.objects.filter(email="fresh@example.com").exists()
 

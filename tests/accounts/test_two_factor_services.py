@@ -5,6 +5,7 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.test import RequestFactory
 
 from accounts import two_factor
+from accounts.events import Actor
 from accounts.models import Event
 
 pytestmark = pytest.mark.django_db
@@ -56,21 +57,22 @@ def test_two_requests_with_one_code_only_one_wins(owner):
 
 
 def test_one_recovery_code_spent_by_two_requests_only_once(owner):
-    codes = two_factor.recovery_codes_generate(user=owner, request=make_request(owner))
-    request = make_request()
-    assert two_factor.recovery_code_use(user=owner, code=codes[3], request=request) is True
-    assert two_factor.recovery_code_use(user=owner, code=codes[3], request=request) is False
-    assert two_factor.recovery_code_use(user=owner, code="nonsense", request=request) is False
+    codes = two_factor.recovery_codes_generate(user=owner, actor=Actor(owner))
+    actor = Actor.from_request(make_request())
+    assert two_factor.recovery_code_use(user=owner, code=codes[3], actor=actor) is True
+    assert two_factor.recovery_code_use(user=owner, code=codes[3], actor=actor) is False
+    assert two_factor.recovery_code_use(user=owner, code="nonsense", actor=actor) is False
     assert Event.objects.filter(tag="account:two-factor:recovery-code-used").count() == 1
 
 
 def test_enable_refuses_when_already_set_up_or_expired(owner):
     request = make_request(owner)
+    actor = Actor.from_request(request)
     with pytest.raises(two_factor.TwoFactorError, match="set-up expired"):
-        two_factor.totp_enable(user=owner, request=request, code="123456")
+        two_factor.totp_enable(user=owner, actor=actor, request=request, code="123456")
     owner.totp_secret = SECRET
     with pytest.raises(two_factor.TwoFactorError, match="already set up"):
-        two_factor.totp_enable(user=owner, request=request, code="123456")
+        two_factor.totp_enable(user=owner, actor=actor, request=request, code="123456")
 
 
 @pytest.mark.parametrize(
@@ -118,7 +120,7 @@ def test_factor_rows_name_their_account(owner):
     key = WebAuthnCredential.objects.create(
         user=owner, label="blue", credential_id="a", public_key="b"
     )
-    codes = two_factor.recovery_codes_generate(user=owner, request=make_request(owner))
+    codes = two_factor.recovery_codes_generate(user=owner, actor=Actor(owner))
     assert str(key) == "blue (olivia)"
     assert str(owner.recovery_codes.first()) == "recovery code of olivia"
     assert len(codes) == 8

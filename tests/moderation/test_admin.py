@@ -6,6 +6,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.events import Actor
 from accounts.models import (
     AdminFlag,
     ApiToken,
@@ -157,10 +158,11 @@ def test_project_change_page_is_read_only_with_links(mod_client, project, rows):
 def test_project_change_page_lists_the_journal(mod_client, project):
     from django.db import transaction
 
+    from accounts.events import SYSTEM
     from packages.journal import journal_append
 
     with transaction.atomic():
-        journal_append(project=project, action="create")
+        journal_append(project=project, action="create", actor=SYSTEM)
     html = mod_client.get(url(Project, "change", project.pk)).content.decode()
     assert "create" in html and "latest journal entries" in html.lower()
 
@@ -283,6 +285,37 @@ def test_freeze_and_unfreeze_from_the_user_admin(mod_client, owner):
     act(mod_client, User, "unfreeze", [owner], reason="appeal")
     owner.refresh_from_db()
     assert not owner.is_frozen
+
+
+MOD_IP, MOD_AGENT = "198.51.100.7", "mod-browser/1"
+
+
+@pytest.fixture
+def mod_browser(mod_client):
+    """The moderators' console as a moderator's browser reaches it."""
+    mod_client.defaults.update(REMOTE_ADDR=MOD_IP, HTTP_USER_AGENT=MOD_AGENT)
+    return mod_client
+
+
+def test_a_freeze_in_the_admin_records_the_moderators_address(mod_browser, moderator, owner):
+    act(mod_browser, User, "freeze", [owner], reason="uploads malware")
+    event = Event.objects.get(tag="account:frozen")
+    assert (event.user, event.actor) == (owner, moderator)
+    assert (event.ip_address, event.user_agent) == (MOD_IP, MOD_AGENT)
+
+
+def test_a_yank_in_the_admin_records_the_moderators_address(mod_browser, moderator, rows):
+    act(mod_browser, Release, "yank", [rows["release"]], reason="broken")
+    event = Event.objects.get(tag="project:release:yanked")
+    assert (event.actor, event.ip_address, event.user_agent) == (moderator, MOD_IP, MOD_AGENT)
+    entry = JournalEntry.objects.get(action="yank release")
+    assert (entry.submitted_by, entry.ip_address) == (moderator, MOD_IP)
+
+
+def test_a_quarantine_in_the_admin_journals_the_moderators_address(mod_browser, moderator, project):
+    act(mod_browser, Project, "quarantine", [project], reason="malware")
+    entry = JournalEntry.objects.get(action="quarantine project")
+    assert (entry.submitted_by, entry.ip_address) == (moderator, MOD_IP)
 
 
 def test_moderator_views_users_read_only_and_cannot_add(mod_client, owner):
@@ -458,7 +491,7 @@ def test_moderators_group_has_exactly_these_permissions():
 def test_a_report_on_a_removed_project_keeps_its_name(mod_client, project, rows, moderator):
     from moderation.services import remove_project
 
-    remove_project(project=project, moderator=moderator, reason="malware")
+    remove_project(project=project, actor=Actor(user=moderator), reason="malware")
     response = mod_client.get(url(MalwareReport))
     assert "Sample.Project" in response.content.decode()
     page = mod_client.get(url(MalwareReport, "change", rows["report"].pk))

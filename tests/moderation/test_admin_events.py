@@ -3,7 +3,7 @@
 import pyotp
 import pytest
 
-from accounts.events import record_event
+from accounts.events import SYSTEM, record_event
 from accounts.models import User
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +25,7 @@ def admin_client(client, owner):
         "ada", "ada@example.com", "correct horse battery", totp_secret=pyotp.random_base32()
     )
     for tag in TAGS:
-        record_event(tag, user=owner)
+        record_event(tag, actor=SYSTEM, user=owner)
     client.force_login(user)
     return client
 

@@ -3,6 +3,7 @@
 import pytest
 from django.contrib.auth import authenticate
 
+from accounts.events import Actor
 from accounts.tokens import TokenError, api_token_create
 from moderation import services
 from packages.models import File
@@ -14,7 +15,7 @@ PASSWORD = "correct horse battery"
 
 
 def freeze(user, moderator):
-    services.freeze_user(user=user, moderator=moderator, reason="malware")
+    services.freeze_user(user=user, actor=Actor(user=moderator), reason="malware")
 
 
 def test_frozen_user_cannot_authenticate(owner, moderator):
@@ -54,7 +55,7 @@ def test_frozen_users_tokens_stop_working(owner, moderator):
     freeze(owner, moderator)
     with pytest.raises(TokenError, match="frozen"):
         upload_token(secret)
-    services.unfreeze_user(user=owner, moderator=moderator, reason="appeal")
+    services.unfreeze_user(user=owner, actor=Actor(user=moderator), reason="appeal")
     assert upload_token(secret).user == owner
 
 

@@ -1,6 +1,7 @@
 import pytest
 from django.db import IntegrityError, transaction
 
+from accounts.events import SYSTEM, Actor
 from packages.journal import journal_append
 from packages.models import JournalEntry, Project
 
@@ -9,10 +10,14 @@ pytestmark = pytest.mark.django_db
 
 def test_serials_strictly_increase_and_project_follows(project, owner):
     with transaction.atomic():
-        first = journal_append(project=project, action="create", actor=owner)
+        first = journal_append(project=project, action="create", actor=Actor(owner))
     with transaction.atomic():
         second = journal_append(
-            project=project, action="add source file", version="1.0", filename="x.tar.gz"
+            project=project,
+            action="add source file",
+            version="1.0",
+            filename="x.tar.gz",
+            actor=SYSTEM,
         )
     assert second.id > first.id
     project.refresh_from_db()
@@ -27,12 +32,12 @@ def test_serials_strictly_increase_and_project_follows(project, owner):
 @pytest.mark.django_db(transaction=True)
 def test_refuses_to_run_outside_a_transaction(project):
     with pytest.raises(RuntimeError, match="inside the change's transaction"):
-        journal_append(project=project, action="create")
+        journal_append(project=project, action="create", actor=SYSTEM)
 
 
 def test_rolled_back_change_leaves_no_entry(project):
     with pytest.raises(ZeroDivisionError), transaction.atomic():
-        journal_append(project=project, action="create")
+        journal_append(project=project, action="create", actor=SYSTEM)
         1 / 0  # noqa: B018
     assert not JournalEntry.objects.exists()
 
@@ -66,7 +71,7 @@ def test_postgresql_orders_commits_with_an_advisory_lock(project, monkeypatch):
 
     monkeypatch.setattr(journal, "connection", FakeConnection())
     with transaction.atomic():
-        journal_append(project=project, action="create")
+        journal_append(project=project, action="create", actor=SYSTEM)
     assert executed == [("SELECT pg_advisory_xact_lock(%s)", [journal._JOURNAL_LOCK_ID])]
 
 
@@ -116,5 +121,5 @@ def test_sqlite_takes_no_lock(project, monkeypatch):
 
     monkeypatch.setattr(journal, "connection", SqliteConnection())
     with transaction.atomic():
-        entry = journal_append(project=project, action="create")
+        entry = journal_append(project=project, action="create", actor=SYSTEM)
     assert entry.pk is not None

@@ -18,6 +18,7 @@ from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.events import Actor
 from moderation.services import quarantine_project, release_quarantine
 from packages import purges
 from packages.downloads import count_download
@@ -122,22 +123,22 @@ def test_project_keys_name_the_project_pages_and_with_files_its_files():
 
 
 def test_nothing_is_queued_without_an_edge(project, owner):
-    release_yank(release=make_release(project), actor=owner)
+    release_yank(release=make_release(project, after_commit=False), actor=Actor(owner))
     assert not EdgePurge.objects.exists()
 
 
 def test_a_yank_queues_its_keys_in_its_transaction(project, owner, varnish):
-    release = make_release(project)
+    release = make_release(project, after_commit=False)
     with transaction.atomic():
-        release_yank(release=release, actor=owner)
+        release_yank(release=release, actor=Actor(owner))
         # Written with the change: visible inside its transaction already.
         assert [row.keys.split() for row in EdgePurge.objects.all()] == [SAMPLE_KEYS]
 
 
 def test_a_rolled_back_change_queues_nothing(project, owner, varnish):
-    release = make_release(project)
+    release = make_release(project, after_commit=False)
     with pytest.raises(RuntimeError), transaction.atomic():
-        release_yank(release=release, actor=owner)
+        release_yank(release=release, actor=Actor(owner))
         raise RuntimeError("the change fails after the yank")
     assert not EdgePurge.objects.exists()
 
@@ -145,33 +146,33 @@ def test_a_rolled_back_change_queues_nothing(project, owner, varnish):
 def test_after_the_commit_the_edge_is_purged_and_the_row_is_gone(
     project, owner, varnish, django_capture_on_commit_callbacks
 ):
-    release = make_release(project)
+    release = make_release(project, after_commit=False)
     with django_capture_on_commit_callbacks(execute=True):
-        release_yank(release=release, actor=owner)
+        release_yank(release=release, actor=Actor(owner))
     assert varnish.purges == [SAMPLE_KEYS]
     assert not EdgePurge.objects.exists()
 
 
 @pytest.mark.parametrize("change", ["delete release", "delete file", "quarantine", "release"])
 def test_changes_to_files_purge_the_files_too(project, owner, moderator, varnish, change):
-    release = make_release(project)
+    release = make_release(project, after_commit=False)
     file = add_file(release, make_wheel("sample-project", "1.0"))
     if change == "delete release":
-        release_delete(release=release, actor=owner)
+        release_delete(release=release, actor=Actor(owner))
     elif change == "delete file":
-        file_delete(file=file, actor=owner)
+        file_delete(file=file, actor=Actor(owner))
     elif change == "quarantine":
-        quarantine_project(project=project, moderator=moderator, reason="malware")
+        quarantine_project(project=project, actor=Actor(user=moderator), reason="malware")
     else:
         project.quarantined_at = timezone.now()
         project.save()
-        release_quarantine(project=project, moderator=moderator, reason="cleared")
+        release_quarantine(project=project, actor=Actor(user=moderator), reason="cleared")
     assert EdgePurge.objects.get().keys.split() == [*SAMPLE_KEYS, "files-sample-project"]
 
 
 def test_an_unyank_purges_the_pages_but_not_the_files(project, owner, varnish):
     release = make_release(project, yanked=True)
-    release_unyank(release=release, actor=owner)
+    release_unyank(release=release, actor=Actor(owner))
     assert EdgePurge.objects.get().keys.split() == SAMPLE_KEYS
 
 
@@ -183,7 +184,7 @@ def test_an_edge_that_is_down_leaves_the_row_with_its_error_and_a_retry_time(
 ):
     settings.EDGE_PURGE_URLS = [refused_url()]
     with django_capture_on_commit_callbacks(execute=True):
-        release_yank(release=make_release(project), actor=owner)
+        release_yank(release=make_release(project, after_commit=False), actor=Actor(owner))
     row = EdgePurge.objects.get()
     assert row.attempts == 1
     assert "Connection refused" in row.last_error
@@ -194,7 +195,7 @@ def test_an_edge_that_is_down_leaves_the_row_with_its_error_and_a_retry_time(
 
 def test_the_worker_retries_once_due_until_the_edge_takes_it(project, owner, settings):
     settings.EDGE_PURGE_URLS = [refused_url()]
-    release_yank(release=make_release(project), actor=owner)
+    release_yank(release=make_release(project, after_commit=False), actor=Actor(owner))
     # The first attempt is the committing process's; the worker waits for it.
     assert purges.work_due() == 0
     make_due()
@@ -225,7 +226,7 @@ def test_an_edge_answering_an_error_is_a_failure_with_its_answer(project, owner,
     edge = VarnishStandIn(status=405)
     settings.EDGE_PURGE_URLS = [edge.url]
     try:
-        release_yank(release=make_release(project), actor=owner)
+        release_yank(release=make_release(project, after_commit=False), actor=Actor(owner))
         make_due()
         assert purges.work_due() == 0
     finally:
@@ -237,7 +238,7 @@ def test_an_edge_answering_an_error_is_a_failure_with_its_answer(project, owner,
 
 def test_a_malformed_edge_url_is_a_recorded_failure(project, owner, settings):
     settings.EDGE_PURGE_URLS = ["http://127.0.0.1:notaport"]
-    release_yank(release=make_release(project), actor=owner)
+    release_yank(release=make_release(project, after_commit=False), actor=Actor(owner))
     make_due()
     purges.work_due()
     assert "nonnumeric port" in EdgePurge.objects.get().last_error
@@ -245,9 +246,9 @@ def test_a_malformed_edge_url_is_a_recorded_failure(project, owner, settings):
 
 def test_due_rows_are_coalesced_into_one_request_per_edge(project, owner, varnish):
     other = project.__class__.objects.create(name="other", normalized_name="other")
-    release_yank(release=make_release(project), actor=owner)
-    release_unyank(release=make_release(project), actor=owner)
-    release_yank(release=make_release(other), actor=owner)
+    release_yank(release=make_release(project, after_commit=False), actor=Actor(owner))
+    release_unyank(release=make_release(project, after_commit=False), actor=Actor(owner))
+    release_yank(release=make_release(other, after_commit=False), actor=Actor(owner))
     make_due()
     assert purges.work_all_due() == 3
     assert len(varnish.purges) == 1
@@ -284,7 +285,7 @@ def test_fastly_gets_a_soft_batch_purge_with_the_token(
     project, owner, fastly, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        release_yank(release=make_release(project), actor=owner)
+        release_yank(release=make_release(project, after_commit=False), actor=Actor(owner))
     [purge] = fastly.purges
     assert (purge.service_id, list(purge.keys), purge.soft) == (
         "SU1Z0isxPaozGVKXdv0eY",
@@ -301,11 +302,15 @@ def test_fastly_hard_purge_when_soft_purge_is_off(settings, fastly):
 
 
 def test_a_refused_fastly_token_is_recorded_and_retried_until_it_is_fixed(
-    project, owner, settings, fastly, django_capture_on_commit_callbacks
+    project, owner, settings, request, django_capture_on_commit_callbacks
 ):
+    # Uploaded and rendered before there is an edge: the worker below has only
+    # the yank's purge to retry.
+    release = make_release(project)
+    fastly = request.getfixturevalue("fastly")
     settings.FASTLY_API_TOKEN = "revoked"
     with django_capture_on_commit_callbacks(execute=True):
-        release_yank(release=make_release(project), actor=owner)
+        release_yank(release=release, actor=Actor(owner))
     row = EdgePurge.objects.get()
     assert row.attempts == 1
     assert row.last_error == (
@@ -332,7 +337,7 @@ def test_fastly_is_not_a_target_without_a_service(settings):
 
 
 def test_the_first_attempt_leaves_a_row_the_worker_took(project, owner, varnish):
-    release_yank(release=make_release(project), actor=owner)
+    release_yank(release=make_release(project, after_commit=False), actor=Actor(owner))
     row = EdgePurge.objects.get()
     make_due()
     token, claimed = purges._claim(purges.Q(due_at__lte=timezone.now()), 10)
@@ -483,9 +488,9 @@ def test_the_worker_outlives_a_cache_that_is_down(varnish, caplog):
 
 def test_worker_once_works_what_is_due_and_flushes(project, owner, varnish, settings):
     settings.DOWNLOAD_COUNTS_FLUSH_SECONDS = 0  # counts left to cron: --once flushes
-    file = add_file(make_release(project), make_wheel("sample-project", "1.0"))
+    file = add_file(make_release(project, after_commit=False), make_wheel("sample-project", "1.0"))
     count_download(file.pk)
-    release_yank(release=make_release(project), actor=owner)
+    release_yank(release=make_release(project, after_commit=False), actor=Actor(owner))
     make_due()
     out = StringIO()
     call_command("worker", "--once", stdout=out)
@@ -522,7 +527,7 @@ def test_the_worker_purges_a_change_again_a_little_later(
 ):
     settings.EDGE_PURGE_ECHO_SECONDS = 3
     with django_capture_on_commit_callbacks(execute=True):
-        release_yank(release=make_release(project), actor=owner)
+        release_yank(release=make_release(project, after_commit=False), actor=Actor(owner))
     assert varnish.purges == [SAMPLE_KEYS]
     echo = EdgePurge.objects.get()
     assert (echo.keys.split(), echo.attempts) == (SAMPLE_KEYS, 0)

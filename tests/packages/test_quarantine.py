@@ -13,6 +13,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from accounts.events import Actor
 from accounts.tokens import api_token_create
 from moderation.services import quarantine_project, release_quarantine
 from packages import pages
@@ -84,7 +85,7 @@ def quarantine(published, moderator, django_capture_on_commit_callbacks):
         with django_capture_on_commit_callbacks(execute=True):
             quarantine_project(
                 project=Project.objects.get(normalized_name=published.normalized),
-                moderator=moderator,
+                actor=Actor(user=moderator),
                 reason="Steals credentials (report #1).",
             )
 
@@ -97,7 +98,7 @@ def release(published, moderator, django_capture_on_commit_callbacks):
         with django_capture_on_commit_callbacks(execute=True):
             release_quarantine(
                 project=Project.objects.get(normalized_name=published.normalized),
-                moderator=moderator,
+                actor=Actor(user=moderator),
                 reason="False alarm: the report was mistaken.",
             )
 
@@ -109,7 +110,8 @@ def remove(published, moderator, django_capture_on_commit_callbacks):
     def act() -> None:
         with django_capture_on_commit_callbacks(execute=True):
             project_delete(
-                project=Project.objects.get(normalized_name=published.normalized), actor=moderator
+                project=Project.objects.get(normalized_name=published.normalized),
+                actor=Actor(moderator),
             )
 
     return act

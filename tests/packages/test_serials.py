@@ -12,6 +12,7 @@ import pytest
 from django.db import connection, connections
 from django.test import Client
 
+from accounts.events import Actor
 from accounts.tokens import api_token_create
 from packages import services
 from packages.models import File, JournalEntry, Project, Release
@@ -91,16 +92,23 @@ def test_every_visible_change_appends_exactly_one_entry(
     change([], ok(wheel_2))
 
     release_1 = Release.objects.get(project__normalized_name=name, version="1.0")
-    change(["yank release"], lambda: services.release_yank(release=release_1, actor=owner))
-    change(["unyank release"], lambda: services.release_unyank(release=release_1, actor=owner))
+    change(["yank release"], lambda: services.release_yank(release=release_1, actor=Actor(owner)))
+    change(
+        ["unyank release"], lambda: services.release_unyank(release=release_1, actor=Actor(owner))
+    )
     file = File.objects.get(filename=sdist.filename)
-    change([f"remove file {sdist.filename}"], lambda: services.file_delete(file=file, actor=owner))
-    change(["remove release"], lambda: services.release_delete(release=release_1, actor=owner))
+    change(
+        [f"remove file {sdist.filename}"],
+        lambda: services.file_delete(file=file, actor=Actor(owner)),
+    )
+    change(
+        ["remove release"], lambda: services.release_delete(release=release_1, actor=Actor(owner))
+    )
 
     project = Project.objects.get(normalized_name=name)
     before = serials()
     with django_capture_on_commit_callbacks(execute=True):
-        services.project_delete(project=project, actor=owner)
+        services.project_delete(project=project, actor=Actor(owner))
     assert new_actions(before) == ["remove project"]
     assert client.get(f"/simple/{name}/").status_code == 404
 
@@ -112,7 +120,7 @@ def test_refused_changes_append_nothing(client, owner, project):
     release = make_release(project, "1.0")
     before = serials()
     with pytest.raises(services.ReleaseError):
-        services.release_unyank(release=release, actor=owner)
+        services.release_unyank(release=release, actor=Actor(owner))
     assert serials() == before
 
 

@@ -10,6 +10,7 @@ from django.db import IntegrityError, connection, connections
 from django.test import Client
 from packaging.utils import canonicalize_version
 
+from accounts.events import Actor
 from accounts.models import ApiToken, Event
 from accounts.tokens import api_token_create
 from packages import descriptions as descriptions_module
@@ -100,11 +101,17 @@ def test_release_file_upload_returns_stored_then_already_stored(owner):
     minted = api_token_create(user=owner)
     dist = make_wheel()
     form = dist.form()
-    assert release_file_upload(form=form, content=received(dist), token=minted.token) is (
-        Outcome.STORED
+    assert (
+        release_file_upload(
+            form=form, content=received(dist), token=minted.token, actor=Actor(owner)
+        )
+        is Outcome.STORED
     )
-    assert release_file_upload(form=form, content=received(dist), token=minted.token) is (
-        Outcome.ALREADY_STORED
+    assert (
+        release_file_upload(
+            form=form, content=received(dist), token=minted.token, actor=Actor(owner)
+        )
+        is Outcome.ALREADY_STORED
     )
 
 
@@ -113,7 +120,10 @@ def test_upload_errors_carry_400_unless_told(owner):
     dist = make_wheel()
     with pytest.raises(UploadError) as info:
         release_file_upload(
-            form=dist.form(protocol_version="3"), content=received(dist), token=minted.token
+            form=dist.form(protocol_version="3"),
+            content=received(dist),
+            token=minted.token,
+            actor=Actor(owner),
         )
     assert info.value.status == 400
     assert str(info.value) == info.value.message
@@ -121,7 +131,7 @@ def test_upload_errors_carry_400_unless_told(owner):
 
 def test_upload_names_the_project_by_its_row_once_known(project, owner):
     minted = api_token_create(user=owner)
-    upload = Upload(form={}, content=received(make_wheel()), token=minted.token, ip_address=None)
+    upload = Upload(form={}, content=received(make_wheel()), token=minted.token, actor=Actor(owner))
     upload.project = project
     assert upload.project_name == "Sample.Project"
     assert upload.filename == "sample_project-1.0-py3-none-any.whl"

@@ -13,6 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import RequestFactory
 from django.utils import timezone
 
+from accounts.events import Actor
 from accounts.models import ApiToken
 from accounts.tokens import api_token_create, api_token_revoke
 from packages.cache import simple_detail_key
@@ -376,7 +377,7 @@ def test_get_is_405_and_names_the_allowed_method(client):
 
 def test_token_scoped_to_a_deleted_project_stays_useless(client, project, owner):
     secret = api_token_create(user=owner, projects=[project]).secret
-    project_delete(project=project, actor=owner)
+    project_delete(project=project, actor=Actor(owner))
     response = post_upload(client, make_wheel("brand-new"), secret)
     assert response.status_code == 403
 

@@ -9,6 +9,7 @@ import pytest
 from django.db import transaction
 from django.test import Client, RequestFactory
 
+from accounts.events import SYSTEM
 from packages import xmlrpc as rpc
 from packages.downloads import download_summary
 from packages.journal import journal_append
@@ -50,7 +51,7 @@ def call_fault(client, method: str, *params) -> tuple[int, str]:
 
 def journal(project, action, **fields):
     with transaction.atomic():
-        return journal_append(project=project, action=action, **fields)
+        return journal_append(project=project, action=action, actor=SYSTEM, **fields)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from accounts.events import SYSTEM
 from packages import xmlrpc as rpc
 from packages.journal import journal_append
 from packages.models import Project, Role
@@ -174,8 +175,8 @@ def published(owner):
     Role.objects.create(project=project, user=owner, role_name=Role.Name.OWNER)
     release = make_release(project, "1.0", summary="a \x1b summary")
     add_file(release, make_wheel("p", "1.0"))
-    journal_append(project=project, action="create")
-    journal_append(project=project, action="new release", version="1.0")
+    journal_append(project=project, action="create", actor=SYSTEM)
+    journal_append(project=project, action="new release", version="1.0", actor=SYSTEM)
 
 
 @settings(

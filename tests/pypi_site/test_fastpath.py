@@ -7,6 +7,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.db import DatabaseError
 
+from accounts.events import Actor
 from packages.models import File, Release
 from packages.services import release_yank
 from packages.storage import file_path, files_storage
@@ -90,7 +91,7 @@ def test_project_change_is_never_served_stale(
 ):
     client.get("/simple/sample-project/")
     with django_capture_on_commit_callbacks(execute=True):
-        release_yank(release=Release.objects.get(), reason="broken", actor=owner)
+        release_yank(release=Release.objects.get(), reason="broken", actor=Actor(owner))
     assert cached_simple_answer(environ()) is None
 
 

@@ -5,6 +5,7 @@ at once."""
 from django.contrib.auth.management.commands import createsuperuser
 from django.db.models.signals import post_save
 
+from accounts.events import Actor
 from accounts.models import User
 from accounts.services import AccountError, ensure_verified_primary_email
 
@@ -27,6 +28,6 @@ class Command(createsuperuser.Command):
             post_save.disconnect(sender=User, dispatch_uid="createsuperuser")
         for user in new_users:
             try:
-                ensure_verified_primary_email(user=user)
+                ensure_verified_primary_email(user=user, actor=Actor.shell())
             except AccountError as exc:
                 self.stderr.write(exc.message)

@@ -3,6 +3,7 @@ through the same services as the admin."""
 
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.events import Actor
 from accounts.flags import KILL_SWITCHES
 from accounts.models import AdminFlag, User
 from moderation import services
@@ -44,7 +45,9 @@ class Command(BaseCommand):
         switch.add_argument("--moderator", help="Username of the moderator acting.")
 
     def handle(self, *args, action, reason, moderator, **options):
-        common = {"moderator": self._user(moderator) if moderator else None, "reason": reason}
+        # Recorded as done from the shell, by the moderator it names if any.
+        actor = Actor.shell(self._user(moderator) if moderator else None)
+        common = {"actor": actor, "reason": reason}
         try:
             message = self._run(action, common, options)
         except services.ModerationError as exc:

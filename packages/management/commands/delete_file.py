@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from packages.management.common import add_actor_argument, confirm, get_actor, get_file
+from packages.management.common import add_actor_argument, confirm, get_file, shell_actor
 from packages.services import ReleaseError, file_delete
 
 
@@ -17,7 +17,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, filename, actor, yes, **options):
         file = get_file(filename)
-        actor = get_actor(actor)
+        actor = shell_actor(actor)
         release = file.release
         label = f"{file.filename} from {release.project.name} {release.version}"
         question = f"Delete {label}? The filename can never be uploaded again."

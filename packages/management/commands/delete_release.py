@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from packages.management.common import add_actor_argument, confirm, get_actor, get_release
+from packages.management.common import add_actor_argument, confirm, get_release, shell_actor
 from packages.services import ReleaseError, release_delete
 
 
@@ -18,7 +18,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, project, version, actor, yes, **options):
         release = get_release(project, version)
-        actor = get_actor(actor)
+        actor = shell_actor(actor)
         label = f"{release.project.name} {release.version}"
         count = release.files.count()
         question = (

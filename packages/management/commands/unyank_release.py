@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from packages.management.common import add_actor_argument, get_actor, get_release
+from packages.management.common import add_actor_argument, get_release, shell_actor
 from packages.services import ReleaseError, release_unyank
 
 
@@ -15,7 +15,7 @@ class Command(BaseCommand):
     def handle(self, *args, project, version, actor, **options):
         release = get_release(project, version)
         try:
-            release = release_unyank(release=release, actor=get_actor(actor))
+            release = release_unyank(release=release, actor=shell_actor(actor))
         except ReleaseError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(f"Unyanked {release.project.name} {release.version}.")

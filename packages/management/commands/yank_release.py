@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from packages.management.common import add_actor_argument, get_actor, get_release
+from packages.management.common import add_actor_argument, get_release, shell_actor
 from packages.services import ReleaseError, release_yank
 
 
@@ -16,7 +16,7 @@ class Command(BaseCommand):
     def handle(self, *args, project, version, reason, actor, **options):
         release = get_release(project, version)
         try:
-            release = release_yank(release=release, reason=reason, actor=get_actor(actor))
+            release = release_yank(release=release, reason=reason, actor=shell_actor(actor))
         except ReleaseError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(f"Yanked {release.project.name} {release.version}.")
