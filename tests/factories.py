@@ -200,54 +200,151 @@ def path_of(dist: Dist) -> str:
 
 
 # --- Rows, as the upload leaves them ---------------------------------------------
+#
+# Written by the upload's own commit step (packages.publish), without its HTTP
+# request and checks: journal entries and serials, events, the registered
+# filename and the project's total, and what the upload does after its commit
+# (the description rendered, the search document updated, the pages purged).
 
 
-def make_release(project, version: str = "1.0", **fields):
-    """The project's release of ``version`` (created if missing)."""
+def _uploader(project):
+    """Who the factories upload as: the project's first Owner, if it has one."""
+    from packages.models import Role
+
+    role = Role.objects.filter(project=project, role_name=Role.Name.OWNER).order_by("pk").first()
+    return role.user if role is not None else None
+
+
+def _as_committed(change, *, after_commit: bool = True):
+    """Run ``change`` in a transaction, then what the upload runs once its
+    transaction commits (a test's own transaction never commits).
+    ``after_commit=False``: as if the process ended right at the commit."""
+    from contextlib import ExitStack
+    from unittest import mock
+
+    from django.db import transaction
+    from django.test import TestCase
+
+    with ExitStack() as stack:
+        if not after_commit:
+            stack.enter_context(mock.patch.object(transaction, "on_commit"))
+        stack.enter_context(TestCase.captureOnCommitCallbacks(execute=True))
+        stack.enter_context(transaction.atomic())
+        return change()
+
+
+def make_release(project, version: str = "1.0", *, after_commit: bool = True, **fields):
+    """The project's release of ``version`` (created if missing), as the
+    upload of its first file makes it. ``fields``: its core metadata, and any
+    other column to set afterwards (``yanked``, ``created_at``, ...).
+    ``after_commit=False``: its description still pending, its project's
+    search document not updated for it (left to the worker), its pages not purged."""
     from packaging.utils import canonicalize_version
+    from packaging.version import Version
 
+    from accounts.events import Actor
+    from packages.metadata import ReleaseMetadata
     from packages.models import Release
+    from packages.publish import Writes, release_get_or_create
 
-    release, _ = Release.objects.get_or_create(
-        project=project,
-        canonical_version=canonicalize_version(version),
-        defaults={"version": version, "metadata_version": "2.1", **fields},
+    existing = Release.objects.filter(
+        project=project, canonical_version=canonicalize_version(version)
+    ).first()
+    if existing is not None:
+        return existing
+    later = {key: fields.pop(key) for key in list(fields) if key in _SET_AFTER_UPLOAD}
+    metadata = ReleaseMetadata(
+        name=project.name, version=Version(version), metadata_version="2.1", fields=fields
     )
+
+    def create():
+        writes = Writes(actor=Actor(_uploader(project)))
+        release = release_get_or_create(project=project, metadata=metadata, writes=writes)
+        writes.write(project)
+        return release
+
+    release = _as_committed(create, after_commit=after_commit)
+    if later:
+        Release.objects.filter(pk=release.pk).update(**later)
+    release.refresh_from_db()
     return release
 
 
-def add_file(release, dist: Dist, *, with_metadata: bool = False, store: bool = True, **fields):
-    """A committed file as the upload leaves it: bytes (and the PEP 658
-    metadata when asked) in storage, its row, its registered filename and the
-    project's grown total. ``store=False`` leaves storage empty."""
-    from django.core.files.base import ContentFile
-    from django.db.models import F
+# Release columns an upload does not set from the metadata it is given.
+_SET_AFTER_UPLOAD = {
+    "created_at",
+    "description_html",
+    "description_renderer",
+    "is_prerelease",
+    "yanked",
+    "yanked_reason",
+}
 
-    from packages.models import File, FileRegistry, Project
+
+def add_file(
+    release,
+    dist: Dist,
+    *,
+    with_metadata: bool = False,
+    store: bool = True,
+    after_commit: bool = True,
+    **fields,
+):
+    """A committed file as the upload leaves it: bytes (and the PEP 658
+    metadata when asked) in storage, its rows, journal entries and events.
+    ``store=False`` leaves storage empty; ``after_commit=False``: the project's
+    pages not purged yet; ``fields`` are set afterwards (``upload_time``)."""
+    from django.core.files.base import ContentFile
+
+    from accounts.events import Actor
+    from packages.cache import purge_project_on_commit
+    from packages.distributions import InvalidDistribution, parse_distribution_filename
+    from packages.models import File
+    from packages.publish import NewFile, Writes, release_file_add
     from packages.storage import files_storage, metadata_path
 
     path = path_of(dist)
-    metadata = Dist(filename="METADATA", content=dist.metadata.encode())
+    metadata = dist.metadata.encode() if with_metadata else b""
     if store:
         storage = files_storage()
         assert storage.save(path, ContentFile(dist.content)) == path
         if with_metadata:
-            storage.save(metadata_path(path), ContentFile(metadata.content))
-    wheel = dist.filename.endswith(".whl")
-    file = File.objects.create(
-        release=release,
-        filename=dist.filename,
-        packagetype="bdist_wheel" if wheel else "sdist",
-        python_version="py3" if wheel else "source",
-        size=len(dist.content),
-        md5_digest=dist.md5,
-        sha256_digest=dist.sha256,
-        blake2_256_digest=dist.blake2_256,
-        path=path,
-        metadata_sha256_digest=metadata.sha256 if with_metadata else "",
-        metadata_blake2_256_digest=metadata.blake2_256 if with_metadata else "",
-        **fields,
-    )
-    FileRegistry.objects.get_or_create(filename=dist.filename)
-    Project.objects.filter(pk=release.project_id).update(total_size=F("total_size") + file.size)
+            storage.save(metadata_path(path), ContentFile(metadata))
+    try:
+        parsed = parse_distribution_filename(dist.filename)
+        packagetype, python_version = parsed.packagetype, parsed.python_version
+    except InvalidDistribution:
+        # A name the upload refuses: rows made some other way (imports, old data).
+        wheel = dist.filename.endswith(".whl")
+        packagetype = "bdist_wheel" if wheel else "sdist"
+        python_version = "py3" if wheel else "source"
+    project = release.project
+
+    def create():
+        writes = Writes(actor=Actor(_uploader(project)))
+        file = release_file_add(
+            project=project,
+            release=release,
+            file=NewFile(
+                filename=dist.filename,
+                packagetype=packagetype,
+                python_version=python_version,
+                size=len(dist.content),
+                md5_digest=dist.md5,
+                sha256_digest=dist.sha256,
+                blake2_256_digest=dist.blake2_256,
+                path=path,
+                core_metadata=metadata,
+            ),
+            writes=writes,
+            token=None,
+        )
+        writes.write(project)
+        purge_project_on_commit(project.normalized_name)
+        return file
+
+    file = _as_committed(create, after_commit=after_commit)
+    if fields:
+        File.objects.filter(pk=file.pk).update(**fields)
+    file.refresh_from_db()
     return file

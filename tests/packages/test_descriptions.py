@@ -30,7 +30,7 @@ def pending_release(project, version="1.0", description=README):
         version,
         description=description,
         description_content_type="text/markdown",
-        description_renderer=descriptions.PENDING,
+        after_commit=False,
     )
 
 
@@ -101,7 +101,9 @@ def test_of_two_renders_at_once_the_first_is_stored_and_purged(project):
 def test_the_worker_renders_every_pending_release_in_batches(project, monkeypatch):
     monkeypatch.setattr(descriptions, "BATCH_SIZE", 2)
     pending = [pending_release(project, f"1.{n}", f"*n{n}*") for n in range(5)]
-    done = make_release(project, "2.0", description="*x*", description_renderer=RENDERER_VERSION)
+    done = make_release(
+        project, "2.0", description="*x*", description_renderer=RENDERER_VERSION, after_commit=False
+    )
     call_command("worker", "--once", stdout=StringIO())
     for n, release in enumerate(pending):
         release.refresh_from_db()

@@ -672,7 +672,11 @@ def test_history_shows_the_projects_events_newest_first(as_owner, release, owner
     Event.objects.create(tag="project:deleted", project=other, project_name="other")
     response = as_owner.get(url("manage-project-history", name="sample-project"))
     events = list(response.context["page"].object_list)
-    assert [e.tag for e in events] == ["project:release:unyanked", "project:release:yanked"]
+    assert [e.tag for e in events] == [
+        "project:release:unyanked",
+        "project:release:yanked",
+        "project:release:created",
+    ]
     content = response.content.decode()
     assert IP in content
     assert "reason: oops" in content
