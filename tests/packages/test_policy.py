@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import ApiToken, Email
+from accounts.models import Email
 from accounts.tokens import TokenError, api_token_create, api_token_revoke
 from packages import policy
 from packages.models import Project, Role, RoleInvitation
@@ -169,14 +169,12 @@ def test_revoked_token_is_refused_at_once(owner):
     api_token_revoke(minted.token)  # revoking twice keeps the first time
     with pytest.raises(TokenError, match="revoked"):
         policy.upload_token(minted.secret)
-    assert ApiToken.objects.usable().count() == 0
 
 
 def test_expired_token_is_refused(owner):
     minted = api_token_create(user=owner, expires_at=timezone.now() - timedelta(seconds=1))
     with pytest.raises(TokenError, match="expired"):
         policy.upload_token(minted.secret)
-    assert ApiToken.objects.usable().count() == 0
 
 
 def test_unexpired_token_may_upload(owner):
