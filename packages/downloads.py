@@ -151,17 +151,6 @@ def _count(day: date, file_id: int) -> None:
 # --- Writing to the database -----------------------------------------------------
 
 
-def add_counts(counts: Counts, *, batch_size: int = BATCH_SIZE) -> int:
-    """Add ``counts`` to the database in batches; returns the downloads written
-    (those of deleted files are dropped)."""
-    written = 0
-    # A fixed order, so that two writers lock rows in the same order on PostgreSQL.
-    ordered = sorted(counts.items(), key=lambda item: (item[0][1], item[0][0]))
-    for batch in batched(ordered, batch_size):
-        written += write_batch(dict(batch))
-    return written
-
-
 def write_batch(
     counts: Counts,
     *,

@@ -257,11 +257,6 @@ def attempt(pks: Sequence[int]) -> int:
     return _work(*_claim(Q(pk__in=pks, attempts=0), len(pks)))
 
 
-def work_due(*, limit: int = BATCH_SIZE) -> int:
-    """One claim of due rows, worked; returns the rows done."""
-    return _work(*_claim(Q(due_at__lte=timezone.now()), limit))
-
-
 def work_all_due() -> int:
     """Claims until none is due (rows that fail are due later); returns the
     rows done."""

@@ -328,8 +328,8 @@ def test_a_failed_flush_at_exit_is_logged(client, settings, flusher, wheel, capl
 def test_counts_add_to_existing_rows(wheel):
     today = downloads.today()
     yesterday = today - timedelta(days=1)
-    downloads.add_counts({(today, wheel.id): 2, (yesterday, wheel.id): 5})
-    downloads.add_counts({(today, wheel.id): 3})
+    downloads.write_batch({(today, wheel.id): 2, (yesterday, wheel.id): 5})
+    downloads.write_batch({(today, wheel.id): 3})
 
     assert stored_counts() == {(wheel.id, today): 5, (wheel.id, yesterday): 5}
 
@@ -339,7 +339,7 @@ def test_batches_write_everything(project, wheel):
     today = downloads.today()
     counts = {(today, wheel.id): 1, (today, sdist.id): 2, (today - timedelta(days=3), wheel.id): 4}
 
-    assert downloads.add_counts(counts, batch_size=1) == 7
+    assert downloads.write_batch(counts, batch_size=1) == 7
     assert stored_counts() == {
         (wheel.id, today): 1,
         (sdist.id, today): 2,
