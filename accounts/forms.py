@@ -48,7 +48,7 @@ class NormalizedEmailField(forms.EmailField):
 class RegistrationForm(UserCreationForm):
     """Username, e-mail and password, checked by Django's password validators
     (against the username and address too). The account itself is made by
-    accounts.services.register_user."""
+    accounts.services.user_register."""
 
     class Meta(UserCreationForm.Meta):
         model = User

@@ -47,7 +47,7 @@ def _address_taken(address: str) -> bool:
     return Email.objects.filter(email__iexact=address).exists()
 
 
-def register_user(
+def user_register(
     *, username: str, email: str, password: str, actor: Actor, request: HttpRequest
 ) -> User:
     """Create an account with ``email`` as its unverified primary address and
@@ -63,7 +63,7 @@ def register_user(
         # the form's checks and this insert.
         raise AccountError("That username or e-mail address is already in use.") from None
     record_event("account:registered", actor=actor.as_user(user), user=user, email=email)
-    send_verification(email=address, request=request)
+    email_verification_send(email=address, request=request)
     return user
 
 
@@ -103,7 +103,7 @@ def send_templated_mail(
         logger.exception(failure)
 
 
-def send_verification(*, email: Email, request: HttpRequest) -> None:
+def email_verification_send(*, email: Email, request: HttpRequest) -> None:
     """Mail a signed, expiring verification link for ``email`` after commit."""
     if email.verified:
         raise AccountError(f"{email.email} is already verified.")
@@ -128,7 +128,7 @@ def send_verification(*, email: Email, request: HttpRequest) -> None:
     )
 
 
-def verify_email(*, token: str, actor: Actor) -> tuple[Email, bool]:
+def email_verify(*, token: str, actor: Actor) -> tuple[Email, bool]:
     """Mark the address a verification link was made for as verified.
 
     Returns the address and whether this call verified it (False: it already
@@ -175,7 +175,7 @@ def _email_for(payload: dict, *, lock: bool = False) -> Email | None:
     return rows.filter(pk=payload["id"], email__iexact=payload["email"]).first()
 
 
-def add_email(*, user: User, address: str, actor: Actor, request: HttpRequest) -> Email:
+def email_add(*, user: User, address: str, actor: Actor, request: HttpRequest) -> Email:
     """Add an unverified, non-primary address and mail its verification link."""
     if _address_taken(address):
         raise AccountError("That e-mail address is already in use.", field="email")
@@ -186,11 +186,11 @@ def add_email(*, user: User, address: str, actor: Actor, request: HttpRequest) -
         # Taken by a concurrent request since the check above.
         raise AccountError("That e-mail address is already in use.", field="email") from None
     record_event("account:email:added", actor=actor, user=user, email=address)
-    send_verification(email=email, request=request)
+    email_verification_send(email=email, request=request)
     return email
 
 
-def set_primary_email(*, email: Email, actor: Actor) -> Email:
+def email_primary_set(*, email: Email, actor: Actor) -> Email:
     """Make a verified address the one mail goes to (and User.email)."""
     if not email.verified:
         raise AccountError(f"Verify {email.email} before making it your primary address.")
@@ -215,7 +215,7 @@ def set_primary_email(*, email: Email, actor: Actor) -> Email:
     return email
 
 
-def remove_email(*, email: Email, actor: Actor) -> None:
+def email_remove(*, email: Email, actor: Actor) -> None:
     if email.primary:
         raise AccountError(
             f"{email.email} is your primary address; make another address primary first."
@@ -232,7 +232,7 @@ def sole_owner_projects(user: User) -> list[str]:
     return project_directory().sole_owner_projects(user)
 
 
-def delete_account(*, user: User) -> None:
+def user_delete(*, user: User) -> None:
     """Delete the account, refused while it is the only Owner of a project."""
     with transaction.atomic():
         # Locked: a co-Owner cannot leave between the check and the delete.

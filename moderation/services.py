@@ -83,7 +83,7 @@ def _close_name_reviews(project: Project, actor: Actor) -> None:
 # --- projects ---------------------------------------------------------------------------
 
 
-def quarantine_project(*, project: Project, actor: Actor, reason: str) -> Project:
+def project_quarantine(*, project: Project, actor: Actor, reason: str) -> Project:
     """Hide the project from every public surface and refuse uploads to it."""
     reason = _reason(reason)
     with transaction.atomic():
@@ -101,7 +101,7 @@ def quarantine_project(*, project: Project, actor: Actor, reason: str) -> Projec
     return project
 
 
-def release_quarantine(*, project: Project, actor: Actor, reason: str) -> Project:
+def project_unquarantine(*, project: Project, actor: Actor, reason: str) -> Project:
     """Undo a quarantine: the project is public again."""
     reason = _reason(reason)
     with transaction.atomic():
@@ -133,7 +133,7 @@ def _add_prohibited_name(name: str, *, actor: Actor, reason: str) -> ProhibitedN
     )
 
 
-def remove_project(
+def project_remove(
     *, project: Project, actor: Actor, reason: str, prohibit_name: bool = False
 ) -> None:
     """Delete the project (releases, files, roles); optionally prohibit its name."""
@@ -156,7 +156,7 @@ def remove_project(
         project_delete(project=project, actor=actor)
 
 
-def set_project_limits(
+def project_limits_set(
     *,
     project: Project,
     actor: Actor,
@@ -190,7 +190,7 @@ def set_project_limits(
     return project
 
 
-def prohibit_name(*, name: str, actor: Actor, reason: str) -> ProhibitedName:
+def name_prohibit(*, name: str, actor: Actor, reason: str) -> ProhibitedName:
     """Nobody may create a project of this name (or a look-alike of it) from now
     on. An existing project of that name is not touched."""
     reason = _reason(reason)
@@ -222,7 +222,7 @@ def _release_action(action: str, release: Release, actor: Actor, reason: str, ca
             raise ModerationError(str(exc)) from None
 
 
-def yank_release(*, release: Release, actor: Actor, reason: str) -> None:
+def moderator_release_yank(*, release: Release, actor: Actor, reason: str) -> None:
     _release_action(
         "yank release",
         release,
@@ -232,7 +232,7 @@ def yank_release(*, release: Release, actor: Actor, reason: str) -> None:
     )
 
 
-def unyank_release(*, release: Release, actor: Actor, reason: str) -> None:
+def moderator_release_unyank(*, release: Release, actor: Actor, reason: str) -> None:
     _release_action(
         "unyank release",
         release,
@@ -242,7 +242,7 @@ def unyank_release(*, release: Release, actor: Actor, reason: str) -> None:
     )
 
 
-def delete_release(*, release: Release, actor: Actor, reason: str) -> None:
+def moderator_release_delete(*, release: Release, actor: Actor, reason: str) -> None:
     _release_action(
         "delete release",
         release,
@@ -252,7 +252,7 @@ def delete_release(*, release: Release, actor: Actor, reason: str) -> None:
     )
 
 
-def delete_file(*, file: File, actor: Actor, reason: str) -> None:
+def moderator_file_delete(*, file: File, actor: Actor, reason: str) -> None:
     reason = _reason(reason)
     project = file.release.project
     with transaction.atomic():
@@ -292,7 +292,7 @@ def _lock_user(user: User) -> User:
     return User.objects.select_for_update().get(pk=user.pk)
 
 
-def freeze_user(*, user: User, actor: Actor, reason: str) -> User:
+def user_freeze(*, user: User, actor: Actor, reason: str) -> User:
     """The account can no longer sign in or upload, its tokens stop working
     and its sessions end. Its projects stay (quarantine them separately)."""
     reason = _reason(reason)
@@ -308,7 +308,7 @@ def freeze_user(*, user: User, actor: Actor, reason: str) -> User:
     return user
 
 
-def unfreeze_user(*, user: User, actor: Actor, reason: str) -> User:
+def user_unfreeze(*, user: User, actor: Actor, reason: str) -> User:
     reason = _reason(reason)
     with transaction.atomic():
         user = _lock_user(user)
@@ -324,7 +324,7 @@ def unfreeze_user(*, user: User, actor: Actor, reason: str) -> User:
 # --- reports and name reviews -----------------------------------------------------------
 
 
-def file_report(*, project: Project, actor: Actor, reason: str, details: str) -> MalwareReport:
+def report_file(*, project: Project, actor: Actor, reason: str, details: str) -> MalwareReport:
     """A signed-in user's (``actor``'s) report about a project, queued for the
     moderators. One open report per user and project: a second is refused, not queued."""
     reporter = actor.user
@@ -379,19 +379,19 @@ def _resolve_report(report: MalwareReport, status: str, actor: Actor, reason: st
     return report
 
 
-def confirm_report(*, report: MalwareReport, actor: Actor, reason: str) -> MalwareReport:
+def report_confirm(*, report: MalwareReport, actor: Actor, reason: str) -> MalwareReport:
     reason = _reason(reason)
     with transaction.atomic():
         return _resolve_report(report, MalwareReport.Status.CONFIRMED, actor, reason)
 
 
-def dismiss_report(*, report: MalwareReport, actor: Actor, reason: str) -> MalwareReport:
+def report_dismiss(*, report: MalwareReport, actor: Actor, reason: str) -> MalwareReport:
     reason = _reason(reason)
     with transaction.atomic():
         return _resolve_report(report, MalwareReport.Status.DISMISSED, actor, reason)
 
 
-def quarantine_from_report(*, report: MalwareReport, actor: Actor, reason: str) -> MalwareReport:
+def report_quarantine(*, report: MalwareReport, actor: Actor, reason: str) -> MalwareReport:
     """Confirm the report and quarantine its project, in one step. A project
     already quarantined (another report) stays so; the report is confirmed."""
     reason = _reason(reason)
@@ -400,11 +400,11 @@ def quarantine_from_report(*, report: MalwareReport, actor: Actor, reason: str) 
         if report.project is None:
             raise ModerationError(f"Project {report.project_name} no longer exists.")
         if report.project.quarantined_at is None:
-            quarantine_project(project=report.project, actor=actor, reason=reason)
+            project_quarantine(project=report.project, actor=actor, reason=reason)
     return report
 
 
-def approve_name_review(*, review: NameReview, actor: Actor, reason: str) -> NameReview:
+def name_review_approve(*, review: NameReview, actor: Actor, reason: str) -> NameReview:
     """The flagged name is fine: it leaves the review queue."""
     reason = _reason(reason)
     with transaction.atomic():
@@ -429,7 +429,7 @@ def approve_name_review(*, review: NameReview, actor: Actor, reason: str) -> Nam
 # --- kill switches ----------------------------------------------------------------------
 
 
-def switch_kill_switch(*, flag: AdminFlag, enabled: bool, actor: Actor, reason: str) -> AdminFlag:
+def kill_switch_set(*, flag: AdminFlag, enabled: bool, actor: Actor, reason: str) -> AdminFlag:
     """Turn a kill switch (accounts.flags) on or off. An actor without a user:
     done from a shell without naming a moderator (recorded as such)."""
     reason = _reason(reason)

@@ -8,7 +8,7 @@ from accounts.events import Actor
 from packages.pages import project_or_404
 
 from .forms import ReportForm
-from .services import ModerationError, file_report
+from .services import ModerationError, report_file
 
 
 @never_cache
@@ -18,7 +18,7 @@ def report_project(request, name):
     form = ReportForm(request.POST if request.method == "POST" else None)
     if form.is_bound and form.is_valid():
         try:
-            file_report(
+            report_file(
                 project=project,
                 actor=Actor.from_request(request),
                 reason=form.cleaned_data["reason"],

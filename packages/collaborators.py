@@ -84,7 +84,7 @@ def invitation_token(invitation: RoleInvitation) -> str:
     return signing.dumps({"id": invitation.pk, "user": invitation.user_id}, salt=INVITATION_SALT)
 
 
-def invite(
+def invitation_create(
     *,
     project: Project,
     username: str,
@@ -210,7 +210,7 @@ def _lock_invitation_for(invitation: RoleInvitation, user: User) -> RoleInvitati
     return locked
 
 
-def accept_invitation(*, invitation: RoleInvitation, actor: Actor) -> Role:
+def invitation_accept(*, invitation: RoleInvitation, actor: Actor) -> Role:
     """The invitee (``actor``) takes the role; the invitation is used up."""
     user = actor.user
     with transaction.atomic():
@@ -236,7 +236,7 @@ def accept_invitation(*, invitation: RoleInvitation, actor: Actor) -> Role:
     return role
 
 
-def decline_invitation(*, invitation: RoleInvitation, actor: Actor) -> None:
+def invitation_decline(*, invitation: RoleInvitation, actor: Actor) -> None:
     user = actor.user
     with transaction.atomic():
         invitation = _lock_invitation_for(invitation, user)
@@ -250,7 +250,7 @@ def decline_invitation(*, invitation: RoleInvitation, actor: Actor) -> None:
         )
 
 
-def revoke_invitation(*, invitation: RoleInvitation, actor: Actor) -> None:
+def invitation_revoke(*, invitation: RoleInvitation, actor: Actor) -> None:
     """An Owner withdraws an invitation; its link stops working at once."""
     project = invitation.project
     with transaction.atomic():
@@ -278,7 +278,7 @@ def _locked_role(project: Project, user: User) -> Role:
         raise CollaboratorError(f"{user.username} has no role on {project.name}.") from None
 
 
-def change_role(
+def role_change(
     *,
     project: Project,
     user: User,
@@ -313,7 +313,7 @@ def change_role(
     return role
 
 
-def remove_role(*, project: Project, user: User, actor: Actor) -> None:
+def role_remove(*, project: Project, user: User, actor: Actor) -> None:
     """Take ``user``'s role away: an Owner may remove anyone, anyone may leave.
     The last Owner can be neither removed nor leave."""
     with transaction.atomic():

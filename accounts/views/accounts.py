@@ -83,7 +83,7 @@ def register(request):
         return too_many_attempts(request, wait)
     if request.method == "POST" and form.is_valid():
         try:
-            user = services.register_user(
+            user = services.user_register(
                 username=form.cleaned_data["username"],
                 email=form.cleaned_data["email"],
                 password=form.cleaned_data["password1"],
@@ -108,7 +108,7 @@ def register(request):
 @require_GET
 def verify_email(request):
     try:
-        email, newly = services.verify_email(
+        email, newly = services.email_verify(
             token=request.GET.get("token", ""), actor=Actor.from_request(request)
         )
     except services.VerificationLinkError as exc:
@@ -210,7 +210,7 @@ def account_settings(request):
             if add_form.is_valid():
                 address = add_form.cleaned_data["email"]
                 try:
-                    services.add_email(
+                    services.email_add(
                         user=user,
                         address=address,
                         actor=Actor.from_request(request),
@@ -230,11 +230,11 @@ def account_settings(request):
             action, email = form.cleaned_data["action"], form.cleaned_data["email"]
             try:
                 if action == "primary":
-                    services.set_primary_email(email=email, actor=Actor.from_request(request))
+                    services.email_primary_set(email=email, actor=Actor.from_request(request))
                 elif action == "remove":
-                    services.remove_email(email=email, actor=Actor.from_request(request))
+                    services.email_remove(email=email, actor=Actor.from_request(request))
                 else:
-                    services.send_verification(email=email, request=request)
+                    services.email_verification_send(email=email, request=request)
             except services.AccountError as exc:
                 messages.error(request, exc.message)
             else:
@@ -258,7 +258,7 @@ def account_delete(request):
     if request.method == "POST" and form.is_valid():
         user = request.user
         try:
-            services.delete_account(user=user)
+            services.user_delete(user=user)
         except services.AccountError as exc:
             form.add_error(None, exc.message)
         else:

@@ -60,8 +60,8 @@ class UserAdmin(DjangoUserAdmin):
         ("Moderation", {"fields": ["is_frozen", "related"]}),
     ]
     actions = [
-        moderation_action("freeze", "Freeze account", services.freeze_user, "user"),
-        moderation_action("unfreeze", "Unfreeze account", services.unfreeze_user, "user"),
+        moderation_action("freeze", "Freeze account", services.user_freeze, "user"),
+        moderation_action("unfreeze", "Unfreeze account", services.user_unfreeze, "user"),
     ]
 
     def get_readonly_fields(self, request, obj=None):
@@ -214,14 +214,14 @@ class KillSwitchAdmin(ModeratorAdmin):
         moderation_action(
             "switch_on",
             "Switch on",
-            services.switch_kill_switch,
+            services.kill_switch_set,
             "flag",
             extra=lambda data: {"enabled": True},
         ),
         moderation_action(
             "switch_off",
             "Switch off",
-            services.switch_kill_switch,
+            services.kill_switch_set,
             "flag",
             extra=lambda data: {"enabled": False},
         ),

@@ -122,18 +122,18 @@ class ProjectAdmin(ModeratorAdmin):
     inlines = [RoleInline]
     actions = [
         moderation_action(
-            "quarantine", "Quarantine project", services.quarantine_project, "project"
+            "quarantine", "Quarantine project", services.project_quarantine, "project"
         ),
         moderation_action(
             "release_quarantine",
             "Release project from quarantine",
-            services.release_quarantine,
+            services.project_unquarantine,
             "project",
         ),
         moderation_action(
             "remove",
             "Remove project",
-            services.remove_project,
+            services.project_remove,
             "project",
             form_class=RemoveForm,
             extra=lambda data: {"prohibit_name": data["prohibit_name"]},
@@ -141,7 +141,7 @@ class ProjectAdmin(ModeratorAdmin):
         moderation_action(
             "set_limits",
             "Set size limits",
-            services.set_project_limits,
+            services.project_limits_set,
             "project",
             form_class=LimitsForm,
             extra=lambda data: {
@@ -204,9 +204,9 @@ class ReleaseAdmin(ModeratorAdmin):
     ordering = ["-created_at"]
     exclude = ["description", "description_html"]
     actions = [
-        moderation_action("yank", "Yank release", services.yank_release, "release"),
-        moderation_action("unyank", "Unyank release", services.unyank_release, "release"),
-        moderation_action("delete", "Delete release", services.delete_release, "release"),
+        moderation_action("yank", "Yank release", services.moderator_release_yank, "release"),
+        moderation_action("unyank", "Unyank release", services.moderator_release_unyank, "release"),
+        moderation_action("delete", "Delete release", services.moderator_release_delete, "release"),
     ]
 
     def get_readonly_fields(self, request, obj=None):
@@ -247,7 +247,7 @@ class FileAdmin(ProjectIdFilterMixin, ModeratorAdmin):
     raw_id_fields = ["release", "uploader"]
     ordering = ["filename"]
     project_lookups = frozenset({"release__project__id__exact"})
-    actions = [moderation_action("delete", "Delete file", services.delete_file, "file")]
+    actions = [moderation_action("delete", "Delete file", services.moderator_file_delete, "file")]
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in File._meta.fields]

@@ -44,7 +44,7 @@ class ProhibitedNameAdmin(admin.ModelAdmin):
         form = ProhibitedNameForm(request.POST if request.method == "POST" else None)
         if form.is_bound and form.is_valid():
             try:
-                services.prohibit_name(
+                services.name_prohibit(
                     name=form.cleaned_data["name"],
                     actor=Actor.from_request(request),
                     reason=form.cleaned_data["reason"],
@@ -84,11 +84,11 @@ class MalwareReportAdmin(ModeratorAdmin):
         moderation_action(
             "quarantine",
             "Confirm and quarantine project",
-            services.quarantine_from_report,
+            services.report_quarantine,
             "report",
         ),
-        moderation_action("confirm", "Confirm report", services.confirm_report, "report"),
-        moderation_action("dismiss", "Dismiss report", services.dismiss_report, "report"),
+        moderation_action("confirm", "Confirm report", services.report_confirm, "report"),
+        moderation_action("dismiss", "Dismiss report", services.report_dismiss, "report"),
     ]
 
     @admin.display(description="project")
@@ -120,7 +120,7 @@ class MalwareReportAdmin(ModeratorAdmin):
         form = ReasonForm(request.POST if request.method == "POST" else None)
         if form.is_bound and form.is_valid():
             try:
-                services.quarantine_from_report(
+                services.report_quarantine(
                     report=report,
                     actor=Actor.from_request(request),
                     reason=form.cleaned_data["reason"],
@@ -157,7 +157,7 @@ class NameReviewAdmin(ModeratorAdmin):
     ]
     readonly_fields = fields
     actions = [
-        moderation_action("approve", "Approve name", services.approve_name_review, "review"),
+        moderation_action("approve", "Approve name", services.name_review_approve, "review"),
     ]
 
     @admin.display(description="project")

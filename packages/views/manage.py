@@ -136,13 +136,13 @@ def _answer_invitation(request: HttpRequest, invitation: RoleInvitation) -> Http
     name = invitation.project.name
     try:
         if action == "accept":
-            role = collaborators.accept_invitation(
+            role = collaborators.invitation_accept(
                 invitation=invitation, actor=Actor.from_request(request)
             )
             messages.success(request, f"You are now {role.role_name} of {name}.")
             return redirect("manage-project", name=invitation.project.normalized_name)
         if action == "decline":
-            collaborators.decline_invitation(
+            collaborators.invitation_decline(
                 invitation=invitation, actor=Actor.from_request(request)
             )
             messages.info(request, f"You declined the invitation to {name}.")
@@ -321,7 +321,7 @@ def collaborator_invite(request: HttpRequest, project: Project, role: str) -> Ht
     form = InviteForm(request.POST)
     if form.is_valid():
         try:
-            invitation = collaborators.invite(
+            invitation = collaborators.invitation_create(
                 project=project,
                 username=form.cleaned_data["username"],
                 role_name=form.cleaned_data["role_name"],
@@ -357,7 +357,7 @@ def _collaborator(project: Project, request: HttpRequest) -> User:
 def collaborator_change(request: HttpRequest, project: Project, role: str) -> HttpResponse:
     user = _collaborator(project, request)
     try:
-        changed = collaborators.change_role(
+        changed = collaborators.role_change(
             project=project,
             user=user,
             role_name=request.POST.get("role_name", ""),
@@ -378,7 +378,7 @@ def collaborator_remove(request: HttpRequest, project: Project, role: str) -> Ht
     leaving = user.pk == request.user.pk
     try:
         # The service refuses (403) a Maintainer removing someone else.
-        collaborators.remove_role(project=project, user=user, actor=Actor.from_request(request))
+        collaborators.role_remove(project=project, user=user, actor=Actor.from_request(request))
     except collaborators.CollaboratorError as exc:
         messages.error(request, exc.message)
         return _back_to_collaborators(project)
@@ -397,7 +397,7 @@ def invitation_revoke(request: HttpRequest, project: Project, role: str) -> Http
     )
     # Found a moment ago; a concurrent answer makes the service refuse.
     try:
-        collaborators.revoke_invitation(invitation=invitation, actor=Actor.from_request(request))
+        collaborators.invitation_revoke(invitation=invitation, actor=Actor.from_request(request))
     except collaborators.CollaboratorError as exc:
         messages.error(request, exc.message)
     else:

@@ -55,7 +55,7 @@ def test_sole_owner_is_refused_with_the_project_names(client, owner, project):
 
 def test_refusal_for_one_project_says_that_project(owner, project):
     with pytest.raises(services.AccountError, match=r"Sample\.Project\. .*that project first"):
-        services.delete_account(user=owner)
+        services.user_delete(user=owner)
 
 
 def test_maintainer_may_leave(client, maintainer, project):

@@ -86,7 +86,7 @@ def test_making_the_primary_primary_again_changes_nothing(act, primary):
 
 def test_first_verified_address_can_become_primary_without_a_previous_one(owner):
     email = Email.objects.create(user=owner, email="solo@example.com", verified=True)
-    services.set_primary_email(email=email, actor=Actor(owner))
+    services.email_primary_set(email=email, actor=Actor(owner))
     event = Event.objects.get(tag="account:email:primary-changed")
     assert event.details == {"old": None, "new": "solo@example.com"}
 
@@ -112,7 +112,7 @@ def test_add_reports_a_concurrent_duplicate(rf, owner, monkeypatch):
     monkeypatch.setattr(services, "_address_taken", lambda address: False)
     Email.objects.create(user=owner, email="dup@example.com")
     with pytest.raises(services.AccountError, match="already in use"):
-        services.add_email(
+        services.email_add(
             user=owner, address="DUP@example.com", actor=Actor(owner), request=rf.post("/")
         )
 

@@ -212,7 +212,7 @@ def test_register_user_reports_a_concurrent_duplicate(rf, owner):
     request.user = AnonymousUser()
     # The form's checks passed, then another request took the username.
     with pytest.raises(services.AccountError, match="already in use"):
-        services.register_user(
+        services.user_register(
             username="olivia",
             email="fresh@example.com",
             password=PASSWORD,

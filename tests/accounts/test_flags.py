@@ -8,7 +8,7 @@ from django.urls import reverse
 from accounts import flags
 from accounts.events import Actor
 from accounts.models import AdminFlag, User
-from moderation.services import switch_kill_switch
+from moderation.services import kill_switch_set
 from tests.factories import make_release
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +47,7 @@ def test_pages_read_only_the_cached_copy_and_gates_the_database(django_assert_nu
 def test_a_switch_stores_the_new_state_after_commit(moderator, django_capture_on_commit_callbacks):
     flag = AdminFlag.objects.get(pk=flags.DISALLOW_NEW_UPLOAD)
     with django_capture_on_commit_callbacks() as callbacks:
-        switch_kill_switch(flag=flag, enabled=True, actor=Actor(user=moderator), reason="incident")
+        kill_switch_set(flag=flag, enabled=True, actor=Actor(user=moderator), reason="incident")
     assert flags.enabled_flags() == frozenset()  # not before the commit
     for callback in callbacks:
         callback()
@@ -144,11 +144,11 @@ def test_the_banner_shows_while_read_only_is_on(
     assert banner not in client.get(reverse("home")).content.decode()
     flag = AdminFlag.objects.get(pk=flags.READ_ONLY)
     with django_capture_on_commit_callbacks(execute=True):
-        switch_kill_switch(flag=flag, enabled=True, actor=Actor(user=moderator), reason="migration")
+        kill_switch_set(flag=flag, enabled=True, actor=Actor(user=moderator), reason="migration")
     assert banner in client.get(reverse("home")).content.decode()
     flag.refresh_from_db()
     with django_capture_on_commit_callbacks(execute=True):
-        switch_kill_switch(flag=flag, enabled=False, actor=Actor(user=moderator), reason="done")
+        kill_switch_set(flag=flag, enabled=False, actor=Actor(user=moderator), reason="done")
     assert banner not in client.get(reverse("home")).content.decode()
 
 

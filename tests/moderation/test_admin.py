@@ -489,9 +489,9 @@ def test_moderators_group_has_exactly_these_permissions():
 
 
 def test_a_report_on_a_removed_project_keeps_its_name(mod_client, project, rows, moderator):
-    from moderation.services import remove_project
+    from moderation.services import project_remove
 
-    remove_project(project=project, actor=Actor(user=moderator), reason="malware")
+    project_remove(project=project, actor=Actor(user=moderator), reason="malware")
     response = mod_client.get(url(MalwareReport))
     assert "Sample.Project" in response.content.decode()
     page = mod_client.get(url(MalwareReport, "change", rows["report"].pk))

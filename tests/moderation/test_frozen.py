@@ -15,7 +15,7 @@ PASSWORD = "correct horse battery"
 
 
 def freeze(user, moderator):
-    services.freeze_user(user=user, actor=Actor(user=moderator), reason="malware")
+    services.user_freeze(user=user, actor=Actor(user=moderator), reason="malware")
 
 
 def test_frozen_user_cannot_authenticate(owner, moderator):
@@ -55,7 +55,7 @@ def test_frozen_users_tokens_stop_working(owner, moderator):
     freeze(owner, moderator)
     with pytest.raises(TokenError, match="frozen"):
         upload_token(secret)
-    services.unfreeze_user(user=owner, actor=Actor(user=moderator), reason="appeal")
+    services.user_unfreeze(user=owner, actor=Actor(user=moderator), reason="appeal")
     assert upload_token(secret).user == owner
 
 

@@ -24,7 +24,7 @@ def test_quarantine_sets_fields_records_journals_and_purges(
     cache.set(simple_detail_key(project.normalized_name, "html"), "stale")
     before = JournalEntry.objects.count()
     with django_capture_on_commit_callbacks(execute=True):
-        services.quarantine_project(
+        services.project_quarantine(
             project=project, actor=Actor(user=moderator), reason="  malware  "
         )
     project.refresh_from_db()
@@ -46,7 +46,7 @@ def test_quarantine_sets_fields_records_journals_and_purges(
 
 def test_quarantine_closes_pending_name_reviews(project, moderator):
     review = NameReview.objects.create(project=project, project_name="x", similar_to="y")
-    services.quarantine_project(project=project, actor=Actor(user=moderator), reason="typosquat")
+    services.project_quarantine(project=project, actor=Actor(user=moderator), reason="typosquat")
     review.refresh_from_db()
     assert review.status == NameReview.Status.ACTED
     assert review.reviewed_by == moderator
@@ -55,22 +55,24 @@ def test_quarantine_closes_pending_name_reviews(project, moderator):
 @pytest.mark.parametrize("reason", ["", "   ", None])
 def test_every_action_needs_a_reason(project, moderator, reason):
     with pytest.raises(ModerationError, match="reason is required"):
-        services.quarantine_project(project=project, actor=Actor(user=moderator), reason=reason)
+        services.project_quarantine(project=project, actor=Actor(user=moderator), reason=reason)
     project.refresh_from_db()
     assert project.quarantined_at is None
     assert not ModerationAction.objects.exists()
 
 
 def test_quarantine_twice_is_refused(project, moderator):
-    services.quarantine_project(project=project, actor=Actor(user=moderator), reason="a")
+    services.project_quarantine(project=project, actor=Actor(user=moderator), reason="a")
     with pytest.raises(ModerationError, match="already quarantined"):
-        services.quarantine_project(project=project, actor=Actor(user=moderator), reason="b")
+        services.project_quarantine(project=project, actor=Actor(user=moderator), reason="b")
     assert ModerationAction.objects.count() == 1
 
 
 def test_release_quarantine(project, moderator):
-    services.quarantine_project(project=project, actor=Actor(user=moderator), reason="suspicious")
-    services.release_quarantine(project=project, actor=Actor(user=moderator), reason="false alarm")
+    services.project_quarantine(project=project, actor=Actor(user=moderator), reason="suspicious")
+    services.project_unquarantine(
+        project=project, actor=Actor(user=moderator), reason="false alarm"
+    )
     project.refresh_from_db()
     assert project.quarantined_at is None and project.quarantine_reason == ""
     action = last_action()
@@ -81,19 +83,19 @@ def test_release_quarantine(project, moderator):
 
 def test_release_quarantine_of_a_free_project_is_refused(project, moderator):
     with pytest.raises(ModerationError, match="not quarantined"):
-        services.release_quarantine(project=project, actor=Actor(user=moderator), reason="x")
+        services.project_unquarantine(project=project, actor=Actor(user=moderator), reason="x")
 
 
 def test_action_on_a_vanished_project_is_refused(project, moderator):
     Project.objects.filter(pk=project.pk).delete()
     with pytest.raises(ModerationError, match="no longer exists"):
-        services.quarantine_project(project=project, actor=Actor(user=moderator), reason="x")
+        services.project_quarantine(project=project, actor=Actor(user=moderator), reason="x")
 
 
 def test_remove_project_deletes_records_and_prohibits(project, moderator):
     release = make_release(project)
     add_file(release, make_wheel())
-    services.remove_project(
+    services.project_remove(
         project=project, actor=Actor(user=moderator), reason="malware", prohibit_name=True
     )
     assert not Project.objects.filter(pk=project.pk).exists()
@@ -110,22 +112,22 @@ def test_remove_project_deletes_records_and_prohibits(project, moderator):
 
 
 def test_remove_project_without_prohibiting(project, moderator):
-    services.remove_project(project=project, actor=Actor(user=moderator), reason="spam")
+    services.project_remove(project=project, actor=Actor(user=moderator), reason="spam")
     assert not Project.objects.exists()
     assert not ProhibitedName.objects.exists()
 
 
 def test_remove_project_with_an_already_prohibited_name_changes_nothing(project, moderator):
-    services.prohibit_name(name="sample_project", actor=Actor(user=moderator), reason="x")
+    services.name_prohibit(name="sample_project", actor=Actor(user=moderator), reason="x")
     with pytest.raises(ModerationError, match="already prohibited"):
-        services.remove_project(
+        services.project_remove(
             project=project, actor=Actor(user=moderator), reason="y", prohibit_name=True
         )
     assert Project.objects.filter(pk=project.pk).exists()
 
 
 def test_set_project_limits(project, moderator):
-    services.set_project_limits(
+    services.project_limits_set(
         project=project,
         actor=Actor(user=moderator),
         reason="big wheels",
@@ -144,24 +146,24 @@ def test_set_project_limits(project, moderator):
 def test_limits_must_be_positive(project, moderator, field):
     limits = {"upload_limit": None, "total_size_limit": None, field: 0}
     with pytest.raises(ModerationError, match="positive"):
-        services.set_project_limits(
+        services.project_limits_set(
             project=project, actor=Actor(user=moderator), reason="x", **limits
         )
 
 
 def test_prohibit_name(moderator):
-    prohibited = services.prohibit_name(
+    prohibited = services.name_prohibit(
         name=" Evil_Pkg ", actor=Actor(user=moderator), reason="squat"
     )
     assert (prohibited.name, prohibited.normalized_name) == ("Evil_Pkg", "evil-pkg")
     assert last_action().project_name == "Evil_Pkg"
     with pytest.raises(ModerationError, match="already prohibited"):
-        services.prohibit_name(name="evil.pkg", actor=Actor(user=moderator), reason="again")
+        services.name_prohibit(name="evil.pkg", actor=Actor(user=moderator), reason="again")
 
 
 def test_prohibit_an_invalid_name_is_refused(moderator):
     with pytest.raises(ModerationError, match="not a valid project name"):
-        services.prohibit_name(name="-bad-", actor=Actor(user=moderator), reason="x")
+        services.name_prohibit(name="-bad-", actor=Actor(user=moderator), reason="x")
 
 
 # --- releases and files ------------------------------------------------------------------
@@ -169,14 +171,18 @@ def test_prohibit_an_invalid_name_is_refused(moderator):
 
 def test_yank_unyank_and_delete_release(project, moderator):
     release = make_release(project, "1.0")
-    services.yank_release(release=release, actor=Actor(user=moderator), reason="broken build")
+    services.moderator_release_yank(
+        release=release, actor=Actor(user=moderator), reason="broken build"
+    )
     release.refresh_from_db()
     assert release.yanked and release.yanked_reason == "broken build"
     assert last_action().details == {"version": "1.0"}
-    services.unyank_release(release=release, actor=Actor(user=moderator), reason="fixed")
+    services.moderator_release_unyank(release=release, actor=Actor(user=moderator), reason="fixed")
     release.refresh_from_db()
     assert not release.yanked
-    services.delete_release(release=release, actor=Actor(user=moderator), reason="malware")
+    services.moderator_release_delete(
+        release=release, actor=Actor(user=moderator), reason="malware"
+    )
     assert not Release.objects.exists()
     actions = list(ModerationAction.objects.order_by("id").values_list("action", flat=True))
     assert actions == ["yank release", "unyank release", "delete release"]
@@ -187,17 +193,17 @@ def test_yank_unyank_and_delete_release(project, moderator):
 def test_release_service_refusal_becomes_a_moderation_error(project, moderator):
     release = make_release(project)
     with pytest.raises(ModerationError, match="not yanked"):
-        services.unyank_release(release=release, actor=Actor(user=moderator), reason="x")
+        services.moderator_release_unyank(release=release, actor=Actor(user=moderator), reason="x")
     assert not ModerationAction.objects.exists()  # rolled back with the refusal
 
 
 def test_delete_file(project, moderator):
     file = add_file(make_release(project), make_wheel())
-    services.delete_file(file=file, actor=Actor(user=moderator), reason="malware")
+    services.moderator_file_delete(file=file, actor=Actor(user=moderator), reason="malware")
     assert not File.objects.exists()
     assert last_action().details["sha256"] == make_wheel().sha256
     with pytest.raises(ModerationError, match="no longer exists"):
-        services.delete_file(file=file, actor=Actor(user=moderator), reason="again")
+        services.moderator_file_delete(file=file, actor=Actor(user=moderator), reason="again")
 
 
 # --- accounts ----------------------------------------------------------------------------
@@ -208,27 +214,27 @@ def test_freeze_ends_sessions_and_unfreeze(client, owner, maintainer, moderator)
     other = client.__class__()
     other.force_login(maintainer)
     assert Session.objects.count() == 2
-    services.freeze_user(user=owner, actor=Actor(user=moderator), reason="malware uploads")
+    services.user_freeze(user=owner, actor=Actor(user=moderator), reason="malware uploads")
     owner.refresh_from_db()
     assert owner.is_frozen
     assert Session.objects.count() == 1  # the maintainer's stays
     assert last_action().details == {"sessions": 1}
     assert Event.objects.filter(tag="account:frozen", user=owner, actor=moderator).exists()
     with pytest.raises(ModerationError, match="already frozen"):
-        services.freeze_user(user=owner, actor=Actor(user=moderator), reason="again")
-    services.unfreeze_user(user=owner, actor=Actor(user=moderator), reason="appeal")
+        services.user_freeze(user=owner, actor=Actor(user=moderator), reason="again")
+    services.user_unfreeze(user=owner, actor=Actor(user=moderator), reason="appeal")
     owner.refresh_from_db()
     assert not owner.is_frozen
     assert Event.objects.filter(tag="account:unfrozen", user=owner).exists()
     with pytest.raises(ModerationError, match="not frozen"):
-        services.unfreeze_user(user=owner, actor=Actor(user=moderator), reason="again")
+        services.user_unfreeze(user=owner, actor=Actor(user=moderator), reason="again")
 
 
 # --- reports -----------------------------------------------------------------------------
 
 
 def report(project, reporter, **kw):
-    return services.file_report(
+    return services.report_file(
         project=project,
         actor=Actor(user=reporter),
         reason=kw.get("reason", "malware"),
@@ -254,15 +260,15 @@ def test_file_report_refusals(project, outsider):
     with pytest.raises(ModerationError, match="reason"):
         report(project, outsider, reason="boring")
     with pytest.raises(ModerationError, match="Describe"):
-        services.file_report(
+        services.report_file(
             project=project, actor=Actor(user=outsider), reason="spam", details=" "
         )
 
 
 def test_confirm_and_dismiss_report(project, outsider, owner, moderator):
     one, two = report(project, outsider), report(project, owner)
-    services.confirm_report(report=one, actor=Actor(user=moderator), reason="checked the wheel")
-    services.dismiss_report(report=two, actor=Actor(user=moderator), reason="not malware")
+    services.report_confirm(report=one, actor=Actor(user=moderator), reason="checked the wheel")
+    services.report_dismiss(report=two, actor=Actor(user=moderator), reason="not malware")
     one.refresh_from_db()
     two.refresh_from_db()
     assert (one.status, one.resolved_by, one.resolution_note) == (
@@ -277,26 +283,24 @@ def test_confirm_and_dismiss_report(project, outsider, owner, moderator):
         "dismiss report",
     ]
     with pytest.raises(ModerationError, match="already confirmed"):
-        services.dismiss_report(report=one, actor=Actor(user=moderator), reason="x")
+        services.report_dismiss(report=one, actor=Actor(user=moderator), reason="x")
 
 
 def test_resolving_a_deleted_report_is_refused(project, outsider, moderator):
     one = report(project, outsider)
     MalwareReport.objects.all().delete()
     with pytest.raises(ModerationError, match="no longer exists"):
-        services.confirm_report(report=one, actor=Actor(user=moderator), reason="x")
+        services.report_confirm(report=one, actor=Actor(user=moderator), reason="x")
 
 
 def test_quarantine_from_report(project, outsider, owner, moderator):
     one, two = report(project, outsider), report(project, owner)
-    services.quarantine_from_report(
-        report=one, actor=Actor(user=moderator), reason="confirmed malware"
-    )
+    services.report_quarantine(report=one, actor=Actor(user=moderator), reason="confirmed malware")
     project.refresh_from_db()
     assert project.quarantined_at is not None
     assert project.quarantine_reason == "confirmed malware"
     # A second report on the now-quarantined project is just confirmed.
-    services.quarantine_from_report(report=two, actor=Actor(user=moderator), reason="same")
+    services.report_quarantine(report=two, actor=Actor(user=moderator), reason="same")
     two.refresh_from_db()
     assert two.status == "confirmed"
     assert ModerationAction.objects.filter(action="quarantine project").count() == 1
@@ -304,10 +308,10 @@ def test_quarantine_from_report(project, outsider, owner, moderator):
 
 def test_quarantine_from_report_of_a_removed_project(project, outsider, moderator):
     one = report(project, outsider)
-    services.remove_project(project=project, actor=Actor(user=moderator), reason="gone")
+    services.project_remove(project=project, actor=Actor(user=moderator), reason="gone")
     one.refresh_from_db()
     with pytest.raises(ModerationError, match="no longer exists"):
-        services.quarantine_from_report(report=one, actor=Actor(user=moderator), reason="x")
+        services.report_quarantine(report=one, actor=Actor(user=moderator), reason="x")
     one.refresh_from_db()
     assert one.status == "new"  # rolled back
 
@@ -316,9 +320,9 @@ def test_approve_name_review(project, moderator):
     review = NameReview.objects.create(
         project=project, project_name=project.name, similar_to="requests"
     )
-    services.approve_name_review(review=review, actor=Actor(user=moderator), reason="legit fork")
+    services.name_review_approve(review=review, actor=Actor(user=moderator), reason="legit fork")
     review.refresh_from_db()
     assert (review.status, review.reviewed_by) == ("approved", moderator)
     assert last_action().details == {"similar_to": "requests"}
     with pytest.raises(ModerationError, match="not pending"):
-        services.approve_name_review(review=review, actor=Actor(user=moderator), reason="x")
+        services.name_review_approve(review=review, actor=Actor(user=moderator), reason="x")

@@ -14,7 +14,7 @@ from accounts import flags
 from accounts.events import Actor
 from accounts.models import AdminFlag
 from moderation.models import ModerationAction
-from moderation.services import ModerationError, switch_kill_switch
+from moderation.services import ModerationError, kill_switch_set
 from packages.models import EdgePurge
 from packages.surrogate import PAGES_KEY
 
@@ -37,7 +37,7 @@ def moderate(*args) -> str:
 
 
 def test_switching_on_records_who_when_and_why(moderator):
-    switch_kill_switch(
+    kill_switch_set(
         flag=flag(flags.READ_ONLY), enabled=True, actor=Actor(user=moderator), reason="db failover"
     )
     row = flag(flags.READ_ONLY)
@@ -53,10 +53,10 @@ def test_switching_on_records_who_when_and_why(moderator):
 
 
 def test_switching_off_is_recorded_too(moderator):
-    switch_kill_switch(
+    kill_switch_set(
         flag=flag(flags.READ_ONLY), enabled=True, actor=Actor(user=moderator), reason="a"
     )
-    switch_kill_switch(
+    kill_switch_set(
         flag=flag(flags.READ_ONLY), enabled=False, actor=Actor(user=moderator), reason="b"
     )
     assert not flag(flags.READ_ONLY).enabled
@@ -68,7 +68,7 @@ def test_switching_off_is_recorded_too(moderator):
 
 def test_switching_to_the_current_state_is_refused(moderator):
     with pytest.raises(ModerationError, match=r"The kill switch read-only is already off\."):
-        switch_kill_switch(
+        kill_switch_set(
             flag=flag(flags.READ_ONLY), enabled=False, actor=Actor(user=moderator), reason="x"
         )
     assert not ModerationAction.objects.exists()
@@ -76,7 +76,7 @@ def test_switching_to_the_current_state_is_refused(moderator):
 
 def test_a_switch_needs_a_reason(moderator):
     with pytest.raises(ModerationError, match="A reason is required"):
-        switch_kill_switch(
+        kill_switch_set(
             flag=flag(flags.READ_ONLY), enabled=True, actor=Actor(user=moderator), reason=" "
         )
     assert not flag(flags.READ_ONLY).enabled
@@ -124,7 +124,7 @@ def edge(settings):
 
 
 def test_switching_read_only_queues_a_purge_of_every_page(moderator, edge):
-    switch_kill_switch(
+    kill_switch_set(
         flag=flag(flags.READ_ONLY), enabled=True, actor=Actor(user=moderator), reason="x"
     )
     assert list(EdgePurge.objects.values_list("keys", flat=True)) == [PAGES_KEY]
@@ -135,7 +135,7 @@ def test_the_page_purge_reaches_the_edge_after_the_new_state_is_stored(
 ):
     for enabled in (True, False):
         with django_capture_on_commit_callbacks(execute=True):
-            switch_kill_switch(
+            kill_switch_set(
                 flag=flag(flags.READ_ONLY), enabled=enabled, actor=Actor(user=moderator), reason="x"
             )
     # A page the edge fetched again right after each purge shows the new state.
@@ -145,7 +145,7 @@ def test_the_page_purge_reaches_the_edge_after_the_new_state_is_stored(
 
 @pytest.mark.parametrize("flag_id", sorted(set(flags.KILL_SWITCHES) - flags.SHOWN_ON_PAGES))
 def test_switches_no_page_shows_purge_nothing(moderator, edge, flag_id):
-    switch_kill_switch(flag=flag(flag_id), enabled=True, actor=Actor(user=moderator), reason="x")
+    kill_switch_set(flag=flag(flag_id), enabled=True, actor=Actor(user=moderator), reason="x")
     assert not EdgePurge.objects.exists()
 
 

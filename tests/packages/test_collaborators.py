@@ -17,14 +17,14 @@ from packages import policy
 from packages.collaborators import (
     CollaboratorError,
     InvitationLinkError,
-    accept_invitation,
-    change_role,
-    decline_invitation,
+    invitation_accept,
+    invitation_create,
+    invitation_decline,
     invitation_from_token,
+    invitation_revoke,
     invitation_token,
-    invite,
-    remove_role,
-    revoke_invitation,
+    role_change,
+    role_remove,
 )
 from packages.models import Project, Role, RoleInvitation
 from tests.conftest import verified_user
@@ -44,7 +44,7 @@ def rf_request(owner):
 @pytest.fixture
 def invited(project, owner, outsider, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        return invite(
+        return invitation_create(
             project=project, username="oscar", role_name=Role.Name.MAINTAINER, actor=Actor(owner)
         )
 
@@ -65,13 +65,15 @@ def role_of(user, project):
     )
 
 
-# --- invite ------------------------------------------------------------------------
+# --- invitation_create ------------------------------------------------------------------------
 
 
 def test_invite_creates_an_expiring_invitation(project, owner, outsider, settings):
     settings.ROLE_INVITATION_MAX_AGE = 3600
     before = timezone.now()
-    invitation = invite(project=project, username="oscar", role_name="Owner", actor=Actor(owner))
+    invitation = invitation_create(
+        project=project, username="oscar", role_name="Owner", actor=Actor(owner)
+    )
     assert invitation.user == outsider
     assert invitation.role_name == "Owner"
     assert invitation.invited_by == owner
@@ -83,7 +85,7 @@ def test_invite_mails_a_signed_link_after_commit(
     project, owner, outsider, rf_request, mailoutbox, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        invitation = invite(
+        invitation = invitation_create(
             project=project,
             username="oscar",
             role_name="Maintainer",
@@ -129,7 +131,7 @@ def test_invite_without_request_mails_a_relative_link(invited, mailoutbox):
 
 
 def test_invite_records_an_event_with_actor_and_ip(project, owner, outsider, rf_request):
-    invite(
+    invitation_create(
         project=project,
         username="oscar",
         role_name="Maintainer",
@@ -145,7 +147,9 @@ def test_invite_records_an_event_with_actor_and_ip(project, owner, outsider, rf_
 
 def test_only_owners_may_invite(project, maintainer, outsider):
     with pytest.raises(PermissionDenied):
-        invite(project=project, username="oscar", role_name="Maintainer", actor=Actor(maintainer))
+        invitation_create(
+            project=project, username="oscar", role_name="Maintainer", actor=Actor(maintainer)
+        )
     assert not RoleInvitation.objects.exists()
 
 
@@ -158,7 +162,9 @@ def test_only_owners_may_invite(project, maintainer, outsider):
 )
 def test_invite_refuses_unknown_users_and_collaborators(project, owner, username, message):
     with pytest.raises(CollaboratorError, match=re.escape(message)) as caught:
-        invite(project=project, username=username, role_name="Maintainer", actor=Actor(owner))
+        invitation_create(
+            project=project, username=username, role_name="Maintainer", actor=Actor(owner)
+        )
     assert caught.value.field == "username"
 
 
@@ -166,24 +172,28 @@ def test_invite_refuses_a_deactivated_user(project, owner, outsider):
     outsider.is_active = False
     outsider.save()
     with pytest.raises(CollaboratorError, match="no user named"):
-        invite(project=project, username="oscar", role_name="Maintainer", actor=Actor(owner))
+        invitation_create(
+            project=project, username="oscar", role_name="Maintainer", actor=Actor(owner)
+        )
 
 
 def test_invite_refuses_an_unknown_role(project, owner, outsider):
     with pytest.raises(CollaboratorError, match="Choose Owner or Maintainer") as caught:
-        invite(project=project, username="oscar", role_name="Admin", actor=Actor(owner))
+        invitation_create(project=project, username="oscar", role_name="Admin", actor=Actor(owner))
     assert caught.value.field == "role_name"
 
 
 def test_invite_says_when_already_invited(project, owner, invited):
     with pytest.raises(CollaboratorError, match="oscar has already been invited"):
-        invite(project=project, username="oscar", role_name="Owner", actor=Actor(owner))
+        invitation_create(project=project, username="oscar", role_name="Owner", actor=Actor(owner))
     assert RoleInvitation.objects.get().role_name == "Maintainer"
 
 
 def test_an_expired_invitation_is_replaced(project, owner, invited):
     RoleInvitation.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
-    again = invite(project=project, username="oscar", role_name="Owner", actor=Actor(owner))
+    again = invitation_create(
+        project=project, username="oscar", role_name="Owner", actor=Actor(owner)
+    )
     assert list(RoleInvitation.objects.all()) == [again]
     assert again.pk != invited.pk
 
@@ -197,7 +207,9 @@ def test_invite_needs_a_verified_primary_address(project, owner, outsider, chang
     else:
         Email.objects.filter(user=outsider).delete()
     with pytest.raises(CollaboratorError, match="no verified e-mail address"):
-        invite(project=project, username="oscar", role_name="Maintainer", actor=Actor(owner))
+        invitation_create(
+            project=project, username="oscar", role_name="Maintainer", actor=Actor(owner)
+        )
     assert not RoleInvitation.objects.exists()
 
 
@@ -205,7 +217,9 @@ def test_invite_to_a_deleted_project(project, owner, outsider):
     stale = Project.objects.get(pk=project.pk)
     project.delete()
     with pytest.raises(CollaboratorError, match=r"Project Sample\.Project no longer exists"):
-        invite(project=stale, username="oscar", role_name="Maintainer", actor=Actor(owner))
+        invitation_create(
+            project=stale, username="oscar", role_name="Maintainer", actor=Actor(owner)
+        )
 
 
 # --- the link ------------------------------------------------------------------------
@@ -251,7 +265,7 @@ def test_an_invitation_past_its_expiry_is_expired(invited, outsider):
 
 def test_a_used_link_is_refused(invited, outsider):
     token = invitation_token(invited)
-    accept_invitation(invitation=invited, actor=Actor(outsider))
+    invitation_accept(invitation=invited, actor=Actor(outsider))
     with pytest.raises(InvitationLinkError, match="no longer valid") as caught:
         invitation_from_token(token, outsider)
     assert caught.value.status == 410
@@ -261,8 +275,8 @@ def test_a_link_to_a_revoked_invitation_stays_dead_after_a_new_invite(
     project, owner, invited, outsider
 ):
     token = invitation_token(invited)
-    revoke_invitation(invitation=invited, actor=Actor(owner))
-    invite(project=project, username="oscar", role_name="Owner", actor=Actor(owner))
+    invitation_revoke(invitation=invited, actor=Actor(owner))
+    invitation_create(project=project, username="oscar", role_name="Owner", actor=Actor(owner))
     with pytest.raises(InvitationLinkError, match="no longer valid"):
         invitation_from_token(token, outsider)
 
@@ -273,7 +287,7 @@ def test_a_link_to_a_revoked_invitation_stays_dead_after_a_new_invite(
 def test_accept_creates_the_role_and_uses_up_the_invitation(project, invited, outsider):
     request = RequestFactory().post("/", REMOTE_ADDR=IP)
     request.user = outsider
-    role = accept_invitation(invitation=invited, actor=Actor.from_request(request))
+    role = invitation_accept(invitation=invited, actor=Actor.from_request(request))
     assert (role.project, role.user, role.role_name) == (project, outsider, "Maintainer")
     assert not RoleInvitation.objects.exists()
     event = last_event()
@@ -290,18 +304,18 @@ def test_accept_creates_the_role_and_uses_up_the_invitation(project, invited, ou
 def test_accept_after_the_inviter_is_gone(project, owner, invited, outsider):
     RoleInvitation.objects.update(invited_by=None)
     invited.refresh_from_db()
-    accept_invitation(invitation=invited, actor=Actor(outsider))
+    invitation_accept(invitation=invited, actor=Actor(outsider))
     assert last_event().details["invited_by"] is None
 
 
 def test_only_the_invitee_may_answer(invited, maintainer):
-    for answer in (accept_invitation, decline_invitation):
+    for answer in (invitation_accept, invitation_decline):
         with pytest.raises(PermissionDenied):
             answer(invitation=invited, actor=Actor(maintainer))
     assert RoleInvitation.objects.exists()
 
 
-@pytest.mark.parametrize("answer", [accept_invitation, decline_invitation])
+@pytest.mark.parametrize("answer", [invitation_accept, invitation_decline])
 def test_an_expired_invitation_cannot_be_answered(project, invited, outsider, answer):
     RoleInvitation.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     with pytest.raises(CollaboratorError, match="expired"):
@@ -309,9 +323,9 @@ def test_an_expired_invitation_cannot_be_answered(project, invited, outsider, an
     assert role_of(outsider, project) is None
 
 
-@pytest.mark.parametrize("answer", [accept_invitation, decline_invitation])
+@pytest.mark.parametrize("answer", [invitation_accept, invitation_decline])
 def test_an_answered_invitation_cannot_be_answered_again(invited, outsider, answer):
-    decline_invitation(invitation=invited, actor=Actor(outsider))
+    invitation_decline(invitation=invited, actor=Actor(outsider))
     with pytest.raises(CollaboratorError, match="no longer valid"):
         answer(invitation=invited, actor=Actor(outsider))
 
@@ -319,13 +333,13 @@ def test_an_answered_invitation_cannot_be_answered_again(invited, outsider, answ
 def test_accept_when_a_role_appeared_meanwhile(project, invited, outsider):
     Role.objects.create(project=project, user=outsider, role_name="Owner")
     with pytest.raises(CollaboratorError, match="already have a role"):
-        accept_invitation(invitation=invited, actor=Actor(outsider))
+        invitation_accept(invitation=invited, actor=Actor(outsider))
     assert role_of(outsider, project) == "Owner"
     assert not RoleInvitation.objects.exists()
 
 
 def test_decline_deletes_the_invitation_and_records_it(project, invited, outsider):
-    decline_invitation(invitation=invited, actor=Actor(outsider))
+    invitation_decline(invitation=invited, actor=Actor(outsider))
     assert not RoleInvitation.objects.exists()
     assert role_of(outsider, project) is None
     event = last_event()
@@ -335,7 +349,7 @@ def test_decline_deletes_the_invitation_and_records_it(project, invited, outside
 def test_revoke_deletes_the_invitation_and_records_it(
     project, owner, invited, outsider, rf_request
 ):
-    revoke_invitation(invitation=invited, actor=Actor.from_request(rf_request))
+    invitation_revoke(invitation=invited, actor=Actor.from_request(rf_request))
     assert not RoleInvitation.objects.exists()
     event = last_event()
     assert event.tag == "project:role:invitation-revoked"
@@ -348,22 +362,22 @@ def test_revoke_deletes_the_invitation_and_records_it(
 
 
 def test_revoke_twice(owner, invited):
-    revoke_invitation(invitation=invited, actor=Actor(owner))
+    invitation_revoke(invitation=invited, actor=Actor(owner))
     with pytest.raises(CollaboratorError, match="already accepted, declined or revoked"):
-        revoke_invitation(invitation=invited, actor=Actor(owner))
+        invitation_revoke(invitation=invited, actor=Actor(owner))
 
 
 def test_only_owners_may_revoke(maintainer, invited):
     with pytest.raises(PermissionDenied):
-        revoke_invitation(invitation=invited, actor=Actor(maintainer))
+        invitation_revoke(invitation=invited, actor=Actor(maintainer))
     assert RoleInvitation.objects.exists()
 
 
-# --- change_role ---------------------------------------------------------------------
+# --- role_change ---------------------------------------------------------------------
 
 
 def test_owner_promotes_a_maintainer(project, owner, maintainer, rf_request):
-    change_role(
+    role_change(
         project=project, user=maintainer, role_name="Owner", actor=Actor.from_request(rf_request)
     )
     assert role_of(maintainer, project) == "Owner"
@@ -374,37 +388,37 @@ def test_owner_promotes_a_maintainer(project, owner, maintainer, rf_request):
 
 
 def test_an_owner_may_be_demoted_while_another_remains(project, owner, maintainer):
-    change_role(project=project, user=maintainer, role_name="Owner", actor=Actor(owner))
-    change_role(project=project, user=owner, role_name="Maintainer", actor=Actor(maintainer))
+    role_change(project=project, user=maintainer, role_name="Owner", actor=Actor(owner))
+    role_change(project=project, user=owner, role_name="Maintainer", actor=Actor(maintainer))
     assert role_of(owner, project) == "Maintainer"
 
 
 def test_the_last_owner_cannot_be_demoted(project, owner):
     with pytest.raises(CollaboratorError, match="last Owner"):
-        change_role(project=project, user=owner, role_name="Maintainer", actor=Actor(owner))
+        role_change(project=project, user=owner, role_name="Maintainer", actor=Actor(owner))
     assert role_of(owner, project) == "Owner"
 
 
 def test_change_to_the_same_role(project, owner, maintainer):
     with pytest.raises(CollaboratorError, match="already is Maintainer"):
-        change_role(project=project, user=maintainer, role_name="Maintainer", actor=Actor(owner))
+        role_change(project=project, user=maintainer, role_name="Maintainer", actor=Actor(owner))
 
 
 def test_change_role_of_a_user_without_role(project, owner, outsider):
     with pytest.raises(CollaboratorError, match="oscar has no role"):
-        change_role(project=project, user=outsider, role_name="Owner", actor=Actor(owner))
+        role_change(project=project, user=outsider, role_name="Owner", actor=Actor(owner))
     assert role_of(outsider, project) is None
 
 
 def test_change_role_to_an_unknown_role(project, owner, maintainer):
     with pytest.raises(CollaboratorError, match="Choose Owner or Maintainer"):
-        change_role(project=project, user=maintainer, role_name="God", actor=Actor(owner))
+        role_change(project=project, user=maintainer, role_name="God", actor=Actor(owner))
 
 
 @pytest.mark.parametrize("who", ["maintainer", "outsider"])
 def test_only_owners_change_roles(request, project, maintainer, who):
     with pytest.raises(PermissionDenied):
-        change_role(
+        role_change(
             project=project,
             user=maintainer,
             role_name="Owner",
@@ -413,11 +427,11 @@ def test_only_owners_change_roles(request, project, maintainer, who):
     assert role_of(maintainer, project) == "Maintainer"
 
 
-# --- remove_role ---------------------------------------------------------------------
+# --- role_remove ---------------------------------------------------------------------
 
 
 def test_owner_removes_a_maintainer(project, owner, maintainer, rf_request):
-    remove_role(project=project, user=maintainer, actor=Actor.from_request(rf_request))
+    role_remove(project=project, user=maintainer, actor=Actor.from_request(rf_request))
     assert role_of(maintainer, project) is None
     event = last_event()
     assert (event.tag, event.user, event.actor, event.ip_address) == (
@@ -430,7 +444,7 @@ def test_owner_removes_a_maintainer(project, owner, maintainer, rf_request):
 
 
 def test_a_maintainer_may_leave(project, maintainer):
-    remove_role(project=project, user=maintainer, actor=Actor(maintainer))
+    role_remove(project=project, user=maintainer, actor=Actor(maintainer))
     assert role_of(maintainer, project) is None
     assert last_event().actor == maintainer
 
@@ -439,37 +453,37 @@ def test_a_maintainer_may_leave(project, maintainer):
 def test_others_may_not_remove_anyone(request, project, owner, maintainer, who):
     actor = request.getfixturevalue(who)
     with pytest.raises(PermissionDenied):
-        remove_role(project=project, user=owner, actor=Actor(actor))
+        role_remove(project=project, user=owner, actor=Actor(actor))
     assert role_of(owner, project) == "Owner"
 
 
 def test_nobody_removes_without_an_actor(project, maintainer):
     with pytest.raises(PermissionDenied):
-        remove_role(project=project, user=maintainer, actor=Actor(None))
+        role_remove(project=project, user=maintainer, actor=Actor(None))
 
 
 @pytest.mark.parametrize("actor", ["self", "other owner"])
 def test_the_last_owner_can_be_neither_removed_nor_leave(project, owner, maintainer, actor):
     if actor == "other owner":
         # The first Owner hands over and leaves; the new one is then the last.
-        change_role(project=project, user=maintainer, role_name="Owner", actor=Actor(owner))
-        remove_role(project=project, user=owner, actor=Actor(maintainer))
+        role_change(project=project, user=maintainer, role_name="Owner", actor=Actor(owner))
+        role_remove(project=project, user=owner, actor=Actor(maintainer))
         last, by = maintainer, maintainer
     else:
         last, by = owner, owner
     with pytest.raises(CollaboratorError, match="last Owner"):
-        remove_role(project=project, user=last, actor=Actor(by))
+        role_remove(project=project, user=last, actor=Actor(by))
     assert role_of(last, project) == "Owner"
 
 
 def test_remove_a_user_without_role(project, owner, outsider):
     with pytest.raises(CollaboratorError, match="oscar has no role"):
-        remove_role(project=project, user=outsider, actor=Actor(owner))
+        role_remove(project=project, user=outsider, actor=Actor(owner))
 
 
 def test_one_of_two_owners_may_leave(project, owner, maintainer):
-    change_role(project=project, user=maintainer, role_name="Owner", actor=Actor(owner))
-    remove_role(project=project, user=owner, actor=Actor(owner))
+    role_change(project=project, user=maintainer, role_name="Owner", actor=Actor(owner))
+    role_remove(project=project, user=owner, actor=Actor(owner))
     assert list(Role.objects.filter(project=project).values_list("user__username", flat=True)) == [
         "max"
     ]
@@ -500,7 +514,7 @@ def test_two_owners_leaving_at_once_leave_one_owner(monkeypatch):
 
     def leave(user):
         try:
-            remove_role(project=project, user=user, actor=Actor(user))
+            role_remove(project=project, user=user, actor=Actor(user))
             outcomes.append("removed")
         except CollaboratorError:
             outcomes.append("refused")
@@ -526,14 +540,14 @@ def test_role_changes_get_a_journal_serial_as_on_the_public_index(
     from packages.models import JournalEntry
 
     before = JournalEntry.objects.count()
-    accept_invitation(invitation=invited, actor=Actor(outsider))
-    change_role(
+    invitation_accept(invitation=invited, actor=Actor(outsider))
+    role_change(
         project=project,
         user=maintainer,
         role_name=Role.Name.OWNER,
         actor=Actor.from_request(rf_request),
     )
-    remove_role(project=project, user=outsider, actor=Actor.from_request(rf_request))
+    role_remove(project=project, user=outsider, actor=Actor.from_request(rf_request))
     entries = list(JournalEntry.objects.order_by("id")[before:])
     assert [entry.action for entry in entries] == [
         "accepted Maintainer oscar",
@@ -551,5 +565,5 @@ def test_refused_role_changes_write_no_journal_entry(project, owner):
 
     before = JournalEntry.objects.count()
     with pytest.raises(CollaboratorError):
-        remove_role(project=project, user=owner, actor=Actor(owner))
+        role_remove(project=project, user=owner, actor=Actor(owner))
     assert JournalEntry.objects.count() == before

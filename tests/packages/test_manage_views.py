@@ -643,13 +643,13 @@ def test_revoke_an_invitation_of_another_project_is_404(as_owner, project, outsi
 def test_invitation_answered_while_revoking(as_owner, invitation, monkeypatch):
     from packages import collaborators
 
-    real = collaborators.revoke_invitation
+    real = collaborators.invitation_revoke
 
     def concurrent(*, invitation, **kwargs):
         RoleInvitation.objects.filter(pk=invitation.pk).delete()
         return real(invitation=invitation, **kwargs)
 
-    monkeypatch.setattr(collaborators, "revoke_invitation", concurrent)
+    monkeypatch.setattr(collaborators, "invitation_revoke", concurrent)
     response = as_owner.post(
         url("manage-invitation-revoke", name="sample-project"), {"invitation": invitation.pk}
     )

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.events import Actor
-from moderation.services import quarantine_project, release_quarantine
+from moderation.services import project_quarantine, project_unquarantine
 from packages import purges
 from packages.downloads import count_download
 from packages.models import EdgePurge
@@ -162,11 +162,11 @@ def test_changes_to_files_purge_the_files_too(project, owner, moderator, varnish
     elif change == "delete file":
         file_delete(file=file, actor=Actor(owner))
     elif change == "quarantine":
-        quarantine_project(project=project, actor=Actor(user=moderator), reason="malware")
+        project_quarantine(project=project, actor=Actor(user=moderator), reason="malware")
     else:
         project.quarantined_at = timezone.now()
         project.save()
-        release_quarantine(project=project, actor=Actor(user=moderator), reason="cleared")
+        project_unquarantine(project=project, actor=Actor(user=moderator), reason="cleared")
     assert EdgePurge.objects.get().keys.split() == [*SAMPLE_KEYS, "files-sample-project"]
 
 

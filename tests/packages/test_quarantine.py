@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.events import Actor
 from accounts.tokens import api_token_create
-from moderation.services import quarantine_project, release_quarantine
+from moderation.services import project_quarantine, project_unquarantine
 from packages import pages
 from packages import search as search_module
 from packages import upload as upload_module
@@ -83,7 +83,7 @@ def quarantine(published, moderator, django_capture_on_commit_callbacks):
 
     def act() -> None:
         with django_capture_on_commit_callbacks(execute=True):
-            quarantine_project(
+            project_quarantine(
                 project=Project.objects.get(normalized_name=published.normalized),
                 actor=Actor(user=moderator),
                 reason="Steals credentials (report #1).",
@@ -96,7 +96,7 @@ def quarantine(published, moderator, django_capture_on_commit_callbacks):
 def release(published, moderator, django_capture_on_commit_callbacks):
     def act() -> None:
         with django_capture_on_commit_callbacks(execute=True):
-            release_quarantine(
+            project_unquarantine(
                 project=Project.objects.get(normalized_name=published.normalized),
                 actor=Actor(user=moderator),
                 reason="False alarm: the report was mistaken.",

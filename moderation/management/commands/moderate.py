@@ -68,39 +68,39 @@ class Command(BaseCommand):
 
     def _run(self, action: str, common: dict, options: dict) -> str:
         if action == "quarantine":
-            project = services.quarantine_project(
+            project = services.project_quarantine(
                 project=self._project(options["project"]), **common
             )
             return f"{project.name} is quarantined."
         if action == "release-quarantine":
-            project = services.release_quarantine(
+            project = services.project_unquarantine(
                 project=self._project(options["project"]), **common
             )
             return f"{project.name} is released from quarantine."
         if action == "remove-project":
             project = self._project(options["project"])
-            services.remove_project(project=project, prohibit_name=options["prohibit"], **common)
+            services.project_remove(project=project, prohibit_name=options["prohibit"], **common)
             return f"{project.name} is removed" + (
                 " and its name prohibited." if options["prohibit"] else "."
             )
         if action == "freeze":
-            user = services.freeze_user(user=self._user(options["username"]), **common)
+            user = services.user_freeze(user=self._user(options["username"]), **common)
             return f"{user.username} is frozen."
         if action == "unfreeze":
-            user = services.unfreeze_user(user=self._user(options["username"]), **common)
+            user = services.user_unfreeze(user=self._user(options["username"]), **common)
             return f"{user.username} is unfrozen."
         if action == "prohibit-name":
-            prohibited = services.prohibit_name(name=options["name"], **common)
+            prohibited = services.name_prohibit(name=options["name"], **common)
             return f"{prohibited.name} is prohibited."
         if action == "switch":
-            flag = services.switch_kill_switch(
+            flag = services.kill_switch_set(
                 flag=AdminFlag.objects.get(pk=options["switch"]),
                 enabled=options["state"] == "on",
                 **common,
             )
             return f"Kill switch {flag.pk} is {options['state']}."
         # set-limits (argparse allows no other action)
-        project = services.set_project_limits(
+        project = services.project_limits_set(
             project=self._project(options["project"]),
             upload_limit=options["upload_limit"],
             total_size_limit=options["total_size_limit"],
