@@ -203,7 +203,7 @@ class RecoveryCode(models.Model):
 class AdminFlag(models.Model):
     """A kill switch (read-only, no uploads, ...), one row per switch; the ids
     and their meaning are in accounts.flags. Changed only through
-    moderation.services.switch_kill_switch, which records who, when and why."""
+    moderation.services.kill_switch_set, which records who, when and why."""
 
     id = models.CharField(max_length=64, primary_key=True)
     description = models.CharField(max_length=200)
