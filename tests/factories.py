@@ -270,7 +270,8 @@ def make_release(project, version: str = "1.0", *, after_commit: bool = True, **
     return release
 
 
-# Release columns an upload does not set from the metadata it is given.
+# Release columns that are no core metadata field (the upload derives them, or a
+# later change sets them): set once the release is made.
 _SET_AFTER_UPLOAD = {
     "created_at",
     "description_html",
