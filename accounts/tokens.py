@@ -8,7 +8,7 @@ import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -117,8 +117,16 @@ def api_token_match(raw: str) -> ApiToken:
     return token
 
 
+# How stale "last used" may be. The tokens page shows it to the minute; a
+# twine upload of many files writes it once, not once per file (a write, and
+# on PostgreSQL a commit, on each request).
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
 def api_token_record_use(token: ApiToken) -> None:
     now = timezone.now()
+    if token.last_used_at is not None and now - token.last_used_at < LAST_USED_RESOLUTION:
+        return
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     token.last_used_at = now
 

@@ -170,7 +170,10 @@ class HashingUploadHandler(FileUploadHandler):
     def new_file(self, *args, **kwargs):
         super().new_file(*args, **kwargs)
         upload_temp_dir()
-        self.limit = largest_upload_limit()
+        # The site-wide limit until a file passes it: only then is the largest
+        # per-project override looked up (a query most uploads need not make).
+        self.limit = settings.UPLOAD_MAX_BYTES
+        self.limit_is_largest = False
         self.file = HashedUploadedFile(
             self.file_name, self.content_type, self.charset, self.content_type_extra
         )
@@ -178,6 +181,8 @@ class HashingUploadHandler(FileUploadHandler):
     def receive_data_chunk(self, raw_data, start):
         upload = self.file
         upload.size += len(raw_data)
+        if upload.size > self.limit and not self.limit_is_largest:
+            self.limit, self.limit_is_largest = largest_upload_limit(), True
         if upload.size > self.limit:
             upload.truncated = True
             return None

@@ -2,6 +2,7 @@ import pytest
 
 from accounts.models import ApiToken
 from accounts.tokens import (
+    LAST_USED_RESOLUTION,
     TokenError,
     api_token_create,
     api_token_match,
@@ -57,6 +58,21 @@ def test_record_use_stamps_last_used(owner):
     api_token_record_use(minted.token)
     minted.token.refresh_from_db()
     assert minted.token.last_used_at is not None
+
+
+def test_record_use_writes_at_most_once_a_minute(owner, django_assert_num_queries):
+    minted = api_token_create(user=owner)
+    api_token_record_use(minted.token)
+    first = minted.token.last_used_at
+    with django_assert_num_queries(0):
+        api_token_record_use(minted.token)
+    assert minted.token.last_used_at == first
+    ApiToken.objects.filter(pk=minted.token.pk).update(last_used_at=first - LAST_USED_RESOLUTION)
+    minted.token.refresh_from_db()
+    with django_assert_num_queries(1):
+        api_token_record_use(minted.token)
+    minted.token.refresh_from_db()
+    assert minted.token.last_used_at > first
     assert "pypi-" in str(minted.token)
 
 

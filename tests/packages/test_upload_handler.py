@@ -7,6 +7,8 @@ import threading
 import time
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from packages import upload_handler
 from packages.models import Project
@@ -210,6 +212,25 @@ def test_a_project_upload_limit_override_raises_the_handlers_limit(settings):
     Project.objects.create(name="big", normalized_name="big", upload_limit=len(DATA))
     upload = receive(chunks_of(DATA, 1000))
     assert not upload.truncated
+
+
+def test_a_file_under_the_site_limit_never_looks_up_the_overrides(settings):
+    settings.UPLOAD_MAX_BYTES = len(DATA)
+    Project.objects.create(name="big", normalized_name="big", upload_limit=10 * len(DATA))
+    with CaptureQueriesContext(connection) as queries:
+        upload = receive(chunks_of(DATA, 1000))
+    assert not upload.truncated
+    assert len(queries) == 0
+
+
+def test_a_file_over_every_limit_looks_the_overrides_up_once(settings):
+    settings.UPLOAD_MAX_BYTES = 1500
+    Project.objects.create(name="big", normalized_name="big", upload_limit=2500)
+    with CaptureQueriesContext(connection) as queries:
+        upload = receive(chunks_of(DATA, 1000))
+    assert upload.truncated and upload.size == len(DATA)
+    assert os.path.getsize(upload.temporary_file_path()) == 2000
+    assert len(queries) == 1
 
 
 def test_largest_upload_limit_without_overrides_is_the_setting(settings):
