@@ -444,10 +444,10 @@ FASTLY_API_URL = env_str("FASTLY_API_URL", "https://api.fastly.com")
 FASTLY_SOFT_PURGE = env_bool("FASTLY_SOFT_PURGE", True)
 # Seconds one purge request to one edge may take before it counts as failed.
 EDGE_PURGE_TIMEOUT = env_int("EDGE_PURGE_TIMEOUT", 5)
-# Seconds after a change when the worker purges its keys once more (0: never):
-# an answer rendered from data read just before the change may reach an edge
-# just after the first purge.
-EDGE_PURGE_ECHO_SECONDS = env_int("EDGE_PURGE_ECHO_SECONDS", 3)
+# Seconds after a change when its keys are purged once more (0: never): an
+# answer rendered from data read just before the change may reach an edge just
+# after the first purge. It bounds how long an edge may show the old answer.
+EDGE_PURGE_ECHO_SECONDS = env_int("EDGE_PURGE_ECHO_SECONDS", 1)
 # Seconds each server process may serve its own copy of a simple page before
 # asking the shared cache again (0: never keeps one): a change made through
 # another process shows there this late. packages.cache keeps it under

@@ -170,7 +170,11 @@ def test_copies_are_bounded_in_bytes_and_entries(settings, clock):
 def test_copies_live_less_than_the_edge_purge_echo(settings):
     # The echo purge takes from an edge a page fetched from a copy made before
     # the change: the copy must be gone by then.
-    assert settings.PAGE_LOCAL_CACHE_SECONDS < settings.EDGE_PURGE_ECHO_SECONDS
+    # With the defaults behind an edge: no copies (the echo comes after 1 s).
+    settings.EDGE_PURGE_URLS = ["http://127.0.0.1:8001"]
+    assert local_seconds() == 0
+    settings.EDGE_PURGE_URLS = []
+    assert local_seconds() == settings.PAGE_LOCAL_CACHE_SECONDS == 1
     settings.PAGE_LOCAL_CACHE_SECONDS = 5
     assert local_seconds() == 5  # no edge to purge: only this bound
     settings.EDGE_PURGE_URLS = ["http://127.0.0.1:8001"]

@@ -538,3 +538,22 @@ def test_the_worker_purges_a_change_again_a_little_later(
     assert purges.work_all_due() == 1
     assert varnish.purges == [SAMPLE_KEYS, SAMPLE_KEYS]
     assert not EdgePurge.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_serving_process_purges_the_echo_when_it_is_due_not_once_idle(varnish, settings):
+    settings.EDGE_PURGE_ECHO_SECONDS = 1
+    # Autocommitted: the first purge goes at once; the echo waits in the table.
+    purges.enqueue(["changed"])
+    assert varnish.purges == [["changed"]]
+    echo = EdgePurge.objects.get()
+    purger = purges.Purger(idle_seconds=60)
+    purger.serve()
+    try:
+        purger.submit(0)  # as after a commit: starts the thread, which owes an echo
+        assert wait_until(lambda: len(varnish.purges) == 2, seconds=5)
+    finally:
+        purger.stop()
+    assert varnish.purges == [["changed"], ["changed"]]
+    assert timezone.now() >= echo.due_at
+    assert not EdgePurge.objects.exists()
