@@ -18,7 +18,7 @@ import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from html import escape
 from typing import NamedTuple
 
@@ -28,6 +28,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from packaging.version import Version
 
+from .api_common import pep700_time
 from .cache import local_pages, simple_detail_key, simple_index_key
 from .models import File, JournalEntry, Project, Release
 from .storage import file_url
@@ -208,11 +209,6 @@ _HTML_HEAD = (
 )
 
 
-def _upload_time(value: datetime) -> str:
-    # PEP 700: ISO 8601 in UTC with a "Z" suffix.
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def render_detail_html(listing: ProjectListing) -> bytes:
     title = escape(listing.normalized_name)
     parts = [
@@ -248,7 +244,7 @@ def _file_json(link: FileLink) -> dict:
         "dist-info-metadata": metadata,
         "yanked": yanked,
         "size": link.size,
-        "upload-time": _upload_time(link.upload_time),
+        "upload-time": pep700_time(link.upload_time),
     }
 
 

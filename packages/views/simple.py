@@ -4,7 +4,6 @@ The hot path is a cache get and an HttpResponse; rendering lives in
 ``packages.simple``.
 """
 
-from django.conf import settings
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -16,16 +15,8 @@ from django.urls import reverse
 from django.utils.cache import get_conditional_response
 
 from packages import simple
+from packages.api_common import public_headers
 from packages.names import is_normalized_project_name, normalize_project_name
-from packages.surrogate import surrogate_headers
-
-# Browser-based tools read the index from other origins; the public index
-# allows that for the whole simple API. Only simple GETs happen (no preflight:
-# OPTIONS is refused), so the preflight headers would be dead weight here.
-_CORS_HEADERS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Expose-Headers": "X-PyPI-Last-Serial",
-}
 
 _RESPONSE_CONTENT_TYPES = {
     simple.TEXT_HTML: "text/html; charset=utf-8",
@@ -37,17 +28,9 @@ _RESPONSE_CONTENT_TYPES = {
 _ETAG_SUFFIX = {simple.TEXT_HTML: "", simple.V1_HTML: "-v1", simple.V1_JSON: ""}
 
 
-def _cache_headers(surrogate_key: str) -> dict[str, str]:
-    return {
-        "Cache-Control": f"max-age={settings.SIMPLE_CACHE_SECONDS}, public",
-        **surrogate_headers(surrogate_key),
-        **_CORS_HEADERS,
-    }
-
-
 def page_headers(page: simple.CachedPage, content_type: str, surrogate_key: str) -> dict[str, str]:
     """Headers of a simple page, shared with the WSGI fast path (pypi_site.fastpath)."""
-    headers = _cache_headers(surrogate_key)
+    headers = public_headers(surrogate_key)
     headers["Content-Type"] = _RESPONSE_CONTENT_TYPES[content_type]
     headers["ETag"] = f'"{page.etag}{_ETAG_SUFFIX[content_type]}"'
     headers["Vary"] = "Accept"
@@ -79,7 +62,7 @@ def _not_found(surrogate_key: str) -> HttpResponse:
     return HttpResponseNotFound(
         "404 Not Found",
         content_type="text/plain; charset=utf-8",
-        headers=_cache_headers(surrogate_key),
+        headers=public_headers(surrogate_key),
     )
 
 
@@ -102,7 +85,7 @@ def detail(request: HttpRequest, name: str) -> HttpResponse:
         if query := request.META.get("QUERY_STRING"):
             location = f"{location}?{query}"
         return HttpResponsePermanentRedirect(
-            location, headers=_cache_headers(f"simple simple-{normalized}")
+            location, headers=public_headers(f"simple simple-{normalized}")
         )
     content_type = simple.select_content_type(request)
     page = simple.detail_page(name, simple.page_format(content_type))
