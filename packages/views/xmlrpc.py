@@ -1,12 +1,15 @@
 """POST /pypi: the XML-RPC endpoint (methods and protocol in ``packages.xmlrpc``)."""
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from packages import xmlrpc as rpc
 
 _CONTENT_TYPE = "text/xml; charset=utf-8"
+# The largest refused body still read to its end (its own bound: an XML-RPC
+# call is no upload, and a site with small uploads still answers a mirror's
+# oversized call with its fault).
+DRAIN_MAX_BYTES = 100 * 1024 * 1024
 _DRAIN_CHUNK = 64 * 1024
 
 
@@ -17,11 +20,10 @@ def _drain(request: HttpRequest, declared: int) -> None:
     the whole body before it reads the answer. A server that answers with most
     of the body unread closes the connection on it (gunicorn drains only 64 KiB
     itself), and the client then sees a reset or a broken pipe instead of the
-    fault. A body larger than an upload may send (UPLOAD_MAX_BYTES) is not worth
-    reading, and reading up to that costs nothing the upload endpoint does not:
-    that client sees the reset.
+    fault. A body larger than DRAIN_MAX_BYTES is not worth reading: that client
+    sees the reset.
     """
-    if declared > settings.UPLOAD_MAX_BYTES:
+    if declared > DRAIN_MAX_BYTES:
         return
     while request.read(_DRAIN_CHUNK):
         pass

@@ -15,6 +15,7 @@ from packages.downloads import download_summary
 from packages.journal import journal_append
 from packages.models import JournalEntry, Project, Release, Role
 from packages.storage import file_url
+from packages.views import xmlrpc as xmlrpc_views
 from packages.views.xmlrpc import xmlrpc as xmlrpc_view
 from tests.conftest import verified_user
 from tests.factories import add_file, make_release, make_sdist, make_wheel
@@ -437,8 +438,8 @@ def test_a_body_over_the_limit_is_read_to_its_end_before_the_fault(db):
     assert stream.tell() == len(body)
 
 
-def test_a_body_over_the_drain_limit_is_not_read(db, settings):
-    settings.UPLOAD_MAX_BYTES = 2 * rpc.MAX_REQUEST_BYTES
+def test_a_body_over_the_drain_limit_is_not_read(db, monkeypatch):
+    monkeypatch.setattr(xmlrpc_views, "DRAIN_MAX_BYTES", 2 * rpc.MAX_REQUEST_BYTES)
     body = b"x" * (3 * rpc.MAX_REQUEST_BYTES)
     request, stream = refused_body_request(body, len(body))
     assert "larger than" in fault(xmlrpc_view(request))[1]
