@@ -285,6 +285,20 @@ def ensure_venv(venv: Path, probe: str, requirements: list[str]) -> Path:
     return venv / "bin"
 
 
+def pypiserver_venv() -> Path:
+    """The bin directory of the pypiserver venv (made on first use)."""
+    return ensure_venv(
+        PYPISERVER_VENV,
+        "import pypiserver, gevent, gunicorn, passlib, watchdog",
+        ["pypiserver[passlib]", "gevent", "gunicorn", "watchdog"],
+    )
+
+
+def twine_venv() -> Path:
+    """The bin directory of a venv with twine >= 7 (real files carry metadata 2.4/2.5)."""
+    return ensure_venv(TWINE_VENV, "import twine", ["twine>=7"])
+
+
 def ensure_nginx() -> str:
     found = shutil.which("nginx") or shutil.which("/usr/sbin/nginx")
     if not found:
@@ -771,12 +785,8 @@ def main(argv=None) -> int:
         commit += f" + {len(changed)} uncommitted changes to tracked files"
     settings = Settings(wrk=ensure_wrk(False), duration=args.seconds)
     nginx = ensure_nginx()
-    pypiserver_bin = ensure_venv(
-        PYPISERVER_VENV,
-        "import pypiserver, gevent, gunicorn, passlib, watchdog",
-        ["pypiserver[passlib]", "gevent", "gunicorn", "watchdog"],
-    )
-    twine_bin = ensure_venv(TWINE_VENV, "import twine", ["twine>=7"])
+    pypiserver_bin = pypiserver_venv()
+    twine_bin = twine_venv()
     files = real_files(args.files, args.real_files_from or list(DEFAULT_REAL_FILES))
     log(f"{len(files)} real files for twine, {sum(p.stat().st_size for p in files) / MiB:.1f} MiB")
 

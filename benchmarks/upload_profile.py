@@ -208,9 +208,9 @@ def twine_run(server, token: str, files: list[Path], generated, args) -> int:
     if args.dists:
         # Real files carry metadata 2.4/2.5: twine >= 7, kept by benchmarks/edge.py.
         sys.path.insert(0, str(REPO / "benchmarks"))
-        from edge import TWINE_VENV, ensure_venv
+        from edge import twine_venv
 
-        command[0] = str(ensure_venv(TWINE_VENV, "import twine", ["twine>=7"]) / "python")
+        command[0] = str(twine_venv() / "python")
     cpu_before = server_cpu(server.process.pid)
     profiler = None
     if args.py_spy:
@@ -262,13 +262,9 @@ def twine_run(server, token: str, files: list[Path], generated, args) -> int:
 
 def pypiserver_run(work: Path, files: list[Path]) -> None:
     sys.path.insert(0, str(REPO / "benchmarks"))
-    from edge import PYPISERVER_VENV, TWINE_VENV, ensure_venv, start_pypiserver
+    from edge import pypiserver_venv, start_pypiserver, twine_venv
 
-    bin_dir = ensure_venv(
-        PYPISERVER_VENV,
-        "import pypiserver, gevent, gunicorn, passlib, watchdog",
-        ["pypiserver[passlib]", "gevent", "gunicorn", "watchdog"],
-    )
+    bin_dir = pypiserver_venv()
     (work / "pypiserver").mkdir()
     server = start_pypiserver(bin_dir, work / "pypiserver", "cached-dir")
     try:
@@ -279,7 +275,7 @@ def pypiserver_run(work: Path, files: list[Path]) -> None:
             username="bench",
             password="bench",  # noqa: S106
         )
-        command[0] = str(ensure_venv(TWINE_VENV, "import twine", ["twine>=7"]) / "python")
+        command[0] = str(twine_venv() / "python")
         start = time.perf_counter()
         result = run(command, env=dict(os.environ), timeout=600)
         elapsed = time.perf_counter() - start
