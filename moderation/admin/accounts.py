@@ -27,23 +27,15 @@ from packages.models import Role
 from .support import (
     EstimatedCountPaginator,
     ModeratorAdmin,
+    ReadOnlyInline,
     changelist_link,
     moderation_action,
 )
 
 
-class EmailInline(admin.TabularInline):
+class EmailInline(ReadOnlyInline):
     model = Email
     fields = ["email", "primary", "verified", "verified_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(User)

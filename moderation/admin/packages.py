@@ -35,6 +35,7 @@ from packages.names import normalize_project_name
 
 from .support import (
     ModeratorAdmin,
+    ReadOnlyInline,
     ReasonForm,
     admin_link,
     changelist_link,
@@ -83,19 +84,10 @@ class RemoveForm(ReasonForm):
     )
 
 
-class RoleInline(admin.TabularInline):
+class RoleInline(ReadOnlyInline):
     model = Role
     fields = ["user", "role_name", "created_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Project)

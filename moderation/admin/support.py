@@ -58,6 +58,24 @@ class EstimatedCountPaginator(Paginator):
         return queryset[: EXACT_COUNT_LIMIT + 1].count()
 
 
+class ReadOnlyInline(admin.TabularInline):
+    """Related rows shown on a moderator's page as they are: no add, no edit,
+    no delete (changes go through the actions, as for ModeratorAdmin).
+    Subclasses name the ``fields``; all of them are read-only."""
+
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 class ModeratorAdmin(admin.ModelAdmin):
     """Rows a moderator looks at but never edits by hand: no add, no edit form
     (the change view is read-only), no delete. The model's "change" permission
