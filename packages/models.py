@@ -407,3 +407,113 @@ class EdgePurge(models.Model):
 
     def __str__(self) -> str:
         return self.keys
+
+
+# --- The upstream index (UPSTREAM_INDEX_URL), mirrored pull-through -------------
+#
+# A name with a local Project is never mirrored: these rows are read only for
+# names that have none (packages.mirror). They are a copy of what the upstream's
+# simple page said, kept so that a page can be served while the upstream is down.
+
+
+class UpstreamProject(models.Model):
+    """A name as the upstream index last answered for it."""
+
+    normalized_name = models.CharField(max_length=200, unique=True)
+    # False: the upstream answered 404 at the last check (the row stays, so a
+    # claim of the name, or a later fetch, knows it was asked).
+    exists = models.BooleanField(default=True)
+    # The upstream page's validator and serial, for the next revalidation.
+    etag = models.CharField(max_length=512, blank=True)
+    upstream_serial = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # The last answer from the upstream (200, 304 or 404): how fresh the copy is.
+    checked_at = models.DateTimeField(null=True, blank=True)
+    # A moderator's quarantine (moderation.services), as for a local project:
+    # the name answers as absent and its files are not served.
+    quarantined_at = models.DateTimeField(null=True, blank=True, editable=False)
+    quarantine_reason = models.TextField(blank=True, editable=False)
+    # A moderator allowed a local project to take this name although the
+    # upstream has it (packages.mirror.check_claim).
+    claim_allowed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    claim_allowed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    claim_reason = models.TextField(blank=True, editable=False)
+
+    objects = RowQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["normalized_name"]
+
+    def __str__(self) -> str:
+        return self.normalized_name
+
+
+class UpstreamFile(models.Model):
+    """One file the upstream's page listed, and its copy here once fetched."""
+
+    project = models.ForeignKey(UpstreamProject, on_delete=models.CASCADE, related_name="files")
+    filename = models.CharField(max_length=255)
+    # The version the filename names (packaging.utils), canonical: what blocks
+    # and the minimum age are applied to.
+    version = models.CharField(max_length=100)
+    # Where the upstream serves it: absolute, as resolved against its page.
+    url = models.TextField()
+    sha256_digest = models.CharField(max_length=64, db_index=True)
+    requires_python = models.TextField(blank=True)
+    yanked = models.BooleanField(default=False)
+    yanked_reason = models.TextField(blank=True)
+    # PEP 658/714: the upstream offers <url>.metadata with this digest ("" : none).
+    metadata_sha256_digest = models.CharField(max_length=64, blank=True)
+    size = models.BigIntegerField(null=True, blank=True)
+    # PEP 700 upload-time when the upstream gives it; else when first seen here.
+    upload_time = models.DateTimeField(null=True, blank=True)
+    first_seen_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Storage key of the copy here ("": not fetched yet), and of its metadata.
+    path = models.CharField(max_length=512, blank=True)
+    metadata_path = models.CharField(max_length=512, blank=True)
+    fetched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["filename"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "filename"], name="upstream_file_one_per_filename"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class UpstreamBlock(models.Model):
+    """A moderator's curation: a project of the upstream (version "") or one
+    of its versions (canonical) is never offered here, as if absent."""
+
+    normalized_name = models.CharField(max_length=200)
+    version = models.CharField(max_length=100, blank=True)
+    reason = models.TextField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["normalized_name", "version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["normalized_name", "version"], name="upstream_block_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.normalized_name} {self.version}".strip()

@@ -455,6 +455,35 @@ EDGE_PURGE_ECHO_SECONDS = env_int("EDGE_PURGE_ECHO_SECONDS", 1)
 # from an edge a copy fetched in that time).
 PAGE_LOCAL_CACHE_SECONDS = env_int("PAGE_LOCAL_CACHE_SECONDS", 1)
 
+# --- The upstream index: a company's one index (packages.mirror) ---------------
+
+# A PEP 503/691 simple index (e.g. the public index's https://.../simple/) whose
+# projects this index serves, pull-through, under every name that has no local
+# project. Unset: no mirroring at all.
+UPSTREAM_INDEX_URL = env_str("UPSTREAM_INDEX_URL").strip()
+if UPSTREAM_INDEX_URL and not UPSTREAM_INDEX_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(
+        f"UPSTREAM_INDEX_URL={UPSTREAM_INDEX_URL!r} is not an http(s) URL of a simple index."
+    )
+UPSTREAM_INDEX_URL = UPSTREAM_INDEX_URL.rstrip("/") + "/" if UPSTREAM_INDEX_URL else ""
+# Globs of names (PEP 503 normalized, e.g. "acme-*") that are never fetched from
+# the upstream, whether or not a local project has them yet.
+PRIVATE_NAME_PATTERNS = env_list("PRIVATE_NAME_PATTERNS", [])
+# Seconds an upstream release waits after its upload before it is offered here.
+UPSTREAM_MIN_AGE = env_int("UPSTREAM_MIN_AGE", 0)
+# Seconds a fetched upstream page is served before it is checked again.
+UPSTREAM_FRESHNESS = env_int("UPSTREAM_FRESHNESS", 600)
+# Seconds one fetch of an upstream page may take in all (then the cached copy,
+# if any, is served stale); a file's download may pause this long between reads.
+UPSTREAM_TIMEOUT = env_int("UPSTREAM_TIMEOUT", 5)
+# Fetches from the upstream at once, per server process; more wait (bounded by
+# UPSTREAM_TIMEOUT) and are then answered from what is cached.
+UPSTREAM_MAX_CONCURRENCY = env_int("UPSTREAM_MAX_CONCURRENCY", 8)
+# The circuit breaker: after this many failures in a row, no request goes to the
+# upstream for UPSTREAM_BREAKER_SECONDS (shared by every process through the cache).
+UPSTREAM_BREAKER_FAILURES = env_int("UPSTREAM_BREAKER_FAILURES", 5)
+UPSTREAM_BREAKER_SECONDS = env_int("UPSTREAM_BREAKER_SECONDS", 30)
+
 # --- Language, time and logging -----------------------------------------------
 
 LANGUAGE_CODE = "en-us"
