@@ -5,6 +5,7 @@ from accounts.views import secret_scanning
 from packages import feeds
 from packages.converters import (
     FILENAME,
+    FILENAME_PATTERN,
     LETTER,
     PROJECT,
     PYTHON_TAG,
@@ -61,6 +62,12 @@ urlpatterns = [
     path(f"simple/{NAME}/", simple.detail, name="simple-detail"),
     path("legacy/", upload.file_upload, name="upload"),
     path(f"packages/<{STORED}:path>", files.serve, name="file"),
+    # Files of the upstream index (packages.mirror), fetched on first request.
+    re_path(
+        rf"^packages/mirror/(?P<sha256>[0-9a-f]{{64}})/(?P<filename>{FILENAME_PATTERN})\Z",
+        files.serve_mirror,
+        name="mirror-file",
+    ),
     # The public index's older file URLs, redirected to where the file is.
     path(
         f"packages/<{PYTHON_TAG}:python_version>/<{LETTER}:letter>/{NAME}/<{FILENAME}:filename>",

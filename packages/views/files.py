@@ -40,6 +40,7 @@ from django.http.response import HttpResponseBase, HttpResponseNotFound
 from django.utils.cache import get_conditional_response
 from django.utils.http import content_disposition_header, http_date
 
+from packages import mirror
 from packages.downloads import count_download
 from packages.models import PROJECT_VISIBLE_SQL, File, Project, Release
 from packages.storage import METADATA_SUFFIX, file_url, files_storage
@@ -195,4 +196,59 @@ def serve(request: HttpRequest, path: str) -> HttpResponseBase:
     # Counted when answered, as a CDN log would: a Range header is ignored
     # (the whole file is sent), so this is always a full 200.
     count_if_download(path, found)
+    return _stream(handle, headers)
+
+
+# --- Files of the upstream index ------------------------------------------------------
+
+
+def _bad_gateway(message: str) -> HttpResponse:
+    # The reason phrase carries the message too, as pip shows only that.
+    response = HttpResponse(
+        f"502 Bad Gateway\n\n{message}\n", status=502, content_type="text/plain; charset=utf-8"
+    )
+    response.reason_phrase = message.replace("\n", " ")[:200]
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def serve_mirror(request: HttpRequest, sha256: str, filename: str) -> HttpResponseBase:
+    """/packages/mirror/<sha256>/<filename>[.metadata]: a file of the upstream
+    index (packages.mirror), fetched and checked on its first request, then
+    served from storage with the headers of a local file. Not counted as a
+    download (the counts are of local files)."""
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponseNotAllowed(["GET", "HEAD"])
+    if not served_here(request.get_host()):
+        return HttpResponseRedirect(f"{settings.FILES_URL}{request.path}")
+    is_metadata = filename.endswith(METADATA_SUFFIX)
+    file = mirror.servable_file(sha256, filename.removesuffix(METADATA_SUFFIX))
+    if file is None or (is_metadata and not file.metadata_sha256_digest):
+        return _not_found()
+    digest = file.metadata_sha256_digest if is_metadata else file.sha256_digest
+    published = file.upload_time or file.first_seen_at
+    modified = int(published.timestamp())
+    found = _Servable(file.pk, digest, None, modified, file.project.normalized_name)
+    etag = f'"{digest}"'
+    conditional = get_conditional_response(request, etag=etag, last_modified=found.modified)
+    if conditional is not None:
+        conditional["ETag"] = etag
+        conditional["Last-Modified"] = http_date(found.modified)
+        conditional["Cache-Control"] = settings.FILES_CACHE_CONTROL
+        return conditional
+    upstream = mirror.upstream_module()
+    try:
+        path = mirror.fetch_metadata(file) if is_metadata else mirror.fetch_file(file)
+    except upstream.DigestMismatch:
+        return _bad_gateway(
+            f"The upstream index sent bytes for {filename} that do not match its sha256 "
+            f"{digest}; nothing was stored. Try again later, or ask the index's moderators."
+        )
+    except upstream.UpstreamError as exc:
+        return _bad_gateway(f"{filename} could not be fetched from the upstream index: {exc}")
+    handle = files_storage().open(path, "rb")
+    headers = file_headers(path, found, handle.size)
+    if request.method == "HEAD":
+        handle.close()
+        return HttpResponse(headers=headers)
     return _stream(handle, headers)
