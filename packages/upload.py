@@ -33,6 +33,7 @@ from .distributions import (
 )
 from .journal import JournalLine
 from .metadata import MetadataError, ReleaseMetadata, validate_upload_metadata
+from .mirror_claims import check_claim, project_claimed
 from .models import File, FileRegistry, Project, Role
 from .name_policy import queue_name_review, similar_popular_name
 from .names import normalize_project_name
@@ -64,7 +65,8 @@ class Upload:
 
     form: object
     content: HashedUploadedFile
-    token: ApiToken
+    # None for a shell import (packages.importing): it acts as ``actor.user``.
+    token: ApiToken | None
     # The token's holder at the client's address: what events and the journal record.
     actor: Actor
     metadata: ReleaseMetadata | None = None
@@ -75,10 +77,13 @@ class Upload:
     similar_to: str | None = None
     # The kill switches that are on, read once (check_kill_switches).
     switches: frozenset[str] = frozenset()
+    # The rate limits are against strangers flooding the index; the operator's
+    # own import from the shell (packages.importing) is not held to them.
+    rate_limited: bool = True
 
     @property
     def user(self):
-        return self.token.user
+        return self.actor.user if self.token is None else self.token.user
 
     @property
     def filename(self) -> str:
@@ -106,6 +111,12 @@ def check_new_project_allowed(upload: Upload) -> None:
         raise UploadError(flags.NEW_PROJECT_DISABLED, status=403)
 
 
+def check_upstream_claim(upload: Upload) -> None:
+    # A new project must not shadow the mirrored upstream's (packages.mirror_claims).
+    if upload.project is None:
+        check_claim(normalize_project_name(upload.metadata.name))
+
+
 def check_protocol(upload: Upload) -> None:
     action = upload.form.get(":action", "file_upload")
     if action != "file_upload":
@@ -128,7 +139,10 @@ def check_metadata(upload: Upload) -> None:
 def check_project_permission(upload: Upload) -> None:
     normalized = normalize_project_name(upload.metadata.name)
     upload.project = Project.objects.by_name(normalized)
-    policy.check_upload_to(upload.token, upload.metadata.name, upload.project)
+    if upload.token is None:
+        policy.check_user_upload_to(upload.user, upload.metadata.name, upload.project)
+    else:
+        policy.check_upload_to(upload.token, upload.metadata.name, upload.project)
     if upload.project is None:
         # Looked up here, not in the commit: on a cold cache it reads the
         # download counts, which must not hold the upload's write lock.
@@ -136,7 +150,7 @@ def check_project_permission(upload: Upload) -> None:
 
 
 def check_project_creation_rate(upload: Upload) -> None:
-    if upload.project is None:
+    if upload.project is None and upload.rate_limited:
         policy.check_project_creation_rate(upload.user)
 
 
@@ -316,10 +330,12 @@ def _create_project(upload: Upload, writes: Writes) -> Project:
     name = upload.metadata.name
     project = Project.objects.create(name=name, normalized_name=normalize_project_name(name))
     user = upload.user
-    transaction.on_commit(lambda: policy.count_project_created(user))
+    if upload.rate_limited:
+        transaction.on_commit(lambda: policy.count_project_created(user))
     Role.objects.create(project=project, user=upload.user, role_name=Role.Name.OWNER)
     # Accepted, but queued for a moderator when it is one edit from a popular name.
     queue_name_review(project, upload.similar_to)
+    project_claimed(project.normalized_name)
     writes.journal += [JournalLine("create"), JournalLine(f"add Owner {upload.user.username}")]
     writes.event("project:created", project, role=Role.Name.OWNER)
     return project
@@ -346,7 +362,7 @@ def _commit(upload: Upload, path: str, stored: list[str]) -> None:
             _check_total_size(project, project.name, content.size)
             check_release_rules(upload)
         release = release_get_or_create(project=project, metadata=upload.metadata, writes=writes)
-        token = token_display_prefix(upload.token)
+        token = None if upload.token is None else token_display_prefix(upload.token)
         release_file_add(
             project=project,
             release=release,
@@ -364,16 +380,17 @@ def _commit(upload: Upload, path: str, stored: list[str]) -> None:
             writes=writes,
             token=token,
         )
-        writes.events.append(
-            new_event(
-                "account:token:used",
-                user=upload.user,
-                actor=upload.actor,
-                token=token,
-                uploaded_to=project.name,
-                filename=upload.filename,
+        if token is not None:
+            writes.events.append(
+                new_event(
+                    "account:token:used",
+                    user=upload.user,
+                    actor=upload.actor,
+                    token=token,
+                    uploaded_to=project.name,
+                    filename=upload.filename,
+                )
             )
-        )
         writes.write(project)
         purge_project_on_commit(project.normalized_name)
     upload.project = project
@@ -420,12 +437,14 @@ def release_file_upload(
     *,
     form,
     content: HashedUploadedFile,
-    token: ApiToken,
+    token: ApiToken | None,
     actor: Actor,
+    rate_limited: bool = True,
 ) -> Outcome:
     """Validate one uploaded file and publish it, or raise UploadError.
-    ``actor``: the token's holder at the client's address."""
-    upload = Upload(form=form, content=content, token=token, actor=actor)
+    ``actor``: the token's holder at the client's address. ``token`` None and
+    ``rate_limited`` False: the operator's import from the shell (packages.importing)."""
+    upload = Upload(form=form, content=content, token=token, actor=actor, rate_limited=rate_limited)
     check_kill_switches(upload)
     check_protocol(upload)
     check_account(upload)
@@ -433,6 +452,7 @@ def release_file_upload(
     check_project_permission(upload)
     check_new_project_allowed(upload)
     check_project_creation_rate(upload)
+    check_upstream_claim(upload)
     check_filename(upload)
     check_size_limits(upload)
     check_digests(upload)
