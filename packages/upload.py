@@ -65,8 +65,7 @@ class Upload:
 
     form: object
     content: HashedUploadedFile
-    # None for a shell import (packages.importing): it acts as ``actor.user``.
-    token: ApiToken | None
+    token: ApiToken
     # The token's holder at the client's address: what events and the journal record.
     actor: Actor
     metadata: ReleaseMetadata | None = None
@@ -77,13 +76,10 @@ class Upload:
     similar_to: str | None = None
     # The kill switches that are on, read once (check_kill_switches).
     switches: frozenset[str] = frozenset()
-    # The rate limits are against strangers flooding the index; the operator's
-    # own import from the shell (packages.importing) is not held to them.
-    rate_limited: bool = True
 
     @property
     def user(self):
-        return self.actor.user if self.token is None else self.token.user
+        return self.token.user
 
     @property
     def filename(self) -> str:
@@ -139,10 +135,7 @@ def check_metadata(upload: Upload) -> None:
 def check_project_permission(upload: Upload) -> None:
     normalized = normalize_project_name(upload.metadata.name)
     upload.project = Project.objects.by_name(normalized)
-    if upload.token is None:
-        policy.check_user_upload_to(upload.user, upload.metadata.name, upload.project)
-    else:
-        policy.check_upload_to(upload.token, upload.metadata.name, upload.project)
+    policy.check_upload_to(upload.token, upload.metadata.name, upload.project)
     if upload.project is None:
         # Looked up here, not in the commit: on a cold cache it reads the
         # download counts, which must not hold the upload's write lock.
@@ -150,7 +143,7 @@ def check_project_permission(upload: Upload) -> None:
 
 
 def check_project_creation_rate(upload: Upload) -> None:
-    if upload.project is None and upload.rate_limited:
+    if upload.project is None:
         policy.check_project_creation_rate(upload.user)
 
 
@@ -330,8 +323,7 @@ def _create_project(upload: Upload, writes: Writes) -> Project:
     name = upload.metadata.name
     project = Project.objects.create(name=name, normalized_name=normalize_project_name(name))
     user = upload.user
-    if upload.rate_limited:
-        transaction.on_commit(lambda: policy.count_project_created(user))
+    transaction.on_commit(lambda: policy.count_project_created(user))
     Role.objects.create(project=project, user=upload.user, role_name=Role.Name.OWNER)
     # Accepted, but queued for a moderator when it is one edit from a popular name.
     queue_name_review(project, upload.similar_to)
@@ -362,7 +354,7 @@ def _commit(upload: Upload, path: str, stored: list[str]) -> None:
             _check_total_size(project, project.name, content.size)
             check_release_rules(upload)
         release = release_get_or_create(project=project, metadata=upload.metadata, writes=writes)
-        token = None if upload.token is None else token_display_prefix(upload.token)
+        token = token_display_prefix(upload.token)
         release_file_add(
             project=project,
             release=release,
@@ -380,17 +372,16 @@ def _commit(upload: Upload, path: str, stored: list[str]) -> None:
             writes=writes,
             token=token,
         )
-        if token is not None:
-            writes.events.append(
-                new_event(
-                    "account:token:used",
-                    user=upload.user,
-                    actor=upload.actor,
-                    token=token,
-                    uploaded_to=project.name,
-                    filename=upload.filename,
-                )
+        writes.events.append(
+            new_event(
+                "account:token:used",
+                user=upload.user,
+                actor=upload.actor,
+                token=token,
+                uploaded_to=project.name,
+                filename=upload.filename,
             )
+        )
         writes.write(project)
         purge_project_on_commit(project.normalized_name)
     upload.project = project
@@ -437,14 +428,12 @@ def release_file_upload(
     *,
     form,
     content: HashedUploadedFile,
-    token: ApiToken | None,
+    token: ApiToken,
     actor: Actor,
-    rate_limited: bool = True,
 ) -> Outcome:
     """Validate one uploaded file and publish it, or raise UploadError.
-    ``actor``: the token's holder at the client's address. ``token`` None and
-    ``rate_limited`` False: the operator's import from the shell (packages.importing)."""
-    upload = Upload(form=form, content=content, token=token, actor=actor, rate_limited=rate_limited)
+    ``actor``: the token's holder at the client's address."""
+    upload = Upload(form=form, content=content, token=token, actor=actor)
     check_kill_switches(upload)
     check_protocol(upload)
     check_account(upload)
