@@ -29,7 +29,7 @@ SIMPLE_FORMATS = ("html", "json")
 # Part of every page key. Moved whenever packages.simple.CachedPage changes
 # shape, so a process of the new release never unpickles an old release's
 # pages still in a shared cache (a tuple of another length fails to load).
-PAGE_FORMAT = 2
+PAGE_FORMAT = 3
 
 # Bounds of each process's copies: a few hundred hot pages of big projects
 # (a 1,000-file page is about 250 KB of HTML) fit, and a worker stays small.

@@ -30,7 +30,6 @@ The rules, each written here once:
   and both rows agree.
 """
 
-import fnmatch
 import logging
 import uuid
 from datetime import datetime, timedelta
@@ -49,6 +48,7 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
+from . import upstream
 from .cache import purge_project_on_commit
 from .models import Project, UpstreamBlock, UpstreamFile, UpstreamProject
 from .storage import METADATA_SUFFIX, files_storage, store_file
@@ -69,16 +69,7 @@ def enabled() -> bool:
 
 def is_private(normalized_name: str) -> bool:
     """Whether the name matches PRIVATE_NAME_PATTERNS: never asked upstream."""
-    return any(
-        fnmatch.fnmatchcase(normalized_name, pattern) for pattern in settings.PRIVATE_NAME_PATTERNS
-    )
-
-
-def upstream_module():
-    # packages.upstream, the HTTP client, is imported where it is used.
-    from . import upstream
-
-    return upstream
+    return upstream.is_private(normalized_name)
 
 
 def has_local_project(normalized_name: str) -> bool:
@@ -178,7 +169,6 @@ def refresh(normalized_name: str) -> UpstreamProject | None:
     is off, the name is private, or it was never fetched and the upstream
     cannot be reached now. A row with ``exists`` False: the upstream has no
     such project. Bounded in time by the client (UPSTREAM_TIMEOUT)."""
-    upstream = upstream_module()
     client = upstream.configured()
     if client is None or is_private(normalized_name):
         return None
@@ -190,10 +180,10 @@ def refresh(normalized_name: str) -> UpstreamProject | None:
     except upstream.UpstreamError as exc:
         logger.warning("The upstream's page of %s: %s", normalized_name, exc)
         return row  # what was held, stale; None if never fetched
-    return _record(normalized_name, page, upstream.NOT_MODIFIED)
+    return _record(normalized_name, page)
 
 
-def _record(normalized_name: str, page, not_modified) -> UpstreamProject:
+def _record(normalized_name: str, page) -> UpstreamProject:
     now = timezone.now()
     changed = False
     with transaction.atomic():
@@ -202,7 +192,7 @@ def _record(normalized_name: str, page, not_modified) -> UpstreamProject:
         row, created = UpstreamProject.objects.select_for_update().get_or_create(
             normalized_name=normalized_name, defaults={"exists": page is not None}
         )
-        if page is not_modified:
+        if page is upstream.NOT_MODIFIED:
             row.checked_at = now
             row.save(update_fields=["checked_at"])
             return row
@@ -356,9 +346,11 @@ def fetch_file(file: UpstreamFile) -> str:
     path = storage_path(file)
     if file.path and files_storage().exists(file.path):
         return file.path
-    _download(file.url, file.sha256_digest, max_bytes(file), path)
-    UpstreamFile.objects.filter(pk=file.pk).update(path=path, fetched_at=timezone.now())
-    file.path = path
+    size = _download(file.url, file.sha256_digest, max_bytes(file), path)
+    # The size too, where the upstream's page gave none (an HTML-only index).
+    now = timezone.now()
+    UpstreamFile.objects.filter(pk=file.pk).update(path=path, fetched_at=now, size=size)
+    file.path, file.fetched_at, file.size = path, now, size
     return path
 
 
@@ -377,15 +369,18 @@ def fetch_metadata(file: UpstreamFile) -> str:
     return path
 
 
-def _download(url: str, sha256: str, limit: int, path: str) -> None:
-    upstream = upstream_module()
+def _download(url: str, sha256: str, limit: int, path: str) -> int:
     client = upstream.configured()
     if client is None:
         raise upstream.UpstreamError("No upstream index is configured (UPSTREAM_INDEX_URL).")
+    # Streamed into a nameless temporary file (memory stays bounded whatever
+    # the size) and stored only once its sha256 is checked; on any error the
+    # file vanishes with its descriptor and nothing is stored.
     with anonymous_temp_file() as handle:
-        client.download(url, sha256=sha256, max_bytes=limit, into=handle)
+        size = client.download(url, sha256=sha256, max_bytes=limit, into=handle)
         handle.flush()
         store_file(path, open_file_path(handle))
+    return size
 
 
 def stored_rows() -> "list[tuple[str, str, str, int | None, str]]":

@@ -5,6 +5,11 @@ Specifications followed: PEP 503 (HTML), PEP 691 (JSON, negotiation), PEP 629
 (repository-version meta tag), PEP 592 (yanked), PEP 658/714 (core metadata),
 PEP 700 (versions, size, upload-time; API version 1.1).
 
+A name with no local project at all may be answered from the upstream index
+(``packages.mirror``): its page is rendered by the same functions, with links
+to this index's own URLs for the mirrored files, and kept under the same keys
+for as long as it is fresh, so the WSGI fast path serves it like a local one.
+
 A page is loaded with a fixed number of queries, rendered in both formats at
 once (one database read serves the HTML and the JSON variant) and stored as
 ``CachedPage`` under the keys of ``packages.cache``. Serving a cached page does
@@ -13,6 +18,7 @@ no database query: the serial travels with the bytes.
 
 import functools
 import hashlib
+import heapq
 import io
 import itertools
 import json
@@ -22,15 +28,19 @@ from datetime import datetime
 from html import escape
 from typing import NamedTuple
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Max
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import http_date
 from packaging.version import Version
 
+from . import mirror
 from .api_common import pep700_time
 from .cache import local_pages, simple_detail_key, simple_index_key
-from .models import File, JournalEntry, Project, Release
+from .models import File, JournalEntry, Project, Release, UpstreamProject
 from .storage import file_url
 
 API_VERSION = "1.1"
@@ -64,6 +74,14 @@ class CachedPage(NamedTuple):
     body: bytes
     etag: str  # unquoted digest of body
     serial: str  # X-PyPI-Last-Serial, ready for the header
+    # A page of the upstream's files (packages.mirror): "fresh" or "stale",
+    # and the HTTP date the upstream last answered; "" for a local page.
+    mirror: str = ""
+    checked: str = ""
+
+
+class UpstreamUnreachable(Exception):
+    """A name never fetched from the upstream, which cannot be reached now."""
 
 
 # --- Content negotiation ------------------------------------------------------
@@ -111,8 +129,8 @@ class FileLink:
     yanked: bool
     yanked_reason: str
     metadata_sha256: str
-    size: int
-    upload_time: datetime
+    size: int | None  # None: a mirrored file whose upstream gave no size
+    upload_time: datetime | None  # None: a mirrored file without one
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +253,7 @@ def render_detail_html(listing: ProjectListing) -> bytes:
 def _file_json(link: FileLink) -> dict:
     metadata = {"sha256": link.metadata_sha256} if link.metadata_sha256 else False
     yanked: bool | str = (link.yanked_reason or True) if link.yanked else False
-    return {
+    data = {
         "filename": link.filename,
         "url": link.url,
         "hashes": {"sha256": link.sha256},
@@ -244,8 +262,10 @@ def _file_json(link: FileLink) -> dict:
         "dist-info-metadata": metadata,
         "yanked": yanked,
         "size": link.size,
-        "upload-time": pep700_time(link.upload_time),
     }
+    if link.upload_time is not None:  # PEP 700: optional
+        data["upload-time"] = pep700_time(link.upload_time)
+    return data
 
 
 def _json_bytes(data: dict) -> bytes:
@@ -316,13 +336,18 @@ def _chunks(rows: Iterable, size: int) -> Iterator[list]:
 # --- Cached pages ---------------------------------------------------------------
 
 
-def _page(body: bytes, serial: int) -> CachedPage:
+def _page(body: bytes, serial: int, mirror: str = "", checked: str = "") -> CachedPage:
     digest = hashlib.blake2b(body, digest_size=16).hexdigest()
-    return CachedPage(body, digest, str(serial))
+    return CachedPage(body, digest, str(serial), mirror, checked)
 
 
-def _store(pages: dict[str, CachedPage], serial: int, current_serial: Callable) -> None:
-    cache.set_many(pages, PAGE_CACHE_SECONDS)
+def _store(
+    pages: dict[str, CachedPage],
+    serial,
+    current_serial: Callable,
+    seconds: float = PAGE_CACHE_SECONDS,
+) -> None:
+    cache.set_many(pages, seconds)
     # The race: this read saw serial N, then a change committed and purged
     # before the set above, which would keep the old page until it expires.
     # Every change moves the serial and purges only after its commit, so
@@ -360,7 +385,7 @@ def detail_page(normalized_name: str, fmt: str) -> CachedPage | None:
         return page
     listing = project_listing(normalized_name)
     if listing is None:
-        return None
+        return _mirrored_detail_page(normalized_name, fmt)
     html_key = simple_detail_key(normalized_name, "html")
     json_key = simple_detail_key(normalized_name, "json")
     pages = {
@@ -375,8 +400,99 @@ def index_page(fmt: str) -> CachedPage:
     page = cached_index_page(fmt)
     if page is not None:
         return page
-    serial = _global_serial()
-    rendered = render_index(index_rows(), serial)
+    if not mirror.enabled():
+        serial = _global_serial()
+        rendered = render_index(index_rows(), serial)
+        pages = {simple_index_key(name): page for name, page in rendered.items()}
+        _store(pages, serial, _global_serial)
+        return pages[simple_index_key(fmt)]
+
+    # The mirrored projects too. A fetch moves no serial here: it moves the
+    # mirror's generation (mirror.forget), which _store checks as well.
+    def version() -> tuple:
+        return _global_serial(), mirror.generation()
+
+    before = version()
+    mirrored = ((name, name, 0) for name in mirror.listed_projects())
+    rows = heapq.merge(index_rows(), mirrored, key=lambda row: row[1])
+    rendered = render_index(rows, before[0])
     pages = {simple_index_key(name): page for name, page in rendered.items()}
-    _store(pages, serial, _global_serial)
+    _store(pages, before, version)
     return pages[simple_index_key(fmt)]
+
+
+# --- Pages of the upstream's files ------------------------------------------------------
+
+
+def mirror_listing(project: UpstreamProject, *, now: datetime | None = None) -> ProjectListing:
+    """The listing of what ``project`` offers (packages.mirror.offered_files),
+    for the same renderers as a local project's. Its serial is 0: the
+    upstream's own serials count in another journal than this index's."""
+    files = mirror.offered_files(project, now=now)
+    versions = sorted({file.version for file in files}, key=Version)
+    links = [
+        FileLink(
+            filename=file.filename,
+            url=mirror.mirror_file_url(file),
+            sha256=file.sha256_digest,
+            requires_python=file.requires_python,
+            yanked=file.yanked,
+            yanked_reason=file.yanked_reason,
+            metadata_sha256=file.metadata_sha256_digest,
+            size=file.size,
+            upload_time=file.upload_time,
+        )
+        for file in files
+    ]
+    name = project.normalized_name
+    return ProjectListing(name=name, normalized_name=name, serial=0, versions=versions, files=links)
+
+
+def _mirrored_detail_page(normalized_name: str, fmt: str) -> CachedPage | None:
+    """The page of the upstream's files for a name with no local project, or
+    None (mirroring off, a private or local name, nothing offered). Raises
+    UpstreamUnreachable for a name never fetched while the upstream is down."""
+    if (
+        not mirror.enabled()
+        or mirror.is_private(normalized_name)
+        # Quarantined local projects too: the name is ours, never the upstream's.
+        or mirror.has_local_project(normalized_name)
+    ):
+        return None
+    project = mirror.refresh(normalized_name)  # bounded by UPSTREAM_TIMEOUT
+    if project is None:
+        raise UpstreamUnreachable(normalized_name)
+    # Read after the refresh, whose own changes are committed by now.
+    before = (None, mirror.generation())
+    now = timezone.now()
+    listing = mirror_listing(project, now=now)
+    if not listing.files:
+        return None
+    if mirror.is_fresh(project, now=now):
+        status = "fresh"
+        age = (now - project.checked_at).total_seconds()
+        seconds = settings.UPSTREAM_FRESHNESS - age
+        waiting = mirror.next_offer_change(project, now=now)
+        if waiting is not None:
+            seconds = min(seconds, waiting)
+    else:
+        # The upstream could not be asked: asked again once its breaker may
+        # have closed, and meanwhile this copy serves every request.
+        status = "stale"
+        seconds = min(settings.UPSTREAM_BREAKER_SECONDS, settings.UPSTREAM_FRESHNESS)
+    checked = http_date(project.checked_at.timestamp()) if project.checked_at else ""
+    html_key = simple_detail_key(normalized_name, "html")
+    json_key = simple_detail_key(normalized_name, "json")
+    pages = {
+        html_key: _page(render_detail_html(listing), 0, status, checked),
+        json_key: _page(render_detail_json(listing), 0, status, checked),
+    }
+    # A local project created meanwhile, or a block or quarantine (forget):
+    # the page just stored is dropped again.
+    _store(
+        pages,
+        before,
+        lambda: (_project_serial(normalized_name), mirror.generation()),
+        max(seconds, 1),
+    )
+    return pages[simple_detail_key(normalized_name, fmt)]

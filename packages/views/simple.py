@@ -4,6 +4,7 @@ The hot path is a cache get and an HttpResponse; rendering lives in
 ``packages.simple``.
 """
 
+from django.conf import settings
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -14,7 +15,7 @@ from django.http import (
 from django.urls import reverse
 from django.utils.cache import get_conditional_response
 
-from packages import simple
+from packages import mirror, simple
 from packages.api_common import public_headers
 from packages.names import is_normalized_project_name, normalize_project_name
 
@@ -35,7 +36,22 @@ def page_headers(page: simple.CachedPage, content_type: str, surrogate_key: str)
     headers["ETag"] = f'"{page.etag}{_ETAG_SUFFIX[content_type]}"'
     headers["Vary"] = "Accept"
     headers["X-PyPI-Last-Serial"] = page.serial
+    if page.mirror:
+        headers["X-Mirror-Status"] = page.mirror
+        if page.checked:
+            headers["X-Mirror-Checked"] = page.checked
+        _mirror_edge_lifetime(headers)
     return headers
+
+
+def _mirror_edge_lifetime(headers: dict[str, str]) -> None:
+    # No purge follows a change upstream until a request here revalidates the
+    # page, so an edge may keep it no longer than this process would.
+    if "Surrogate-Control" in headers:
+        seconds = min(settings.EDGE_MAX_AGE, settings.UPSTREAM_FRESHNESS)
+        headers["Surrogate-Control"] = (
+            f"max-age={seconds}, stale-if-error={settings.EDGE_STALE_IF_ERROR}"
+        )
 
 
 def _page_response(
@@ -56,14 +72,31 @@ def _page_response(
     return HttpResponse(page.body, headers=headers)
 
 
-def _not_found(surrogate_key: str) -> HttpResponse:
+def _not_found(surrogate_key: str, *, mirrored: bool = False) -> HttpResponse:
     # Cacheable like a page, and under the project's key, so the purge that
-    # follows the project's creation clears it from a CDN too.
+    # follows the project's creation clears it from a CDN too. A name the
+    # upstream may start to offer is kept no longer than a mirrored page.
+    headers = public_headers(surrogate_key)
+    if mirrored:
+        _mirror_edge_lifetime(headers)
     return HttpResponseNotFound(
-        "404 Not Found",
-        content_type="text/plain; charset=utf-8",
-        headers=public_headers(surrogate_key),
+        "404 Not Found", content_type="text/plain; charset=utf-8", headers=headers
     )
+
+
+def _upstream_unreachable(name: str) -> HttpResponse:
+    message = (
+        f"The upstream index could not be reached, and this index holds no copy of "
+        f"{name!r} yet. Try again later."
+    )
+    response = HttpResponseNotFound(
+        f"404 Not Found\n\n{message}\n",
+        content_type="text/plain; charset=utf-8",
+        # Not kept anywhere: the next request may find the upstream back.
+        headers={"Cache-Control": "no-store", "X-Mirror-Status": "unreachable"},
+    )
+    response.reason_phrase = message
+    return response
 
 
 def index(request: HttpRequest) -> HttpResponse:
@@ -88,7 +121,12 @@ def detail(request: HttpRequest, name: str) -> HttpResponse:
             location, headers=public_headers(f"simple simple-{normalized}")
         )
     content_type = simple.select_content_type(request)
-    page = simple.detail_page(name, simple.page_format(content_type))
+    try:
+        page = simple.detail_page(name, simple.page_format(content_type))
+    except simple.UpstreamUnreachable:
+        return _upstream_unreachable(name)
     if page is None:
-        return _not_found(f"simple simple-{name}")
+        return _not_found(
+            f"simple simple-{name}", mirrored=mirror.enabled() and not mirror.is_private(name)
+        )
     return _page_response(request, page, content_type, f"simple simple-{name}")
