@@ -205,6 +205,12 @@ def check_upload_to(token: ApiToken, name: str, project: Project | None) -> None
             f"Invalid API Token: project-scoped token is not valid for project: {name!r}",
             status=403,
         )
+    check_user_upload_to(token.user, name, project)
+
+
+def check_user_upload_to(user, name: str, project: Project | None) -> None:
+    """May ``user`` upload to the project ``name``: a token's holder once its
+    scope allows the name, or the owner a shell import names (packages.importing)."""
     if project is None:
         # Not a standard-library module, a prohibited name or a look-alike of
         # an existing project: moderation's rules, asked through name_policy.
@@ -213,9 +219,9 @@ def check_upload_to(token: ApiToken, name: str, project: Project | None) -> None
         except ProjectNameError as exc:
             raise UploadError(str(exc)) from None
         return
-    if not may(token.user, project, Action.UPLOAD):
+    if not may(user, project, Action.UPLOAD):
         raise UploadError(
-            f"The user '{token.user.username}' isn't allowed to upload to project "
+            f"The user '{user.username}' isn't allowed to upload to project "
             f"'{project.name}'. See /help/#project-name for more information.",
             status=403,
         )

@@ -65,7 +65,8 @@ class Upload:
 
     form: object
     content: HashedUploadedFile
-    token: ApiToken
+    # None for a shell import (packages.importing): it acts as ``actor.user``.
+    token: ApiToken | None
     # The token's holder at the client's address: what events and the journal record.
     actor: Actor
     metadata: ReleaseMetadata | None = None
@@ -76,10 +77,13 @@ class Upload:
     similar_to: str | None = None
     # The kill switches that are on, read once (check_kill_switches).
     switches: frozenset[str] = frozenset()
+    # The rate limits are against strangers flooding the index; the operator's
+    # own import from the shell (packages.importing) is not held to them.
+    rate_limited: bool = True
 
     @property
     def user(self):
-        return self.token.user
+        return self.actor.user if self.token is None else self.token.user
 
     @property
     def filename(self) -> str:
@@ -135,7 +139,10 @@ def check_metadata(upload: Upload) -> None:
 def check_project_permission(upload: Upload) -> None:
     normalized = normalize_project_name(upload.metadata.name)
     upload.project = Project.objects.by_name(normalized)
-    policy.check_upload_to(upload.token, upload.metadata.name, upload.project)
+    if upload.token is None:
+        policy.check_user_upload_to(upload.user, upload.metadata.name, upload.project)
+    else:
+        policy.check_upload_to(upload.token, upload.metadata.name, upload.project)
     if upload.project is None:
         # Looked up here, not in the commit: on a cold cache it reads the
         # download counts, which must not hold the upload's write lock.
@@ -143,7 +150,7 @@ def check_project_permission(upload: Upload) -> None:
 
 
 def check_project_creation_rate(upload: Upload) -> None:
-    if upload.project is None:
+    if upload.project is None and upload.rate_limited:
         policy.check_project_creation_rate(upload.user)
 
 
@@ -323,7 +330,8 @@ def _create_project(upload: Upload, writes: Writes) -> Project:
     name = upload.metadata.name
     project = Project.objects.create(name=name, normalized_name=normalize_project_name(name))
     user = upload.user
-    transaction.on_commit(lambda: policy.count_project_created(user))
+    if upload.rate_limited:
+        transaction.on_commit(lambda: policy.count_project_created(user))
     Role.objects.create(project=project, user=upload.user, role_name=Role.Name.OWNER)
     # Accepted, but queued for a moderator when it is one edit from a popular name.
     queue_name_review(project, upload.similar_to)
@@ -354,7 +362,7 @@ def _commit(upload: Upload, path: str, stored: list[str]) -> None:
             _check_total_size(project, project.name, content.size)
             check_release_rules(upload)
         release = release_get_or_create(project=project, metadata=upload.metadata, writes=writes)
-        token = token_display_prefix(upload.token)
+        token = None if upload.token is None else token_display_prefix(upload.token)
         release_file_add(
             project=project,
             release=release,
@@ -372,16 +380,17 @@ def _commit(upload: Upload, path: str, stored: list[str]) -> None:
             writes=writes,
             token=token,
         )
-        writes.events.append(
-            new_event(
-                "account:token:used",
-                user=upload.user,
-                actor=upload.actor,
-                token=token,
-                uploaded_to=project.name,
-                filename=upload.filename,
+        if token is not None:
+            writes.events.append(
+                new_event(
+                    "account:token:used",
+                    user=upload.user,
+                    actor=upload.actor,
+                    token=token,
+                    uploaded_to=project.name,
+                    filename=upload.filename,
+                )
             )
-        )
         writes.write(project)
         purge_project_on_commit(project.normalized_name)
     upload.project = project
@@ -428,12 +437,14 @@ def release_file_upload(
     *,
     form,
     content: HashedUploadedFile,
-    token: ApiToken,
+    token: ApiToken | None,
     actor: Actor,
+    rate_limited: bool = True,
 ) -> Outcome:
     """Validate one uploaded file and publish it, or raise UploadError.
-    ``actor``: the token's holder at the client's address."""
-    upload = Upload(form=form, content=content, token=token, actor=actor)
+    ``actor``: the token's holder at the client's address. ``token`` None and
+    ``rate_limited`` False: the operator's import from the shell (packages.importing)."""
+    upload = Upload(form=form, content=content, token=token, actor=actor, rate_limited=rate_limited)
     check_kill_switches(upload)
     check_protocol(upload)
     check_account(upload)
