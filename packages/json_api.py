@@ -32,9 +32,10 @@ from packaging.utils import canonicalize_version
 # pydantic reads TypedDicts from typing_extensions only, before Python 3.12.
 from typing_extensions import TypedDict
 
-from . import models
+from . import mirror, models
 from .api_common import pep700_time
 from .downloads import download_summary
+from .mirrored import Mirrored, MirroredVersion, packagetype, python_version, uploaded_at
 from .models import Project, Release
 from .releases import pick_latest
 from .simple import PAGE_CACHE_SECONDS
@@ -55,7 +56,9 @@ from .storage import file_url
 
 class Digests(TypedDict):
     blake2b_256: str
+    """"" for a file mirrored from the upstream, which gives the SHA256 only."""
     md5: str
+    """"" for a file mirrored from the upstream."""
     sha256: str
 
 
@@ -71,11 +74,13 @@ class File(TypedDict):
     has_sig: bool
     """Always false (deprecated)."""
     md5_digest: str
+    """"" for a file mirrored from the upstream."""
     packagetype: models.File.PackageType
     python_version: str
     """"source" for an sdist, else a tag."""
     requires_python: str | None
-    size: int
+    size: int | None
+    """null only for a mirrored file whose size the upstream's page left out."""
     upload_time: str
     """UTC, %Y-%m-%dT%H:%M:%S."""
     upload_time_iso_8601: str
@@ -143,13 +148,27 @@ class Ownership(TypedDict):
     """Always null: organizations are not modelled."""
 
 
+class Mirror(TypedDict):
+    """Where a mirrored project comes from (packages.mirrored)."""
+
+    upstream: str
+    """The upstream simple index's URL (UPSTREAM_INDEX_URL)."""
+    last_checked: str | None
+    """When the upstream last answered for the project: UTC, ISO 8601 with
+    microseconds and Z (PEP 700); null if it never has."""
+
+
 class ReleaseJson(TypedDict):
     """/pypi/<name>/<version>/json: the release (``info``) and its files
     (``urls``). ``vulnerabilities`` is always empty: advisories are not
-    imported yet."""
+    imported yet. ``mirror`` is null for a project of this index and says
+    where the project comes from for one mirrored from the upstream index;
+    a mirrored project's ``last_serial`` is the upstream's serial of it, or
+    null when the upstream gives none."""
 
     info: Info
-    last_serial: int
+    last_serial: int | None
+    mirror: Mirror | None
     ownership: Ownership
     urls: list[File]
     vulnerabilities: list[dict]
@@ -196,7 +215,7 @@ _FILE_FIELDS = (
 class JsonPage(NamedTuple):
     body: bytes
     etag: str  # unquoted digest of body
-    serial: int
+    serial: int | None  # None: a mirrored project whose upstream gives no serial
     version: str  # the release described by ``info``, as stored
 
 
@@ -300,6 +319,7 @@ def _document(project: Project, release: Release, urls: list[File], base_url: st
     return {
         "info": _info(project, release, base_url),
         "last_serial": project.last_serial,
+        "mirror": None,
         "ownership": _ownership(project),
         "urls": urls,
         "vulnerabilities": [],
@@ -332,7 +352,7 @@ def render(document: ReleaseJson) -> bytes:
 # --- Cached pages -----------------------------------------------------------------
 
 
-def _page(body: bytes, serial: int, version: str) -> JsonPage:
+def _page(body: bytes, serial: int | None, version: str) -> JsonPage:
     return JsonPage(body, hashlib.blake2b(body, digest_size=16).hexdigest(), serial, version)
 
 
@@ -379,3 +399,111 @@ def release_page(project: Project, version: str, base_url: str) -> JsonPage | No
         )
         cache.set(key, page, PAGE_CACHE_SECONDS)
     return page
+
+
+# --- Mirrored projects --------------------------------------------------------------
+#
+# The same shape from the mirrored rows (packages.mirrored), which hold no core
+# metadata: what a simple page gives is filled in, the rest is "" or null as
+# for a local release that leaves it out. Built on each request and not kept in
+# the cache: what is offered changes with the upstream, the moderators' blocks
+# and the minimum age, none of which moves a serial of ours to key on, and the
+# rows are few. The edge keeps the answer under the project's keys.
+
+# The public index's own figure for "not counted": downloads of mirrored files
+# are the upstream's business.
+_NOT_COUNTED: Downloads = {"last_day": -1, "last_month": -1, "last_week": -1}
+
+
+def _mirrored_file_json(file: models.UpstreamFile, base_url: str) -> File:
+    upload_time_iso = pep700_time(uploaded_at(file))
+    return {
+        "comment_text": "",
+        "digests": {"blake2b_256": "", "md5": "", "sha256": file.sha256_digest},
+        "downloads": -1,
+        "filename": file.filename,
+        "has_sig": False,
+        "md5_digest": "",
+        "packagetype": packagetype(file.filename),
+        "python_version": python_version(file.filename),
+        "requires_python": file.requires_python or None,
+        "size": file.size,
+        "upload_time": upload_time_iso.partition(".")[0],
+        "upload_time_iso_8601": upload_time_iso,
+        # This index's copy (fetched from the upstream on its first request).
+        "url": _absolute(base_url, mirror.mirror_file_url(file)),
+        "yanked": file.yanked,
+        "yanked_reason": file.yanked_reason or None,
+    }
+
+
+def _mirrored_info(found: Mirrored, version: MirroredVersion, base_url: str) -> Info:
+    project_url = _absolute(base_url, reverse("project", args=[found.name]))
+    return {
+        "author": "",
+        "author_email": "",
+        "bugtrack_url": None,
+        "classifiers": [],
+        "description": "",
+        "description_content_type": None,
+        "docs_url": None,
+        "download_url": "",
+        "downloads": _NOT_COUNTED,
+        "dynamic": None,
+        "home_page": "",
+        "keywords": "",
+        "license": "",
+        "license_expression": None,
+        "license_files": None,
+        "maintainer": "",
+        "maintainer_email": "",
+        "name": found.name,
+        "package_url": project_url,
+        "platform": None,
+        "project_url": project_url,
+        "project_urls": None,
+        "provides_extra": None,
+        "release_url": _absolute(base_url, reverse("release", args=[found.name, version.version])),
+        "requires_dist": None,
+        "requires_python": version.requires_python,
+        "summary": "",
+        "version": version.version,
+        "yanked": version.yanked,
+        "yanked_reason": version.yanked_reason or None,
+    }
+
+
+def _mirrored_document(found: Mirrored, version: MirroredVersion, base_url: str) -> ReleaseJson:
+    checked = found.last_checked
+    return {
+        "info": _mirrored_info(found, version, base_url),
+        "last_serial": found.last_serial,
+        "mirror": {
+            "upstream": found.upstream_url,
+            "last_checked": pep700_time(checked) if checked else None,
+        },
+        "ownership": {"roles": [], "organization": None},
+        "urls": [_mirrored_file_json(file, base_url) for file in version.files],
+        "vulnerabilities": [],
+    }
+
+
+def mirrored_project_page(found: Mirrored, base_url: str) -> JsonPage:
+    """The project endpoint's body for a mirrored project: ``info`` of its
+    latest version, ``releases`` of the versions that have an offered file."""
+    document = _mirrored_document(found, found.latest, base_url)
+    releases = {
+        version.version: [_mirrored_file_json(file, base_url) for file in version.files]
+        for version in found.versions
+    }
+    body = render(ProjectJson(**document, releases=releases))
+    return _page(body, found.last_serial, found.latest.version)
+
+
+def mirrored_release_page(found: Mirrored, version: str, base_url: str) -> JsonPage | None:
+    """The body for the mirrored version ``version`` stands for, or None."""
+    shown = found.find(version)
+    if shown is None:
+        return None
+    body = render(_mirrored_document(found, shown, base_url))
+    return _page(body, found.last_serial, shown.version)

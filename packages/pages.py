@@ -18,8 +18,20 @@ from django.http import Http404, QueryDict
 from django.utils.text import slugify
 from packaging.utils import canonicalize_version
 
+from . import mirror
 from .downloads import download_summary
-from .models import Classifier, File, Project, Release, Role, SearchDocument, visible_q
+from .mirrored import Mirrored, MirroredVersion, packagetype
+from .mirrored import lookup as mirrored_lookup
+from .models import (
+    Classifier,
+    File,
+    Project,
+    Release,
+    Role,
+    SearchDocument,
+    UpstreamFile,
+    visible_q,
+)
 from .releases import latest_of_ordered, releases_newest_first
 from .search import clean_classifier, clean_query, search
 from .storage import file_url
@@ -140,6 +152,19 @@ def project_or_404(name: str) -> Project:
     return project
 
 
+def project_or_mirrored(name: str) -> Project | Mirrored:
+    """The local project ``name`` stands for, else the project mirrored from
+    the upstream index under that name (fetched first when never asked for);
+    neither is a 404, as is a quarantined local project."""
+    project = Project.objects.visible().by_name(name)
+    if project is not None:
+        return project
+    found = mirrored_lookup(name, fetch=True)
+    if found is None:
+        raise Http404(f"No project named {name!r}.")
+    return found
+
+
 def find_release(project: Project, version: str) -> Release | None:
     """The release ``version`` stands for (1.0 finds 1.0.0), without its long fields."""
     return (
@@ -240,6 +265,44 @@ def project_page(project: Project, release: Release | None = None) -> ProjectPag
         files=files or [],
         maintainers=maintainers,
     )
+
+
+@dataclass
+class MirroredPage:
+    """The page of a mirrored project: one version's files and the versions,
+    with where they come from and when the upstream was last asked."""
+
+    mirrored: Mirrored
+    # The version shown; the latest when the URL names none.
+    release: MirroredVersion
+    files: list[UpstreamFile]
+
+    @property
+    def is_latest(self) -> bool:
+        return self.release is self.mirrored.latest
+
+    @property
+    def install_requirement(self) -> str:
+        # As ProjectPage.install_requirement.
+        name = self.mirrored.name
+        if self.is_latest and not self.release.is_prerelease:
+            return name
+        return f"{name}=={self.release.version}"
+
+
+def mirrored_page(found: Mirrored, version: MirroredVersion | None = None) -> MirroredPage:
+    """The page of ``found`` showing ``version`` (the latest when None), its
+    files linked where this index serves them."""
+    shown = version or found.latest
+    # The source first, as on a local project's page.
+    files = sorted(
+        shown.files,
+        key=lambda file: (packagetype(file.filename) != File.PackageType.SDIST, file.filename),
+    )
+    for file in files:
+        file.url = mirror.mirror_file_url(file)
+        file.packagetype = packagetype(file.filename)
+    return MirroredPage(mirrored=found, release=shown, files=files)
 
 
 def release_license(release: Release) -> License | None:

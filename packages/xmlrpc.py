@@ -31,6 +31,7 @@ from django.urls import reverse
 from packaging.utils import canonicalize_version
 from packaging.version import InvalidVersion, Version
 
+from . import mirror, mirrored
 from .downloads import download_summary
 from .models import File, JournalEntry, Project, Release, Role
 from .names import normalize_project_name
@@ -183,7 +184,7 @@ def package_releases(
     """
     project = Project.objects.visible().by_name(package_name)
     if project is None:
-        return []
+        return _mirrored_releases(package_name, show_hidden)
     releases = list(project.releases.values_list("version", "yanked", "is_prerelease"))
     releases.sort(key=lambda row: _version_key(row[0]), reverse=True)
     if show_hidden:
@@ -197,7 +198,7 @@ def package_releases(
 def release_urls(request: HttpRequest, package_name: str, version: str) -> list[dict]:
     release = _release(package_name, version)
     if release is None:
-        return []
+        return _mirrored_urls(request, package_name, version)
     return [
         {
             "filename": file.filename,
@@ -224,6 +225,58 @@ def release_urls(request: HttpRequest, package_name: str, version: str) -> list[
         }
         for file in File.objects.filter(release=release).order_by("filename")
     ]
+
+
+# A project mirrored from the upstream (packages.mirrored) answers these two
+# from the rows held here, as the JSON API does; no call sends a request
+# upstream. It is never in list_packages or the changelog: a mirror of this
+# index copies this index's own projects, not the upstream through it.
+
+
+def _mirrored_releases(package_name: str, show_hidden: bool) -> list[str]:
+    found = mirrored.lookup(package_name, fetch=False)
+    if found is None:
+        return []
+    if show_hidden:
+        return [version.version for version in found.versions]
+    # The rule of a local project's, above.
+    offered = [version for version in found.versions if not version.yanked]
+    finals = [version for version in offered if not version.is_prerelease]
+    return [version.version for version in (finals or offered)[:1]]
+
+
+def _mirrored_urls(request: HttpRequest, package_name: str, version: str) -> list[dict]:
+    found = mirrored.lookup(package_name, fetch=False)
+    shown = found.find(version) if found is not None else None
+    if shown is None:
+        return []
+    rows = []
+    for file in shown.files:
+        uploaded = _iso_utc(mirrored.uploaded_at(file))
+        rows.append(
+            {
+                "filename": file.filename,
+                "packagetype": mirrored.packagetype(file.filename),
+                "python_version": mirrored.python_version(file.filename),
+                # None (nil) when the upstream's page gave no size.
+                "size": file.size,
+                # The upstream gives the sha256 only.
+                "md5_digest": "",
+                "sha256_digest": file.sha256_digest,
+                "digests": {"md5": "", "sha256": file.sha256_digest, "blake2b_256": ""},
+                "has_sig": False,
+                "upload_time": uploaded,
+                "upload_time_iso_8601": uploaded,
+                "comment_text": "",
+                "downloads": -1,
+                "path": "",
+                "url": request.build_absolute_uri(mirror.mirror_file_url(file)),
+                "requires_python": file.requires_python or None,
+                "yanked": file.yanked,
+                "yanked_reason": file.yanked_reason or None,
+            }
+        )
+    return rows
 
 
 def release_data(request: HttpRequest, package_name: str, version: str) -> dict:

@@ -19,7 +19,7 @@ from drf_spectacular.views import SpectacularJSONAPIView
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.views import APIView
 
-from packages import json_api
+from packages import json_api, mirrored
 from packages.api_common import JSON_CORS_HEADERS, public_headers
 from packages.models import Project
 from packages.names import normalize_project_name
@@ -116,7 +116,9 @@ def _redirect(location: str, normalized_name: str) -> HttpResponse:
 def _page_response(request, page: json_api.JsonPage, normalized_name: str) -> HttpResponse:
     headers = _cache_headers(_surrogate_key(normalized_name))
     headers["ETag"] = f'"{page.etag}"'
-    headers["X-PyPI-Last-Serial"] = str(page.serial)
+    # A mirrored project whose upstream gives no serial has none to send.
+    if page.serial is not None:
+        headers["X-PyPI-Last-Serial"] = str(page.serial)
     not_modified = get_conditional_response(request, etag=headers["ETag"])
     if not_modified is not None:
         for key, value in headers.items():
@@ -138,6 +140,11 @@ class _JsonView(APIView):
     def base_url(self, request) -> str:
         return request.build_absolute_uri("/").rstrip("/")
 
+    def mirrored(self, name: str) -> mirrored.Mirrored | None:
+        """The project mirrored from the upstream under ``name`` (a name with
+        no local project), fetched first when never asked for."""
+        return mirrored.lookup(name, fetch=True)
+
 
 class ProjectJsonView(_JsonView):
     @extend_schema(
@@ -149,7 +156,7 @@ class ProjectJsonView(_JsonView):
     def get(self, request, name: str):
         surrogate_key, project = self.lookup(name)
         if project is None:
-            return _not_found(surrogate_key)
+            return self.mirrored_project(request, name, surrogate_key)
         if name != project.normalized_name:
             location = reverse("json-project", args=[project.normalized_name])
             return _redirect(location, project.normalized_name)
@@ -157,6 +164,15 @@ class ProjectJsonView(_JsonView):
         if page is None:
             return _not_found(_surrogate_key(project.normalized_name))
         return _page_response(request, page, project.normalized_name)
+
+    def mirrored_project(self, request, name: str, surrogate_key: str) -> HttpResponse:
+        found = self.mirrored(name)
+        if found is None:
+            return _not_found(surrogate_key)
+        if name != found.name:
+            return _redirect(reverse("json-project", args=[found.name]), found.name)
+        page = json_api.mirrored_project_page(found, self.base_url(request))
+        return _page_response(request, page, found.name)
 
 
 class ReleaseJsonView(_JsonView):
@@ -169,7 +185,7 @@ class ReleaseJsonView(_JsonView):
     def get(self, request, name: str, version: str):
         surrogate_key, project = self.lookup(name)
         if project is None:
-            return _not_found(surrogate_key)
+            return self.mirrored_release(request, name, version, surrogate_key)
         page = json_api.release_page(project, version, self.base_url(request))
         if page is None:
             return _not_found(_surrogate_key(project.normalized_name))
@@ -177,6 +193,17 @@ class ReleaseJsonView(_JsonView):
             location = reverse("json-release", args=[project.normalized_name, page.version])
             return _redirect(location, project.normalized_name)
         return _page_response(request, page, project.normalized_name)
+
+    def mirrored_release(self, request, name: str, version: str, surrogate_key: str):
+        found = self.mirrored(name)
+        base_url = self.base_url(request)
+        page = None if found is None else json_api.mirrored_release_page(found, version, base_url)
+        if page is None:
+            return _not_found(surrogate_key)
+        if name != found.name or version != page.version:
+            location = reverse("json-release", args=[found.name, page.version])
+            return _redirect(location, found.name)
+        return _page_response(request, page, found.name)
 
 
 @require_safe

@@ -16,6 +16,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_safe
 
 from packages import pages
+from packages.mirrored import Mirrored
 from packages.models import Project, Release
 from packages.surrogate import page_headers
 from packages.upload import human_size
@@ -94,11 +95,31 @@ def _render_project(request: HttpRequest, page: pages.ProjectPage) -> HttpRespon
     )
 
 
+def _render_mirrored(request: HttpRequest, page: pages.MirroredPage) -> HttpResponse:
+    name = page.mirrored.name
+    return render(
+        request,
+        "packages/mirrored_project.html",
+        {
+            "page": page,
+            "mirrored": page.mirrored,
+            "release": page.release,
+            "simple_index_url": _simple_index_url(request),
+            "simple_url": reverse("simple-detail", args=[name]),
+            "json_url": reverse("json-project", args=[name]),
+        },
+    )
+
+
 @cacheable()
 def project_detail(request: HttpRequest, name: str) -> HttpResponse:
     # Looked up first, so a name that only normalizes to something unknown
     # answers 404 at once instead of redirecting to one.
-    project = pages.project_or_404(name)
+    project = pages.project_or_mirrored(name)
+    if isinstance(project, Mirrored):
+        if name != project.name:
+            return redirect("project", project.name, permanent=True)
+        return _render_mirrored(request, pages.mirrored_page(project))
     if name != project.normalized_name:
         return redirect("project", project.normalized_name, permanent=True)
     return _render_project(request, pages.project_page(project))
@@ -106,7 +127,14 @@ def project_detail(request: HttpRequest, name: str) -> HttpResponse:
 
 @cacheable()
 def release_detail(request: HttpRequest, name: str, version: str) -> HttpResponse:
-    project = pages.project_or_404(name)
+    project = pages.project_or_mirrored(name)
+    if isinstance(project, Mirrored):
+        shown = project.find(version)
+        if shown is None:
+            raise Http404(f"{project.name} has no version {version!r} here.")
+        if name != project.name or version != shown.version:
+            return redirect("release", project.name, shown.version, permanent=True)
+        return _render_mirrored(request, pages.mirrored_page(project, shown))
     release = _release_or_404(project, version)
     if name != project.normalized_name or version != release.version:
         return redirect("release", project.normalized_name, release.version, permanent=True)

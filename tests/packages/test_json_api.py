@@ -273,7 +273,8 @@ def test_version_endpoint_describes_that_release_only(client, project, downloads
         [expected_file(old_wheel, old), expected_file(old_sdist, old)],
         key=lambda file: file["filename"],
     )
-    assert set(data) == {"info", "last_serial", "ownership", "urls", "vulnerabilities"}
+    assert set(data) == {"info", "last_serial", "mirror", "ownership", "urls", "vulnerabilities"}
+    assert data["mirror"] is None  # a project of this index (packages.mirrored: the others)
 
 
 # --- Redirects and errors -------------------------------------------------------------
