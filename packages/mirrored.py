@@ -185,3 +185,15 @@ def lookup(name: str, *, fetch: bool) -> Mirrored | None:
     if not files:
         return None
     return Mirrored(project=project, versions=group_versions(files))
+
+
+def cap_edge_lifetime(headers) -> None:
+    """Keep an answer about a mirrored project at an edge no longer than the
+    copy is fresh (as the simple API's, packages.views.simple): no purge
+    follows a change upstream, or a file coming of age, until a request here
+    sees it. ``headers``: a response or a dict of its headers."""
+    if "Surrogate-Control" in headers:
+        seconds = min(settings.EDGE_MAX_AGE, settings.UPSTREAM_FRESHNESS)
+        headers["Surrogate-Control"] = (
+            f"max-age={seconds}, stale-if-error={settings.EDGE_STALE_IF_ERROR}"
+        )

@@ -127,6 +127,12 @@ def _page_response(request, page: json_api.JsonPage, normalized_name: str) -> Ht
     return HttpResponse(page.body, content_type=_CONTENT_TYPE, headers=headers)
 
 
+def _mirrored_response(request, page: json_api.JsonPage, normalized_name: str) -> HttpResponse:
+    response = _page_response(request, page, normalized_name)
+    mirrored.cap_edge_lifetime(response)
+    return response
+
+
 class _JsonView(APIView):
     http_method_names = ["get", "head"]
     content_negotiation_class = _IgnoreAccept
@@ -172,7 +178,7 @@ class ProjectJsonView(_JsonView):
         if name != found.name:
             return _redirect(reverse("json-project", args=[found.name]), found.name)
         page = json_api.mirrored_project_page(found, self.base_url(request))
-        return _page_response(request, page, found.name)
+        return _mirrored_response(request, page, found.name)
 
 
 class ReleaseJsonView(_JsonView):
@@ -203,7 +209,7 @@ class ReleaseJsonView(_JsonView):
         if name != found.name or version != page.version:
             location = reverse("json-release", args=[found.name, page.version])
             return _redirect(location, found.name)
-        return _page_response(request, page, found.name)
+        return _mirrored_response(request, page, found.name)
 
 
 @require_safe

@@ -16,7 +16,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_safe
 
 from packages import pages
-from packages.mirrored import Mirrored
+from packages.mirrored import Mirrored, cap_edge_lifetime
 from packages.models import Project, Release
 from packages.surrogate import page_headers
 from packages.upload import human_size
@@ -32,7 +32,8 @@ def cacheable(max_age: int = HTML_CACHE_SECONDS):
     Every such page carries the surrogate key of all pages, which a kill
     switch purges (its banner); a project's pages (the views taking ``name``)
     also carry its ``project-<name>`` key, which the purge after each change of
-    the project names."""
+    the project names. A mirrored project's page (``response.mirrored``) is
+    kept at an edge only while its copy is fresh (packages.mirrored)."""
 
     def decorator(view):
         @wraps(view)
@@ -46,6 +47,8 @@ def cacheable(max_age: int = HTML_CACHE_SECONDS):
                     # Only a 200 is public, and only at the normalized name.
                     for header, value in page_headers(kwargs.get("name")).items():
                         response[header] = value
+                    if getattr(response, "mirrored", False):
+                        cap_edge_lifetime(response)
                 # The session cookie decides which of the two a visitor gets.
                 patch_vary_headers(response, ["Cookie"])
             return response
@@ -97,7 +100,7 @@ def _render_project(request: HttpRequest, page: pages.ProjectPage) -> HttpRespon
 
 def _render_mirrored(request: HttpRequest, page: pages.MirroredPage) -> HttpResponse:
     name = page.mirrored.name
-    return render(
+    response = render(
         request,
         "packages/mirrored_project.html",
         {
@@ -109,6 +112,9 @@ def _render_mirrored(request: HttpRequest, page: pages.MirroredPage) -> HttpResp
             "json_url": reverse("json-project", args=[name]),
         },
     )
+    # Read by cacheable(): the edge keeps it only while the copy is fresh.
+    response.mirrored = True
+    return response
 
 
 @cacheable()

@@ -187,6 +187,17 @@ def test_headers_are_the_local_answers(client, demo):
     assert response["Cache-Control"].endswith("public")
 
 
+@pytest.mark.parametrize("url", ["/pypi/demo/json", "/pypi/demo/1.0/json"])
+def test_an_edge_keeps_the_answer_only_while_the_copy_is_fresh(client, demo, settings, url):
+    settings.EDGE_PURGE_URLS = ["http://127.0.0.1:9/"]
+    settings.EDGE_MAX_AGE, settings.UPSTREAM_FRESHNESS = 300, 600
+
+    assert client.get(url)["Surrogate-Control"].startswith("max-age=300,")
+
+    settings.EDGE_MAX_AGE = 86400
+    assert client.get(url)["Surrogate-Control"].startswith("max-age=600,")
+
+
 # --- Names and versions ------------------------------------------------------------------
 
 

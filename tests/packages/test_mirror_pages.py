@@ -151,6 +151,20 @@ def test_the_page_is_public_and_carries_the_project_key(client, demo):
     assert "project-demo" in response["Surrogate-Key"].split()
 
 
+def test_an_edge_keeps_the_page_only_while_the_copy_is_fresh(client, demo, settings, owner):
+    settings.EDGE_PURGE_URLS = ["http://127.0.0.1:9/"]
+    settings.EDGE_MAX_AGE, settings.UPSTREAM_FRESHNESS = 86400, 600
+    local = Project.objects.create(name="ours", normalized_name="ours")
+    add_file(make_release(local, "1.0"), make_sdist("ours", "1.0"))
+
+    mirrored_page = client.get("/project/demo/")
+    local_page = client.get("/project/ours/")
+
+    stale = settings.EDGE_STALE_IF_ERROR
+    assert mirrored_page["Surrogate-Control"] == f"max-age=600, stale-if-error={stale}"
+    assert local_page["Surrogate-Control"] == f"max-age=86400, stale-if-error={stale}"
+
+
 # --- Names and versions ----------------------------------------------------------------
 
 
