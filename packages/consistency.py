@@ -8,6 +8,10 @@ are served only by their row, but taking space. The opposite, a row whose
 object is gone, or an object that is not the bytes its row describes, is
 damage to the store that only a person can judge; fsck reports it and never
 touches it.
+
+The copies of the upstream's files (packages.mirror, under ``mirror/``) are
+expected objects while their UpstreamFile row points to them, and are checked
+the same way (sha256 only: the upstream gives no blake2b).
 """
 
 import hashlib
@@ -20,9 +24,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files.storage import Storage
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from .models import File
+from .models import File, UpstreamFile
 from .storage import (
     METADATA_SUFFIX,
     delete_objects,
@@ -150,11 +155,40 @@ def check(*, verify_digests: bool = False) -> list[Problem]:
             )
         elif verify_digests and _digests(storage, metadata)[0] != metadata_sha256:
             problems.append(Problem(DIGEST, metadata, f"not the metadata of {filename}"))
+    problems.extend(_check_mirrored(storage, objects, expected, verify_digests))
     for name in sorted(objects.keys() - expected):
         stored = objects[name]
         problems.append(Problem(ORPHAN, name, f"{stored.size} bytes, no row", stored.modified))
     problems.extend(sorted(_stray_temp_files(), key=lambda problem: problem.name))
     return problems
+
+
+def _check_mirrored(
+    storage: Storage, objects: dict, expected: set[str], verify_digests: bool
+) -> Iterator[Problem]:
+    rows = (
+        UpstreamFile.objects.filter(~Q(path="") | ~Q(metadata_path=""))
+        .order_by("path")
+        .values_list(
+            "filename", "path", "size", "sha256_digest", "metadata_path", "metadata_sha256_digest"
+        )
+    )
+    for filename, path, size, sha256, metadata, metadata_sha256 in rows.iterator():
+        if path:
+            expected.add(path)
+            stored = objects.get(path)
+            if stored is None and not storage.exists(path):
+                yield Problem(MISSING, path, f"the mirrored {filename} has no object")
+            elif stored is not None and size is not None and stored.size != size:
+                yield Problem(SIZE, path, f"{stored.size} bytes stored, the row says {size}")
+            elif stored is not None and verify_digests and _digests(storage, path)[0] != sha256:
+                yield Problem(DIGEST, path, f"the bytes are not those of {filename}")
+        if metadata:
+            expected.add(metadata)
+            if metadata not in objects and not storage.exists(metadata):
+                yield Problem(MISSING_METADATA, metadata, f"the mirrored {filename}'s metadata")
+            elif verify_digests and _digests(storage, metadata)[0] != metadata_sha256:
+                yield Problem(DIGEST, metadata, f"not the metadata of {filename}")
 
 
 def _delete_orphan(name: str) -> bool:
@@ -169,6 +203,10 @@ def _delete_orphan(name: str) -> bool:
         if name != base:
             rows = rows.exclude(metadata_sha256_digest="")
         if rows.exists():
+            return False
+        # A mirrored copy records its row after it is stored (packages.mirror):
+        # the grace period covers that moment, this covers a fetch since the check.
+        if UpstreamFile.objects.filter(Q(path=name) | Q(metadata_path=name)).exists():
             return False
         delete_objects([name])  # logs what it could not delete
     return not files_storage().exists(name)

@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -381,13 +381,3 @@ def _download(url: str, sha256: str, limit: int, path: str) -> int:
         handle.flush()
         store_file(path, open_file_path(handle))
     return size
-
-
-def stored_rows() -> "list[tuple[str, str, str, int | None, str]]":
-    """(path, metadata path, sha256, size, metadata sha256) of every fetched
-    copy, for fsck (packages.consistency)."""
-    return list(
-        UpstreamFile.objects.filter(~Q(path="") | ~Q(metadata_path=""))
-        .order_by("path")
-        .values_list("path", "metadata_path", "sha256_digest", "size", "metadata_sha256_digest")
-    )

@@ -38,8 +38,7 @@ def page_headers(page: simple.CachedPage, content_type: str, surrogate_key: str)
     headers["X-PyPI-Last-Serial"] = page.serial
     if page.mirror:
         headers["X-Mirror-Status"] = page.mirror
-        if page.checked:
-            headers["X-Mirror-Checked"] = page.checked
+        headers["X-Mirror-Checked"] = page.checked
         _mirror_edge_lifetime(headers)
     return headers
 

@@ -131,6 +131,12 @@ def test_a_private_name_is_never_fetched(client, index, settings):
     assert index.requests == []
 
 
+def test_refresh_never_asks_for_a_private_name(index, settings):
+    settings.PRIVATE_NAME_PATTERNS = ["acme-*"]
+    assert mirror.refresh("acme-tools") is None
+    assert index.requests == []
+
+
 def test_a_blocked_project_is_absent(client, index):
     UpstreamBlock.objects.create(normalized_name="demo", reason="typosquat")
     assert page(client).status_code == 404
@@ -316,3 +322,32 @@ def test_a_blocked_mirrored_project_leaves_the_index(
     with django_capture_on_commit_callbacks(execute=True):
         mirror.forget("demo")
     assert index_names(client) == []
+
+
+def test_a_revalidation_that_changes_nothing_drops_no_page(
+    client, index, django_capture_on_commit_callbacks
+):
+    page(client)
+    generation = mirror.generation()
+    UpstreamProject.objects.update(etag="")  # a 200 with the same page, not a 304
+    make_stale()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert page(client).status_code == 200
+    assert index.requested("/simple/demo/") == 2
+    assert mirror.generation() == generation
+
+
+def test_a_file_listed_twice_is_recorded_once(client, index):
+    index.publish("demo", [*demo_dists(), demo_dists()[0]])
+    assert len(page(client).json()["files"]) == 3
+
+
+def test_a_fetched_copy_keeps_its_digest_when_the_upstream_changes_it(client, index):
+    page(client)
+    UpstreamFile.objects.update(path="mirror/kept")
+    kept = UpstreamFile.objects.get(filename="demo-1.0.tar.gz").sha256_digest
+    changed = [*demo_dists()[:1], dist("demo-1.0.tar.gz", b"other bytes", upload_time=LONG_AGO)]
+    index.publish("demo", changed)
+    make_stale()
+    sdist = next(f for f in page(client).json()["files"] if f["filename"] == "demo-1.0.tar.gz")
+    assert sdist["hashes"]["sha256"] == kept
