@@ -1,0 +1,143 @@
+"""Moving in (issue 14): ``manage.py import_distributions`` against real sources on
+loopback: pypiserver (HTML only) and the directory it serves, and another
+instance of this index (PEP 691 JSON, upload times, yanks), each imported into
+a fresh index of its own."""
+
+import json
+import secrets
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from tests.factories import make_sdist, make_wheel
+from tests.liveserver import (
+    CommandFailed,
+    free_port,
+    http_get,
+    manage,
+    server_env,
+    superuser_with_token,
+)
+
+pytestmark = pytest.mark.e2e
+
+_ROWS = (
+    "import json; from packages.models import File; print(json.dumps([[f.filename, "
+    "f.sha256_digest, f.upload_time.isoformat(), f.release.yanked, f.release.yanked_reason] "
+    "for f in File.objects.select_related('release').order_by('filename')]))"
+)
+
+
+def fresh_index(var_dir: Path) -> dict[str, str]:
+    """A migrated index with one account, ``owner``, that may upload."""
+    env = server_env(var_dir, CACHE_KEY_PREFIX=f"e2e-{secrets.token_hex(4)}")
+    manage(env, "migrate", "--noinput", "--verbosity", "0")
+    superuser_with_token(env, "owner", secrets.token_urlsafe(12))
+    return env
+
+
+def rows(env: dict[str, str]) -> list[list]:
+    return json.loads(manage(env, "shell", "--no-imports", "-c", _ROWS))
+
+
+def import_distributions(env: dict[str, str], *args: str) -> str:
+    return manage(env, "import_distributions", "--owner", "owner", "--no-progress", *args)
+
+
+def test_a_pypiserver_and_its_directory_give_the_same_files(tmp_path):
+    packages = tmp_path / "packages"
+    packages.mkdir()
+    dists = [
+        make_wheel("moving-lib", "1.0"),
+        make_sdist("moving-lib", "1.0"),
+        make_wheel("moving-lib", "1.1"),
+        make_wheel("moving-tool", "0.3"),
+    ]
+    for item in dists:
+        (packages / item.filename).write_bytes(item.content)
+    port = free_port()
+    pypiserver = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "pypi-server"),
+            "run",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-a",
+            ".",
+            "-P",
+            ".",
+            "--hash-algo",
+            "sha256",
+            str(packages),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                if http_get(f"http://127.0.0.1:{port}/simple/", timeout=2).status == 200:
+                    break
+            except OSError:
+                time.sleep(0.1)
+        from_index = fresh_index(tmp_path / "from-index")
+        url = f"http://127.0.0.1:{port}/simple/"
+        assert import_distributions(from_index, "--from-index", url) == (
+            "Imported 4, already there 0, refused 0.\n"
+        )
+        assert import_distributions(from_index, "--from-index", url) == (
+            "Imported 0, already there 4, refused 0.\n"
+        )
+    finally:
+        pypiserver.terminate()
+        pypiserver.wait(timeout=10)
+    from_directory = fresh_index(tmp_path / "from-directory")
+    assert import_distributions(from_directory, str(packages)) == (
+        "Imported 4, already there 0, refused 0.\n"
+    )
+    expected = sorted([item.filename, item.sha256] for item in dists)
+    assert [row[:2] for row in rows(from_index)] == expected
+    assert [row[:2] for row in rows(from_directory)] == expected
+
+
+def test_a_refusal_is_listed_and_the_exit_status_says_so(tmp_path):
+    packages = tmp_path / "packages"
+    packages.mkdir()
+    (packages / "fine-1.0-py3-none-any.whl").write_bytes(make_wheel("fine").content)
+    (packages / "broken-1.0-py3-none-any.whl").write_bytes(b"not a zip")
+    env = fresh_index(tmp_path / "var")
+    with pytest.raises(CommandFailed) as info:
+        import_distributions(env, str(packages))
+    message = str(info.value)
+    assert "exit status 1" in message
+    assert "Refused:\n  broken-1.0-py3-none-any.whl: " in message
+    assert "Imported 1, already there 0, refused 1." in message
+    assert "CommandError: 1 refused, listed above." in message
+
+
+def test_another_instance_is_copied_with_upload_times_and_yanks(server, published, tmp_path):
+    status, body = server.get("/simple/e2e-demo/", accept="application/vnd.pypi.simple.v1+json")
+    assert status == 200
+    offered = json.loads(body)["files"]
+    env = fresh_index(tmp_path / "var")
+
+    out = import_distributions(env, "--from-index", f"{server.url}/simple/", "e2e-demo")
+
+    assert out == f"Imported {len(offered)}, already there 0, refused 0.\n"
+    copied = {filename: rest for filename, *rest in rows(env)}
+    assert sorted(copied) == sorted(entry["filename"] for entry in offered)
+    for entry in offered:
+        sha256, upload_time, yanked, reason = copied[entry["filename"]]
+        assert sha256 == entry["hashes"]["sha256"]
+        assert datetime.fromisoformat(upload_time) == datetime.fromisoformat(
+            entry["upload-time"].replace("Z", "+00:00")
+        )
+        assert (yanked, reason) == ((True, entry["yanked"]) if entry["yanked"] else (False, "")), (
+            entry
+        )
