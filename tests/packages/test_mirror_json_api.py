@@ -9,6 +9,8 @@ from datetime import UTC
 
 import jsonschema
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -196,6 +198,20 @@ def test_an_edge_keeps_the_answer_only_while_the_copy_is_fresh(client, demo, set
 
     settings.EDGE_MAX_AGE = 86400
     assert client.get(url)["Surrogate-Control"].startswith("max-age=600,")
+
+
+def test_queries_do_not_grow_with_versions_and_files(client, demo):
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            get_json(client, "/pypi/demo/json")
+        return len(captured)
+
+    few = queries()
+    for minor in range(30):
+        upstream_file(demo, f"demo-1.{minor + 2}.tar.gz")
+        upstream_file(demo, f"demo-1.{minor + 2}-py3-none-any.whl")
+
+    assert queries() == few
 
 
 # --- Names and versions ------------------------------------------------------------------

@@ -6,6 +6,8 @@ asks the upstream."""
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -165,6 +167,20 @@ def test_an_edge_keeps_the_page_only_while_the_copy_is_fresh(client, demo, setti
     assert local_page["Surrogate-Control"] == f"max-age=86400, stale-if-error={stale}"
 
 
+def test_queries_do_not_grow_with_versions_and_files(client, demo):
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/project/demo/").status_code == 200
+        return len(captured)
+
+    few = queries()
+    for minor in range(30):
+        upstream_file(demo, f"demo-1.{minor + 2}.tar.gz")
+        upstream_file(demo, f"demo-1.{minor + 2}-py3-none-any.whl")
+
+    assert queries() == few
+
+
 # --- Names and versions ----------------------------------------------------------------
 
 
@@ -215,13 +231,19 @@ def _mirror_off(project):
     settings.UPSTREAM_INDEX_URL = ""
 
 
+def _private(project):
+    from django.conf import settings
+
+    settings.PRIVATE_NAME_PATTERNS = ["dem*"]
+
+
 def _quarantined_local_project(project):
     Project.objects.create(name="demo", normalized_name="demo", quarantined_at=timezone.now())
 
 
 @pytest.mark.parametrize(
     "change",
-    [_quarantined, _gone, _blocked, _too_young, _mirror_off, _quarantined_local_project],
+    [_quarantined, _gone, _blocked, _too_young, _mirror_off, _private, _quarantined_local_project],
 )
 def test_what_offers_nothing_is_a_404_as_a_missing_project(client, demo, settings, change):
     settings.UPSTREAM_MIN_AGE = 86400
