@@ -81,8 +81,11 @@ def upstream_block(
     return block
 
 
-def upstream_unblock(*, name: str, version: str | None = None, actor: Actor, reason: str) -> None:
-    """Lift a block: the upstream's project (or version) is offered again."""
+def upstream_unblock(
+    *, name: str, version: str | None = None, actor: Actor, reason: str
+) -> UpstreamBlock:
+    """Lift a block: the upstream's project (or version) is offered again. The
+    block that was lifted (deleted) is returned."""
     reason = _reason(reason)
     normalized, version = _name(name), _version(version)
     with transaction.atomic():
@@ -103,11 +106,14 @@ def upstream_unblock(*, name: str, version: str | None = None, actor: Actor, rea
         )
         block.delete()
         mirror.forget(normalized)
+    return block
 
 
-def upstream_block_delete(*, block: UpstreamBlock, actor: Actor, reason: str) -> None:
+def upstream_block_delete(*, block: UpstreamBlock, actor: Actor, reason: str) -> UpstreamBlock:
     """The admin's delete of a block row: the same as unblocking it."""
-    upstream_unblock(name=block.normalized_name, version=block.version, actor=actor, reason=reason)
+    return upstream_unblock(
+        name=block.normalized_name, version=block.version, actor=actor, reason=reason
+    )
 
 
 # --- mirrored projects ------------------------------------------------------------------

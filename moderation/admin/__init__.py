@@ -6,7 +6,8 @@ never import moderation. See docs/moderation.md.
   that stay fast on large tables, actions that ask for a reason);
 - ``accounts``: accounts, e-mails, events, tokens, kill switches;
 - ``packages``: projects, releases, files, roles, the journal;
-- ``queues``: reports, name reviews, prohibited names, moderators' actions.
+- ``queues``: reports, name reviews, prohibited names, moderators' actions;
+- ``upstream``: the mirrored upstream index's projects and blocks.
 """
 
-from . import accounts, packages, queues  # noqa: F401  (registering is importing)
+from . import accounts, packages, queues, upstream  # noqa: F401  (registering is importing)

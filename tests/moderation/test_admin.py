@@ -29,6 +29,8 @@ from packages.models import (
     Role,
     RoleInvitation,
     SearchDocument,
+    UpstreamBlock,
+    UpstreamProject,
 )
 from tests.factories import add_file, make_release, make_sdist, make_wheel
 
@@ -56,6 +58,8 @@ ALL_MODELS = [
     NameReview,
     ModerationAction,
     AdminFlag,
+    UpstreamProject,
+    UpstreamBlock,
 ]
 
 
@@ -485,7 +489,9 @@ def test_moderators_group_has_exactly_these_permissions():
     view = {c for c in codenames if c.startswith("view_")}
     assert len(view) == len(ALL_MODELS)
     assert "change_adminflag" in codenames  # the kill switches
-    assert len(codenames) == len(ALL_MODELS) + 9
+    # The upstream's curation (moderation/0005): actions on mirrored projects, blocks.
+    assert {"change_upstreamproject", "add_upstreamblock", "delete_upstreamblock"} <= codenames
+    assert len(codenames) == len(ALL_MODELS) + 12
 
 
 def test_a_report_on_a_removed_project_keeps_its_name(mod_client, project, rows, moderator):

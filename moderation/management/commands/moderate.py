@@ -6,8 +6,14 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts.events import Actor
 from accounts.flags import KILL_SWITCHES
 from accounts.models import AdminFlag, User
-from moderation import services
-from packages.models import Project
+from moderation import services, upstream
+from packages.models import Project, UpstreamProject
+from packages.names import normalize_project_name
+
+# upstream-check writes a progress line after every this many names.
+CHECK_PROGRESS_EVERY = 100
+# Names listed in upstream-check's summary, per list; the admin has them all.
+CHECK_LIST_LIMIT = 50
 
 
 class Command(BaseCommand):
@@ -43,8 +49,30 @@ class Command(BaseCommand):
         # In an incident the shell may be all there is: left out, the change is
         # recorded as done from the shell.
         switch.add_argument("--moderator", help="Username of the moderator acting.")
+        # The mirrored upstream index (moderation.upstream, docs/moderation.md).
+        for verb in ("block", "unblock"):
+            cmd = action(
+                f"upstream-{verb}",
+                f"{verb.capitalize()} an upstream project, or one version of it.",
+                "name",
+            )
+            cmd.add_argument("version", nargs="?", help="One version (PEP 440); omit: all.")
+        action("upstream-quarantine", "Quarantine a mirrored project.", "name")
+        action("upstream-unquarantine", "Release a mirrored project from quarantine.", "name")
+        action(
+            "upstream-allow-claim",
+            "Let a new local project take a name the upstream has.",
+            "name",
+        )
+        sub.add_parser(
+            "upstream-check",
+            help="Ask the upstream about every local project's name; record which it has too.",
+        )
 
-    def handle(self, *args, action, reason, moderator, **options):
+    def handle(self, *args, action, reason=None, moderator=None, **options):
+        if action == "upstream-check":
+            self._upstream_check()
+            return
         # Recorded as done from the shell, by the moderator it names if any.
         actor = Actor.shell(self._user(moderator) if moderator else None)
         common = {"actor": actor, "reason": reason}
@@ -66,13 +94,32 @@ class Command(BaseCommand):
         except User.DoesNotExist:
             raise CommandError(f"No user {username!r}.") from None
 
+    def _mirrored(self, name: str) -> bool:
+        """Whether ``name`` means a mirrored project: no local one has it."""
+        return (
+            Project.objects.by_name(name) is None
+            and UpstreamProject.objects.filter(
+                normalized_name=normalize_project_name(name)
+            ).exists()
+        )
+
     def _run(self, action: str, common: dict, options: dict) -> str:
+        if action.startswith("upstream-"):
+            return self._run_upstream(action, common, options)
         if action == "quarantine":
+            if self._mirrored(options["project"]):
+                return self._run_upstream(
+                    "upstream-quarantine", common, {"name": options["project"]}
+                )
             project = services.project_quarantine(
                 project=self._project(options["project"]), **common
             )
             return f"{project.name} is quarantined."
         if action == "release-quarantine":
+            if self._mirrored(options["project"]):
+                return self._run_upstream(
+                    "upstream-unquarantine", common, {"name": options["project"]}
+                )
             project = services.project_unquarantine(
                 project=self._project(options["project"]), **common
             )
@@ -107,3 +154,49 @@ class Command(BaseCommand):
             **common,
         )
         return f"Limits of {project.name} set."
+
+    def _run_upstream(self, action: str, common: dict, options: dict) -> str:
+        name = options["name"]
+        if action in ("upstream-block", "upstream-unblock"):
+            version = options["version"]
+            if action == "upstream-block":
+                block = upstream.upstream_block(name=name, version=version, **common)
+                return f"{block} is blocked: not offered from the upstream."
+            block = upstream.upstream_unblock(name=name, version=version, **common)
+            return f"{block} is unblocked: offered from the upstream again."
+        if action == "upstream-quarantine":
+            row = upstream.upstream_quarantine(name=name, **common)
+            return f"The mirrored project {row} is quarantined."
+        if action == "upstream-unquarantine":
+            row = upstream.upstream_unquarantine(name=name, **common)
+            return f"The mirrored project {row} is released from quarantine."
+        # upstream-allow-claim
+        row = upstream.upstream_claim_allow(name=name, **common)
+        return f"A local project may now take the name {row}."
+
+    def _upstream_check(self) -> None:
+        def progress(done: int, total: int) -> None:
+            if done % CHECK_PROGRESS_EVERY == 0:
+                self.stderr.write(f"Asked the upstream about {done} of {total} names.")
+
+        try:
+            report = upstream.upstream_check(progress=progress)
+        except services.ModerationError as exc:
+            raise CommandError(str(exc)) from None
+        both = report.on_upstream
+        self.stdout.write(
+            f"Checked {report.checked} local names: {len(both)} also on the upstream, "
+            f"{report.private} private (not asked), {len(report.failed)} unanswered."
+        )
+        if both:
+            shown = ", ".join(both[:CHECK_LIST_LIMIT])
+            more = (
+                f" and {len(both) - CHECK_LIST_LIMIT} more" if len(both) > CHECK_LIST_LIMIT else ""
+            )
+            self.stdout.write(f"Also on the upstream: {shown}{more}.")
+        for name, error in report.failed[:CHECK_LIST_LIMIT]:
+            self.stderr.write(f"{name}: {error}")
+        if report.failed:
+            raise CommandError(
+                f"The upstream did not answer for {len(report.failed)} names; run the check again."
+            )
