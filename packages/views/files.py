@@ -40,7 +40,7 @@ from django.http.response import HttpResponseBase, HttpResponseNotFound
 from django.utils.cache import get_conditional_response
 from django.utils.http import content_disposition_header, http_date
 
-from packages import mirror
+from packages import mirror, upstream
 from packages.downloads import count_download
 from packages.models import PROJECT_VISIBLE_SQL, File, Project, Release
 from packages.storage import METADATA_SUFFIX, file_url, files_storage
@@ -236,7 +236,6 @@ def serve_mirror(request: HttpRequest, sha256: str, filename: str) -> HttpRespon
         conditional["Last-Modified"] = http_date(found.modified)
         conditional["Cache-Control"] = settings.FILES_CACHE_CONTROL
         return conditional
-    upstream = mirror.upstream_module()
     try:
         path = mirror.fetch_metadata(file) if is_metadata else mirror.fetch_file(file)
     except upstream.DigestMismatch:
