@@ -319,3 +319,19 @@ def test_a_name_never_asked_for_is_fetched_from_the_upstream(client, settings):
     assert file["upload_time_iso_8601"] == "2024-03-01T12:30:45.123456Z"
     assert file["url"].startswith(f"{BASE}/packages/mirror/")
     assert json.loads(again.content)["urls"] == [file]
+
+
+def test_an_html_only_upstream_gives_no_serial_to_claim(client, settings):
+    with StaticIndex(json_pages=False) as upstream:
+        mirror_on(settings, upstream.simple_url)
+        upstream.publish("plain", [dist("plain-1.0.tar.gz", b"sdist", yanked="Superseded")])
+
+        response = client.get("/pypi/plain/json")
+
+    data = json.loads(response.content)
+    assert data["last_serial"] is None
+    assert "X-PyPI-Last-Serial" not in response
+    (file,) = data["releases"]["1.0"]
+    assert (file["yanked"], file["yanked_reason"]) == (True, "Superseded")
+    assert file["size"] is None  # PEP 503 pages give none
+    assert data["info"]["yanked"] is True
