@@ -119,14 +119,13 @@ class Run:
         self.note = note
         self.tally = Tally()
 
-    def add(self, source: Source) -> Result | None:
+    def add(self, source: Source) -> None:
         """Import ``source``; its refusal, if any, is recorded with its reason."""
         try:
             result = file_import(source, actor=self.actor)
         except UploadError as exc:
             self.tally.refused.append((source.filename, exc.message))
             self.note(f"{source.filename}: refused: {exc.message}")
-            result = None
         else:
             if result is Result.IMPORTED:
                 self.tally.imported += 1
@@ -134,7 +133,6 @@ class Run:
                 self.tally.already_there += 1
             self.note(f"{source.filename}: {result.value}")
         self.progress.update(1)
-        return result
 
     def refuse(self, name: str, reason: str) -> None:
         """A refusal of something that is not one file (a project of the source index)."""
@@ -251,7 +249,7 @@ def upload_form(content: HashedUploadedFile) -> MultiValueDict:
     )
     for key, value in raw.items():
         if key == "project_urls":
-            form.setlist(key, [f"{label}, {url}" for label, url in value.items()])
+            form.setlist(key, [f"{title}, {url}" for title, url in value.items()])
         elif key == "keywords":
             form[key] = ", ".join(value)
         elif isinstance(value, list):

@@ -68,6 +68,12 @@ def test_the_owner_must_exist(incoming, db):
     assert not Project.objects.exists()
 
 
+def test_a_path_that_does_not_exist_is_an_error_not_an_empty_import(incoming, owner):
+    with pytest.raises(CommandError, match=r"No such file or directory: .*/packges"):
+        run(str(incoming), str(incoming.parent / "packges"), "--owner", owner.username)
+    assert not File.objects.exists()
+
+
 def test_something_to_import_must_be_named(owner):
     with pytest.raises(CommandError, match="Name the files or directories to import"):
         run("--owner", owner.username)

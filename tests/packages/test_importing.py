@@ -10,10 +10,10 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from accounts.events import Actor
-from accounts.models import Event
+from accounts.models import Event, User
 from accounts.tokens import api_token_create
 from packages import importing
-from packages.models import File, JournalEntry, Project, Release, Role
+from packages.models import File, FileRegistry, JournalEntry, Project, Release, Role
 from packages.storage import files_storage, metadata_path
 from tests.conftest import verified_user
 from tests.factories import core_metadata, make_sdist, make_wheel, path_of, post_upload
@@ -116,10 +116,8 @@ def test_an_imported_file_leaves_what_its_upload_leaves(tmp_path, owner):
     expected_release = Release.objects.filter(pk=uploaded.release_id).values().get()
     expected_journal = journal("twin")
     metadata_bytes = files_storage().open(metadata_path(uploaded.path)).read()
-    Project.objects.all().delete()  # the filename stays registered: let it go too
-    from packages.models import FileRegistry
-
-    FileRegistry.objects.all().delete()
+    Project.objects.all().delete()
+    FileRegistry.objects.all().delete()  # a filename stays registered: let it go too
     JournalEntry.objects.all().delete()
     files_storage().delete(uploaded.path)
     files_storage().delete(metadata_path(uploaded.path))
@@ -334,8 +332,6 @@ def test_a_file_already_there_is_not_refused_to_someone_without_a_role(
 
 
 def test_an_owner_without_a_verified_address_is_refused(tmp_path, db):
-    from accounts.models import User
-
     unverified = User.objects.create_user("uma", "uma@example.com", "pw")
     [(_, reason)] = import_paths(unverified, write(tmp_path / "in", make_wheel("fresh"))).refused
     assert "does not have a verified primary email address" in reason
@@ -472,8 +468,6 @@ def test_a_directory_and_an_index_of_the_same_files_give_the_same_rows(tmp_path,
             tally = import_paths(owner, write(tmp_path / "in", *dists))
         else:
             Project.objects.all().delete()
-            from packages.models import FileRegistry
-
             FileRegistry.objects.all().delete()
             tally = import_index(owner, index.simple_url)
         assert tally.imported == 3

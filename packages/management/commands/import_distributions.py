@@ -1,5 +1,6 @@
 """``manage.py import_distributions``: move in from pypiserver, devpi or a directory."""
 
+import os
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
@@ -56,6 +57,10 @@ class Command(BaseCommand):
             raise CommandError(
                 "--upload-time-from-mtime is for files on disk; an index gives upload times."
             )
+        if not from_index:
+            missing = [path for path in sources if not os.path.lexists(path)]
+            if missing:
+                raise CommandError(f"No such file or directory: {', '.join(missing)}")
         try:
             user = User.objects.get(username=owner)
         except User.DoesNotExist:
