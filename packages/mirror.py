@@ -96,14 +96,8 @@ def offered_files(project: UpstreamProject, *, now: datetime | None = None) -> l
     """The files of ``project`` this index offers, by filename: none when the
     name is local, private, quarantined, blocked or gone upstream; else those
     of no blocked version that are UPSTREAM_MIN_AGE old at ``now``."""
-    name = project.normalized_name
-    if not project.exists or project.quarantined_at is not None or is_private(name):
-        return []
-    if has_local_project(name):
-        return []
-    blocks = UpstreamBlock.objects.filter(normalized_name=name)
-    blocked = set(blocks.values_list("version", flat=True))
-    if "" in blocked:
+    blocked = _blocked_versions(project)
+    if blocked is None:
         return []
     cutoff = _cutoff(now)
     return [
@@ -111,6 +105,27 @@ def offered_files(project: UpstreamProject, *, now: datetime | None = None) -> l
         for file in project.files.all()
         if file.version not in blocked and _published(file) <= cutoff
     ]
+
+
+def _blocked_versions(project: UpstreamProject) -> set[str] | None:
+    """The blocked versions of ``project``, or None when nothing of it may be
+    offered at all."""
+    name = project.normalized_name
+    if not project.exists or project.quarantined_at is not None or is_private(name):
+        return None
+    if has_local_project(name):
+        return None
+    blocked = set(
+        UpstreamBlock.objects.filter(normalized_name=name).values_list("version", flat=True)
+    )
+    return None if "" in blocked else blocked
+
+
+def is_offered(file: UpstreamFile, *, now: datetime | None = None) -> bool:
+    """Whether ``file`` is one of ``offered_files(file.project)``, in a few
+    queries whatever the number of the project's files."""
+    blocked = _blocked_versions(file.project)
+    return blocked is not None and file.version not in blocked and _published(file) <= _cutoff(now)
 
 
 def _published(file: UpstreamFile) -> datetime:
@@ -329,7 +344,7 @@ def servable_file(sha256: str, filename: str, *, now: datetime | None = None):
         sha256_digest=sha256, filename=filename
     )
     for file in rows:
-        if any(offered.pk == file.pk for offered in offered_files(file.project, now=now)):
+        if is_offered(file, now=now):
             return file
     return None
 

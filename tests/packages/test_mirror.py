@@ -97,6 +97,8 @@ def test_a_blocked_version_is_left_out(requests_project):
         "requests-2.0-py3-none-any.whl",
         "requests-2.0.tar.gz",
     ]
+    files = requests_project.files.all()
+    assert [mirror.is_offered(file) for file in files] == [True, True, False]
 
 
 @override_settings(UPSTREAM_MIN_AGE=7 * 86400)
