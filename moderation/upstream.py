@@ -26,6 +26,9 @@ from packages.names import is_valid_project_name, normalize_project_name
 
 from .services import ModerationError, _reason, _record
 
+# UpstreamBlock.version's column.
+MAX_VERSION_LENGTH = UpstreamBlock._meta.get_field("version").max_length
+
 
 def _name(name: str) -> str:
     name = (name or "").strip()
@@ -45,7 +48,10 @@ def _version(version: str | None) -> str:
         Version(version)
     except InvalidVersion:
         raise ModerationError(f"{version!r} is not a valid version (PEP 440).") from None
-    return canonicalize_version(version)
+    version = canonicalize_version(version)
+    if len(version) > MAX_VERSION_LENGTH:
+        raise ModerationError(f"A version is at most {MAX_VERSION_LENGTH} characters long.")
+    return version
 
 
 def _what(normalized_name: str, version: str) -> str:

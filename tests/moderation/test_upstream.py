@@ -118,6 +118,7 @@ def test_a_name_can_be_blocked_before_it_is_ever_fetched(index, actor):
         ("bad name!", None, "'bad name!' is not a valid project name (PEP 508"),
         ("-demo", None, "'-demo' is not a valid project name"),
         ("demo", "not.a.version", "'not.a.version' is not a valid version (PEP 440)."),
+        ("demo", "1" * 101, "A version is at most 100 characters long."),
     ],
 )
 def test_block_refuses_bad_input(index, actor, name, version, message):
