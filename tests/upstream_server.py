@@ -11,8 +11,10 @@ asked. ``stop()``/``start()`` take it down and back up on the same port.
         ... UPSTREAM_INDEX_URL=upstream.simple_url ...
 """
 
+import contextlib
 import hashlib
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -60,6 +62,7 @@ class StaticIndex:
         self.delay = 0.0  # seconds every answer waits (a slow upstream)
         self.fail_with: int | None = None  # every answer is this status (a broken upstream)
         self._server: ThreadingHTTPServer | None = None
+        self._connections: set[socket.socket] = set()
         self.port = 0
 
     # -- content
@@ -170,6 +173,14 @@ class StaticIndex:
             def log_message(self, *args):
                 pass
 
+            def setup(self):
+                super().setup()
+                index._connections.add(self.connection)
+
+            def finish(self):
+                index._connections.discard(self.connection)
+                super().finish()
+
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
@@ -177,10 +188,15 @@ class StaticIndex:
         return self
 
     def stop(self) -> None:
+        """Down as a stopped server is: no new connection, and the kept-alive
+        ones closed (a client's pool would otherwise still reach it)."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        for connection in list(self._connections):
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
     def _route(self, path: str, headers) -> Answer:
         if self.fail_with is not None:

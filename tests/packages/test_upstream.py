@@ -369,3 +369,12 @@ def test_an_unreadable_wheel_name_and_serial_are_left_out(index):
     }
     page = client(index).project_page("odd")
     assert (page.links, page.serial) == ([], None)
+
+
+def test_a_stopped_upstream_is_not_reached_through_a_kept_alive_connection(index):
+    publish_demo(index)
+    upstream_client = client(index)
+    assert upstream_client.project_page("demo") is not None
+    index.stop()
+    with pytest.raises(UpstreamError, match="could not be reached"):
+        upstream_client.project_page("demo")
