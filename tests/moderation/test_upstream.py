@@ -249,3 +249,21 @@ def test_check_needs_an_upstream(settings, project):
     settings.UPSTREAM_INDEX_URL = ""
     with pytest.raises(ModerationError, match=r"UPSTREAM_INDEX_URL is unset"):
         curation.upstream_check()
+
+
+# --- through the simple page ----------------------------------------------------------
+
+
+def test_the_cached_page_drops_what_a_moderator_hides(
+    client, demo, actor, django_capture_on_commit_callbacks
+):
+    page = client.get("/simple/demo/")
+    assert page.status_code == 200 and b"demo-2.5.tar.gz" in page.content
+    with django_capture_on_commit_callbacks(execute=True):
+        curation.upstream_block(name="demo", version="2.5", actor=actor, reason="bad")
+    page = client.get("/simple/demo/")
+    assert b"demo-1.5-py3-none-any.whl" in page.content
+    assert b"demo-2.5.tar.gz" not in page.content
+    with django_capture_on_commit_callbacks(execute=True):
+        curation.upstream_quarantine(name="demo", actor=actor, reason="malware")
+    assert client.get("/simple/demo/").status_code == 404
