@@ -212,7 +212,8 @@ def _record(normalized_name: str, page) -> UpstreamProject:
             row.save(update_fields=["checked_at"])
             return row
         if page is None:
-            changed = row.exists or created
+            # A name the upstream never had leaves nothing to drop (no purge per probe).
+            changed = row.exists
             row.exists = False
             row.etag = ""
             row.checked_at = now

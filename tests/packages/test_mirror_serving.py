@@ -159,10 +159,15 @@ def test_a_too_young_release_is_absent_then_offered(client, index, settings):
     assert index.requested("/simple/demo/") == 1
 
 
-def test_a_name_the_upstream_does_not_have_is_404(client, index):
-    response = page(client, "nothing-here")
+def test_a_name_the_upstream_does_not_have_is_404(
+    client, index, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = page(client, "nothing-here")
     assert response.status_code == 404
     assert UpstreamProject.objects.get(normalized_name="nothing-here").exists is False
+    # Nothing was offered under it: no page to drop, no purge per probed name.
+    assert mirror.generation() is None
 
 
 def test_without_an_upstream_an_unknown_name_is_a_plain_404(client, settings):
