@@ -8,6 +8,7 @@ import secrets
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 
@@ -21,7 +22,10 @@ from tests.liveserver import (
     manage,
     server_env,
     superuser_with_token,
+    throwaway_postgresql_database,
 )
+
+from .conftest import _DATABASE_URL
 
 pytestmark = pytest.mark.e2e
 
@@ -32,9 +36,10 @@ _ROWS = (
 )
 
 
-def fresh_index(var_dir: Path) -> dict[str, str]:
-    """A migrated index with one account, ``owner``, that may upload."""
-    env = server_env(var_dir, CACHE_KEY_PREFIX=f"e2e-{secrets.token_hex(4)}")
+def fresh_index(var_dir: Path, database_url: str | None = None) -> dict[str, str]:
+    """A migrated index with one account, ``owner``, that may upload; on
+    ``database_url``, else SQLite in ``var_dir``."""
+    env = server_env(var_dir, database_url, CACHE_KEY_PREFIX=f"e2e-{secrets.token_hex(4)}")
     manage(env, "migrate", "--noinput", "--verbosity", "0")
     superuser_with_token(env, "owner", secrets.token_urlsafe(12))
     return env
@@ -125,8 +130,16 @@ def test_another_instance_is_copied_with_upload_times_and_yanks(server, publishe
     status, body = server.get("/simple/e2e-demo/", accept="application/vnd.pypi.simple.v1+json")
     assert status == 200
     offered = json.loads(body)["files"]
-    env = fresh_index(tmp_path / "var")
+    with ExitStack() as stack:
+        database_url = None
+        if server.backend == "postgresql":
+            database_url, _name = stack.enter_context(
+                throwaway_postgresql_database(_DATABASE_URL, f"import_{secrets.token_hex(4)}")
+            )
+        _copy_and_compare(server, offered, fresh_index(tmp_path / "var", database_url))
 
+
+def _copy_and_compare(server, offered: list[dict], env: dict[str, str]) -> None:
     out = import_distributions(env, "--from-index", f"{server.url}/simple/", "e2e-demo")
 
     assert out == f"Imported {len(offered)}, already there 0, refused 0.\n"
@@ -138,6 +151,5 @@ def test_another_instance_is_copied_with_upload_times_and_yanks(server, publishe
         assert datetime.fromisoformat(upload_time) == datetime.fromisoformat(
             entry["upload-time"].replace("Z", "+00:00")
         )
-        assert (yanked, reason) == ((True, entry["yanked"]) if entry["yanked"] else (False, "")), (
-            entry
-        )
+        expected = (True, entry["yanked"]) if entry["yanked"] else (False, "")
+        assert (yanked, reason) == expected, entry
