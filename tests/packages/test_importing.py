@@ -9,8 +9,9 @@ from django.test import Client
 from django.utils import timezone
 from tqdm import tqdm
 
+from accounts import flags
 from accounts.events import Actor
-from accounts.models import Event, User
+from accounts.models import AdminFlag, Event, User
 from accounts.tokens import api_token_create
 from packages import importing
 from packages.models import File, FileRegistry, JournalEntry, Project, Release, Role
@@ -335,6 +336,20 @@ def test_an_owner_without_a_verified_address_is_refused(tmp_path, db):
     unverified = User.objects.create_user("uma", "uma@example.com", "pw")
     [(_, reason)] = import_paths(unverified, write(tmp_path / "in", make_wheel("fresh"))).refused
     assert "does not have a verified primary email address" in reason
+
+
+def test_the_kill_switches_hold_for_the_import_too(tmp_path, project, owner):
+    AdminFlag.objects.filter(pk=flags.DISALLOW_NEW_PROJECT_REGISTRATION).update(enabled=True)
+    existing, new = make_wheel("Sample.Project", "4.0"), make_wheel("brand-new")
+    tally = import_paths(owner, write(tmp_path / "in", existing, new))
+    assert tally.imported == 1
+    assert tally.refused == [(new.filename, flags.NEW_PROJECT_DISABLED)]
+    AdminFlag.objects.filter(pk=flags.READ_ONLY).update(enabled=True)
+    write(tmp_path / "in", make_wheel("Sample.Project", "5.0"))
+    tally = import_paths(owner, tmp_path / "in")
+    # Read-only: what is here already is still "already there"; nothing new gets in.
+    assert tally.already_there == 1
+    assert [reason for _, reason in tally.refused] == [flags.UPLOAD_READ_ONLY] * 2
 
 
 # --- rate limits --------------------------------------------------------------------------
