@@ -30,6 +30,12 @@ SERVICES := scripts/test-services
 NPM ?= npm
 AXE := tests/browser/node_modules/axe-core/axe.min.js
 BROWSER_DEPS := $(if $(shell command -v $(NPM) 2>/dev/null),$(AXE))
+# `make test` and `make test-fast` run the tests in this many pytest-xdist
+# processes at once (0: all in pytest's own), the end-to-end tests first: on two
+# cores a process waiting for a server, a client or a timer leaves the other one
+# the CPU. tests/conftest.py says how the tests are shared out and kept apart.
+TEST_WORKERS ?= 2
+XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder)
 
 .DEFAULT_GOAL := help
 # Prerequisites are made in the order written: `make test` installs the Debian
@@ -89,10 +95,10 @@ test-packages: ## Install the Debian packages the tests need (as root), or say w
 # (TEST_ARTIFACTS_DIR=<dir> puts them in <dir>/screenshots/).
 test: test-packages $(DEV_STAMP) $(AXE) ## The whole suite with coverage, on its own PostgreSQL + Redis (installs them as root)
 	CI=true PYTHON=$(PYTHON) $(SERVICES) run \
-		$(BIN)/python -m pytest --cov --cov-report=term-missing $(PYTEST_ARGS)
+		$(BIN)/python -m pytest $(XDIST) --cov --cov-report=term-missing $(PYTEST_ARGS)
 
 test-fast: $(DEV_STAMP) $(BROWSER_DEPS) ## The suite without end-to-end tests and coverage, on the settings as they are (SQLite by default)
-	$(BIN)/python -m pytest -m "not e2e" -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) -m "not e2e" -q $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP) ## ruff check, ruff format --check, and the layers (lint-imports)
 	$(BIN)/ruff check .

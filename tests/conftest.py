@@ -1,3 +1,24 @@
+"""Fixtures of the whole suite, and how `make test` spreads it over processes.
+
+`make test` runs the suite in TEST_WORKERS pytest-xdist processes at once
+(--dist loadgroup; `TEST_WORKERS=0 make test` runs it in one). Every test must
+therefore keep to resources of its own, as all the tests here do:
+- ports: bind 127.0.0.1:0 (tests/liveserver.py free_port) or let the server
+  pick; never a fixed port.
+- files: tmp_path / tmp_path_factory (each worker has its own basetemp), never a
+  fixed path under var/, /tmp or the repository; a cache shared on purpose
+  (var/test-cache, .cache/) must stand two processes filling it at once.
+- databases: pytest-django's test_<name>_gw<k>; a database a test creates itself
+  gets a random suffix (tests/liveserver.py throwaway_postgresql_database).
+- Redis: worker k uses the database number of REDIS_URL plus k (tests/settings.py),
+  since the cache is emptied around every test; servers a test starts inherit it.
+Each test file runs whole, in order, in one process, except that the end-to-end
+tests of one backend ([sqlite], [postgresql] in their ids) run together in one,
+so that the session's server of that backend starts once (`_xdist_unit` below).
+"""
+
+import re
+
 import pyotp
 import pytest
 from django.contrib.auth.models import Group
@@ -110,3 +131,62 @@ def project(db, owner, maintainer):
 def _fast_password_hashing(settings):
     # Argon2 is deliberately slow; the tests check flows, not the hasher.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+# --- pytest-xdist ------------------------------------------------------------------
+
+# The backend in an end-to-end test's id: [sqlite], [postgresql-wheel], ...
+_BACKEND_IN_ID = re.compile(r"\[(?:[^\]]*-)?(sqlite|postgresql)(?:-[^\]]*)?\]$")
+
+
+def _xdist_unit(nodeid: str) -> str:
+    """What one worker runs whole, in order: a test file, except that the
+    end-to-end tests of one backend go together whatever their file, so that the
+    session's `server` of that backend (tests/e2e/conftest.py) starts once."""
+    path = nodeid.split("::", 1)[0]
+    if path.startswith("tests/e2e/") and (match := _BACKEND_IN_ID.search(nodeid)):
+        return f"e2e-{match[1]}"
+    return path
+
+
+def _start_rank(item) -> int:
+    """Long units first, so that no worker is left with one at the end while the
+    other idles: the two backends' end-to-end tests take minutes, the other
+    end-to-end files tens of seconds (servers of their own), then the browser."""
+    if _xdist_unit(item.nodeid).startswith("e2e-"):
+        return 0
+    if item.get_closest_marker("e2e"):
+        return 1
+    if item.get_closest_marker("browser"):
+        return 2
+    return 3
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadgroup` (make test): units of `_xdist_unit`, in the order the
+    workers collected them (`--no-loadscope-reorder`). xdist's own loadgroup
+    reads xdist_group marks into node ids, which pytest 9 no longer lets it do."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Scheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _xdist_unit(nodeid)
+
+    return Scheduling(config, log)
+
+
+def pytest_configure(config):
+    if hasattr(config, "workerinput"):  # an xdist worker
+        config.pluginmanager.register(_LongestFirst(), "tests-longest-first")
+
+
+class _LongestFirst:
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items):
+        # After pytest's own reordering by fixture parameter (sqlite's server
+        # tests, then postgresql's), which a stable sort keeps within each rank.
+        # The workers report this order to the scheduler above.
+        items.sort(key=_start_rank)

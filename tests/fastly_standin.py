@@ -49,7 +49,10 @@ class FastlyStandIn:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # A short poll: shutdown() waits for it, after every test.
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     def _answer(self, request: BaseHTTPRequestHandler) -> tuple[int, dict]:
         if request.headers.get("Fastly-Key") != self.token:
