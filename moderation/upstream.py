@@ -21,7 +21,7 @@ from packaging.version import InvalidVersion, Version
 
 from accounts.events import Actor
 from packages import mirror, upstream
-from packages.models import Project, UpstreamBlock, UpstreamProject
+from packages.models import Project, UpstreamBlock, UpstreamFile, UpstreamProject
 from packages.names import is_valid_project_name, normalize_project_name
 
 from .services import ModerationError, _reason, _record
@@ -39,16 +39,39 @@ def _name(name: str) -> str:
     return normalize_project_name(name)
 
 
-def _version(version: str | None) -> str:
-    """The canonical form of a PEP 440 version, "" for none (the whole project)."""
+def _file_versions(normalized_name: str):
+    return (
+        UpstreamFile.objects.filter(project__normalized_name=normalized_name)
+        .values_list("version", flat=True)
+        .distinct()
+    )
+
+
+def _block_versions(normalized_name: str):
+    return UpstreamBlock.objects.filter(normalized_name=normalized_name).values_list(
+        "version", flat=True
+    )
+
+
+def _version(version: str | None, *spellings) -> str:
+    """The version as the mirror spells it, "" for none (the whole project).
+
+    A block is matched exactly against UpstreamFile.version, which holds the
+    PEP 440 normalized form of the filename's version (``2.0``, as
+    packages.mirror.file_version gives it), so a version is stored in that
+    form. A spelling of the same version found in ``spellings`` (iterables,
+    searched in order: the versions of the mirror's files, of the blocks) is
+    taken as it is spelt there: ``2.0.0`` blocks the files of ``2.0``."""
     version = (version or "").strip()
     if not version:
         return ""
     try:
-        Version(version)
+        parsed = Version(version)
     except InvalidVersion:
         raise ModerationError(f"{version!r} is not a valid version (PEP 440).") from None
-    version = canonicalize_version(version)
+    canonical = canonicalize_version(parsed)
+    known = (known for some in spellings for known in some if known)
+    version = next((k for k in known if canonicalize_version(k) == canonical), str(parsed))
     if len(version) > MAX_VERSION_LENGTH:
         raise ModerationError(f"A version is at most {MAX_VERSION_LENGTH} characters long.")
     return version
@@ -67,7 +90,9 @@ def upstream_block(
     """The upstream's project ``name`` (or only its ``version``) is never offered
     here: it answers as absent."""
     reason = _reason(reason)
-    normalized, version = _name(name), _version(version)
+    normalized = _name(name)
+    # Spelt as the files are, else as an earlier block is (then: already blocked).
+    version = _version(version, _file_versions(normalized), _block_versions(normalized))
     try:
         with transaction.atomic():
             block = UpstreamBlock.objects.create(
@@ -93,7 +118,9 @@ def upstream_unblock(
     """Lift a block: the upstream's project (or version) is offered again. The
     block that was lifted (deleted) is returned."""
     reason = _reason(reason)
-    normalized, version = _name(name), _version(version)
+    normalized = _name(name)
+    # The block in whatever spelling it was made.
+    version = _version(version, _block_versions(normalized))
     with transaction.atomic():
         block = (
             UpstreamBlock.objects.select_for_update()

@@ -64,7 +64,7 @@ def test_block_a_version(demo, actor, django_capture_on_commit_callbacks):
     generation = mirror.generation()
     with django_capture_on_commit_callbacks(execute=True):
         block = curation.upstream_block(name="Demo", version="2.5.0", actor=actor, reason="bad")
-    # Stored canonical (packaging.utils.canonicalize_version), as UpstreamFile.version.
+    # Stored as the mirror's files spell it (UpstreamFile.version), which it is matched against.
     assert (block.normalized_name, block.version, block.created_by) == ("demo", "2.5", actor.user)
     assert offered() == ["demo-1.5-py3-none-any.whl"]
     action = last_action()
@@ -106,6 +106,31 @@ def test_unblock_a_version(demo, actor):
     assert len(offered()) == 2
 
 
+def test_a_version_is_spelt_as_the_mirrors_files_spell_it(index, demo, actor):
+    index.publish(
+        "demo",
+        [
+            dist("demo-1.5-py3-none-any.whl", b"one", upload_time=OLD),
+            dist("demo-3.0.tar.gz", b"three", upload_time=OLD),
+        ],
+    )
+    UpstreamProject.objects.update(checked_at=None)
+    mirror.refresh("demo")
+    # "3" and "3.0.0" are the version the file demo-3.0 names (PEP 440).
+    block = curation.upstream_block(name="demo", version="3", actor=actor, reason="bad")
+    assert block.version == "3.0"
+    assert offered() == ["demo-1.5-py3-none-any.whl"]
+    assert curation.upstream_unblock(name="demo", version="3.0.0", actor=actor, reason="ok")
+    assert len(offered()) == 2
+
+
+def test_a_version_blocked_before_its_files_are_known_is_unblocked_in_any_spelling(index, actor):
+    block = curation.upstream_block(name="demo", version="4.0.0", actor=actor, reason="bad")
+    assert block.version == "4.0.0"
+    curation.upstream_unblock(name="demo", version="4", actor=actor, reason="ok")
+    assert not UpstreamBlock.objects.exists()
+
+
 def test_a_name_can_be_blocked_before_it_is_ever_fetched(index, actor):
     curation.upstream_block(name="evil", actor=actor, reason="known malware")
     assert UpstreamBlock.objects.get().normalized_name == "evil"
@@ -134,8 +159,10 @@ def test_block_needs_a_reason(index, actor):
 
 def test_a_block_is_made_once(index, actor):
     curation.upstream_block(name="demo", version="1.0", actor=actor, reason="x")
-    with pytest.raises(ModerationError, match=r"^demo 1 is already blocked\.$"):
-        curation.upstream_block(name="Demo", version="1", actor=actor, reason="again")
+    # Blocked already, in any spelling of the version.
+    for spelling in ("1.0", "1", "1.0.0"):
+        with pytest.raises(ModerationError, match=r"^demo 1\.0 is already blocked\.$"):
+            curation.upstream_block(name="Demo", version=spelling, actor=actor, reason="again")
     assert ModerationAction.objects.count() == 1
 
 
@@ -143,7 +170,7 @@ def test_unblock_what_is_not_blocked(index, actor):
     curation.upstream_block(name="demo", version="1.0", actor=actor, reason="x")
     with pytest.raises(ModerationError, match=r"^demo is not blocked\.$"):
         curation.upstream_unblock(name="demo", actor=actor, reason="x")
-    with pytest.raises(ModerationError, match=r"^demo 2 is not blocked\.$"):
+    with pytest.raises(ModerationError, match=r"^demo 2\.0 is not blocked\.$"):
         curation.upstream_unblock(name="demo", version="2.0", actor=actor, reason="x")
 
 

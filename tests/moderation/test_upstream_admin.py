@@ -52,7 +52,7 @@ def demo(index):
 # --- blocks ---------------------------------------------------------------------------
 
 
-def test_add_a_block(mod_client, index, moderator):
+def test_add_a_block(mod_client, demo, moderator):
     form = mod_client.get(url(UpstreamBlock, "add"))
     assert "Block from the upstream: fill in the form, then confirm." in form.content.decode()
     response = mod_client.post(url(UpstreamBlock, "add"), {"name": "Demo", "version": "1.5.0"})

@@ -50,10 +50,10 @@ def test_block_and_unblock_a_project(index, moderator):
 
 def test_block_and_unblock_a_version(index, moderator):
     assert moderate("upstream-block", "demo", "1.5.0", "--reason", "broken") == (
-        "demo 1.5 is blocked: not offered from the upstream."
+        "demo 1.5.0 is blocked: not offered from the upstream."
     )
-    assert moderate("upstream-unblock", "demo", "1.5.0", "--reason", "fixed") == (
-        "demo 1.5 is unblocked: offered from the upstream again."
+    assert moderate("upstream-unblock", "demo", "1.5", "--reason", "fixed") == (
+        "demo 1.5.0 is unblocked: offered from the upstream again."
     )
 
 
