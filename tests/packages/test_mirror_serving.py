@@ -154,7 +154,7 @@ def test_a_too_young_release_is_absent_then_offered(client, index, settings):
     index.publish("demo", demo_dists(upload_time=timezone.now()))
     assert page(client).json()["versions"] == ["1.0"]
     # The page is kept only until the young release comes of age.
-    time.sleep(2.1)
+    time.sleep(2.5)
     assert page(client).json()["versions"] == ["1.0", "2.0"]
     assert index.requested("/simple/demo/") == 1
 
