@@ -36,6 +36,21 @@ _ROWS = (
 )
 
 
+# What twine's upload left, to compare with what the import leaves: every column
+# of the release and its files but ids, times and who (other accounts here).
+_AS_UPLOADED = (
+    "import json; from packages.models import File, Release; "
+    "skip = {'id', 'project_id', 'release_id', 'created_at', 'upload_time', 'uploader_id', "
+    "'description_html', 'description_renderer'}; "
+    "keep = lambda row: {k: v for k, v in row.items() if k not in skip}; "
+    "print(json.dumps(["
+    "[keep(r) for r in Release.objects.filter(project__normalized_name='e2e-demo')"
+    ".order_by('canonical_version').values()], "
+    "[keep(f) for f in File.objects.filter(release__project__normalized_name='e2e-demo')"
+    ".order_by('filename').values()]], default=str))"
+)
+
+
 def fresh_index(var_dir: Path, database_url: str | None = None) -> dict[str, str]:
     """A migrated index with one account, ``owner``, that may upload; on
     ``database_url``, else SQLite in ``var_dir``."""
@@ -153,3 +168,6 @@ def _copy_and_compare(server, offered: list[dict], env: dict[str, str]) -> None:
         )
         expected = (True, entry["yanked"]) if entry["yanked"] else (False, "")
         assert (yanked, reason) == expected, entry
+    uploaded = json.loads(server.manage("shell", "--no-imports", "-c", _AS_UPLOADED))
+    imported = json.loads(manage(env, "shell", "--no-imports", "-c", _AS_UPLOADED))
+    assert imported == uploaded
