@@ -220,6 +220,7 @@ def _record(normalized_name: str, page) -> UpstreamProject:
             row.save(update_fields=["exists", "etag", "checked_at"])
             # Nothing is offered any more; copies fetched here stay with their rows.
             row.files.filter(path="").delete()
+            _prune_absent(now)
         else:
             changed = _sync_files(row, page.links, now) or not row.exists or created
             row.exists = True
@@ -230,6 +231,18 @@ def _record(normalized_name: str, page) -> UpstreamProject:
         if changed:
             forget(normalized_name)
     return row
+
+
+def _prune_absent(now: datetime) -> None:
+    """Forget the upstream's 404s older than UPSTREAM_FRESHNESS that hold
+    nothing else (no file, quarantine or claim): anyone may probe names, and
+    each probe's answer is kept only as long as it would be believed."""
+    UpstreamProject.objects.filter(
+        exists=False,
+        checked_at__lt=now - timedelta(seconds=settings.UPSTREAM_FRESHNESS),
+        quarantined_at=None,
+        claim_allowed_at=None,
+    ).exclude(Exists(UpstreamFile.objects.filter(project=OuterRef("pk")))).delete()
 
 
 def file_version(filename: str) -> str | None:

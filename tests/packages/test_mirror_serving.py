@@ -170,6 +170,27 @@ def test_a_name_the_upstream_does_not_have_is_404(
     assert mirror.generation() is None
 
 
+def test_probed_names_are_kept_no_longer_than_their_answer_is_believed(client, index, settings):
+    # Would catch: every name anyone probes staying a row forever.
+    settings.UPSTREAM_FRESHNESS = 60
+    assert page(client, "probe-one").status_code == 404
+    UpstreamProject.objects.filter(normalized_name="probe-one").update(
+        checked_at=timezone.now() - timedelta(seconds=61)
+    )
+    kept = UpstreamProject.objects.create(
+        normalized_name="claimed",
+        exists=False,
+        checked_at=timezone.now() - timedelta(days=1),
+        claim_allowed_at=timezone.now(),
+    )
+    assert page(client, "probe-two").status_code == 404
+    assert sorted(UpstreamProject.objects.values_list("normalized_name", flat=True)) == [
+        "claimed",
+        "probe-two",
+    ]
+    assert kept.pk
+
+
 def test_without_an_upstream_an_unknown_name_is_a_plain_404(client, settings):
     settings.UPSTREAM_INDEX_URL = ""
     response = page(client, "demo")
