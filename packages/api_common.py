@@ -12,7 +12,8 @@ from .surrogate import surrogate_headers
 # simple GETs happen (OPTIONS is refused), so no preflight asks for more.
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
-    "Access-Control-Expose-Headers": "X-PyPI-Last-Serial",
+    # The mirror's headers say whether a page came from the upstream, and how fresh.
+    "Access-Control-Expose-Headers": "X-PyPI-Last-Serial, X-Mirror-Status, X-Mirror-Checked",
 }
 # The JSON API also sends what the public index's sends for a CORS preflight
 # (the methods and request headers allowed, and for how long).

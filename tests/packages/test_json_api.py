@@ -375,7 +375,9 @@ def test_headers(client, project, settings, url, downloads):
     response = get(client, url)
 
     assert response["Access-Control-Allow-Origin"] == "*"
-    assert response["Access-Control-Expose-Headers"] == "X-PyPI-Last-Serial"
+    assert response["Access-Control-Expose-Headers"] == (
+        "X-PyPI-Last-Serial, X-Mirror-Status, X-Mirror-Checked"
+    )
     assert response["Access-Control-Allow-Methods"] == "GET"
     assert response["Cache-Control"] == "max-age=123, public"
     assert response["Surrogate-Key"] == "json json-sample-project"
