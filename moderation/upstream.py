@@ -77,6 +77,13 @@ def _version(version: str | None, *spellings) -> str:
     return version
 
 
+def _log(action: str, *, actor: Actor, reason: str, name: str, **details) -> None:
+    # A shell action that names no moderator says so (as kill_switch_set's).
+    if actor.user is None:
+        details["via"] = actor.via
+    _record(action, actor=actor, reason=reason, project_name=name, **details)
+
+
 def _what(normalized_name: str, version: str) -> str:
     return f"{normalized_name} {version}" if version else normalized_name
 
@@ -98,11 +105,11 @@ def upstream_block(
             block = UpstreamBlock.objects.create(
                 normalized_name=normalized, version=version, reason=reason, created_by=actor.user
             )
-            _record(
+            _log(
                 "block upstream version" if version else "block upstream project",
                 actor=actor,
                 reason=reason,
-                project_name=normalized,
+                name=normalized,
                 **({"version": version} if version else {}),
             )
             mirror.forget(normalized)
@@ -129,11 +136,11 @@ def upstream_unblock(
         )
         if block is None:
             raise ModerationError(f"{_what(normalized, version)} is not blocked.")
-        _record(
+        _log(
             "unblock upstream version" if version else "unblock upstream project",
             actor=actor,
             reason=reason,
-            project_name=normalized,
+            name=normalized,
             block_reason=block.reason,
             **({"version": version} if version else {}),
         )
@@ -175,7 +182,7 @@ def upstream_quarantine(*, name: str, actor: Actor, reason: str) -> UpstreamProj
         row.quarantined_at = timezone.now()
         row.quarantine_reason = reason
         row.save(update_fields=["quarantined_at", "quarantine_reason"])
-        _record("quarantine upstream project", actor=actor, reason=reason, project_name=normalized)
+        _log("quarantine upstream project", actor=actor, reason=reason, name=normalized)
         mirror.forget(normalized)
     return row
 
@@ -192,11 +199,11 @@ def upstream_unquarantine(*, name: str, actor: Actor, reason: str) -> UpstreamPr
         row.quarantined_at = None
         row.quarantine_reason = ""
         row.save(update_fields=["quarantined_at", "quarantine_reason"])
-        _record(
+        _log(
             "release upstream quarantine",
             actor=actor,
             reason=reason,
-            project_name=normalized,
+            name=normalized,
             quarantine_reason=previous,
         )
         mirror.forget(normalized)
@@ -220,7 +227,7 @@ def upstream_claim_allow(*, name: str, actor: Actor, reason: str) -> UpstreamPro
         row.claim_allowed_by = actor.user
         row.claim_reason = reason
         row.save(update_fields=["claim_allowed_at", "claim_allowed_by", "claim_reason"])
-        _record("allow upstream claim", actor=actor, reason=reason, project_name=normalized)
+        _log("allow upstream claim", actor=actor, reason=reason, name=normalized)
     return row
 
 

@@ -86,6 +86,15 @@ def test_quarantine_takes_the_local_project_first(demo, project, moderator):
     assert UpstreamProject.objects.get().quarantined_at is None
 
 
+def test_without_a_moderator_the_shell_is_recorded(index):
+    assert moderate("upstream-block", "demo", "--reason", "x", moderator=False) == (
+        "demo is blocked: not offered from the upstream."
+    )
+    action = ModerationAction.objects.get()
+    assert (action.moderator, action.details) == (None, {"via": "shell"})
+    assert UpstreamBlock.objects.get().created_by is None
+
+
 def test_allow_a_claim(index, moderator):
     assert moderate("upstream-allow-claim", "Demo", "--reason", "our fork") == (
         "A local project may now take the name demo."

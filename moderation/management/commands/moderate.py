@@ -25,11 +25,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
 
-        def action(name, help_text, target):
+        def action(name, help_text, target, *, moderator_required=True):
             cmd = sub.add_parser(name, help=help_text)
             cmd.add_argument(target)
             cmd.add_argument("--reason", required=True, help="Why (recorded).")
-            cmd.add_argument("--moderator", required=True, help="Username of the moderator acting.")
+            cmd.add_argument(
+                "--moderator",
+                required=moderator_required,
+                help="Username of the moderator acting"
+                + ("." if moderator_required else "; left out: recorded as done from the shell."),
+            )
             return cmd
 
         action("quarantine", "Quarantine a project.", "project")
@@ -49,20 +54,22 @@ class Command(BaseCommand):
         # In an incident the shell may be all there is: left out, the change is
         # recorded as done from the shell.
         switch.add_argument("--moderator", help="Username of the moderator acting.")
-        # The mirrored upstream index (moderation.upstream, docs/moderation.md).
+
+        # The mirrored upstream index (moderation.upstream, docs/moderation.md); as
+        # docs/ARCHITECTURE.md has it, --moderator is optional for these.
+        def upstream_action(name, help_text):
+            return action(name, help_text, "name", moderator_required=False)
+
         for verb in ("block", "unblock"):
-            cmd = action(
+            cmd = upstream_action(
                 f"upstream-{verb}",
                 f"{verb.capitalize()} an upstream project, or one version of it.",
-                "name",
             )
             cmd.add_argument("version", nargs="?", help="One version (PEP 440); omit: all.")
-        action("upstream-quarantine", "Quarantine a mirrored project.", "name")
-        action("upstream-unquarantine", "Release a mirrored project from quarantine.", "name")
-        action(
-            "upstream-allow-claim",
-            "Let a new local project take a name the upstream has.",
-            "name",
+        upstream_action("upstream-quarantine", "Quarantine a mirrored project.")
+        upstream_action("upstream-unquarantine", "Release a mirrored project from quarantine.")
+        upstream_action(
+            "upstream-allow-claim", "Let a new local project take a name the upstream has."
         )
         sub.add_parser(
             "upstream-check",
