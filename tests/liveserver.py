@@ -326,6 +326,42 @@ def gunicorn_server(env: dict[str, str], log_dir: Path, **options) -> Iterator[G
         stop(server.process)
 
 
+@contextmanager
+def pypiserver(packages: Path, *, start_timeout: float = 30) -> Iterator[str]:
+    """pypiserver (the venv's, HTML pages only, sha256 links) serving the
+    directory ``packages`` on a free port of 127.0.0.1: its simple index URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/simple/"
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "pypi-server"),
+            "run",
+            *("-i", "127.0.0.1", "-p", str(port)),
+            # No authentication at all: anyone may read.
+            *("-a", ".", "-P", "."),
+            *("--hash-algo", "sha256"),
+            str(packages),
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + start_timeout
+        while True:
+            try:
+                if http_get(url, timeout=2).status == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise LiveServerError(f"pypiserver did not start at {url}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        stop(process)
+
+
 # --- Uploads ----------------------------------------------------------------------------
 
 

@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 from uv import find_uv_bin
 
+from tests import liveserver
 from tests.factories import make_wheel
 from tests.liveserver import (
-    free_port,
     http_get,
     start_gunicorn,
     stop,
@@ -342,50 +342,15 @@ def test_an_html_only_upstream_pypiserver(tmp_path, client_env):
     packages.mkdir()
     wheel = make_wheel("plain-lib", "1.0")
     (packages / wheel.filename).write_bytes(wheel.content)
-    port = free_port()
-    pypiserver = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "pypi-server"),
-            "run",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "-a",
-            ".",
-            "-P",
-            ".",
-            "--hash-algo",
-            "sha256",
-            str(packages),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        with ExitStack() as stack:
-            for _ in range(100):
-                try:
-                    if http_get(f"http://127.0.0.1:{port}/simple/", timeout=2).status == 200:
-                        break
-                except OSError:
-                    time.sleep(0.1)
-            index = _start_index(
-                stack,
-                tmp_path / "var",
-                None,
-                UPSTREAM_INDEX_URL=f"http://127.0.0.1:{port}/simple/",
-            )
-            company = Company(index, index)
-            pip = _venv(tmp_path, client_env)
-            result = _pip_install(company, pip, client_env, "plain-lib")
-            assert result.returncode == 0, describe(result)
-            assert "plain-lib-1.0" in output(result), describe(result)
-            stored = list((tmp_path / "var" / "files").rglob(wheel.filename))
-            assert [path.read_bytes() for path in stored] == [wheel.content]
-    finally:
-        pypiserver.terminate()
-        pypiserver.wait(timeout=10)
+    with liveserver.pypiserver(packages) as pypiserver_url, ExitStack() as stack:
+        index = _start_index(stack, tmp_path / "var", None, UPSTREAM_INDEX_URL=pypiserver_url)
+        company = Company(index, index)
+        pip = _venv(tmp_path, client_env)
+        result = _pip_install(company, pip, client_env, "plain-lib")
+        assert result.returncode == 0, describe(result)
+        assert "plain-lib-1.0" in output(result), describe(result)
+        stored = list((tmp_path / "var" / "files").rglob(wheel.filename))
+        assert [path.read_bytes() for path in stored] == [wheel.content]
 
 
 def test_upload_times_carry_over(attacks):

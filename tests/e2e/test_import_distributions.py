@@ -5,9 +5,6 @@ a fresh index of its own."""
 
 import json
 import secrets
-import subprocess
-import sys
-import time
 from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
@@ -17,9 +14,8 @@ import pytest
 from tests.factories import make_sdist, make_wheel
 from tests.liveserver import (
     CommandFailed,
-    free_port,
-    http_get,
     manage,
+    pypiserver,
     server_env,
     superuser_with_token,
     throwaway_postgresql_database,
@@ -79,44 +75,14 @@ def test_a_pypiserver_and_its_directory_give_the_same_files(tmp_path):
     ]
     for item in dists:
         (packages / item.filename).write_bytes(item.content)
-    port = free_port()
-    pypiserver = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "pypi-server"),
-            "run",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "-a",
-            ".",
-            "-P",
-            ".",
-            "--hash-algo",
-            "sha256",
-            str(packages),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(100):
-            try:
-                if http_get(f"http://127.0.0.1:{port}/simple/", timeout=2).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.1)
+    with pypiserver(packages) as url:
         from_index = fresh_index(tmp_path / "from-index")
-        url = f"http://127.0.0.1:{port}/simple/"
         assert import_distributions(from_index, "--from-index", url) == (
             "Imported 4, already there 0, refused 0.\n"
         )
         assert import_distributions(from_index, "--from-index", url) == (
             "Imported 0, already there 4, refused 0.\n"
         )
-    finally:
-        pypiserver.terminate()
-        pypiserver.wait(timeout=10)
     from_directory = fresh_index(tmp_path / "from-directory")
     assert import_distributions(from_directory, str(packages)) == (
         "Imported 4, already there 0, refused 0.\n"
