@@ -54,6 +54,8 @@ INDEX_MAX_BYTES = 512 * 1024 * 1024
 READ_BLOCK = 1024 * 1024
 MAX_REDIRECTS = 3
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+# Who is asking, for the upstream's logs.
+_BASE_HEADERS = {"User-Agent": "pypi-site mirror (+packages.upstream)"}
 
 
 class UpstreamError(Exception):
@@ -347,7 +349,7 @@ class Upstream:
             num_pools=4,
             maxsize=2 * max(max_concurrency, 1),
             retries=urllib3.Retry(total=MAX_REDIRECTS, connect=0, read=0, status=0, other=0),
-            headers={"User-Agent": "pypi-site mirror (+packages.upstream)"},
+            headers=_BASE_HEADERS,
         )
 
     def __repr__(self) -> str:
@@ -408,7 +410,8 @@ class Upstream:
                 response = self._pool.request(
                     "GET",
                     url,
-                    headers=headers,
+                    # A request's headers replace the pool's: the User-Agent again.
+                    headers={**_BASE_HEADERS, **headers},
                     preload_content=False,
                     timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout),
                     redirect=True,

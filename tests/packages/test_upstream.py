@@ -75,8 +75,9 @@ def test_a_json_page_gives_every_distribution_with_its_attributes(index):
         "",
     )
     assert by_name[SDIST].metadata_sha256 == ""
-    # PEP 691 was asked for first.
+    # PEP 691 was asked for first, by a client that says who it is.
     assert "application/vnd.pypi.simple.v1+json" in index.requests[0][1]["Accept"]
+    assert index.requests[0][1]["User-Agent"].startswith("pypi-site mirror")
 
 
 def test_an_html_only_index_gives_the_same_links_without_sizes_and_times():
@@ -285,6 +286,7 @@ def test_a_download_writes_the_checked_bytes(index):
         into=out,
     )
     assert (size, out.getvalue()) == (11, b"wheel bytes")
+    assert index.requests[-1][1]["User-Agent"].startswith("pypi-site mirror")
 
 
 def test_a_download_with_other_bytes_than_announced_is_refused(index):
