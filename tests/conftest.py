@@ -149,44 +149,79 @@ def _xdist_unit(nodeid: str) -> str:
     return path
 
 
-def _start_rank(item) -> int:
-    """Long units first, so that no worker is left with one at the end while the
-    other idles: the two backends' end-to-end tests take minutes, the other
-    end-to-end files tens of seconds (servers of their own), then the browser."""
-    if _xdist_unit(item.nodeid).startswith("e2e-"):
-        return 0
-    if item.get_closest_marker("e2e"):
-        return 1
-    if item.get_closest_marker("browser"):
-        return 2
-    return 3
+def _transactional(item) -> bool:
+    """Whether ``item`` empties the database when it ends (pytest-django's
+    transactional tests: the rows the data migrations made, the Moderators group
+    among them, are gone for every later test of that process)."""
+    marker = item.get_closest_marker("django_db")
+    if marker and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences")):
+        return True
+    return bool({"transactional_db", "live_server"} & set(item.fixturenames))
+
+
+def _start_order(items) -> dict:
+    """Item -> its place in the run. As pytest-django orders a single process,
+    the transactional tests come after all the others; before them, long units
+    first, so that no worker is left with one at the end while the other idles:
+    the two backends' end-to-end tests (minutes), the other end-to-end files
+    (tens of seconds, servers of their own), then the rest. Each unit's tests stay
+    together, in the order pytest gave them."""
+    first: dict[tuple, int] = {}
+    order = {}
+    for index, item in enumerate(items):
+        unit = _xdist_unit(item.nodeid)
+        if unit.startswith("e2e-"):
+            rank = 0
+        elif item.get_closest_marker("e2e"):
+            rank = 1
+        else:
+            rank = 2
+        phase = (_transactional(item), rank)
+        place = first.setdefault((phase, unit), index)
+        order[item] = (phase, place, index)
+    return order
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
-    """`--dist loadgroup` (make test): units of `_xdist_unit`, in the order the
-    workers collected them (`--no-loadscope-reorder`). xdist's own loadgroup
-    reads xdist_group marks into node ids, which pytest 9 no longer lets it do."""
+    """`--dist loadgroup` (make test): the units of `_xdist_unit`, a unit's
+    transactional tests apart from its others, in the order the workers collected
+    them (`--no-loadscope-reorder`): each worker then empties its database only
+    after its last test that needs the migrations' rows. (xdist's own loadgroup
+    reads xdist_group marks into node ids, which pytest 9 no longer lets it do.)"""
     if config.getvalue("dist") != "loadgroup":
         return None
     from xdist.scheduler import LoadScopeScheduling
 
     class Scheduling(LoadScopeScheduling):
+        _units: dict[str, str] | None = None
+
         def _split_scope(self, nodeid: str) -> str:
-            return _xdist_unit(nodeid)
+            if self._units is None:
+                # A unit seen again after another one (its transactional tests)
+                # is a unit of its own, run after those before it.
+                self._units, runs, previous = {}, {}, None
+                for each in self.collection:
+                    unit = _xdist_unit(each)
+                    if unit != previous:
+                        runs[unit] = runs.get(unit, 0) + 1
+                        previous = unit
+                    self._units[each] = f"{unit}#{runs[unit]}"
+            return self._units[nodeid]
 
     return Scheduling(config, log)
 
 
 def pytest_configure(config):
     if hasattr(config, "workerinput"):  # an xdist worker
-        config.pluginmanager.register(_LongestFirst(), "tests-longest-first")
+        config.pluginmanager.register(_WorkerOrder(), "tests-worker-order")
 
 
-class _LongestFirst:
+class _WorkerOrder:
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items):
-        # After pytest's own reordering by fixture parameter (sqlite's server
-        # tests, then postgresql's), which a stable sort keeps within each rank.
-        # The workers report this order to the scheduler above.
-        items.sort(key=_start_rank)
+        # After pytest-django's order and pytest's by fixture parameter (sqlite's
+        # server tests, then postgresql's). The workers report this order to the
+        # scheduler above.
+        order = _start_order(items)
+        items.sort(key=order.__getitem__)

@@ -13,6 +13,7 @@ HOME kept in .cache/ (ignored by git), so later runs only check for a newer
 twine. Builds share uv's cache there too.
 """
 
+import fcntl
 import re
 import shlex
 import sys
@@ -168,7 +169,11 @@ def test_readme_commands_publish_and_install_what_current_backends_build(
             README_DIST: f"{shlex.quote(str(built[backend]))}/*",
         },
     )
-    result = bash(upload, env={**client_env, "HOME": str(tool_home), "TOKEN": readme_token})
+    # One twine venv under tool_home for every test; pip would break it if two
+    # test processes (make test's xdist workers) made or upgraded it at once.
+    with open(CACHE / "home.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        result = bash(upload, env={**client_env, "HOME": str(tool_home), "TOKEN": readme_token})
     assert result.returncode == 0, describe(result)
 
     name = project_name(backend)
