@@ -7,14 +7,16 @@ therefore keep to resources of its own, as all the tests here do:
   pick; never a fixed port.
 - files: tmp_path / tmp_path_factory (each worker has its own basetemp), never a
   fixed path under var/, /tmp or the repository; a cache shared on purpose
-  (var/test-cache, .cache/) must stand two processes filling it at once.
+  (var/test-cache, .cache/) must stand two processes filling it at once (a lock:
+  tests/e2e/test_readme_publish.py).
 - databases: pytest-django's test_<name>_gw<k>; a database a test creates itself
   gets a random suffix (tests/liveserver.py throwaway_postgresql_database).
 - Redis: worker k uses the database number of REDIS_URL plus k (tests/settings.py),
   since the cache is emptied around every test; servers a test starts inherit it.
 Each test file runs whole, in order, in one process, except that the end-to-end
 tests of one backend ([sqlite], [postgresql] in their ids) run together in one,
-so that the session's server of that backend starts once (`_xdist_unit` below).
+so that the session's server of that backend starts once (`_xdist_unit` below),
+and that a file's transactional tests run apart, after every process's others.
 """
 
 import re
