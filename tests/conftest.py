@@ -13,6 +13,8 @@ therefore keep to resources of its own, as all the tests here do:
   gets a random suffix (tests/liveserver.py throwaway_postgresql_database).
 - Redis: worker k uses the database number of REDIS_URL plus k (tests/settings.py),
   since the cache is emptied around every test; servers a test starts inherit it.
+- test ids: the same in every process, which collects on its own: no parameter
+  made from the clock (gzip.compress needs mtime=0, no now()) or at random.
 Each test file runs whole, in order, in one process, except that the end-to-end
 tests of one backend ([sqlite], [postgresql] in their ids) run together in one,
 so that the session's server of that backend starts once (`_xdist_unit` below),

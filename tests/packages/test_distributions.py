@@ -478,7 +478,7 @@ def test_wheel_with_two_dist_info_directories(tmp_path):
 
 @pytest.mark.parametrize(
     "content",
-    [b"", b"not a zip at all", b"PK\x03\x04" + b"\x00" * 100, gzip.compress(METADATA)],
+    [b"", b"not a zip at all", b"PK\x03\x04" + b"\x00" * 100, gzip.compress(METADATA, mtime=0)],
 )
 def test_wheel_that_is_not_a_zip(tmp_path, content):
     path = write(tmp_path, "sample_project-1.0-py3-none-any.whl", content)
@@ -808,7 +808,7 @@ def test_sdist_with_pkg_info_twice(tmp_path):
     [
         b"",
         b"not gzip",
-        gzip.compress(b"not a tar archive" * 100),
+        gzip.compress(b"not a tar archive" * 100, mtime=0),  # one id in every worker
         zip_bytes({"sample_project-1.0/PKG-INFO": METADATA}),
     ],
 )
