@@ -30,6 +30,7 @@ VARIABLES = (
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "FASTLY_API_TOKEN",
+    "UPSTREAM_INDEX_URL",
 )
 # Every setting that holds a secret, each also readable from <NAME>_FILE.
 SECRETS = (
@@ -177,11 +178,27 @@ def test_cache_directory_and_size_from_environment(monkeypatch, tmp_path):
         ({"FILES_STORAGE": "ftp"}, "FILES_STORAGE='ftp'"),
         ({"FILES_STORAGE": "s3"}, "needs AWS_STORAGE_BUCKET_NAME"),
         ({"EMAIL_URL": "http://mail"}, "EMAIL_URL must be smtp://"),
+        (
+            {"UPSTREAM_INDEX_URL": "pypi.org/simple"},
+            "UPSTREAM_INDEX_URL='pypi.org/simple' is not an http",
+        ),
     ],
 )
 def test_malformed_values_are_refused(monkeypatch, tmp_path, env, message):
     with pytest.raises(ImproperlyConfigured, match=message):
         load(monkeypatch, tmp_path, **env)
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("", ""),
+        ("https://pypi.org/simple", "https://pypi.org/simple/"),
+        (" http://127.0.0.1:8124/simple/ ", "http://127.0.0.1:8124/simple/"),
+    ],
+)
+def test_the_upstream_url_ends_with_one_slash(monkeypatch, tmp_path, value, expected):
+    assert load(monkeypatch, tmp_path, UPSTREAM_INDEX_URL=value).UPSTREAM_INDEX_URL == expected
 
 
 @pytest.mark.parametrize(
