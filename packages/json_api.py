@@ -35,7 +35,7 @@ from typing_extensions import TypedDict
 from . import mirror, models
 from .api_common import pep700_time
 from .downloads import download_summary
-from .mirrored import Mirrored, MirroredVersion, packagetype, python_version, uploaded_at
+from .mirrored import Mirrored, MirroredVersion, packagetype, python_version
 from .models import Project, Release
 from .releases import pick_latest
 from .simple import PAGE_CACHE_SECONDS
@@ -416,7 +416,7 @@ _NOT_COUNTED: Downloads = {"last_day": -1, "last_month": -1, "last_week": -1}
 
 
 def _mirrored_file_json(file: models.UpstreamFile, base_url: str) -> File:
-    upload_time_iso = pep700_time(uploaded_at(file))
+    upload_time_iso = pep700_time(file.published_at)
     return {
         "comment_text": "",
         "digests": {"blake2b_256": "", "md5": "", "sha256": file.sha256_digest},

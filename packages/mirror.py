@@ -103,7 +103,7 @@ def offered_files(project: UpstreamProject, *, now: datetime | None = None) -> l
     return [
         file
         for file in project.files.all()
-        if file.version not in blocked and _published(file) <= cutoff
+        if file.version not in blocked and file.published_at <= cutoff
     ]
 
 
@@ -125,11 +125,7 @@ def is_offered(file: UpstreamFile, *, now: datetime | None = None) -> bool:
     """Whether ``file`` is one of ``offered_files(file.project)``, in a few
     queries whatever the number of the project's files."""
     blocked = _blocked_versions(file.project)
-    return blocked is not None and file.version not in blocked and _published(file) <= _cutoff(now)
-
-
-def _published(file: UpstreamFile) -> datetime:
-    return file.upload_time or file.first_seen_at
+    return blocked is not None and file.version not in blocked and file.published_at <= _cutoff(now)
 
 
 def next_offer_change(project: UpstreamProject, *, now: datetime | None = None) -> float | None:
@@ -137,7 +133,7 @@ def next_offer_change(project: UpstreamProject, *, now: datetime | None = None) 
     offered, or None if none waits: a page must not be kept past that."""
     now = now or timezone.now()
     cutoff = _cutoff(now)
-    waiting = [_published(file) for file in project.files.all() if _published(file) > cutoff]
+    waiting = [file.published_at for file in project.files.all() if file.published_at > cutoff]
     if not waiting:
         return None
     return (min(waiting) - cutoff).total_seconds()

@@ -23,7 +23,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from . import mirror
+from . import mirror, surrogate
 from .models import File, Project, UpstreamFile, UpstreamProject
 from .names import normalize_project_name
 from .releases import latest_of_ordered
@@ -96,12 +96,7 @@ class MirroredVersion:
     @property
     def upload_time(self) -> datetime:
         """When its first file was published upstream (or first seen here)."""
-        return min(uploaded_at(file) for file in self.files)
-
-
-def uploaded_at(file: UpstreamFile) -> datetime:
-    # The upstream's PEP 700 upload-time; a page without one: first seen here.
-    return file.upload_time or file.first_seen_at
+        return min(file.published_at for file in self.files)
 
 
 @dataclass
@@ -179,8 +174,9 @@ def lookup(name: str, *, fetch: bool) -> Mirrored | None:
     project = UpstreamProject.objects.filter(normalized_name=normalized).first()
     if project is None and fetch:
         project = mirror.refresh(normalized)
-    if project is None or not project.exists or project.quarantined_at is not None:
+    if project is None:
         return None
+    # Nothing of a project gone upstream or quarantined is offered.
     files = mirror.offered_files(project)
     if not files:
         return None
@@ -192,8 +188,4 @@ def cap_edge_lifetime(headers) -> None:
     copy is fresh (as the simple API's, packages.views.simple): no purge
     follows a change upstream, or a file coming of age, until a request here
     sees it. ``headers``: a response or a dict of its headers."""
-    if "Surrogate-Control" in headers:
-        seconds = min(settings.EDGE_MAX_AGE, settings.UPSTREAM_FRESHNESS)
-        headers["Surrogate-Control"] = (
-            f"max-age={seconds}, stale-if-error={settings.EDGE_STALE_IF_ERROR}"
-        )
+    surrogate.cap_edge_lifetime(headers, settings.UPSTREAM_FRESHNESS)

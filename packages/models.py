@@ -490,6 +490,14 @@ class UpstreamFile(models.Model):
     def __str__(self) -> str:
         return self.filename
 
+    @property
+    def published_at(self):
+        """When the upstream published it (PEP 700 upload-time), or, from an
+        upstream that does not say, when this index first saw it: what
+        UPSTREAM_MIN_AGE counts from (packages.mirror; its SQL twin is the
+        Coalesce in mirror.listed_projects)."""
+        return self.upload_time or self.first_seen_at
+
 
 class UpstreamBlock(models.Model):
     """A moderator's curation: a project of the upstream (version "") or one

@@ -33,10 +33,20 @@ def surrogate_headers(*keys: str) -> dict[str, str]:
     while the app is down."""
     headers = {"Surrogate-Key": " ".join(keys)}
     if purges_configured() and settings.EDGE_MAX_AGE > 0:
-        headers["Surrogate-Control"] = (
-            f"max-age={settings.EDGE_MAX_AGE}, stale-if-error={settings.EDGE_STALE_IF_ERROR}"
-        )
+        headers["Surrogate-Control"] = _control(settings.EDGE_MAX_AGE)
     return headers
+
+
+def _control(max_age: int) -> str:
+    return f"max-age={max_age}, stale-if-error={settings.EDGE_STALE_IF_ERROR}"
+
+
+def cap_edge_lifetime(headers, seconds: int) -> None:
+    """Let an edge keep the answer (where it may keep it long) at most
+    ``seconds``: for an answer no purge follows when it changes.
+    ``headers``: a response or a dict of its headers."""
+    if "Surrogate-Control" in headers:
+        headers["Surrogate-Control"] = _control(min(settings.EDGE_MAX_AGE, seconds))
 
 
 def page_headers(project: str | None = None) -> dict[str, str]:

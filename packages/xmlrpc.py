@@ -252,7 +252,7 @@ def _mirrored_urls(request: HttpRequest, package_name: str, version: str) -> lis
         return []
     rows = []
     for file in shown.files:
-        uploaded = _iso_utc(mirrored.uploaded_at(file))
+        uploaded = _iso_utc(file.published_at)
         rows.append(
             {
                 "filename": file.filename,

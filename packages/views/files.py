@@ -166,6 +166,17 @@ def _stream(handle: StoredFile, headers: dict[str, str]) -> FileResponse:
     return response
 
 
+def _conditional(request: HttpRequest, found: "_Servable") -> HttpResponse | None:
+    """The 304 (or 412) for a request whose validators still hold, or None."""
+    etag = f'"{found.sha256}"'
+    conditional = get_conditional_response(request, etag=etag, last_modified=found.modified)
+    if conditional is not None:
+        conditional["ETag"] = etag
+        conditional["Last-Modified"] = http_date(found.modified)
+        conditional["Cache-Control"] = settings.FILES_CACHE_CONTROL
+    return conditional
+
+
 def serve(request: HttpRequest, path: str) -> HttpResponseBase:
     if request.method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET", "HEAD"])
@@ -174,12 +185,8 @@ def serve(request: HttpRequest, path: str) -> HttpResponseBase:
     found = lookup(path)
     if found is None:
         return _not_found()
-    etag = f'"{found.sha256}"'
-    conditional = get_conditional_response(request, etag=etag, last_modified=found.modified)
+    conditional = _conditional(request, found)
     if conditional is not None:
-        conditional["ETag"] = etag
-        conditional["Last-Modified"] = http_date(found.modified)
-        conditional["Cache-Control"] = settings.FILES_CACHE_CONTROL
         return conditional
     try:
         handle = files_storage().open(path, "rb")
@@ -226,15 +233,10 @@ def serve_mirror(request: HttpRequest, sha256: str, filename: str) -> HttpRespon
     if file is None or (is_metadata and not file.metadata_sha256_digest):
         return _not_found()
     digest = file.metadata_sha256_digest if is_metadata else file.sha256_digest
-    published = file.upload_time or file.first_seen_at
-    modified = int(published.timestamp())
+    modified = int(file.published_at.timestamp())
     found = _Servable(file.pk, digest, None, modified, file.project.normalized_name)
-    etag = f'"{digest}"'
-    conditional = get_conditional_response(request, etag=etag, last_modified=found.modified)
+    conditional = _conditional(request, found)
     if conditional is not None:
-        conditional["ETag"] = etag
-        conditional["Last-Modified"] = http_date(found.modified)
-        conditional["Cache-Control"] = settings.FILES_CACHE_CONTROL
         return conditional
     try:
         path = mirror.fetch_metadata(file) if is_metadata else mirror.fetch_file(file)

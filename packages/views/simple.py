@@ -4,7 +4,6 @@ The hot path is a cache get and an HttpResponse; rendering lives in
 ``packages.simple``.
 """
 
-from django.conf import settings
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -17,6 +16,7 @@ from django.utils.cache import get_conditional_response
 
 from packages import mirror, simple
 from packages.api_common import public_headers
+from packages.mirrored import cap_edge_lifetime
 from packages.names import is_normalized_project_name, normalize_project_name
 
 _RESPONSE_CONTENT_TYPES = {
@@ -39,18 +39,8 @@ def page_headers(page: simple.CachedPage, content_type: str, surrogate_key: str)
     if page.mirror:
         headers["X-Mirror-Status"] = page.mirror
         headers["X-Mirror-Checked"] = page.checked
-        _mirror_edge_lifetime(headers)
+        cap_edge_lifetime(headers)
     return headers
-
-
-def _mirror_edge_lifetime(headers: dict[str, str]) -> None:
-    # No purge follows a change upstream until a request here revalidates the
-    # page, so an edge may keep it no longer than this process would.
-    if "Surrogate-Control" in headers:
-        seconds = min(settings.EDGE_MAX_AGE, settings.UPSTREAM_FRESHNESS)
-        headers["Surrogate-Control"] = (
-            f"max-age={seconds}, stale-if-error={settings.EDGE_STALE_IF_ERROR}"
-        )
 
 
 def _page_response(
@@ -77,7 +67,7 @@ def _not_found(surrogate_key: str, *, mirrored: bool = False) -> HttpResponse:
     # upstream may start to offer is kept no longer than a mirrored page.
     headers = public_headers(surrogate_key)
     if mirrored:
-        _mirror_edge_lifetime(headers)
+        cap_edge_lifetime(headers)
     return HttpResponseNotFound(
         "404 Not Found", content_type="text/plain; charset=utf-8", headers=headers
     )
