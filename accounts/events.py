@@ -64,10 +64,14 @@ def record_event(
     actor: Actor,
     user: User | None = None,
     project=None,
+    organization=None,
     **details,
 ) -> Event:
-    """Append one event about ``user`` or ``project`` (or both), done by ``actor``."""
-    event = new_event(tag, actor=actor, user=user, project=project, **details)
+    """Append one event about ``user``, ``project`` or ``organization`` (or
+    several), done by ``actor``."""
+    event = new_event(
+        tag, actor=actor, user=user, project=project, organization=organization, **details
+    )
     event.save(force_insert=True)
     return event
 
@@ -78,6 +82,7 @@ def new_event(
     actor: Actor,
     user: User | None = None,
     project=None,
+    organization=None,
     **details,
 ) -> Event:
     """``record_event``'s event, not saved yet: a change that records several
@@ -87,6 +92,8 @@ def new_event(
         user=user,
         project=project,
         project_name=project.name if project is not None else "",
+        organization=organization,
+        organization_name=organization.name if organization is not None else "",
         actor=actor.user,
         ip_address=actor.ip_address,
         user_agent=actor.user_agent[:255],  # the column's width

@@ -133,6 +133,15 @@ class Event(models.Model):
         related_name="events",
     )
     project_name = models.CharField(max_length=200, blank=True)
+    # ... or the organization (shown to its Owners). The name outlives it too.
+    organization = models.ForeignKey(
+        "accounts.Organization",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="events",
+    )
+    organization_name = models.CharField(max_length=100, blank=True)
     actor = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -146,6 +155,7 @@ class Event(models.Model):
         indexes = [
             models.Index(fields=["user", "-created_at"], name="event_user_recent"),
             models.Index(fields=["project", "-created_at"], name="event_project_recent"),
+            models.Index(fields=["organization", "-created_at"], name="event_organization_recent"),
         ]
 
     def __str__(self) -> str:
@@ -221,3 +231,120 @@ class AdminFlag(models.Model):
 
     def __str__(self) -> str:
         return self.id
+
+
+# --- Organizations ---------------------------------------------------------------
+#
+# An organization owns projects (packages.Project.organization) through its
+# people: members hold a role in it, and teams inside it hold roles on its
+# projects (packages.TeamRole). What each role may do is written once, in
+# accounts.organizations (the organization) and packages.policy (its projects).
+
+
+class Organization(models.Model):
+    # As its Owners spelled it; URLs and uniqueness use the normalized form
+    # (PEP 503 rules, as for project names).
+    name = models.CharField(max_length=100)
+    normalized_name = models.CharField(max_length=100, unique=True, editable=False)
+    display_name = models.CharField(max_length=100, blank=True)
+    link_url = models.URLField(max_length=400, blank=True)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # A moderator may deactivate one (its projects stay; nobody acts through it).
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["normalized_name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OrganizationRole(models.Model):
+    class Name(models.TextChoices):
+        # Everything, and Owner of every project the organization owns.
+        OWNER = "Owner"
+        # Teams, their members and which team holds which project.
+        MANAGER = "Manager"
+        # Only what their teams hold.
+        MEMBER = "Member"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="roles")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="organization_roles")
+    role_name = models.CharField(max_length=20, choices=Name.choices)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "user"], name="organization_role_one_per_user"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.role_name} of {self.organization}"
+
+
+class OrganizationInvitation(models.Model):
+    """An Owner's invitation to join an organization in a role; it becomes an
+    OrganizationRole when the invitee accepts through the e-mailed link, before
+    ``expires_at``. Declining, revoking or accepting deletes it."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="invitations"
+    )
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="organization_invitations"
+    )
+    role_name = models.CharField(max_length=20, choices=OrganizationRole.Name.choices)
+    invited_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "user"], name="organization_invitation_one_per_user"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} invited as {self.role_name} of {self.organization}"
+
+
+class Team(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="teams")
+    name = models.CharField(max_length=50)
+    normalized_name = models.CharField(max_length=50, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    members = models.ManyToManyField(User, through="TeamMember", related_name="teams")
+
+    class Meta:
+        ordering = ["normalized_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "normalized_name"], name="team_name_unique_in_organization"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization}/{self.name}"
+
+
+class TeamMember(models.Model):
+    """A member of the organization in one of its teams."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="team_memberships")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "user"], name="team_member_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.team}"

@@ -49,6 +49,18 @@ class FileQuerySet(PublicQuerySet):
     project_path = "release__project__"
 
 
+class ProjectStatus(models.TextChoices):
+    """PEP 792 project status markers."""
+
+    ACTIVE = "active"
+    # No more uploads; existing files stay installable.
+    ARCHIVED = "archived"
+    # Like active, with a reason (and maybe a successor) installers may show.
+    DEPRECATED = "deprecated"
+    # No uploads and no files offered (a moderator's, Project.quarantined_at).
+    QUARANTINED = "quarantined"
+
+
 class Project(models.Model):
     name = models.CharField(max_length=200, help_text="Display name, as first uploaded.")
     normalized_name = models.CharField(max_length=200, unique=True, editable=False)
@@ -64,6 +76,27 @@ class Project(models.Model):
     # public surface, its files are not served and uploads to it are refused.
     quarantined_at = models.DateTimeField(null=True, blank=True, editable=False)
     quarantine_reason = models.TextField(blank=True, editable=False)
+    # Owned by an organization (its people act through their roles in it and
+    # their teams' TeamRoles), or by people alone (None).
+    organization = models.ForeignKey(
+        "accounts.Organization",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="projects",
+    )
+    # PEP 792 status as its Owners or the moderators set it (packages.project_status).
+    # "quarantined" is not stored here: it is quarantined_at, a moderator's, and
+    # wins over this one (Project.project_status).
+    status = models.CharField(
+        max_length=20, choices=ProjectStatus.choices, default=ProjectStatus.ACTIVE
+    )
+    status_reason = models.TextField(blank=True)
+    # A deprecated project may name the project that replaces it.
+    successor = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = ProjectQuerySet.as_manager()
 
@@ -81,6 +114,19 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def project_status(self) -> str:
+        """The PEP 792 status the index answers with: a quarantine wins."""
+        if self.quarantined_at is not None:
+            return ProjectStatus.QUARANTINED
+        return self.status
+
+    @property
+    def project_status_reason(self) -> str:
+        if self.quarantined_at is not None:
+            return self.quarantine_reason
+        return self.status_reason
 
 
 class Role(models.Model):
@@ -138,6 +184,25 @@ class RoleInvitation(models.Model):
         return f"{self.user} invited as {self.role_name} of {self.project}"
 
 
+class TeamRole(models.Model):
+    """A team of the project's organization holds a role on the project: each
+    of its members acts with that role, as if they held it themselves
+    (packages.policy)."""
+
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="roles")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="team_roles")
+    role_name = models.CharField(max_length=20, choices=Role.Name.choices)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "project"], name="team_role_one_per_team"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team} is {self.role_name} of {self.project}"
+
+
 class Release(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="releases")
     version = models.CharField(max_length=100, help_text="As uploaded.")
@@ -154,6 +219,9 @@ class Release(models.Model):
     )
     yanked = models.BooleanField(default=False)
     yanked_reason = models.TextField(blank=True)
+    # An Owner's mark: still installable, but not to be used (shown with the reason).
+    deprecated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    deprecated_reason = models.TextField(blank=True)
 
     # Core metadata, as the first file of the release declared it.
     metadata_version = models.CharField(max_length=10)
@@ -525,3 +593,93 @@ class UpstreamBlock(models.Model):
 
     def __str__(self) -> str:
         return f"{self.normalized_name} {self.version}".strip()
+
+
+# --- Namespaces (PEP 752) and advisories ------------------------------------------
+
+
+class Namespace(models.Model):
+    """A moderator's grant of a name prefix to an organization (PEP 752): the
+    project named exactly so and every ``<prefix>-...`` project. Restricted (not
+    open): only the organization's projects may be created under it. A child
+    grant (``parent`` set) is made by the root grant's organization inside its
+    own prefix. Root grants never overlap (packages.namespaces)."""
+
+    # As granted; matching and URLs use the normalized form.
+    prefix = models.CharField(max_length=200)
+    normalized_prefix = models.CharField(max_length=200, unique=True, editable=False)
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.PROTECT, related_name="namespaces"
+    )
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+    )
+    is_open = models.BooleanField(default=False)
+    # Enforced on uploads but not listed by the API (never open).
+    is_hidden = models.BooleanField(default=False)
+    reason = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["normalized_prefix"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~(models.Q(is_open=True) & models.Q(is_hidden=True)),
+                name="namespace_hidden_never_open",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.prefix
+
+
+class Advisory(models.Model):
+    """A security advisory on a project (an OSV record): which of its versions
+    are affected and which fix it. Affected releases are worked out from
+    ``affected_versions`` and ``ranges`` when asked (packages.advisories), so
+    a release uploaded later inside an open range is marked too."""
+
+    # The OSV id, e.g. PYSEC-2024-12 or GHSA-xxxx-xxxx-xxxx.
+    osv_id = models.CharField(max_length=100)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="advisories")
+    summary = models.TextField(blank=True)
+    details = models.TextField(blank=True)
+    aliases = models.JSONField(default=list, blank=True)
+    link = models.URLField(max_length=1000, blank=True)
+    # Where the record came from ("osv" for an imported OSV file, "index" for
+    # one entered here).
+    source = models.CharField(max_length=50, default="osv")
+    # OSV "affected[].versions": the exact versions listed.
+    affected_versions = models.JSONField(default=list, blank=True)
+    # OSV "affected[].ranges" of type ECOSYSTEM: [{"introduced": ..., "fixed":
+    # ..., "last_affected": ...}, ...] in order.
+    ranges = models.JSONField(default=list, blank=True)
+    fixed_in = models.JSONField(default=list, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    modified_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["project", "osv_id"]
+        verbose_name_plural = "advisories"
+        constraints = [
+            models.UniqueConstraint(fields=["project", "osv_id"], name="advisory_once_per_project"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.osv_id} ({self.project})"
