@@ -117,6 +117,21 @@ class Event(models.Model):
         "project:role:declined": "Invitation declined",
         "project:role:changed": "Role changed",
         "project:role:removed": "Role removed",
+        "organization:created": "Organization created",
+        "organization:updated": "Organization profile changed",
+        "organization:deactivated": "Organization deactivated by a moderator",
+        "organization:reactivated": "Organization reactivated by a moderator",
+        "organization:member:invited": "Member invited",
+        "organization:member:invitation-revoked": "Member invitation revoked",
+        "organization:member:added": "Member invitation accepted",
+        "organization:member:declined": "Member invitation declined",
+        "organization:member:role-changed": "Member's role changed",
+        "organization:member:removed": "Member removed or left",
+        "organization:team:created": "Team created",
+        "organization:team:renamed": "Team renamed",
+        "organization:team:deleted": "Team deleted",
+        "organization:team:member-added": "Team member added",
+        "organization:team:member-removed": "Team member removed",
     }
 
     tag = models.CharField(max_length=64, help_text="e.g. account:login:success")

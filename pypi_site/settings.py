@@ -370,6 +370,8 @@ RATELIMITS = {
         "password-reset-ip": "20/3600",  # reset requests per client IP
         "upload-auth-failure": "20/300",  # failed upload authentications per client IP
         "project-create": "20/3600",  # new projects per user
+        "organization-create": "5/3600",  # new organizations per user
+        "organization-invite": "30/3600",  # organization invitations sent per user
     }.items()
 }
 

@@ -77,6 +77,8 @@ urlpatterns = [
     path("account/", include("accounts.urls")),
     path("manage/account/tokens/", include("accounts.token_urls")),
     path("manage/", include("packages.manage_urls")),
+    # /manage/organizations/ and /manage/organization/<name>/...
+    path("manage/", include("accounts.organization_urls")),
     # Where code hosts report leaked tokens (secret scanning).
     path(
         "_/secrets/disclose-token/", secret_scanning.disclose_token, name="secrets-disclose-token"
