@@ -108,13 +108,19 @@ def load_records(text: str | bytes) -> list:
     return data if isinstance(data, list) else [data]
 
 
+def parse_osv_text(text: str | bytes) -> ParsedAdvisory:
+    """``parse_osv`` of one record's JSON text."""
+    if len(text) > MAX_RECORD_BYTES:
+        raise AdvisoryError(f"The record is larger than {MAX_RECORD_BYTES} bytes.")
+    records = load_records(text)
+    if len(records) != 1:
+        raise AdvisoryError("Give one OSV record, not a list.")
+    return parse_osv(records[0])
+
+
 def parse_osv(data) -> ParsedAdvisory:
-    """Validate one OSV record (a decoded JSON object, or its text) and read
-    what this index keeps of it. AdvisoryError says what is wrong."""
-    if isinstance(data, str | bytes):
-        if len(data) > MAX_RECORD_BYTES:
-            raise AdvisoryError(f"The record is larger than {MAX_RECORD_BYTES} bytes.")
-        (data,) = _single(load_records(data))
+    """Validate one OSV record (decoded JSON) and read what this index keeps
+    of it. AdvisoryError says what is wrong."""
     if not isinstance(data, dict):
         raise AdvisoryError("An OSV record is a JSON object.")
     osv_id = _text(data, "id", ID_MAX_LENGTH)
@@ -143,12 +149,6 @@ def parse_osv(data) -> ParsedAdvisory:
         )
     except AdvisoryError as exc:
         raise AdvisoryError(where + exc.message) from None
-
-
-def _single(records: list) -> list:
-    if len(records) != 1:
-        raise AdvisoryError("Give one OSV record, not a list.")
-    return records
 
 
 def _clean(value: str, what: str, max_length: int) -> str:

@@ -58,7 +58,7 @@ def advisory(project, **fields) -> Advisory:
 
 
 def test_a_record_is_read_into_what_the_index_keeps():
-    parsed = parse_osv(json.dumps(record()))
+    parsed = advisories.parse_osv_text(json.dumps(record()))
 
     assert parsed.osv_id == "PYSEC-2024-12"
     assert parsed.summary == "Remote code execution in the loader"
@@ -220,13 +220,15 @@ def test_hostile_records_are_refused_with_a_message(data, message):
     if isinstance(data, dict):
         data = json.dumps(data)
     with pytest.raises(AdvisoryError) as refused:
-        parse_osv(data)
+        advisories.parse_osv_text(data)
     assert message in refused.value.message
 
 
 def test_a_decoded_record_must_be_an_object():
     with pytest.raises(AdvisoryError, match="An OSV record is a JSON object"):
         parse_osv(["not", "an", "object"])
+    with pytest.raises(AdvisoryError, match="An OSV record is a JSON object"):
+        parse_osv('{"id": "A"}')
 
 
 def test_load_records_takes_one_record_or_a_list():
