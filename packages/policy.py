@@ -30,6 +30,8 @@ from common.ratelimit import limit, try_again
 from .models import Project, Role
 from .name_policy import ProjectNameError, check_new_project_name
 from .names import normalize_project_name
+from .namespaces import NamespaceRefused
+from .namespaces import check_new_project as check_new_project_namespace
 
 
 class UploadError(Exception):
@@ -218,6 +220,11 @@ def check_user_upload_to(user, name: str, project: Project | None) -> None:
             check_new_project_name(name)
         except ProjectNameError as exc:
             raise UploadError(str(exc)) from None
+        # A name in a restricted namespace (PEP 752) is its organization's.
+        try:
+            check_new_project_namespace(user, name)
+        except NamespaceRefused as exc:
+            raise UploadError(str(exc), status=409) from None
         return
     if not may(user, project, Action.UPLOAD):
         raise UploadError(

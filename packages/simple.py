@@ -16,6 +16,7 @@ once (one database read serves the HTML and the JSON variant) and stored as
 no database query: the serial travels with the bytes.
 """
 
+import dataclasses
 import functools
 import hashlib
 import heapq
@@ -37,7 +38,7 @@ from django.utils import timezone
 from django.utils.http import http_date
 from packaging.version import Version
 
-from . import mirror
+from . import mirror, namespaces
 from .api_common import pep700_time
 from .cache import local_pages, simple_detail_key, simple_index_key
 from .models import File, JournalEntry, Project, Release, UpstreamProject
@@ -140,6 +141,9 @@ class ProjectListing:
     serial: int
     versions: list[str]
     files: list[FileLink]
+    # PEP 752's namespace key (packages.namespaces); None for a mirrored
+    # project: grants are this index's, the upstream's names are not ours.
+    namespace: dict | None = None
 
 
 def project_listing(normalized_name: str) -> ProjectListing | None:
@@ -279,6 +283,7 @@ def render_detail_json(listing: ProjectListing) -> bytes:
             "name": listing.normalized_name,
             "versions": listing.versions,
             "files": [_file_json(link) for link in listing.files],
+            "namespace": listing.namespace,
         }
     )
 
@@ -386,6 +391,7 @@ def detail_page(normalized_name: str, fmt: str) -> CachedPage | None:
     listing = project_listing(normalized_name)
     if listing is None:
         return _mirrored_detail_page(normalized_name, fmt)
+    listing = _with_namespace(listing)
     html_key = simple_detail_key(normalized_name, "html")
     json_key = simple_detail_key(normalized_name, "json")
     pages = {
@@ -394,6 +400,13 @@ def detail_page(normalized_name: str, fmt: str) -> CachedPage | None:
     }
     _store(pages, listing.serial, lambda: _project_serial(normalized_name))
     return pages[simple_detail_key(normalized_name, fmt)]
+
+
+def _with_namespace(listing: ProjectListing) -> ProjectListing:
+    # A change of grant journals every project under it, so the serial the
+    # page is stored against moves with the namespace too.
+    found = namespaces.project_namespace(listing.normalized_name)
+    return dataclasses.replace(listing, namespace=found.as_json() if found else None)
 
 
 def index_page(fmt: str) -> CachedPage:

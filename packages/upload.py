@@ -37,6 +37,7 @@ from .mirror_claims import check_claim, project_claimed
 from .models import File, FileRegistry, Project, Role
 from .name_policy import queue_name_review, similar_popular_name
 from .names import normalize_project_name
+from .namespaces import new_project_organization
 from .policy import UploadError
 from .publish import NewFile, Writes, release_file_add, release_get_or_create
 from .storage import (
@@ -328,7 +329,12 @@ def _discard_objects(path: str, stored: list[str]) -> None:
 
 def _create_project(upload: Upload, writes: Writes) -> Project:
     name = upload.metadata.name
-    project = Project.objects.create(name=name, normalized_name=normalize_project_name(name))
+    project = Project.objects.create(
+        name=name,
+        normalized_name=normalize_project_name(name),
+        # Under a namespace (PEP 752), its organization's people create it for the organization.
+        organization=new_project_organization(upload.user, name),
+    )
     user = upload.user
     if upload.rate_limited:
         transaction.on_commit(lambda: policy.count_project_created(user))

@@ -349,3 +349,42 @@ def add_file(
         File.objects.filter(pk=file.pk).update(**fields)
     file.refresh_from_db()
     return file
+
+
+# --- Namespaces (PEP 752; helper 33) ------------------------------------------------
+
+
+def make_organization(name: str, *, owners=(), managers=(), members=()):
+    """An active organization with its people in their roles."""
+    from accounts.models import Organization, OrganizationRole
+    from accounts.organizations import normalize_organization_name
+
+    organization = Organization.objects.create(
+        name=name, normalized_name=normalize_organization_name(name)
+    )
+    for role_name, users in (
+        (OrganizationRole.Name.OWNER, owners),
+        (OrganizationRole.Name.MANAGER, managers),
+        (OrganizationRole.Name.MEMBER, members),
+    ):
+        for user in users:
+            OrganizationRole.objects.create(
+                organization=organization, user=user, role_name=role_name
+            )
+    return organization
+
+
+def make_namespace(prefix: str, organization, *, parent=None, is_open=False, is_hidden=False):
+    """A grant row as packages.namespaces.namespace_create leaves it (no checks)."""
+    from packages.models import Namespace
+    from packages.names import normalize_project_name
+
+    return Namespace.objects.create(
+        prefix=prefix,
+        normalized_prefix=normalize_project_name(prefix),
+        organization=organization,
+        parent=parent,
+        is_open=is_open,
+        is_hidden=is_hidden,
+    )
+

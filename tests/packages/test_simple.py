@@ -196,6 +196,8 @@ def test_detail_json_shape(client, project, wheel, sdist):
                 "upload-time": "2024-01-01T00:00:00.123456Z",
             },
         ],
+        # PEP 752: null when no namespace grant covers the name (packages.namespaces).
+        "namespace": None,
     }
 
 
@@ -564,8 +566,9 @@ def test_detail_query_count_is_constant(client, project, django_assert_num_queri
     for index in range(count):
         add_file(project, make_wheel(version=f"1.{index}"), version=f"1.{index}")
 
-    # Project, releases, files, then the serial again (the purge race check).
-    with django_assert_num_queries(4):
+    # Project, releases, files, its namespace grant, then the serial again
+    # (the purge race check).
+    with django_assert_num_queries(5):
         response = client.get("/simple/sample-project/", headers={"Accept": JSON})
 
     assert len(json.loads(response.content)["files"]) == count
