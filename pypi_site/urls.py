@@ -17,6 +17,7 @@ from packages.views import (
     files,
     json_api,
     legacy_files,
+    namespaces,
     pages,
     simple,
     suggest,
@@ -58,6 +59,11 @@ urlpatterns = [
         feeds.ProjectReleasesFeed(),
         name="rss-project-releases",
     ),
+    # PEP 752's namespaces (packages.views.namespaces); anything else in the
+    # detail's shape is its JSON 404.
+    path("namespaces", namespaces.namespace_list, name="namespaces"),
+    path(f"namespace/<{PROJECT}:prefix>", namespaces.namespace_detail, name="namespace"),
+    re_path(r"^namespace/", namespaces.not_a_namespace),
     path("simple/", simple.index, name="simple-index"),
     path(f"simple/{NAME}/", simple.detail, name="simple-detail"),
     path("legacy/", upload.file_upload, name="upload"),
