@@ -8,6 +8,14 @@ sees the project's management pages (and may leave); nobody else acts on a
 project. Someone who can't act at all (anonymous, deactivated, None) holds no
 role, whatever rows are still recorded for them.
 
+A project an organization owns is acted on through the organization too: its
+Owners are Owners of the project, and every member of a team holding a role on
+the project (packages.TeamRole) holds that role. A person's role is the
+strongest of those and their own. Nobody acts through a deactivated
+organization, nor through a team after leaving the organization. Moving a
+project into or out of an organization, and which team holds which of its
+projects, are asked here as well (packages.organization_projects acts).
+
 Uploads: which token may upload to which project, and what the account behind
 it must be (verified address, 2FA where required, not frozen). The upload
 pipeline asks in its own order (packages.upload): the first refusal is the one
@@ -18,16 +26,18 @@ import enum
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.db.models import F, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import ApiToken
+from accounts.models import ApiToken, OrganizationRole
+from accounts.organizations import organization_role
 from accounts.services import user_has_verified_email
 from accounts.tokens import TokenError, api_token_match
 from accounts.two_factor import user_has_two_factor
 from common.ratelimit import limit, try_again
 
-from .models import Project, Role
+from .models import Project, Role, TeamRole
 from .name_policy import ProjectNameError, check_new_project_name
 from .names import normalize_project_name
 from .namespaces import NamespaceRefused
@@ -54,6 +64,8 @@ class Action(enum.Enum):
     CHANGE_ROLES = "change and remove others' roles"
     HISTORY = "read the project's security history"
     SETTINGS = "see the project's settings"
+    DEPRECATE = "deprecate releases and undo it"
+    ADVISORIES = "attach, withdraw and delete security advisories"
 
 
 _EVERY_ROLE = frozenset(Role.Name)
@@ -68,6 +80,8 @@ ROLES_ALLOWED = {
     Action.CHANGE_ROLES: _OWNERS,
     Action.HISTORY: _OWNERS,
     Action.SETTINGS: _OWNERS,
+    Action.DEPRECATE: _OWNERS,
+    Action.ADVISORIES: _OWNERS,
 }
 OWNERS_ONLY = "Only an Owner of the project may do this."
 NO_ROLE = "Only the Owners and Maintainers of the project may do this."
@@ -81,11 +95,40 @@ def _acts(user) -> bool:
 
 
 def user_role(user, project: Project) -> str | None:
-    """The role ``user`` holds on ``project`` (Owner, Maintainer), or None."""
+    """The role ``user`` holds on ``project`` (Owner, Maintainer), or None: the
+    strongest of their own and what the project's organization gives them."""
     if not _acts(user):
         return None
-    return (
+    own = (
         Role.objects.filter(project=project, user=user).values_list("role_name", flat=True).first()
+    )
+    if own == Role.Name.OWNER or project.organization_id is None:
+        return own
+    return _strongest([own, *_organization_roles(user, project)])
+
+
+# Stronger roles first: an Owner may all a Maintainer may.
+_STRENGTH = [Role.Name.OWNER, Role.Name.MAINTAINER]
+
+
+def _strongest(roles) -> str | None:
+    return next((role for role in _STRENGTH if role in roles), None)
+
+
+def _organization_roles(user, project: Project) -> list[str]:
+    """The roles ``user`` holds on the organization's ``project`` through it."""
+    organization = project.organization
+    # None for a deactivated organization and for someone who is not (or no
+    # longer) in it: a team membership left behind gives nothing.
+    held = organization_role(user, organization)
+    if held is None:
+        return []
+    if held == OrganizationRole.Name.OWNER:
+        return [Role.Name.OWNER]
+    return list(
+        TeamRole.objects.filter(
+            project=project, team__organization=organization, team__memberships__user=user
+        ).values_list("role_name", flat=True)
     )
 
 
@@ -117,34 +160,116 @@ def require_may_remove(actor, user, project: Project) -> None:
         require(actor, project, Action.CHANGE_ROLES)
 
 
+def _organization_keeps_owner(project: Project, *, besides=None) -> bool:
+    """Whether the project's (active) organization has an Owner, other than
+    ``besides`` when given: while it does, the project has one too."""
+    if project.organization_id is None:
+        return False
+    owners = OrganizationRole.objects.filter(
+        organization_id=project.organization_id,
+        organization__is_active=True,
+        role_name=OrganizationRole.Name.OWNER,
+    )
+    if besides is not None:
+        owners = owners.exclude(user=besides)
+    return owners.exists()
+
+
 def leaves_no_owner(role: Role) -> bool:
     """Whether taking ``role`` away, or making it a Maintainer, would leave its
-    project without an Owner: a project always keeps one. Asked under the
+    project without an Owner: a project always keeps one, which for an
+    organization's project its organization's Owners are. Asked under the
     project's row lock, so two Owners removing each other can't both pass."""
-    return (
-        role.role_name == Role.Name.OWNER
-        and Role.objects.filter(project_id=role.project_id, role_name=Role.Name.OWNER).count() <= 1
-    )
+    if role.role_name != Role.Name.OWNER:
+        return False
+    if Role.objects.filter(project_id=role.project_id, role_name=Role.Name.OWNER).count() > 1:
+        return False
+    return not _organization_keeps_owner(role.project)
+
+
+def _owned_through_organizations(user):
+    """Ids of the projects ``user`` is an Owner of as an Owner of their
+    (active) organization."""
+    return Project.objects.filter(
+        organization__is_active=True,
+        organization__roles__user=user,
+        organization__roles__role_name=OrganizationRole.Name.OWNER,
+    ).values("pk")
 
 
 def sole_owner_projects(user, *, lock: bool = False) -> list[str]:
     """Names of the projects that would be left without an Owner if ``user``
-    went (an account is not deleted while there are any)."""
+    went (an account is not deleted while there are any): those they are the
+    only Owner of, in person or as their organization's only Owner."""
+    owned = Project.objects.filter(
+        Q(pk__in=Role.objects.filter(user=user, role_name=Role.Name.OWNER).values("project"))
+        | Q(pk__in=_owned_through_organizations(user))
+    )
     if lock:
         # So a co-Owner cannot leave at the same time and orphan a project
         # between the caller's check and its action.
-        list(
-            Project.objects.select_for_update().filter(
-                roles__user=user, roles__role_name=Role.Name.OWNER
-            )
-        )
+        list(owned.select_for_update())
     co_owned = Role.objects.filter(role_name=Role.Name.OWNER).exclude(user=user)
+    # An organization another Owner keeps owns its projects after ``user`` goes.
+    kept = OrganizationRole.objects.filter(
+        organization__is_active=True, role_name=OrganizationRole.Name.OWNER
+    ).exclude(user=user)
     return list(
-        Project.objects.filter(roles__user=user, roles__role_name=Role.Name.OWNER)
-        .exclude(pk__in=co_owned.values("project"))
+        owned.exclude(pk__in=co_owned.values("project"))
+        .exclude(organization__in=kept.values("organization"))
         .order_by("name")
         .values_list("name", flat=True)
     )
+
+
+def projects_with_role(user) -> QuerySet[Project]:
+    """The projects ``user`` holds a role on, in person or through an
+    organization (as its Owner, or in a team holding a role)."""
+    through_teams = TeamRole.objects.filter(
+        team__organization=F("project__organization"),
+        team__organization__is_active=True,
+        team__memberships__user=user,
+        # A team membership left behind by someone who left the organization.
+        team__organization__roles__user=user,
+    )
+    return Project.objects.filter(
+        Q(pk__in=Role.objects.filter(user=user).values("project"))
+        | Q(pk__in=_owned_through_organizations(user))
+        | Q(pk__in=through_teams.values("project"))
+    )
+
+
+# --- Organizations' projects ------------------------------------------------------
+
+ORGANIZATION_OWNERS_ONLY = "Only an Owner of the organization may do this."
+ORGANIZATION_MANAGERS_ONLY = "Only the Owners and Managers of the organization may do this."
+_TEAM_ASSIGNERS = frozenset({OrganizationRole.Name.OWNER, OrganizationRole.Name.MANAGER})
+
+
+def require_may_move_in(user, project: Project, organization) -> None:
+    """Moving a project into an organization makes every Owner of the
+    organization an Owner of the project: only someone who is an Owner of
+    both may, as on the public index."""
+    require(user, project, Action.SETTINGS)
+    if organization_role(user, organization) != OrganizationRole.Name.OWNER:
+        raise PermissionDenied(ORGANIZATION_OWNERS_ONLY)
+
+
+def require_may_move_out(user, organization) -> None:
+    """Taking a project out of its organization is for the organization's Owners."""
+    if organization_role(user, organization) != OrganizationRole.Name.OWNER:
+        raise PermissionDenied(ORGANIZATION_OWNERS_ONLY)
+
+
+def may_assign_teams(user, organization) -> bool:
+    """Whether ``user`` may say which of the organization's teams holds which
+    role on its projects: its Owners and Managers."""
+    return organization_role(user, organization) in _TEAM_ASSIGNERS
+
+
+def require_may_assign_teams(user, organization) -> None:
+    if not may_assign_teams(user, organization):
+        raise PermissionDenied(ORGANIZATION_MANAGERS_ONLY)
 
 
 def require_invitee(user, invitation) -> None:
