@@ -516,13 +516,18 @@ def organization_settings(request: HttpRequest, organization, role) -> HttpRespo
     form = SettingsForm(request.POST if request.method == "POST" else None, initial=profile)
     if form.is_bound:
         if form.is_valid():
-            orgs.organization_update(
-                organization=organization,
-                actor=Actor.from_request(request),
-                **form.cleaned_data,
-            )
-            messages.success(request, "The organization's profile is saved.")
-            return redirect("manage-organization-settings", name=organization.normalized_name)
+            try:
+                orgs.organization_update(
+                    organization=organization,
+                    actor=Actor.from_request(request),
+                    **form.cleaned_data,
+                )
+            except orgs.OrganizationError as exc:
+                # Deactivated by a moderator since the page was resolved.
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, "The organization's profile is saved.")
+                return redirect("manage-organization-settings", name=organization.normalized_name)
         status = 400
     else:
         status = 200
