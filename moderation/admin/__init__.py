@@ -8,6 +8,8 @@ never import moderation. See docs/moderation.md.
 - ``packages``: projects, releases, files, roles, the journal;
 - ``queues``: reports, name reviews, prohibited names, moderators' actions;
 - ``upstream``: the mirrored upstream index's projects and blocks.
+- ``namespaces``: namespace grants (PEP 752).
 """
 
-from . import accounts, packages, queues, upstream  # noqa: F401  (registering is importing)
+# Registering is importing.
+from . import accounts, namespaces, packages, queues, upstream  # noqa: F401

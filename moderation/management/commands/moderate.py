@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts.events import Actor
 from accounts.flags import KILL_SWITCHES
 from accounts.models import AdminFlag, User
-from moderation import services, upstream
+from moderation import namespaces, services, upstream
 from packages.models import Project, UpstreamProject
 from packages.names import normalize_project_name
 
@@ -75,6 +75,28 @@ class Command(BaseCommand):
             "upstream-check",
             help="Ask the upstream about every local project's name; record which it has too.",
         )
+        self._add_namespace_actions(action)
+
+    def _add_namespace_actions(self, action) -> None:
+        """Namespace grants (PEP 752; moderation.namespaces); --moderator optional."""
+        grant = action(
+            "namespace-grant",
+            "Grant a namespace (a project name prefix) to an organization.",
+            "prefix",
+            moderator_required=False,
+        )
+        grant.add_argument("--organization", required=True, help="The organization's name.")
+        grant.add_argument(
+            "--open", action="store_true", help="Anyone may still create projects under it."
+        )
+        grant.add_argument("--hidden", action="store_true", help="Enforced but never shown.")
+        grant.add_argument("--parent", help="A child grant inside this root namespace.")
+        action(
+            "namespace-revoke",
+            "Revoke a namespace and its children.",
+            "prefix",
+            moderator_required=False,
+        )
 
     def handle(self, *args, action, reason=None, moderator=None, **options):
         if action == "upstream-check":
@@ -111,6 +133,8 @@ class Command(BaseCommand):
         )
 
     def _run(self, action: str, common: dict, options: dict) -> str:
+        if action.startswith("namespace-"):
+            return self._run_namespace(action, common, options)
         if action.startswith("upstream-"):
             return self._run_upstream(action, common, options)
         if action == "quarantine":
@@ -180,6 +204,29 @@ class Command(BaseCommand):
         # upstream-allow-claim
         row = upstream.upstream_claim_allow(name=name, **common)
         return f"A local project may now take the name {row}."
+
+    def _run_namespace(self, action: str, common: dict, options: dict) -> str:
+        if action == "namespace-grant":
+            parent = options["parent"]
+            grant = namespaces.namespace_grant(
+                prefix=options["prefix"],
+                organization=namespaces.organization_named(options["organization"]),
+                is_open=options["open"],
+                is_hidden=options["hidden"],
+                parent=namespaces.grant_named(parent) if parent else None,
+                **common,
+            )
+            kind = "open" if grant.is_open else "restricted"
+            hidden = ", hidden" if grant.is_hidden else ""
+            return (
+                f"The namespace {grant.normalized_prefix} ({kind}{hidden}) is granted to "
+                f"{grant.organization.name}."
+            )
+        # namespace-revoke
+        revoked = namespaces.namespace_revoke(
+            grant=namespaces.grant_named(options["prefix"]), **common
+        )
+        return f"Revoked: {', '.join(revoked)}."
 
     def _upstream_check(self) -> None:
         def progress(done: int, total: int) -> None:
