@@ -8,8 +8,9 @@ never import moderation. See docs/moderation.md.
 - ``packages``: projects, releases, files, roles, the journal;
 - ``queues``: reports, name reviews, prohibited names, moderators' actions;
 - ``upstream``: the mirrored upstream index's projects and blocks.
-- ``namespaces``: namespace grants (PEP 752).
+- ``namespaces``: namespace grants (PEP 752);
+- ``organizations``: organizations, their people and teams.
 """
 
 # Registering is importing.
-from . import accounts, namespaces, packages, queues, upstream  # noqa: F401
+from . import accounts, namespaces, organizations, packages, queues, upstream  # noqa: F401

@@ -483,6 +483,12 @@ def test_moderators_group_has_exactly_these_permissions():
     codenames = set(
         Group.objects.get(name="Moderators").permissions.values_list("codename", flat=True)
     )
+    # Organizations (moderation/0007_31): seen with their people and teams, (de)activated;
+    # tests/moderation/test_admin_organizations.py.
+    organizations = {"view_organization", "change_organization", "view_organizationrole"}
+    organizations |= {"view_organizationinvitation", "view_team", "view_teammember"}
+    assert organizations <= codenames
+    codenames -= organizations
     assert {"add_user", "change_apitoken", "delete_project", "delete_user"}.isdisjoint(codenames)
     assert {"change_project", "change_release", "change_file", "change_user"} <= codenames
     assert {"change_malwarereport", "change_namereview", "add_prohibitedname"} <= codenames
