@@ -276,6 +276,8 @@ LIMIT_NAMES = (
     "password-reset-ip",
     "upload-auth-failure",
     "project-create",
+    "organization-create",
+    "organization-invite",
 )
 
 
@@ -293,6 +295,8 @@ def test_default_limits(monkeypatch, tmp_path):
     assert limits["login-ip"] == (50, 300)
     assert limits["upload-auth-failure"] == (20, 300)
     assert limits["project-create"] == (20, 3600)
+    assert limits["organization-create"] == (5, 3600)
+    assert limits["organization-invite"] == (30, 3600)
 
 
 def test_limits_from_the_environment(monkeypatch, tmp_path):
