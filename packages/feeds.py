@@ -15,6 +15,7 @@ from django.utils.feedgenerator import Rss201rev2Feed
 from .models import Project, Release
 from .names import is_normalized_project_name
 from .pages import project_or_404
+from .project_status import status_note
 from .surrogate import surrogate_headers
 from .xmltext import xml_text
 
@@ -154,7 +155,10 @@ class ProjectReleasesFeed(_ReleaseItems, _PublicFeed):
         return f"{settings.SITE_NAME}: latest releases of {project.name}"
 
     def description(self, project: Project) -> str:
-        return f"The {FEED_ITEMS} latest releases of {project.name}."
+        latest = f"The {FEED_ITEMS} latest releases of {project.name}."
+        # PEP 792: an archived or deprecated project says so to its readers.
+        note = status_note(project)
+        return f"{latest} {note}" if note else latest
 
     def link(self, project: Project) -> str:
         return reverse("project", args=[project.normalized_name])

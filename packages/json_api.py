@@ -12,7 +12,8 @@ What the public index does, and we do too:
   its files; ``urls`` lists the files of the ``info`` release.
 - Keys are sorted and the separators compact: the public index renders with
   ``sort_keys``, so ``releases`` is in string order ("1.10" before "1.9").
-- Quarantined projects do not exist here.
+- Quarantined projects do not exist here: a 404, whose body says that the
+  project is quarantined (``project_status``, PEP 792) and why.
 
 A body is built with a fixed number of queries, then kept in the cache under
 the project's ``last_serial``: every change a reader can see moves the serial
@@ -23,7 +24,7 @@ serial is read before the rows, so a body is never older than its key.
 import hashlib
 import json
 from collections import defaultdict
-from typing import NamedTuple
+from typing import NamedTuple, NotRequired
 
 from django.core.cache import cache
 from django.urls import reverse
@@ -37,6 +38,7 @@ from .api_common import pep700_time
 from .downloads import download_summary
 from .mirrored import Mirrored, MirroredVersion, packagetype, python_version
 from .models import Project, Release
+from .project_status import StatusJson, status_json
 from .releases import pick_latest
 from .simple import PAGE_CACHE_SECONDS
 from .storage import file_url
@@ -134,6 +136,10 @@ class Info(TypedDict):
     version: str
     yanked: bool
     yanked_reason: str | None
+    project_status: StatusJson
+    """The project's PEP 792 status, as the simple API's ``project-status``:
+    ``status`` (active, archived or deprecated here; a quarantined project has
+    no body, see NotFound) and ``reason`` when one is set."""
 
 
 class Role(TypedDict):
@@ -184,9 +190,20 @@ class ProjectJson(ReleaseJson):
 
 class NotFound(TypedDict):
     message: str
+    project_status: NotRequired[StatusJson]
+    """Only for a quarantined project: PEP 792's status and the moderators' reason."""
 
 
 NOT_FOUND: NotFound = {"message": "Not Found"}
+
+
+def quarantined_not_found(project: Project) -> NotFound:
+    """The 404 body for a quarantined project: mirrors drop it as before, and
+    a person reading it learns why."""
+    return {
+        "message": f"Not Found: {project.name} is quarantined by the index's moderators.",
+        "project_status": status_json(project),
+    }
 
 # Light columns of every release: enough to pick the latest and list the
 # files, without reading 300 descriptions.
@@ -312,6 +329,7 @@ def _info(project: Project, release: Release, base_url: str) -> Info:
         "version": release.version,
         "yanked": release.yanked,
         "yanked_reason": release.yanked_reason or None,
+        "project_status": status_json(project),
     }
 
 
@@ -470,6 +488,8 @@ def _mirrored_info(found: Mirrored, version: MirroredVersion, base_url: str) -> 
         "version": version.version,
         "yanked": version.yanked,
         "yanked_reason": version.yanked_reason or None,
+        # The upstream's status is not carried through (docs/api.md).
+        "project_status": {"status": models.ProjectStatus.ACTIVE},
     }
 
 

@@ -3,7 +3,7 @@
 from django.urls import path
 
 from .converters import PROJECT, VERSION
-from .views import manage
+from .views import manage, manage_status
 
 project = f"project/<{PROJECT}:name>/"
 release = project + f"release/<{VERSION}:version>/"
@@ -42,4 +42,5 @@ urlpatterns = [
     path(project + "history/", manage.project_history, name="manage-project-history"),
     path(project + "settings/", manage.project_settings, name="manage-project-settings"),
     path(project + "settings/delete/", manage.project_delete, name="manage-project-delete"),
+    path(project + "status/", manage_status.project_status_page, name="manage-project-status"),
 ]

@@ -37,6 +37,7 @@ from accounts.tokens import TokenError, api_token_match
 from accounts.two_factor import user_has_two_factor
 from common.ratelimit import limit, try_again
 
+from . import project_status
 from .models import Project, Role, TeamRole
 from .name_policy import ProjectNameError, check_new_project_name
 from .names import normalize_project_name
@@ -360,6 +361,8 @@ def check_user_upload_to(user, name: str, project: Project | None) -> None:
     # After the role: only its Owners and Maintainers learn that a project is
     # quarantined; to anyone else it is a taken name.
     check_not_quarantined(project)
+    # PEP 792: an archived project takes no uploads (packages.project_status).
+    project_status.check_accepts_uploads(project)
 
 
 def check_not_quarantined(project: Project) -> None:

@@ -38,10 +38,10 @@ from django.utils import timezone
 from django.utils.http import http_date
 from packaging.version import Version
 
-from . import mirror, namespaces
+from . import mirror, namespaces, project_status
 from .api_common import pep700_time
 from .cache import local_pages, simple_detail_key, simple_index_key
-from .models import File, JournalEntry, Project, Release, UpstreamProject
+from .models import File, JournalEntry, Project, ProjectStatus, Release, UpstreamProject
 from .storage import file_url
 
 API_VERSION = "1.1"
@@ -141,6 +141,9 @@ class ProjectListing:
     serial: int
     versions: list[str]
     files: list[FileLink]
+    # PEP 792's project-status ("active" is not written: its absence means it).
+    status: str = ProjectStatus.ACTIVE
+    status_reason: str = ""
     # PEP 752's namespace key (packages.namespaces); None for a mirrored
     # project: grants are this index's, the upstream's names are not ours.
     namespace: dict | None = None
@@ -148,15 +151,26 @@ class ProjectListing:
 
 def project_listing(normalized_name: str) -> ProjectListing | None:
     """A project's releases and files in three queries, whatever their number;
-    None when there is no such project, or a moderator has quarantined it."""
+    None when there is no such project. A project a moderator has quarantined
+    is listed with its status and without a file (PEP 792)."""
     try:
-        project_id, name, serial = (
-            Project.objects.visible()
-            .values_list("id", "name", "last_serial")
-            .get(normalized_name=normalized_name)
-        )
+        project = Project.objects.only(
+            "name", "last_serial", "status", "status_reason", "quarantined_at", "quarantine_reason"
+        ).get(normalized_name=normalized_name)
     except Project.DoesNotExist:
         return None
+    project_id, name, serial = project.pk, project.name, project.last_serial
+    status = project.project_status
+    if status == ProjectStatus.QUARANTINED:
+        return ProjectListing(
+            name=name,
+            normalized_name=normalized_name,
+            serial=serial,
+            versions=[],
+            files=[],
+            status=status,
+            status_reason=project.project_status_reason,
+        )
     releases = {
         row[0]: row[1:]
         for row in Release.objects.filter(project_id=project_id).values_list(
@@ -193,7 +207,13 @@ def project_listing(normalized_name: str) -> ProjectListing | None:
         )
     versions = sorted((release[0] for release in releases.values()), key=Version)
     return ProjectListing(
-        name=name, normalized_name=normalized_name, serial=serial, versions=versions, files=files
+        name=name,
+        normalized_name=normalized_name,
+        serial=serial,
+        versions=versions,
+        files=files,
+        status=status,
+        status_reason=project.project_status_reason,
     )
 
 
@@ -235,6 +255,7 @@ def render_detail_html(listing: ProjectListing) -> bytes:
     title = escape(listing.normalized_name)
     parts = [
         _HTML_HEAD,
+        _status_meta(listing),
         f"    <title>Links for {title}</title>\n  </head>\n  <body>\n",
         f"    <h1>Links for {title}</h1>\n",
     ]
@@ -284,8 +305,29 @@ def render_detail_json(listing: ProjectListing) -> bytes:
             "versions": listing.versions,
             "files": [_file_json(link) for link in listing.files],
             "namespace": listing.namespace,
+            **_status_json(listing),
         }
     )
+
+
+def _status_meta(listing: ProjectListing) -> str:
+    """PEP 792's meta tags (the simple API spec, HTML project detail); none
+    for an active project, which is what their absence means."""
+    if listing.status == ProjectStatus.ACTIVE:
+        return ""
+    tags = f'    <meta name="pypi:project-status" content="{listing.status}">\n'
+    if listing.status_reason:
+        reason = escape(listing.status_reason)
+        tags += f'    <meta name="pypi:project-status-reason" content="{reason}">\n'
+    return tags
+
+
+def _status_json(listing: ProjectListing) -> dict:
+    """PEP 792's ``project-status`` key, with ``reason`` only when one is set;
+    none for an active project."""
+    if listing.status == ProjectStatus.ACTIVE:
+        return {}
+    return {"project-status": project_status.status_fields(listing.status, listing.status_reason)}
 
 
 class _Body:

@@ -19,7 +19,7 @@ from drf_spectacular.views import SpectacularJSONAPIView
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.views import APIView
 
-from packages import json_api, mirrored
+from packages import json_api, mirrored, project_status
 from packages.api_common import JSON_CORS_HEADERS, public_headers
 from packages.models import Project
 from packages.names import normalize_project_name
@@ -146,6 +146,15 @@ class _JsonView(APIView):
     def base_url(self, request) -> str:
         return request.build_absolute_uri("/").rstrip("/")
 
+    def not_found(self, name: str, surrogate_key: str) -> HttpResponse:
+        """The 404 of a name with no project to show; a quarantined project's
+        says so (PEP 792)."""
+        quarantined = project_status.quarantined_project(name)
+        if quarantined is None:
+            return _not_found(surrogate_key)
+        body = json_api.quarantined_not_found(quarantined)
+        return JsonResponse(body, status=404, headers=_cache_headers(surrogate_key))
+
     def mirrored(self, name: str) -> mirrored.Mirrored | None:
         """The project mirrored from the upstream under ``name`` (a name with
         no local project), fetched first when never asked for."""
@@ -174,7 +183,7 @@ class ProjectJsonView(_JsonView):
     def mirrored_project(self, request, name: str, surrogate_key: str) -> HttpResponse:
         found = self.mirrored(name)
         if found is None:
-            return _not_found(surrogate_key)
+            return self.not_found(name, surrogate_key)
         if name != found.name:
             return _redirect(reverse("json-project", args=[found.name]), found.name)
         page = json_api.mirrored_project_page(found, self.base_url(request))
@@ -205,7 +214,7 @@ class ReleaseJsonView(_JsonView):
         base_url = self.base_url(request)
         page = None if found is None else json_api.mirrored_release_page(found, version, base_url)
         if page is None:
-            return _not_found(surrogate_key)
+            return self.not_found(name, surrogate_key)
         if name != found.name or version != page.version:
             location = reverse("json-release", args=[found.name, page.version])
             return _redirect(location, found.name)

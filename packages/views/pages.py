@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_safe
 
-from packages import pages
+from packages import pages, project_status
 from packages.mirrored import Mirrored, cap_edge_lifetime
 from packages.models import Project, Release
 from packages.surrogate import page_headers
@@ -121,7 +121,10 @@ def _render_mirrored(request: HttpRequest, page: pages.MirroredPage) -> HttpResp
 def project_detail(request: HttpRequest, name: str) -> HttpResponse:
     # Looked up first, so a name that only normalizes to something unknown
     # answers 404 at once instead of redirecting to one.
-    project = pages.project_or_mirrored(name)
+    try:
+        project = pages.project_or_mirrored(name)
+    except Http404:
+        return _quarantined_page(request, name)
     if isinstance(project, Mirrored):
         if name != project.name:
             return redirect("project", project.name, permanent=True)
@@ -129,6 +132,17 @@ def project_detail(request: HttpRequest, name: str) -> HttpResponse:
     if name != project.normalized_name:
         return redirect("project", project.normalized_name, permanent=True)
     return _render_project(request, pages.project_page(project))
+
+
+def _quarantined_page(request: HttpRequest, name: str) -> HttpResponse:
+    """PEP 792: a quarantined project's page says so, and why, and shows
+    nothing else of it; any other unknown name stays a 404."""
+    project = project_status.quarantined_project(name)
+    if project is None:
+        raise Http404(f"No project named {name!r}.")
+    if name != project.normalized_name:
+        return redirect("project", project.normalized_name, permanent=True)
+    return render(request, "packages/quarantined_project.html", {"project": project})
 
 
 @cacheable()

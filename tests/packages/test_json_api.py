@@ -142,6 +142,7 @@ def test_info_has_every_field_of_the_latest_release(client, project, downloads):
         "version": "1.0",
         "yanked": False,
         "yanked_reason": None,
+        "project_status": {"status": "active"},
     }
     assert set(downloads) == {project.pk}  # the cache key and the body read it
     assert data["last_serial"] == 41

@@ -114,6 +114,7 @@ def test_the_project_endpoint_answers_from_the_mirrored_rows(client, demo):
         "version": "2.0",
         "yanked": False,
         "yanked_reason": None,
+        "project_status": {"status": "active"},
     }
     assert data["ownership"] == {"roles": [], "organization": None}
     assert data["vulnerabilities"] == []

@@ -254,6 +254,13 @@ def test_what_offers_nothing_is_a_404_as_a_missing_project(client, demo, setting
 
     for url in ("/project/demo/", "/project/demo/2.0/"):
         response = client.get(url)
+        if change is _quarantined_local_project and url == "/project/demo/":
+            # PEP 792: the local project's page says it is quarantined, and
+            # shows nothing of the upstream's.
+            assert response.status_code == 200
+            assert 'data-project-status="quarantined"' in response.content.decode()
+            assert "Mirrored from" not in response.content.decode()
+            continue
         assert response.status_code == 404, (change.__name__, url)
 
 
@@ -344,7 +351,8 @@ def test_a_local_name_never_asks_the_upstream(client, upstream, owner):
     upstream.publish("ours", [dist("ours-99.0.tar.gz", b"confusion")])
     upstream.publish("theirs", [dist("theirs-1.0.tar.gz", b"public")])
 
-    assert client.get("/project/ours/").status_code == 404
+    # A quarantined local project's page (PEP 792) says so; nothing upstream.
+    assert "This project is quarantined" in client.get("/project/ours/").content.decode()
     assert client.get("/project/theirs/").status_code == 200
     assert [path for path, _headers in upstream.requests] == ["/simple/theirs/"]
 

@@ -118,7 +118,11 @@ def test_a_local_project_is_never_merged_with_the_upstream(client, index, projec
 def test_a_quarantined_local_project_does_not_fall_back_to_the_upstream(client, index, project):
     index.publish("sample-project", [dist("sample_project-99.0.tar.gz", b"evil")])
     Project.objects.filter(pk=project.pk).update(quarantined_at=timezone.now())
-    assert page(client, "sample-project").status_code == 404
+    # PEP 792: the local page answers, quarantined and without a file.
+    response = page(client, "sample-project")
+    assert response.status_code == 200
+    assert response.json()["files"] == []
+    assert response.json()["project-status"]["status"] == "quarantined"
     assert index.requested("/simple/sample-project/") == 0
 
 

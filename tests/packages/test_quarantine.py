@@ -1,6 +1,9 @@
 """A quarantined project vanishes from every public surface and API, its files
 are not served and uploads to it are refused; released from quarantine, it is
-back everywhere at once. A removed project vanishes the same way.
+back everywhere at once. A removed project vanishes the same way. PEP 792: its
+simple page and project page still answer, saying it is quarantined and
+offering no file (tests/packages/test_simple_status.py), so those surfaces
+count it as shown only when they offer its file.
 
 Each surface is checked for a project that stays visible too, so a surface that
 went blank for everyone would fail here as well.
@@ -127,6 +130,12 @@ def found(response) -> bool:
     return response.status_code != 404
 
 
+def offers(response, target: Target) -> bool:
+    """Whether a page offers the target's file. PEP 792: a quarantined
+    project's simple page and project page answer (200, saying so) without it."""
+    return found(response) and target.path in response.content.decode()
+
+
 def listed(response, target: Target) -> bool:
     assert response.status_code == 200
     return target.link in response.content.decode()
@@ -146,15 +155,15 @@ SURFACES = {
     "simple index JSON": lambda c, t: (
         t.name in [p["name"] for p in c.get("/simple/", HTTP_ACCEPT=JSON).json()["projects"]]
     ),
-    "simple page HTML": lambda c, t: found(c.get(f"/simple/{t.normalized}/")),
-    "simple page JSON": lambda c, t: found(c.get(f"/simple/{t.normalized}/", HTTP_ACCEPT=JSON)),
-    "simple page, other spelling": lambda c, t: found(c.get(f"/simple/{t.name}/", follow=True)),
+    "simple page HTML": lambda c, t: offers(c.get(f"/simple/{t.normalized}/"), t),
+    "simple page JSON": lambda c, t: offers(c.get(f"/simple/{t.normalized}/", HTTP_ACCEPT=JSON), t),
+    "simple page, other spelling": lambda c, t: offers(c.get(f"/simple/{t.name}/", follow=True), t),
     "file": lambda c, t: found(c.get(f"/packages/{t.path}")),
     "file HEAD": lambda c, t: found(c.head(f"/packages/{t.path}")),
     "metadata file": lambda c, t: found(c.get(f"/packages/{metadata_path(t.path)}")),
     "JSON API project": lambda c, t: found(c.get(f"/pypi/{t.normalized}/json")),
     "JSON API release": lambda c, t: found(c.get(f"/pypi/{t.normalized}/1.0/json")),
-    "project page": lambda c, t: found(c.get(t.link)),
+    "project page": lambda c, t: offers(c.get(t.link), t),
     "release page": lambda c, t: found(c.get(f"{t.link}1.0/")),
     "legacy project URL": lambda c, t: found(c.get(f"/pypi/{t.normalized}/")),
     "legacy release URL": lambda c, t: found(c.get(f"/pypi/{t.normalized}/1.0/")),
@@ -255,13 +264,21 @@ def test_cached_simple_pages_stop_being_served_at_quarantine(
         assert cached_simple_answer(environ("/simple/sample-project/", **accept)) is None
         assert cached_simple_answer(environ("/simple/", **accept)) is None
     for accept in ({}, {"HTTP_ACCEPT": JSON}):
-        assert client.get("/simple/sample-project/", **accept).status_code == 404
+        # PEP 792: the page answers, with the quarantined status and no file.
+        response = client.get("/simple/sample-project/", **accept)
+        assert response.status_code == 200
+        assert b"quarantined" in response.content
+        assert b"sample_project-1.0" not in response.content
         client.get("/simple/", **accept)
-        # The index is cached again, without the project; the 404 is not cached.
+        # The index is cached again, without the project; so is the project's
+        # page, as it now is.
         assert b"Sample.Project" not in cached_simple_answer(environ("/simple/", **accept))[1]
-        assert cached_simple_answer(environ("/simple/sample-project/", **accept)) is None
+        cached = cached_simple_answer(environ("/simple/sample-project/", **accept))[1]
+        assert b"quarantined" in cached
+        assert b"sample_project-1.0" not in cached
     release()
     assert cached_simple_answer(environ("/simple/")) is None
+    assert cached_simple_answer(environ("/simple/sample-project/")) is None
     client.get("/simple/")
     client.get("/simple/sample-project/")
     assert b"Sample.Project" in cached_simple_answer(environ("/simple/"))[1]

@@ -6,10 +6,16 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts.events import Actor
 from accounts.flags import KILL_SWITCHES
 from accounts.models import AdminFlag, User
-from moderation import namespaces, services, upstream
+from moderation import namespaces, project_status, services, upstream
 from packages.models import Project, UpstreamProject
 from packages.names import normalize_project_name
 
+STATUS_HELP = {
+    "archive": "Archive a project (PEP 792): no more uploads; the reason is shown.",
+    "unarchive": "Make an archived project active again.",
+    "deprecate": "Deprecate a project (PEP 792); the reason is shown.",
+    "undeprecate": "Make a deprecated project active again.",
+}
 # upstream-check writes a progress line after every this many names.
 CHECK_PROGRESS_EVERY = 100
 # Names listed in upstream-check's summary, per list; the admin has them all.
@@ -71,6 +77,11 @@ class Command(BaseCommand):
         upstream_action(
             "upstream-allow-claim", "Let a new local project take a name the upstream has."
         )
+        # PEP 792 statuses (moderation.project_status); --moderator optional.
+        for verb, help_text in STATUS_HELP.items():
+            cmd = action(verb, help_text, "project", moderator_required=False)
+            if verb == "deprecate":
+                cmd.add_argument("--successor", default="", help="The project replacing it.")
         sub.add_parser(
             "upstream-check",
             help="Ask the upstream about every local project's name; record which it has too.",
@@ -137,6 +148,14 @@ class Command(BaseCommand):
             return self._run_namespace(action, common, options)
         if action.startswith("upstream-"):
             return self._run_upstream(action, common, options)
+        if action in STATUS_HELP:
+            project = project_status.project_status_moderate(
+                project=self._project(options["project"]),
+                action=action,
+                successor=options.get("successor", ""),
+                **common,
+            )
+            return f"{project.name} is {project.status}."
         if action == "quarantine":
             if self._mirrored(options["project"]):
                 return self._run_upstream(
