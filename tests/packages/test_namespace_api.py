@@ -154,3 +154,30 @@ def test_a_hidden_namespace_is_a_404(client, acme):
 def test_the_endpoints_take_only_get_and_head(client, root):
     assert client.post("/namespaces").status_code == 405
     assert client.head("/namespace/acme").status_code == 200
+
+
+# --- the project page ----------------------------------------------------------------
+
+
+def test_the_project_page_says_the_organizations_project_belongs_to_it(client, root, acme):
+    project("acme-core", acme)
+    page = client.get("/project/acme-core/").content.decode()
+    assert 'href="/namespace/acme"' in page
+    assert 'data-namespace="authorized"' in page
+    assert "This project belongs to Acme." in page
+
+
+def test_the_project_page_says_anothers_project_does_not(client, acme):
+    make_namespace("acme", acme, is_open=True)
+    project("acme-fan")
+    page = client.get("/project/acme-fan/").content.decode()
+    assert "(open to everyone)" in page
+    assert "This project does not belong to Acme." in page
+
+
+@pytest.mark.parametrize("hidden", [True, False])
+def test_no_namespace_section_without_a_visible_grant(client, acme, hidden):
+    if hidden:
+        make_namespace("acme", acme, is_hidden=True)
+    project("acme-core", acme)
+    assert b'id="namespace"' not in client.get("/project/acme-core/").content
