@@ -374,7 +374,7 @@ def _fields(parsed: ParsedAdvisory, package: AffectedPackage) -> dict:
 def _changed(project: Project, advisory: Advisory, tag: str, action: str, actor: Actor) -> None:
     """Record a change of ``advisory`` in the project's history and journal
     (the JSON API's serial), and purge its pages after commit."""
-    record_event(f"project:advisory:{tag}", project=project, actor=actor, advisory=advisory.osv_id)
+    record_event(tag, project=project, actor=actor, advisory=advisory.osv_id)
     journal_append(project=project, action=f"{action} advisory {advisory.osv_id}", actor=actor)
     purge_project_on_commit(project.normalized_name)
 
@@ -404,7 +404,7 @@ def advisory_upsert(
                 created_by=actor.user,
                 **fields,
             )
-            _changed(project, advisory, "added", "add", actor)
+            _changed(project, advisory, "project:advisory:added", "add", actor)
             return Outcome(project.name, "created", advisory)
         stored = advisory.modified_at
         if stored is not None and parsed.modified_at is not None and parsed.modified_at < stored:
@@ -416,7 +416,7 @@ def advisory_upsert(
         for name, value in fields.items():
             setattr(advisory, name, value)
         advisory.save(update_fields=list(fields))
-        _changed(project, advisory, "updated", "update", actor)
+        _changed(project, advisory, "project:advisory:updated", "update", actor)
         return Outcome(project.name, "updated", advisory)
 
 
@@ -509,7 +509,7 @@ def advisory_withdraw(*, advisory: Advisory, actor: Actor) -> Advisory:
             raise AdvisoryError(f"{advisory.osv_id} is already withdrawn.")
         advisory.withdrawn_at = timezone.now()
         advisory.save(update_fields=["withdrawn_at"])
-        _changed(project, advisory, "withdrawn", "withdraw", actor)
+        _changed(project, advisory, "project:advisory:withdrawn", "withdraw", actor)
     return advisory
 
 
@@ -519,7 +519,7 @@ def advisory_delete(*, advisory: Advisory, actor: Actor) -> None:
         deleted, _ = Advisory.objects.filter(pk=advisory.pk).delete()
         if not deleted:
             raise AdvisoryError(f"{advisory.osv_id} no longer exists.")
-        _changed(project, advisory, "deleted", "delete", actor)
+        _changed(project, advisory, "project:advisory:deleted", "delete", actor)
 
 
 # --- Release deprecation ------------------------------------------------------------
@@ -624,10 +624,15 @@ def _json_time(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
 
 
+def release_advisories(release: Release) -> list[Advisory]:
+    """Every advisory that names ``release``, withdrawn ones too (one query)."""
+    advisories = Advisory.objects.filter(project_id=release.project_id).order_by("osv_id")
+    return [advisory for advisory in advisories if affects(advisory, release.version)]
+
+
 def release_vulnerabilities(release: Release) -> list[dict]:
     """The JSON API's ``vulnerabilities`` of ``release``, in the public
     index's shape; withdrawn advisories too, with the time of withdrawal."""
-    advisories = Advisory.objects.filter(project_id=release.project_id).order_by("osv_id")
     return [
         {
             "aliases": list(advisory.aliases),
@@ -639,6 +644,5 @@ def release_vulnerabilities(release: Release) -> list[dict]:
             "summary": advisory.summary,
             "withdrawn": _json_time(advisory.withdrawn_at),
         }
-        for advisory in advisories
-        if affects(advisory, release.version)
+        for advisory in release_advisories(release)
     ]

@@ -4,6 +4,7 @@ from django.urls import path
 
 from .converters import PROJECT, VERSION
 from .views import manage, manage_status
+from .views import manage_advisories as advisory_views
 
 project = f"project/<{PROJECT}:name>/"
 release = project + f"release/<{VERSION}:version>/"
@@ -18,6 +19,31 @@ urlpatterns = [
     path(release + "unyank/", manage.release_unyank, name="manage-release-unyank"),
     path(release + "delete/", manage.release_delete, name="manage-release-delete"),
     path(release + "delete-file/", manage.file_delete, name="manage-file-delete"),
+    path(
+        release + "deprecate/",
+        advisory_views.release_deprecate,
+        name="manage-release-deprecate",
+    ),
+    path(
+        release + "undeprecate/",
+        advisory_views.release_undeprecate,
+        name="manage-release-undeprecate",
+    ),
+    path(
+        release + "advisories/attach/",
+        advisory_views.advisory_attach,
+        name="manage-advisory-attach",
+    ),
+    path(
+        release + "advisories/withdraw/",
+        advisory_views.advisory_withdraw,
+        name="manage-advisory-withdraw",
+    ),
+    path(
+        release + "advisories/delete/",
+        advisory_views.advisory_delete,
+        name="manage-advisory-delete",
+    ),
     path(project + "collaborators/", manage.project_collaborators, name="manage-collaborators"),
     path(
         project + "collaborators/invite/",

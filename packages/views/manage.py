@@ -29,7 +29,7 @@ from accounts.models import Event, User
 from accounts.two_factor import two_factor_required
 from common.http import error_response
 
-from .. import collaborators, services
+from .. import advisories, collaborators, services
 from ..models import Project, Release, Role, RoleInvitation
 from ..pages import find_release
 from ..policy import Action, require_role, user_role
@@ -196,6 +196,7 @@ def release_files(request: HttpRequest, project: Project, role: str, version: st
     release = _release_or_404(project, version)
     context = _project_context(project, role, "releases")
     context.update(release=release, files=release.files.all())
+    context["advisories"] = advisories.release_advisories(release)
     return render(request, "manage/release.html", context)
 
 
