@@ -489,6 +489,11 @@ def test_moderators_group_has_exactly_these_permissions():
     organizations |= {"view_organizationinvitation", "view_team", "view_teammember"}
     assert organizations <= codenames
     codenames -= organizations
+    # Namespaces (moderation/0006_33): granted, changed and revoked with a reason;
+    # tests/moderation/test_namespaces.py.
+    namespaces = {"view_namespace", "add_namespace", "change_namespace"}
+    assert namespaces <= codenames
+    codenames -= namespaces
     assert {"add_user", "change_apitoken", "delete_project", "delete_user"}.isdisjoint(codenames)
     assert {"change_project", "change_release", "change_file", "change_user"} <= codenames
     assert {"change_malwarereport", "change_namereview", "add_prohibitedname"} <= codenames
