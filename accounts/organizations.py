@@ -28,6 +28,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -149,6 +150,27 @@ def user_organizations(user: User):
         OrganizationRole.objects.filter(user=user, organization__is_active=True)
         .select_related("organization")
         .order_by("organization__normalized_name")
+    )
+
+
+def sole_owner_organizations(user: User, *, lock: bool = False) -> list[str]:
+    """Names, in order, of the organizations ``user`` is the only Owner of (a
+    deactivated one too: it may be reactivated). With ``lock`` (inside the
+    caller's transaction) the user's organizations are locked first, as every
+    change of their people does, so a co-Owner can't leave before the caller acts."""
+    # The ids first: counting Owners over the join that found them would count
+    # only ``user``'s own role, and FOR UPDATE over it would lock roles too.
+    ids = OrganizationRole.objects.filter(user=user, role_name=Role.OWNER).values_list(
+        "organization_id", flat=True
+    )
+    owned = Organization.objects.filter(pk__in=list(ids))
+    if lock:
+        list(owned.select_for_update().values_list("pk", flat=True))
+    return list(
+        owned.annotate(owners=Count("roles", filter=Q(roles__role_name=Role.OWNER)))
+        .filter(owners=1)
+        .order_by("normalized_name")
+        .values_list("name", flat=True)
     )
 
 

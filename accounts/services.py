@@ -233,7 +233,8 @@ def sole_owner_projects(user: User) -> list[str]:
 
 
 def user_delete(*, user: User) -> None:
-    """Delete the account, refused while it is the only Owner of a project."""
+    """Delete the account, refused while it is the only Owner of a project or
+    an organization."""
     with transaction.atomic():
         # Locked: a co-Owner cannot leave between the check and the delete.
         orphaned = project_directory().sole_owner_projects(user, lock=True)
@@ -242,6 +243,15 @@ def user_delete(*, user: User) -> None:
             raise AccountError(
                 f"You are the only Owner of {names}. Add another Owner or delete "
                 f"{'that project' if len(orphaned) == 1 else 'those projects'} first."
+            )
+        # Imported here: accounts.organizations mails through this module.
+        from .organizations import sole_owner_organizations
+
+        orphaned = sole_owner_organizations(user, lock=True)
+        if orphaned:
+            raise AccountError(
+                f"You are the only Owner of the organization{'s' if len(orphaned) > 1 else ''} "
+                f"{', '.join(orphaned)}. Make another member an Owner first."
             )
         user.delete()
 

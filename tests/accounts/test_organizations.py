@@ -788,3 +788,31 @@ def test_require_answers_the_role_or_refuses(org, alice, mia):
     assert orgs.require(alice, org, orgs.OrganizationAction.HISTORY) == "Owner"
     with pytest.raises(PermissionDenied):
         orgs.require(mia, org, orgs.OrganizationAction.HISTORY)
+
+
+# --- Account deletion keeps every organization an Owner ----------------------------------
+
+
+def test_the_only_owner_of_organizations_cannot_delete_the_account(org, alice):
+    from accounts.services import AccountError, user_delete
+
+    with pytest.raises(AccountError, match="only Owner of the organization Acme. Make another"):
+        user_delete(user=alice)
+    other = organization_create(name="Beta", actor=Actor(alice))
+    # A deactivated organization counts too: it may be reactivated.
+    Organization.objects.filter(pk=other.pk).update(is_active=False)
+    with pytest.raises(AccountError, match="only Owner of the organizations Acme, Beta. Make"):
+        user_delete(user=alice)
+    assert User.objects.filter(pk=alice.pk).exists()
+
+
+def test_an_owner_with_a_co_owner_may_delete_the_account(org, alice, mark):
+    from accounts.services import user_delete
+
+    assert orgs.sole_owner_organizations(alice) == ["Acme"]
+    member_change_role(organization=org, user=mark, role_name="Owner", actor=Actor(alice))
+    assert orgs.sole_owner_organizations(alice) == []
+    user_delete(user=alice)
+    assert list(org.roles.filter(role_name="Owner").values_list("user__username", flat=True)) == [
+        "mark"
+    ]
