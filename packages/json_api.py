@@ -149,9 +149,12 @@ class Role(TypedDict):
 
 class Ownership(TypedDict):
     roles: list[Role]
-    """Owners first, then by role and name."""
-    organization: None
-    """Always null: organizations are not modelled."""
+    """People's own roles, Owners first, then by role and name. As on the
+    public index, the roles an organization gives (its Owners, its teams'
+    members) are not listed: ``organization`` stands for them."""
+    organization: str | None
+    """The name of the organization that owns the project; null when people
+    alone own it, and for a project mirrored from the upstream index."""
 
 
 class Mirror(TypedDict):
@@ -289,7 +292,14 @@ def _ownership(project: Project) -> Ownership:
     # Owners first, then by name: a stable order, so the body (and its ETag)
     # only changes when the roles do.
     ordered = sorted(roles, key=lambda role: (role[0] != models.Role.Name.OWNER, role[0], role[1]))
-    return {"roles": [{"role": role, "user": user} for role, user in ordered], "organization": None}
+    # Read only when there is one: the organization's name is in the body,
+    # which a move into or out of it changes with a new serial
+    # (packages.organization_projects).
+    organization = project.organization.name if project.organization_id else None
+    return {
+        "roles": [{"role": role, "user": user} for role, user in ordered],
+        "organization": organization,
+    }
 
 
 def _info(project: Project, release: Release, base_url: str) -> Info:

@@ -4,10 +4,14 @@ from django.urls import path
 
 from .converters import PROJECT, VERSION
 from .views import manage, manage_status
+from .views import manage_organizations as organization_views
 from .views import manage_advisories as advisory_views
 
 project = f"project/<{PROJECT}:name>/"
 release = project + f"release/<{VERSION}:version>/"
+# An organization's projects; before accounts.organization_urls, which has the
+# rest of /manage/organization/<name>/.
+organization_projects = f"organization/<{PROJECT}:organization>/projects/"
 
 urlpatterns = [
     path("projects/", manage.manage_projects, name="manage-projects"),
@@ -69,4 +73,39 @@ urlpatterns = [
     path(project + "settings/", manage.project_settings, name="manage-project-settings"),
     path(project + "settings/delete/", manage.project_delete, name="manage-project-delete"),
     path(project + "status/", manage_status.project_status_page, name="manage-project-status"),
+    path(
+        project + "organization/",
+        organization_views.project_organization,
+        name="manage-project-organization",
+    ),
+    path(
+        project + "organization/move-in/",
+        organization_views.project_move_in,
+        name="manage-project-move-in",
+    ),
+    path(
+        organization_projects,
+        organization_views.organization_projects,
+        name="manage-organization-projects",
+    ),
+    path(
+        organization_projects + "add/",
+        organization_views.organization_project_add,
+        name="manage-organization-project-add",
+    ),
+    path(
+        organization_projects + "remove/",
+        organization_views.organization_project_remove,
+        name="manage-organization-project-remove",
+    ),
+    path(
+        organization_projects + "team-role/",
+        organization_views.team_role_set,
+        name="manage-organization-team-role",
+    ),
+    path(
+        organization_projects + "team-role/remove/",
+        organization_views.team_role_remove,
+        name="manage-organization-team-role-remove",
+    ),
 ]

@@ -161,19 +161,16 @@ def require_may_remove(actor, user, project: Project) -> None:
         require(actor, project, Action.CHANGE_ROLES)
 
 
-def _organization_keeps_owner(project: Project, *, besides=None) -> bool:
-    """Whether the project's (active) organization has an Owner, other than
-    ``besides`` when given: while it does, the project has one too."""
+def _organization_keeps_owner(project: Project) -> bool:
+    """Whether the project's (active) organization has an Owner: while it
+    does, the project has one too."""
     if project.organization_id is None:
         return False
-    owners = OrganizationRole.objects.filter(
+    return OrganizationRole.objects.filter(
         organization_id=project.organization_id,
         organization__is_active=True,
         role_name=OrganizationRole.Name.OWNER,
-    )
-    if besides is not None:
-        owners = owners.exclude(user=besides)
-    return owners.exists()
+    ).exists()
 
 
 def leaves_no_owner(role: Role) -> bool:

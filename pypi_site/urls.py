@@ -18,6 +18,7 @@ from packages.views import (
     json_api,
     legacy_files,
     namespaces,
+    organizations,
     pages,
     simple,
     suggest,
@@ -48,6 +49,8 @@ urlpatterns = [
     path(f"pypi/{NAME}/", pages.legacy_project_redirect, name="legacy-project"),
     path(f"pypi/{RELEASE}/", pages.legacy_release_redirect, name="legacy-release"),
     path(f"user/<{USERNAME}:username>/", pages.user_profile, name="user"),
+    # An organization's name is shaped like a project's (accounts.organizations).
+    path(f"org/<{PROJECT}:organization>/", organizations.organization_detail, name="organization"),
     path("help/", pages.help_page, name="help"),
     path("search/", pages.search_page, name="search"),
     path("search/suggest/", suggest.suggest, name="search-suggest"),
