@@ -411,6 +411,8 @@ def _render_team(request, organization, role, team, *, rename=None, add=None, st
         candidates=organization.roles.exclude(user__team_memberships__team=team)
         .select_related("user")
         .order_by("user__username"),
+        # packages.TeamRole rows (related_name "roles"): the team's projects.
+        holdings=team.roles.select_related("project").order_by("project__normalized_name"),
         rename_form=rename or TeamNameForm(initial={"name": team.name}),
         add_form=add or UsernameForm(),
     )

@@ -713,3 +713,45 @@ def test_an_unverified_account_is_told_to_verify_before_creating(client, sam):
     response = signed_in(client, sam).post("/manage/organizations/", {"name": "beta"})
     assert response.status_code == 400
     assert "Verify your primary e-mail address" in response.content.decode()
+
+
+def test_the_team_page_lists_the_projects_it_holds(client, org, core, mia):
+    for name, role_name in (("zeta", "Owner"), ("anvil", "Maintainer")):
+        project = Project.objects.create(name=name, normalized_name=name, organization=org)
+        TeamRole.objects.create(team=core, project=project, role_name=role_name)
+    response = signed_in(client, mia).get(url("manage-organization-team", name="acme", team="core"))
+    holdings = [(h.project.name, h.role_name) for h in response.context["holdings"]]
+    assert holdings == [("anvil", "Maintainer"), ("zeta", "Owner")]
+    assert 'href="/project/anvil/"' in response.content.decode()
+
+
+def test_a_team_without_projects_says_so(client, org, core, mia):
+    content = (
+        signed_in(client, mia)
+        .get(url("manage-organization-team", name="acme", team="core"))
+        .content
+    )
+    assert b"No project yet" in content
+
+
+@pytest.mark.parametrize("page", ["manage-organization", "manage-organization-teams"])
+def test_organization_pages_query_count_is_constant(
+    client, org, core, alice, page, django_assert_max_num_queries
+):
+    for number in range(20):
+        user = verified_user(f"user{number}")
+        OrganizationRole.objects.create(organization=org, user=user, role_name="Member")
+        OrganizationInvitation.objects.create(
+            organization=org,
+            user=verified_user(f"guest{number}"),
+            role_name="Member",
+            invited_by=alice,
+            expires_at=timezone.now() + timedelta(days=1),
+        )
+        team = Team.objects.create(
+            organization=org, name=f"team{number}", normalized_name=f"team{number}"
+        )
+        team.members.add(user)
+    signed_in(client, alice)
+    with django_assert_max_num_queries(12):
+        assert client.get(url(page, name="acme")).status_code == 200
