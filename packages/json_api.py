@@ -34,6 +34,7 @@ from packaging.utils import canonicalize_version
 from typing_extensions import TypedDict
 
 from . import mirror, models
+from .advisories import release_vulnerabilities
 from .api_common import pep700_time
 from .downloads import download_summary
 from .mirrored import Mirrored, MirroredVersion, packagetype, python_version
@@ -106,6 +107,10 @@ class Info(TypedDict):
     author_email: str
     bugtrack_url: None
     classifiers: list[str]
+    deprecated: bool
+    """Its Owners marked the release deprecated: still installable, not to be used."""
+    deprecated_reason: str | None
+    """Why, when deprecated (packages.advisories)."""
     description: str
     description_content_type: str | None
     docs_url: None
@@ -167,20 +172,38 @@ class Mirror(TypedDict):
     microseconds and Z (PEP 700); null if it never has."""
 
 
+class Vulnerability(TypedDict):
+    """A security advisory (an OSV record) that affects the release, in the
+    public index's shape."""
+
+    aliases: list[str]
+    details: str
+    fixed_in: list[str]
+    """The versions that fix it."""
+    id: str
+    """The OSV id, e.g. PYSEC-2024-12 or GHSA-xxxx-xxxx-xxxx."""
+    link: str
+    source: str
+    """"osv" for an imported record, "index" for one entered on this index."""
+    summary: str
+    withdrawn: str | None
+    """When the advisory was withdrawn: UTC, %Y-%m-%dT%H:%M:%SZ; null if it stands."""
+
+
 class ReleaseJson(TypedDict):
     """/pypi/<name>/<version>/json: the release (``info``) and its files
-    (``urls``). ``vulnerabilities`` is always empty: advisories are not
-    imported yet. ``mirror`` is null for a project of this index and says
-    where the project comes from for one mirrored from the upstream index;
-    a mirrored project's ``last_serial`` is the upstream's serial of it, or
-    null when the upstream gives none."""
+    (``urls``). ``vulnerabilities`` lists the advisories that affect the
+    release (always empty for a mirrored project). ``mirror`` is null for a
+    project of this index and says where the project comes from for one
+    mirrored from the upstream index; a mirrored project's ``last_serial`` is
+    the upstream's serial of it, or null when the upstream gives none."""
 
     info: Info
     last_serial: int | None
     mirror: Mirror | None
     ownership: Ownership
     urls: list[File]
-    vulnerabilities: list[dict]
+    vulnerabilities: list[Vulnerability]
 
 
 class ProjectJson(ReleaseJson):
@@ -309,6 +332,8 @@ def _info(project: Project, release: Release, base_url: str) -> Info:
         "author_email": release.author_email,
         "bugtrack_url": None,
         "classifiers": list(release.classifiers),
+        "deprecated": release.deprecated_at is not None,
+        "deprecated_reason": release.deprecated_reason or None,
         "description": release.description,
         "description_content_type": release.description_content_type or None,
         "docs_url": None,
@@ -350,7 +375,7 @@ def _document(project: Project, release: Release, urls: list[File], base_url: st
         "mirror": None,
         "ownership": _ownership(project),
         "urls": urls,
-        "vulnerabilities": [],
+        "vulnerabilities": release_vulnerabilities(release),
     }
 
 
@@ -472,6 +497,8 @@ def _mirrored_info(found: Mirrored, version: MirroredVersion, base_url: str) -> 
         "author_email": "",
         "bugtrack_url": None,
         "classifiers": [],
+        "deprecated": False,
+        "deprecated_reason": None,
         "description": "",
         "description_content_type": None,
         "docs_url": None,

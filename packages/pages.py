@@ -18,7 +18,7 @@ from django.http import Http404, QueryDict
 from django.utils.text import slugify
 from packaging.utils import canonicalize_version
 
-from . import mirror
+from . import advisories, mirror
 from .downloads import download_summary
 from .mirrored import Mirrored, MirroredVersion, packagetype
 from .mirrored import lookup as mirrored_lookup
@@ -66,6 +66,8 @@ _HISTORY_FIELDS = (
     "created_at",
     "yanked",
     "yanked_reason",
+    "deprecated_at",
+    "deprecated_reason",
 )
 
 
@@ -234,6 +236,11 @@ class ProjectPage:
     def downloads(self) -> dict[str, int]:
         """Last day, week and month (one cached query)."""
         return download_summary(self.project)
+
+    @cached_property
+    def security(self) -> advisories.PageSecurity:
+        """Insecure and deprecated marks (one query)."""
+        return advisories.page_security(self.project, self.history, self.release)
 
 
 def project_page(project: Project, release: Release | None = None) -> ProjectPage:

@@ -116,6 +116,8 @@ def test_info_has_every_field_of_the_latest_release(client, project, downloads):
         "author_email": "author@example.com",
         "bugtrack_url": None,
         "classifiers": ["Programming Language :: Python :: 3"],
+        "deprecated": False,
+        "deprecated_reason": None,
         "description": "# Sample\n\nLong text.",
         "description_content_type": "text/markdown",
         "docs_url": None,

@@ -87,6 +87,8 @@ def test_the_project_endpoint_answers_from_the_mirrored_rows(client, demo):
         "author_email": "",
         "bugtrack_url": None,
         "classifiers": [],
+        "deprecated": False,
+        "deprecated_reason": None,
         "description": "",
         "description_content_type": None,
         "docs_url": None,
