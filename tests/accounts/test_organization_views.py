@@ -342,6 +342,9 @@ def test_the_people_page_shows_members_invitations_and_the_owners_tools(
     assert url("manage-organization-invite", name="acme") in content
     assert url("manage-organization-revoke", name="acme") in content
     assert "<strong>sam</strong> as Manager, invited by alice; expires" in content
+    # The organization's public page, and its projects (packages' pages).
+    assert 'href="/org/acme/">Acme</a>' in content
+    assert 'href="/manage/organization/acme/projects/">Projects</a>' in content
     content = signed_in(client, mia).get(url("manage-organization", name="acme")).content
     content = content.decode()
     assert url("manage-organization-invite", name="acme") not in content
