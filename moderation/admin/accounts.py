@@ -112,6 +112,7 @@ class TagFilter(admin.SimpleListFilter):
         "account:email": ("E-mail addresses", ("account:email:",)),
         "account:frozen": ("Frozen and unfrozen", ("account:frozen", "account:unfrozen")),
         "project:": ("Projects", ("project:",)),
+        "organization:": ("Organizations", ("organization:",)),
     }
 
     def lookups(self, request, model_admin):

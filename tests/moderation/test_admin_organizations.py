@@ -166,3 +166,12 @@ def test_a_reason_is_required(acme):
         organization_deactivate(organization=acme, actor=Actor(), reason="  ")
     acme.refresh_from_db()
     assert acme.is_active
+
+
+def test_the_event_list_filters_organization_events(mod_client, acme):
+    response = mod_client.get("/admin/accounts/event/", {"kind": "organization:"})
+    listed = [(event.tag, event.organization) for event in response.context["cl"].result_list]
+    assert listed == [("organization:created", acme)]
+    response = mod_client.get("/admin/accounts/event/", {"organization__id__exact": acme.pk})
+    assert response.status_code == 200
+    assert [event.tag for event in response.context["cl"].result_list] == ["organization:created"]
