@@ -4,8 +4,9 @@ from django.urls import path
 
 from .converters import PROJECT, VERSION
 from .views import manage, manage_status
-from .views import manage_organizations as organization_views
 from .views import manage_advisories as advisory_views
+from .views import manage_namespaces as namespace_views
+from .views import manage_organizations as organization_views
 
 project = f"project/<{PROJECT}:name>/"
 release = project + f"release/<{VERSION}:version>/"
@@ -13,7 +14,25 @@ release = project + f"release/<{VERSION}:version>/"
 # rest of /manage/organization/<name>/.
 organization_projects = f"organization/<{PROJECT}:organization>/projects/"
 
+# An organization's namespaces (PEP 752; packages.views.manage_namespaces).
+organization_namespaces = f"organization/<{PROJECT}:organization>/namespaces/"
+
 urlpatterns = [
+    path(
+        organization_namespaces,
+        namespace_views.organization_namespaces,
+        name="manage-organization-namespaces",
+    ),
+    path(
+        organization_namespaces + "add/",
+        namespace_views.namespace_child_add,
+        name="manage-organization-namespace-add",
+    ),
+    path(
+        organization_namespaces + "remove/",
+        namespace_views.namespace_child_remove,
+        name="manage-organization-namespace-remove",
+    ),
     path("projects/", manage.manage_projects, name="manage-projects"),
     path("invitation/", manage.invitation_link, name="manage-invitation"),
     path("invitation/<int:pk>/", manage.invitation_answer, name="manage-invitation-answer"),

@@ -31,10 +31,11 @@ the namespace endpoints.
 
 from dataclasses import dataclass
 
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from accounts.events import Actor
+from accounts.events import Actor, record_event
 from accounts.models import Organization, OrganizationRole
 from accounts.organizations import organization_role
 
@@ -350,6 +351,7 @@ def namespace_create(
         # The same prefix granted a moment ago (SQLite: checked before it committed).
         raise NamespaceError(f"The namespace {normalized!r} is already granted.") from None
     grant_changed(normalized, action="namespace granted", actor=actor)
+    _event("organization:namespace:granted", grant, actor, open=is_open, hidden=is_hidden)
     return grant
 
 
@@ -367,6 +369,7 @@ def namespace_update(
     grant.is_open, grant.is_hidden = is_open, is_hidden
     grant.save(update_fields=["is_open", "is_hidden"])
     grant_changed(grant.normalized_prefix, action="namespace changed", actor=actor)
+    _event("organization:namespace:changed", grant, actor, open=is_open, hidden=is_hidden)
     return grant
 
 
@@ -374,6 +377,73 @@ def namespace_delete(*, grant: Namespace, actor: Actor) -> list[str]:
     """Revoke ``grant`` and its child grants; their projects stay as they are
     (PEP 752: the namespace key becomes null). Returns the prefixes revoked."""
     revoked = [grant.normalized_prefix, *grant.children.values_list("normalized_prefix", flat=True)]
+    _event("organization:namespace:revoked", grant, actor, revoked=revoked)
     grant.delete()  # its children with it (Namespace.parent: CASCADE)
     grant_changed(revoked[0], action="namespace revoked", actor=actor)
     return revoked
+
+
+def _event(tag: str, grant: Namespace, actor: Actor, **details) -> None:
+    # In the organization's security history; a hidden grant only there.
+    record_event(
+        tag,
+        actor=actor,
+        organization=grant.organization,
+        namespace=grant.normalized_prefix,
+        parent=grant.parent.normalized_prefix if grant.parent_id else None,
+        **details,
+    )
+
+
+# --- Child grants by the organization's Owners ---------------------------------------
+
+
+def child_namespace_create(
+    *, parent: Namespace, prefix: str, is_open: bool, actor: Actor
+) -> Namespace:
+    """PEP 752: the owner of a root grant makes child grants inside it, e.g.
+    ``acme-contrib`` open to everyone while ``acme`` stays restricted. For an
+    Owner of the grant's organization only (PermissionDenied otherwise);
+    NamespaceError when the rules refuse it."""
+    _require_owner(actor, parent.organization)
+    if parent.parent_id is not None:
+        raise NamespaceError(
+            f"{parent.normalized_prefix!r} is itself a child namespace; child namespaces "
+            "are made inside a root namespace."
+        )
+    with transaction.atomic():
+        return namespace_create(
+            prefix=prefix,
+            organization=parent.organization,
+            actor=actor,
+            parent=parent,
+            is_open=is_open,
+            reason="Made by an Owner of the organization.",
+        )
+
+
+def child_namespace_delete(*, grant: Namespace, actor: Actor) -> None:
+    """An Owner of the organization removes one of its child grants (the root
+    grant is the moderators')."""
+    _require_owner(actor, grant.organization)
+    if grant.parent_id is None:
+        raise NamespaceError("A root namespace is revoked by the index's moderators.")
+    with transaction.atomic():
+        namespace_delete(grant=grant, actor=actor)
+
+
+def _require_owner(actor: Actor, organization: Organization) -> None:
+    if organization_role(actor.user, organization) != OrganizationRole.Name.OWNER:
+        raise PermissionDenied("Only an Owner of the organization may do this.")
+
+
+def organization_grants(organization: Organization) -> list[Namespace]:
+    """The organization's grants, hidden ones too (its people know them), each
+    root followed by its children."""
+    grants = list(Namespace.objects.filter(organization=organization).select_related("parent"))
+    roots = [grant for grant in grants if grant.parent_id is None]
+    ordered = []
+    for root in roots:
+        ordered.append(root)
+        ordered += [grant for grant in grants if grant.parent_id == root.pk]
+    return ordered
