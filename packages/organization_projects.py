@@ -50,7 +50,7 @@ class OrganizationProjectError(Exception):
 
 def _lock_project(project: Project) -> Project:
     try:
-        return Project.objects.select_related("organization").locked(pk=project.pk)
+        return Project.objects.locked(pk=project.pk)
     except Project.DoesNotExist:
         raise OrganizationProjectError(f"Project {project.name} no longer exists.") from None
 
