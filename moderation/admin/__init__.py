@@ -10,7 +10,16 @@ never import moderation. See docs/moderation.md.
 - ``upstream``: the mirrored upstream index's projects and blocks.
 - ``namespaces``: namespace grants (PEP 752);
 - ``organizations``: organizations, their people and teams.
+- ``advisories``: security advisories (OSV records) on projects.
 """
 
 # Registering is importing.
-from . import accounts, namespaces, organizations, packages, queues, upstream  # noqa: F401
+from . import (  # noqa: F401
+    accounts,
+    advisories,
+    namespaces,
+    organizations,
+    packages,
+    queues,
+    upstream,
+)

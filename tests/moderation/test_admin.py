@@ -494,6 +494,11 @@ def test_moderators_group_has_exactly_these_permissions():
     namespaces = {"view_namespace", "add_namespace", "change_namespace"}
     assert namespaces <= codenames
     codenames -= namespaces
+    # Advisories (moderation/0008_35): added from an OSV record, withdrawn and deleted
+    # with a reason; tests/moderation/test_admin_advisories.py.
+    advisories = {"view_advisory", "add_advisory", "change_advisory"}
+    assert advisories <= codenames
+    codenames -= advisories
     assert {"add_user", "change_apitoken", "delete_project", "delete_user"}.isdisjoint(codenames)
     assert {"change_project", "change_release", "change_file", "change_user"} <= codenames
     assert {"change_malwarereport", "change_namereview", "add_prohibitedname"} <= codenames
