@@ -85,6 +85,17 @@ def _status(browser, url: str) -> int:
         context.close()
 
 
+def _body(browser, url: str) -> str:
+    """The page an anonymous visitor's browser gets at ``url``, which must answer 200."""
+    context = browser.new_context()
+    try:
+        response = context.request.get(url, max_redirects=0)
+        assert response.status == 200, (url, response.status)
+        return response.text()
+    finally:
+        context.close()
+
+
 def _admin_login(page, user) -> None:
     """The admin sends people to the site's login: password, then the code of
     their authenticator app, as a person types them in."""
@@ -100,7 +111,7 @@ def _admin_login(page, user) -> None:
 def test_a_report_leads_to_a_quarantine(visit, browser, live_server, suspect, reporter, moderator):
     public_page = f"{live_server.url}/project/{NAME}/"
     simple_page = f"{live_server.url}/simple/{NAME}/"
-    # Visible before: the 404s at the end are the quarantine's doing.
+    # Visible before: what is gone at the end is the quarantine's doing.
     assert _status(browser, public_page) == 200
     assert _status(browser, simple_page) == 200
 
@@ -176,9 +187,12 @@ def test_a_report_leads_to_a_quarantine(visit, browser, live_server, suspect, re
     suspect.refresh_from_db()
     assert suspect.quarantined_at is not None
 
-    # Gone for everyone else.
-    assert _status(browser, public_page) == 404
-    assert _status(browser, simple_page) == 404
+    # Gone for everyone else: PEP 792, the pages answer with the quarantined
+    # status and the reason, and offer no file.
+    assert _body(browser, public_page).count("This project is quarantined") == 1
+    simple = _body(browser, simple_page)
+    assert '<meta name="pypi:project-status" content="quarantined">' in simple
+    assert "<a " not in simple
 
 
 def test_staff_outside_the_moderators_group_are_refused_the_reports(

@@ -157,7 +157,9 @@ def test_a_quarantine_takes_the_pages_and_files_off_the_edge_and_its_release_bac
     assert cached(edge, "/simple/purge-quarantine/").status == 200
     moderate = ["moderate", "--reason", "malware", "--moderator", "edge-owner"]
     stack.manage(*moderate[:1], "quarantine", "purge-quarantine", *moderate[1:])
-    assert edge.get("/simple/purge-quarantine/").status == 404
+    # PEP 792: the simple page answers with the quarantined status, no file.
+    page = edge.get("/simple/purge-quarantine/", SIMPLE_JSON)
+    assert (page.status, json.loads(page.body)["files"]) == (200, [])
     assert edge.get(path).status == 404
     assert edge.get("/pypi/purge-quarantine/json").status == 404
     stack.manage(*moderate[:1], "release-quarantine", "purge-quarantine", *moderate[1:])
