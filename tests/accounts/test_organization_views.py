@@ -758,3 +758,13 @@ def test_organization_pages_query_count_is_constant(
     signed_in(client, alice)
     with django_assert_max_num_queries(12):
         assert client.get(url(page, name="acme")).status_code == 200
+
+
+def test_a_post_without_the_csrf_token_is_refused(org, alice):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    response = client.post(url("manage-organization-teams", name="acme"), {"name": "web"})
+    assert response.status_code == 403
+    assert not org.teams.filter(name="web").exists()
