@@ -19,7 +19,7 @@ from accounts.events import Actor, new_event
 from accounts.models import ApiToken
 from accounts.tokens import token_display_prefix
 
-from . import policy
+from . import policy, project_status
 from .cache import purge_project_on_commit
 from .distributions import (
     DistributionFilename,
@@ -363,8 +363,10 @@ def _commit(upload: Upload, path: str, stored: list[str]) -> None:
             # Serializes uploads to one project: the total-size and one-sdist
             # rules below read what a concurrent upload may be adding.
             project = Project.objects.locked(pk=upload.project.pk)
-            # A moderator may have quarantined it since the permission check.
+            # A moderator may have quarantined it since the permission check,
+            # or an Owner archived it (PEP 792).
             policy.check_not_quarantined(project)
+            project_status.check_accepts_uploads(project)
             _check_total_size(project, project.name, content.size)
             check_release_rules(upload)
         release = release_get_or_create(project=project, metadata=upload.metadata, writes=writes)

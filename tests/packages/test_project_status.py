@@ -11,6 +11,7 @@ from accounts.events import Actor
 from accounts.models import Event
 from accounts.tokens import api_token_create
 from moderation.services import project_quarantine
+from packages import upload as upload_module
 from packages.models import File, JournalEntry, Project, ProjectStatus, Release
 from packages.project_status import (
     STATUS_REASON_MAX_LENGTH,
@@ -206,6 +207,25 @@ def test_upload_to_an_archived_project_is_refused_and_says_why(client, project, 
     # Unarchived, it takes uploads again; deprecated ones do too.
     set_status(project, "deprecated", reason="Old")
     assert post_upload(client, make_wheel("Sample.Project", "2.0"), secret).status_code == 200
+
+
+def test_an_archive_during_the_upload_is_caught_under_the_lock(client, project, owner, monkeypatch):
+    secret = api_token_create(user=owner).secret
+    check_duplicate = upload_module.check_duplicate
+
+    def archived_meanwhile(upload):
+        # An Owner archives it after the permission check, before the commit.
+        Project.objects.filter(pk=upload.project.pk).update(status=ProjectStatus.ARCHIVED)
+        return check_duplicate(upload)
+
+    assert post_upload(client, make_wheel("Sample.Project", "1.0"), secret).status_code == 200
+    monkeypatch.setattr(upload_module, "check_duplicate", archived_meanwhile)
+
+    response = post_upload(client, make_wheel("Sample.Project", "2.0"), secret)
+
+    assert response.status_code == 400
+    assert "Project 'Sample.Project' is archived" in response.reason_phrase
+    assert not Release.objects.filter(version="2.0").exists()
 
 
 # --- The JSON API ---------------------------------------------------------------------------
