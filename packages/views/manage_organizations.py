@@ -152,6 +152,7 @@ def organization_projects(
         "organization": organization,
         "role": role,
         "is_owner": is_owner,
+        "section": "projects",
         "may_assign_teams": policy.may_assign_teams(request.user, organization),
         "page": services.managed_projects(organization, request.GET.get("page")),
         "teams": organization.teams.order_by("normalized_name"),

@@ -274,6 +274,8 @@ def test_a_member_sees_the_projects_and_their_teams(client, cast):
     assert response.status_code == 200
     content = response.content.decode()
     assert "1 project" in content
+    # The organization's own tabs, as on its other management pages.
+    assert 'href="/manage/organization/acme/teams/"' in content
     assert "Team <strong>Core</strong>: Owner" in content
     assert "Team <strong>Devs</strong>: Maintainer" in content
     assert "Give the role" not in content
