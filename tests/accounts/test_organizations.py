@@ -796,12 +796,12 @@ def test_require_answers_the_role_or_refuses(org, alice, mia):
 def test_the_only_owner_of_organizations_cannot_delete_the_account(org, alice):
     from accounts.services import AccountError, user_delete
 
-    with pytest.raises(AccountError, match="only Owner of the organization Acme. Make another"):
+    with pytest.raises(AccountError, match=r"only Owner of the organization Acme\. Make another"):
         user_delete(user=alice)
     other = organization_create(name="Beta", actor=Actor(alice))
     # A deactivated organization counts too: it may be reactivated.
     Organization.objects.filter(pk=other.pk).update(is_active=False)
-    with pytest.raises(AccountError, match="only Owner of the organizations Acme, Beta. Make"):
+    with pytest.raises(AccountError, match=r"only Owner of the organizations Acme, Beta\. Make"):
         user_delete(user=alice)
     assert User.objects.filter(pk=alice.pk).exists()
 
