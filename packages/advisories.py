@@ -411,6 +411,10 @@ def advisory_upsert(
             return Outcome(
                 project.name, "unchanged", advisory, "the stored record is newer (modified)"
             )
+        # A withdrawal made here (a moderator's, an Owner's) stands until the
+        # advisory is deleted: the next import of the same record must not
+        # bring back what someone here judged wrong.
+        fields["withdrawn_at"] = parsed.withdrawn_at or advisory.withdrawn_at
         if all(getattr(advisory, name) == value for name, value in fields.items()):
             return Outcome(project.name, "unchanged", advisory, "already up to date")
         for name, value in fields.items():

@@ -344,6 +344,20 @@ def test_a_withdrawn_record_is_kept_with_its_time(project):
     assert outcome.advisory.withdrawn_at == datetime(2024, 7, 1, tzinfo=UTC)
 
 
+def test_a_withdrawal_made_here_outlasts_the_next_import(project):
+    (outcome,) = advisories.advisory_import(parsed=parse_osv(record()), actor=Actor())
+    advisories.advisory_withdraw(advisory=outcome.advisory, actor=Actor())
+    withdrawn_at = Advisory.objects.get().withdrawn_at
+
+    (again,) = advisories.advisory_import(parsed=parse_osv(record()), actor=Actor())
+    newer = parse_osv(record(summary="Newer", modified="2030-01-01T00:00:00Z"))
+    (updated,) = advisories.advisory_import(parsed=newer, actor=Actor())
+
+    assert again.result == "unchanged"
+    assert updated.result == "updated"
+    assert Advisory.objects.get().withdrawn_at == withdrawn_at
+
+
 def test_a_package_with_no_project_here_is_skipped(project):
     data = record()
     data["affected"].append({"package": {"ecosystem": "PyPI", "name": "unknown-thing"}})
