@@ -23,10 +23,11 @@ here.
 - Grants of a deactivated organization stay: the names stay reserved (nobody
   can create under a restricted one) until a moderator revokes them.
 
-A grant, its revocation or a change of its flags alters the ``namespace`` key
-of every project under it: ``grant_changed`` journals each (moving its serial,
-which the cached simple pages are checked against) and purges their pages and
-the namespace endpoints.
+A visible grant, its revocation or a change of its flags alters the
+``namespace`` key of every project under it: ``grant_changed`` journals each
+(moving its serial, which the cached simple pages are checked against) and
+purges their pages and the namespace endpoints. A hidden one changes nothing
+shown, and is not journaled (the journal is public).
 """
 
 from dataclasses import dataclass
@@ -202,9 +203,11 @@ class ProjectNamespace:
 
 
 def project_namespace(normalized_name: str) -> ProjectNamespace | None:
-    """The visible grant the local project answers to, and whether it belongs
-    to the grant's organization; None without one (or when it is hidden). One
-    query: the simple page's render counts them."""
+    """The longest visible grant the local project's name matches, and whether
+    the project belongs to the grant's organization; None without one. A
+    hidden grant is passed over as if it were not there (a hidden child inside a
+    visible root leaves the root shown). One query: the simple page's render
+    counts them."""
     owned = Project.objects.filter(
         normalized_name=normalized_name, organization=OuterRef("organization")
     )
@@ -213,8 +216,9 @@ def project_namespace(normalized_name: str) -> ProjectNamespace | None:
         .select_related("organization", "parent")
         .annotate(authorized=Exists(owned))
     )
-    grant = max(grants, key=lambda grant: len(grant.normalized_prefix), default=None)
-    if grant is None or not _shown(grant):
+    shown = [grant for grant in grants if _shown(grant)]
+    grant = max(shown, key=lambda grant: len(grant.normalized_prefix), default=None)
+    if grant is None:
         return None
     return ProjectNamespace(
         prefix=grant.normalized_prefix,
@@ -276,12 +280,14 @@ def projects_under(normalized_prefix: str):
 
 
 def grant_changed(normalized_prefix: str, *, action: str, actor: Actor) -> int:
-    """Call in the transaction of a grant's creation, revocation or change:
-    every project under it shows another ``namespace`` now. Each gets a
-    journal entry (its serial moves, so a simple page rendered from what was
+    """Call in the transaction of a visible grant's creation, revocation or
+    change: every project under it shows another ``namespace`` now. Each gets
+    a journal entry (its serial moves, so a simple page rendered from what was
     read before the commit is never kept: packages.simple checks the serial
     after storing), and after the commit its cached pages go, here and at the
-    edges, with the namespace endpoints. Returns the number of projects."""
+    edges, with the namespace endpoints. Returns the number of projects. (A
+    hidden grant changes nothing anyone sees, and its prefix must not reach
+    the public journal: it is not called for one.)"""
     names = []
     for project in projects_under(normalized_prefix).order_by("normalized_name"):
         journal_append(project=project, action=f"{action} {normalized_prefix}", actor=actor)
@@ -350,7 +356,8 @@ def namespace_create(
     except IntegrityError:
         # The same prefix granted a moment ago (SQLite: checked before it committed).
         raise NamespaceError(f"The namespace {normalized!r} is already granted.") from None
-    grant_changed(normalized, action="namespace granted", actor=actor)
+    if _shown(grant):
+        grant_changed(normalized, action="namespace granted", actor=actor)
     _event("organization:namespace:granted", grant, actor, open=is_open, hidden=is_hidden)
     return grant
 
@@ -366,9 +373,11 @@ def namespace_update(
         raise NamespaceError("A hidden namespace can't be open: nobody could see it is.")
     if (is_open, is_hidden) == (grant.is_open, grant.is_hidden):
         raise NamespaceError(f"The namespace {grant.normalized_prefix!r} is already so.")
+    was_shown = _shown(grant)
     grant.is_open, grant.is_hidden = is_open, is_hidden
     grant.save(update_fields=["is_open", "is_hidden"])
-    grant_changed(grant.normalized_prefix, action="namespace changed", actor=actor)
+    if was_shown or _shown(grant):
+        grant_changed(grant.normalized_prefix, action="namespace changed", actor=actor)
     _event("organization:namespace:changed", grant, actor, open=is_open, hidden=is_hidden)
     return grant
 
@@ -378,8 +387,10 @@ def namespace_delete(*, grant: Namespace, actor: Actor) -> list[str]:
     (PEP 752: the namespace key becomes null). Returns the prefixes revoked."""
     revoked = [grant.normalized_prefix, *grant.children.values_list("normalized_prefix", flat=True)]
     _event("organization:namespace:revoked", grant, actor, revoked=revoked)
+    shown = _shown(grant)
     grant.delete()  # its children with it (Namespace.parent: CASCADE)
-    grant_changed(revoked[0], action="namespace revoked", actor=actor)
+    if shown:
+        grant_changed(revoked[0], action="namespace revoked", actor=actor)
     return revoked
 
 

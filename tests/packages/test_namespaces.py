@@ -341,3 +341,34 @@ def test_revoking_a_root_revokes_its_children_and_frees_the_names(client, acme, 
     assert namespace_delete(grant=root, actor=shell()) == ["acme", "acme-x"]
     assert not Namespace.objects.exists()
     assert upload(client, outsider, "acme-x-foo").status_code == 200
+
+
+def test_hidden_grants_leave_the_public_journal_alone(acme, under):
+    # Their prefix must not reach the journal (XML-RPC changelog), and no shown
+    # namespace key changes.
+    grant = namespace_create(prefix="acme", organization=acme, actor=shell(), is_hidden=True)
+    child = namespace_create(prefix="acme-foo", organization=acme, actor=shell(), parent=grant)
+    namespace_delete(grant=child, actor=shell())
+    namespace_delete(grant=grant, actor=shell())
+    assert not JournalEntry.objects.filter(action__startswith="namespace").exists()
+
+
+def test_showing_or_hiding_a_grant_is_journaled(acme, under):
+    grant = make_namespace("acme", acme, is_hidden=True)
+    grant = namespace_update(grant=grant, actor=shell(), is_hidden=False)
+    namespace_update(grant=grant, actor=shell(), is_hidden=True)
+    assert JournalEntry.objects.filter(action="namespace changed acme").count() == 4
+
+
+def test_a_hidden_child_leaves_its_visible_root_shown(acme, under):
+    root = make_namespace("acme", acme)
+    make_namespace("acme-foo", acme, parent=root, is_hidden=True)
+    found = namespaces.project_namespace("acme-foo")
+    assert (found.prefix, found.owner) == ("acme", "Acme")
+
+
+def test_opening_a_child_of_a_hidden_root_is_not_journaled(acme, under):
+    root = make_namespace("acme", acme, is_hidden=True)
+    child = make_namespace("acme-foo", acme, parent=root)
+    assert namespace_update(grant=child, actor=shell(), is_open=True).is_open
+    assert not JournalEntry.objects.filter(action__startswith="namespace").exists()
