@@ -2,6 +2,7 @@
 of what was created, updated, skipped and refused; exit status 1 on a refusal."""
 
 import json
+import zipfile
 from io import StringIO
 
 import pytest
@@ -118,3 +119,48 @@ def test_unknown_paths_and_users_are_refused(tmp_path):
         run(tmp_path / "missing.json")
     with pytest.raises(CommandError, match="No user named 'nobody'"):
         run(tmp_path, "--moderator", "nobody")
+
+
+def test_osv_devs_zip_export(tmp_path, project):
+    export = tmp_path / "all.zip"
+    with zipfile.ZipFile(export, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("PYSEC-2024-13.json", json.dumps(record(id="PYSEC-2024-13")))
+        archive.writestr("PYSEC-2024-12.json", json.dumps(record()))
+        archive.writestr("README.txt", "not a record")
+        archive.writestr("broken.json", "{")
+        archive.mkdir("sub.json")
+
+    output, _error = refused(export)
+
+    assert output.splitlines() == [
+        "created: PYSEC-2024-12 for Sample.Project",
+        "created: PYSEC-2024-13 for Sample.Project",
+        f"refused: {export}:broken.json: This is not valid JSON: Expecting property name "
+        "enclosed in double quotes: line 1 column 2 (char 1).",
+        "3 files: 2 created, 0 updated, 0 unchanged, 0 skipped, 1 refused.",
+    ]
+
+
+def test_a_bad_zip_and_an_oversized_member_are_refused(tmp_path, project, monkeypatch):
+    monkeypatch.setattr("packages.management.commands.import_advisories.MAX_FILE_BYTES", 100)
+    not_zip = write(tmp_path / "not.zip", "plain text")
+    big = tmp_path / "big.zip"
+    with zipfile.ZipFile(big, "w") as archive:
+        archive.writestr("big.json", " " * 101)
+
+    output, _error = refused(not_zip, big)
+
+    assert output.splitlines() == [
+        f"refused: {not_zip}: File is not a zip file",
+        f"refused: {big}:big.json: larger than 100 bytes.",
+        "2 files: 0 created, 0 updated, 0 unchanged, 0 skipped, 2 refused.",
+    ]
+
+
+def test_a_file_longer_than_its_stated_size_is_cut_at_the_bound(monkeypatch):
+    # procfs gives no size (0); what is read is bounded all the same.
+    monkeypatch.setattr("packages.management.commands.import_advisories.MAX_FILE_BYTES", 10)
+
+    output, _error = refused("/proc/self/status")
+
+    assert output.splitlines()[0] == "refused: /proc/self/status: larger than 10 bytes."
