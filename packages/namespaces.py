@@ -69,15 +69,10 @@ def normalize_prefix(prefix: str) -> str:
 
 def _prefixes(normalized_name: str) -> list[str]:
     """Every namespace that could hold ``normalized_name``: ``a-b-c`` is held by
-    ``a``, ``a-b`` and ``a-b-c`` only (never by ``a-b-c-d``, nor by ``a-`` halves
-    of a part like ``a-bc``'s ``a-b``)."""
+    ``a``, ``a-b`` and ``a-b-c`` only (never by ``a-b-c-d``, and ``a-bc`` never
+    by ``a-b``)."""
     parts = normalized_name.split("-")
     return ["-".join(parts[: index + 1]) for index in range(len(parts))]
-
-
-def matches(prefix: str, normalized_name: str) -> bool:
-    """Whether the grant of ``prefix`` (normalized) covers the project name."""
-    return normalized_name == prefix or normalized_name.startswith(prefix + "-")
 
 
 def grant_for(normalized_name: str) -> Namespace | None:
@@ -114,8 +109,8 @@ def check_grant(
         if overlapping:
             raise NamespaceError(
                 f"The namespace {normalized_prefix!r} overlaps the granted namespace "
-                f"{overlapping[0]!r}: grants must not overlap (a child grant inside "
-                "another organization's namespace is made by that organization)."
+                f"{overlapping[0]!r}: grants must not overlap (inside a granted namespace "
+                "only its organization holds child namespaces)."
             )
         return
     if parent.parent_id is not None:

@@ -17,11 +17,11 @@ from packages.namespaces import (
     NamespaceError,
     check_grant,
     grant_for,
-    matches,
     namespace_create,
     namespace_delete,
     namespace_update,
     normalize_prefix,
+    projects_under,
 )
 from tests.factories import make_namespace, make_organization, make_wheel, post_upload
 
@@ -65,8 +65,12 @@ def test_a_prefix_that_is_no_project_name_is_refused(prefix):
         ("foo-acme", False),
     ],
 )
-def test_a_grant_covers_its_name_and_hyphenated_names(name, expected):
-    assert matches("acme", name) is expected
+def test_a_grant_covers_its_name_and_hyphenated_names(acme, name, expected):
+    make_namespace("acme", acme)
+    assert (grant_for(name) is not None) is expected
+    assert projects_under("acme").filter(normalized_name=name).exists() is False
+    Project.objects.create(name=name, normalized_name=name)
+    assert projects_under("acme").filter(normalized_name=name).exists() is expected
 
 
 def test_a_name_answers_to_the_longest_grant_it_matches(acme):
