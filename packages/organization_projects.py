@@ -23,9 +23,10 @@ person), or PermissionDenied when the actor may not do it at all.
 
 from django.core.paginator import Page, Paginator
 from django.db import transaction
+from django.db.models import F
 
 from accounts.events import Actor, record_event
-from accounts.models import Organization, Team
+from accounts.models import Organization, OrganizationRole, Team
 
 from . import policy
 from .cache import purge_project_on_commit
@@ -262,3 +263,39 @@ def projects_to_move_in(user) -> list[Project]:
             organization__isnull=True, roles__user=user, roles__role_name=Role.Name.OWNER
         ).order_by("normalized_name")
     )
+
+
+def projects_through_organizations(user) -> list[tuple[Project, str]]:
+    """The projects ``user`` acts on only through an organization (as its
+    Owner, or in a team holding a role), each with the role they hold, by
+    name; "Your projects" lists them beside the user's own roles. A fixed
+    number of queries, however many projects."""
+    own = Role.objects.filter(user=user).values("project")
+    projects = list(
+        policy.projects_with_role(user)
+        .exclude(pk__in=own)
+        .select_related("organization")
+        .order_by("normalized_name")
+    )
+    owned = set(
+        OrganizationRole.objects.filter(
+            user=user, role_name=OrganizationRole.Name.OWNER
+        ).values_list("organization_id", flat=True)
+    )
+    held: dict[int, list[str]] = {}
+    team_roles = TeamRole.objects.filter(
+        project__in=projects,
+        team__organization=F("project__organization"),
+        team__memberships__user=user,
+    ).values_list("project_id", "role_name")
+    for project_id, role_name in team_roles:
+        held.setdefault(project_id, []).append(role_name)
+    return [
+        (
+            project,
+            Role.Name.OWNER
+            if project.organization_id in owned
+            else policy.strongest_role(held[project.pk]),
+        )
+        for project in projects
+    ]

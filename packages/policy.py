@@ -105,14 +105,15 @@ def user_role(user, project: Project) -> str | None:
     )
     if own == Role.Name.OWNER or project.organization_id is None:
         return own
-    return _strongest([own, *_organization_roles(user, project)])
+    return strongest_role([own, *_organization_roles(user, project)])
 
 
 # Stronger roles first: an Owner may all a Maintainer may.
 _STRENGTH = [Role.Name.OWNER, Role.Name.MAINTAINER]
 
 
-def _strongest(roles) -> str | None:
+def strongest_role(roles) -> str | None:
+    """The strongest of ``roles`` (None among them: no role), or None."""
     return next((role for role in _STRENGTH if role in roles), None)
 
 

@@ -31,6 +31,7 @@ from common.http import error_response
 
 from .. import advisories, collaborators, services
 from ..models import Project, Release, Role, RoleInvitation
+from ..organization_projects import projects_through_organizations
 from ..pages import find_release
 from ..policy import Action, require_role, user_role
 
@@ -128,7 +129,13 @@ def manage_projects(request: HttpRequest) -> HttpResponse:
     invitations = RoleInvitation.objects.filter(
         user=request.user, expires_at__gt=timezone.now()
     ).select_related("project", "invited_by")
-    return render(request, "manage/projects.html", {"roles": roles, "invitations": invitations})
+    context = {
+        "roles": roles,
+        "invitations": invitations,
+        # Held through an organization: as its Owner, or in a team (listed apart).
+        "through_organizations": projects_through_organizations(request.user),
+    }
+    return render(request, "manage/projects.html", context)
 
 
 def _answer_invitation(request: HttpRequest, invitation: RoleInvitation) -> HttpResponse:

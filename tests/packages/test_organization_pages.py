@@ -3,6 +3,8 @@
 management page and an organization's projects under /manage/organization/."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import Event, OrganizationRole
@@ -503,3 +505,41 @@ def test_moving_in_is_posted(client, project, owner):
         manage_url("manage-project-move-in", name="sample-project")
     )
     assert response.status_code == 405
+
+
+# --- "Your projects" --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("who", "role"),
+    [("org_owner", "Owner"), ("team_owner", "Owner"), ("team_maintainer", "Maintainer")],
+)
+def test_your_projects_lists_those_held_through_an_organization(client, cast, who, role):
+    response = signed_in(client, cast.person(who)).get(manage_url("manage-projects"))
+    assert response.context["through_organizations"] == [(cast.project, role)]
+    content = response.content.decode()
+    assert "Through your organizations" in content
+    assert 'href="/manage/project/sample-project/"' in content
+    assert 'href="/manage/organization/acme/projects/"' in content
+
+
+@pytest.mark.parametrize("who", ["owner", "org_manager", "outsider"])
+def test_your_projects_lists_no_project_twice_or_unreachable(client, cast, who):
+    response = signed_in(client, cast.person(who)).get(manage_url("manage-projects"))
+    assert response.context["through_organizations"] == []
+    assert "Through your organizations" not in response.content.decode()
+
+
+def test_your_projects_costs_a_fixed_number_of_queries(client, cast, django_assert_num_queries):
+    signed_in(client, cast.team_maintainer)
+    client.get(manage_url("manage-projects"))  # the session's first reads
+    with CaptureQueriesContext(connection) as one:
+        client.get(manage_url("manage-projects"))
+    for number in range(5):
+        project = Project.objects.create(
+            name=f"p{number}", normalized_name=f"p{number}", organization=cast.acme
+        )
+        TeamRole.objects.create(team=cast.devs, project=project, role_name="Maintainer")
+    with django_assert_num_queries(len(one.captured_queries)):
+        response = client.get(manage_url("manage-projects"))
+    assert len(response.context["through_organizations"]) == 6
