@@ -26,6 +26,7 @@ from urllib.parse import quote, urlsplit
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from packaging.utils import canonicalize_version
 from packaging.version import InvalidVersion, Version
 
 from accounts.events import Actor, record_event
@@ -294,52 +295,84 @@ def _version(text: str) -> Version | None:
         return None
 
 
-def _in_range(version: Version, events: list[dict[str, str]]) -> bool:
-    """The OSV schema's evaluation of one range: its events sorted by
-    version ("introduced" "0" before all), walked in order; an event whose
-    version is no PEP 440 version is skipped."""
-    timeline = []
-    limits = []
-    for position, event in enumerate(events):
-        ((kind, text),) = event.items()
-        if kind == "introduced" and text == "0":
-            timeline.append(((0, None), position, kind, None))
-            continue
-        if kind == "limit" and text == "*":
-            limits.append(None)
-            continue
-        bound = _version(text)
-        if bound is None:
-            continue
-        if kind == "limit":
-            limits.append(bound)
-        else:
-            timeline.append(((1, bound), position, kind, bound))
-    if limits and not any(limit is None or version < limit for limit in limits):
-        return False
-    affected = False
-    for _key, _position, kind, bound in sorted(timeline, key=lambda item: item[:2]):
-        if kind == "introduced":
-            if bound is None or version >= bound:
-                affected = True
-        elif kind == "fixed":
-            if version >= bound:
+@dataclass(frozen=True)
+class _Range:
+    """One ECOSYSTEM range, read once: its events sorted by version
+    ("introduced" "0" before all), and its limits (None: "*")."""
+
+    timeline: list[tuple[str, Version | None]]
+    limits: list[Version | None]
+
+    @classmethod
+    def read(cls, events: list[dict[str, str]]) -> "_Range":
+        # An event whose version is no PEP 440 version is skipped.
+        timeline = []
+        limits = []
+        for position, event in enumerate(events):
+            ((kind, text),) = event.items()
+            if kind == "introduced" and text == "0":
+                timeline.append(((0, None), position, kind, None))
+                continue
+            if kind == "limit" and text == "*":
+                limits.append(None)
+                continue
+            bound = _version(text)
+            if bound is None:
+                continue
+            if kind == "limit":
+                limits.append(bound)
+            else:
+                timeline.append(((1, bound), position, kind, bound))
+        timeline.sort(key=lambda item: item[:2])
+        return cls([(kind, bound) for _key, _position, kind, bound in timeline], limits)
+
+    def contains(self, version: Version) -> bool:
+        """The OSV schema's evaluation: before a limit, then the events walked in order."""
+        if self.limits and not any(limit is None or version < limit for limit in self.limits):
+            return False
+        affected = False
+        for kind, bound in self.timeline:
+            if kind == "introduced":
+                if bound is None or version >= bound:
+                    affected = True
+            elif kind == "fixed":
+                if version >= bound:
+                    affected = False
+            elif version > bound:  # last_affected
                 affected = False
-        elif version > bound:  # last_affected
-            affected = False
-    return affected
+        return affected
+
+
+@dataclass(frozen=True)
+class _Matcher:
+    """An advisory's versions and ranges, read once for all the releases a
+    page or a document asks about (a record may list thousands of versions)."""
+
+    listed: frozenset[str]
+    ranges: list[_Range]
+
+    @classmethod
+    def of(cls, advisory: Advisory) -> "_Matcher":
+        matcher = getattr(advisory, "_matcher", None)
+        if matcher is None:
+            matcher = cls(
+                # PEP 440 equality: 1.0 is 1.0.0; a listed version that is no
+                # PEP 440 version stays as it is, matched as text.
+                frozenset(canonicalize_version(v) for v in advisory.affected_versions),
+                [_Range.read(events) for events in advisory.ranges],
+            )
+            advisory._matcher = matcher
+        return matcher
 
 
 def affects(advisory: Advisory, version: str) -> bool:
     """Whether ``advisory`` affects the release ``version``: listed in its
-    versions (PEP 440 equality: 1.0 is 1.0.0), or inside one of its ranges."""
+    versions, or inside one of its ranges."""
+    matcher = _Matcher.of(advisory)
+    if canonicalize_version(version) in matcher.listed:
+        return True
     parsed = _version(version)
-    if parsed is None:
-        return version in advisory.affected_versions
-    for listed in advisory.affected_versions:
-        if listed == version or _version(listed) == parsed:
-            return True
-    return any(_in_range(parsed, events) for events in advisory.ranges)
+    return parsed is not None and any(r.contains(parsed) for r in matcher.ranges)
 
 
 # --- Changing advisories -------------------------------------------------------------
