@@ -3,7 +3,8 @@ per change and then served from the cache.
 
 Specifications followed: PEP 503 (HTML), PEP 691 (JSON, negotiation), PEP 629
 (repository-version meta tag), PEP 592 (yanked), PEP 658/714 (core metadata),
-PEP 700 (versions, size, upload-time; API version 1.1).
+PEP 700 (versions, size, upload-time; API version 1.1), PEP 792 (project-status;
+an active project's page carries none, which means active).
 
 A name with no local project at all may be answered from the upstream index
 (``packages.mirror``): its page is rendered by the same functions, with links
