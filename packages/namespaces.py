@@ -189,6 +189,7 @@ def visible() -> QuerySet:
 class ProjectNamespace:
     prefix: str
     owner: str  # the organization's name
+    owner_url_name: str  # its normalized name, for its page's URL
     authorized: bool  # the project belongs to the grant's organization
     open: bool
 
@@ -218,6 +219,7 @@ def project_namespace(normalized_name: str) -> ProjectNamespace | None:
     return ProjectNamespace(
         prefix=grant.normalized_prefix,
         owner=grant.organization.name,
+        owner_url_name=grant.organization.normalized_name,
         authorized=grant.authorized,
         open=grant.is_open,
     )

@@ -58,6 +58,7 @@ def organization_namespaces(
         "organization": organization,
         "role": role,
         "is_owner": role == OrganizationRole.Name.OWNER,
+        "section": "namespaces",
         "grants": grants,
         "roots": [grant for grant in grants if grant.parent_id is None],
     }

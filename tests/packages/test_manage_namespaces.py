@@ -86,6 +86,14 @@ def test_members_see_the_grants_hidden_ones_too(client, root, maintainer):
     assert "Add a child namespace" not in page and "Remove acme-internal" not in page
 
 
+def test_the_page_is_a_tab_of_the_organizations_management(client, root, maintainer):
+    client = signed_in(client, maintainer)
+    people = client.get("/manage/organization/acme/").content.decode()
+    assert f'href="{PAGE}"' in people
+    page = client.get(PAGE).content.decode()
+    assert f'href="{PAGE}" aria-current="page"' in page
+
+
 def test_an_outsider_gets_a_404(client, root, outsider):
     assert signed_in(client, outsider).get(PAGE).status_code == 404
 

@@ -163,6 +163,7 @@ def test_the_project_page_says_the_organizations_project_belongs_to_it(client, r
     project("acme-core", acme)
     page = client.get("/project/acme-core/").content.decode()
     assert 'href="/namespace/acme"' in page
+    assert 'href="/org/acme/"' in page
     assert 'data-namespace="authorized"' in page
     assert "This project belongs to Acme." in page
 
