@@ -343,3 +343,31 @@ def test_projects_to_move_in_are_the_users_own_outside_organizations(cast, owner
     # The fixture project belongs to Acme already.
     assert services.projects_to_move_in(owner) == [mine]
     assert services.projects_to_move_in(outsider) == []
+
+
+# --- People's roles on an organization's project (packages.collaborators) ---------------------
+
+
+def test_the_last_personal_owner_of_an_organizations_project_may_leave(cast):
+    from packages.collaborators import role_remove
+
+    role_remove(project=cast.project, user=cast.owner, actor=actor(cast.owner))
+    assert not Role.objects.filter(project=cast.project, role_name="Owner").exists()
+    # The organization's Owners still own it.
+    assert policy.user_role(cast.org_owner, cast.project) == "Owner"
+
+
+def test_an_organizations_owner_manages_the_collaborators(cast):
+    from packages.collaborators import role_change
+
+    role_change(
+        project=cast.project, user=cast.owner, role_name="Maintainer", actor=actor(cast.org_owner)
+    )
+    assert Role.objects.get(project=cast.project, user=cast.owner).role_name == "Maintainer"
+
+
+def test_a_team_maintainer_may_not_manage_the_collaborators(cast):
+    from packages.collaborators import role_remove
+
+    with pytest.raises(PermissionDenied):
+        role_remove(project=cast.project, user=cast.maintainer, actor=actor(cast.team_maintainer))
