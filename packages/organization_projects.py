@@ -138,6 +138,12 @@ def _lock_for_team(project: Project, team: Team, actor: Actor) -> Project:
     """Inside a transaction: the project, locked, once ``actor`` may give
     ``team`` roles and the project is the team's organization's."""
     project = _lock_project(project)
+    # The team's row too (after the project's, as every change here goes): a
+    # team is deleted only while it holds no project (accounts.organizations
+    # counts under this lock), so a role given at that moment can't vanish
+    # with it, nor fail on a team already gone.
+    if not Team.objects.select_for_update().filter(pk=team.pk).exists():
+        raise OrganizationProjectError(f"The team {team.name} no longer exists.", field="team")
     organization = team.organization
     policy.require_may_assign_teams(actor.user, organization)
     if project.organization_id != organization.pk:

@@ -371,3 +371,13 @@ def test_a_team_maintainer_may_not_manage_the_collaborators(cast):
 
     with pytest.raises(PermissionDenied):
         role_remove(project=cast.project, user=cast.maintainer, actor=actor(cast.team_maintainer))
+
+
+def test_a_deleted_team_is_given_no_role(cast):
+    qa = make_team(cast.acme, "QA")
+    type(qa).objects.filter(pk=qa.pk).delete()
+    with pytest.raises(OrganizationProjectError, match="no longer exists") as refused:
+        services.team_role_set(
+            project=cast.project, team=qa, role_name="Owner", actor=actor(cast.org_owner)
+        )
+    assert refused.value.field == "team"
