@@ -658,7 +658,10 @@ def page_security(project: Project, releases: list[Release], shown: Release | No
 
 def _json_time(moment: datetime | None) -> str | None:
     # The public index's spelling of "withdrawn": UTC, seconds, "Z".
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+    # (isoformat, not strftime: glibc's %Y writes the year 1 as "1".)
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def release_advisories(release: Release) -> list[Advisory]:

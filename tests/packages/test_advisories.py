@@ -506,6 +506,16 @@ def test_page_security_marks_each_release(project):
     assert advisories.page_security(project, [], None).advisories == []
 
 
+def test_withdrawn_times_are_utc_seconds_with_z_whatever_the_year(project):
+    release = make_release(project, "1.0")
+    early = datetime(1, 1, 1, tzinfo=UTC)
+    advisory(project, affected_versions=["1.0"], withdrawn_at=early)
+
+    (entry,) = advisories.release_vulnerabilities(release)
+
+    assert entry["withdrawn"] == "0001-01-01T00:00:00Z"
+
+
 def test_release_vulnerabilities_in_the_public_index_shape(project):
     release = make_release(project, "1.0")
     advisory(
