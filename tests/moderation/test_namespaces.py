@@ -155,6 +155,39 @@ def test_command_revokes(acme):
 
 
 @pytest.mark.parametrize(
+    ("flags", "expected", "said"),
+    [
+        (["--open"], (True, False), "now open"),
+        (["--hidden"], (False, True), "now restricted, hidden"),
+    ],
+)
+def test_command_changes_a_namespace(acme, flags, expected, said):
+    grant = make_namespace("acme", acme)
+    out = moderate("namespace-change", "acme", *flags, "--reason", "r")
+    assert out == f"The namespace acme is {said}.\n"
+    grant.refresh_from_db()
+    assert (grant.is_open, grant.is_hidden) == expected
+
+
+def test_command_change_without_a_change_says_so(acme):
+    make_namespace("acme", acme)
+    with pytest.raises(CommandError, match="already so"):
+        moderate("namespace-change", "acme", "--reason", "r")
+
+
+def test_command_change_back(acme):
+    grant = make_namespace("acme", acme, is_open=True)
+    moderate("namespace-change", "acme", "--restricted", "--reason", "r")
+    grant.refresh_from_db()
+    assert not grant.is_open
+    grant.is_hidden = True
+    grant.save()
+    moderate("namespace-change", "acme", "--shown", "--reason", "r")
+    grant.refresh_from_db()
+    assert not grant.is_hidden
+
+
+@pytest.mark.parametrize(
     ("args", "message"),
     [
         (("namespace-grant", "acme", "--organization", "nope"), "No active organization"),

@@ -108,6 +108,18 @@ class Command(BaseCommand):
             "prefix",
             moderator_required=False,
         )
+        change = action(
+            "namespace-change",
+            "Make a namespace open or restricted, hidden or shown.",
+            "prefix",
+            moderator_required=False,
+        )
+        openness = change.add_mutually_exclusive_group()
+        openness.add_argument("--open", dest="is_open", action="store_true", default=None)
+        openness.add_argument("--restricted", dest="is_open", action="store_false", default=None)
+        visibility = change.add_mutually_exclusive_group()
+        visibility.add_argument("--hidden", dest="is_hidden", action="store_true", default=None)
+        visibility.add_argument("--shown", dest="is_hidden", action="store_false", default=None)
 
     def handle(self, *args, action, reason=None, moderator=None, **options):
         if action == "upstream-check":
@@ -241,6 +253,16 @@ class Command(BaseCommand):
                 f"The namespace {grant.normalized_prefix} ({kind}{hidden}) is granted to "
                 f"{grant.organization.name}."
             )
+        if action == "namespace-change":
+            grant = namespaces.namespace_change(
+                grant=namespaces.grant_named(options["prefix"]),
+                is_open=options["is_open"],
+                is_hidden=options["is_hidden"],
+                **common,
+            )
+            kind = "open" if grant.is_open else "restricted"
+            hidden = ", hidden" if grant.is_hidden else ""
+            return f"The namespace {grant.normalized_prefix} is now {kind}{hidden}."
         # namespace-revoke
         revoked = namespaces.namespace_revoke(
             grant=namespaces.grant_named(options["prefix"]), **common
