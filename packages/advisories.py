@@ -448,6 +448,8 @@ def advisory_upsert(
         # advisory is deleted: the next import of the same record must not
         # bring back what someone here judged wrong.
         fields["withdrawn_at"] = parsed.withdrawn_at or advisory.withdrawn_at
+        # An Owner's advisory a database then publishes becomes the database's.
+        fields["source"] = source
         if all(getattr(advisory, name) == value for name, value in fields.items()):
             return Outcome(project.name, "unchanged", advisory, "already up to date")
         for name, value in fields.items():

@@ -472,6 +472,18 @@ def test_attach_refuses_to_change_an_imported_advisory(project):
         )
 
 
+def test_an_owners_advisory_a_database_publishes_becomes_the_databases(project):
+    release = make_release(project, "1.0")
+    advisories.advisory_attach(release=release, osv_id="PYSEC-2024-12", summary="s", actor=Actor())
+
+    (outcome,) = advisories.advisory_import(parsed=parse_osv(record()), actor=Actor())
+
+    assert outcome.result == "updated"
+    assert Advisory.objects.get().source == "osv"
+    with pytest.raises(AdvisoryError, match="ask the index's moderators"):
+        advisories.require_owner_may_change(outcome.advisory)
+
+
 def test_owners_may_change_only_what_was_entered_here(project):
     with pytest.raises(AdvisoryError, match="ask the index's moderators"):
         advisories.require_owner_may_change(advisory(project, source="osv"))
