@@ -138,11 +138,14 @@ def _lock_for_team(project: Project, team: Team, actor: Actor) -> Project:
     """Inside a transaction: the project, locked, once ``actor`` may give
     ``team`` roles and the project is the team's organization's."""
     project = _lock_project(project)
-    # The team's row too (after the project's, as every change here goes): a
-    # team is deleted only while it holds no project (accounts.organizations
-    # counts under this lock), so a role given at that moment can't vanish
-    # with it, nor fail on a team already gone.
-    if not Team.objects.select_for_update().filter(pk=team.pk).exists():
+    # Then the team's row: a team is deleted only while it holds no project
+    # (accounts.organizations counts under this lock), so a role given at that
+    # moment can't vanish with it, nor fail on a team already gone. The
+    # organization's row before it, as accounts' own changes lock them (the
+    # event written below reads it too): the other order deadlocks with a
+    # deletion that holds the organization and waits for the team.
+    Organization.objects.select_for_update().filter(pk=team.organization_id).first()
+    if Team.objects.select_for_update().filter(pk=team.pk).first() is None:
         raise OrganizationProjectError(f"The team {team.name} no longer exists.", field="team")
     organization = team.organization
     policy.require_may_assign_teams(actor.user, organization)

@@ -381,3 +381,67 @@ def test_a_deleted_team_is_given_no_role(cast):
             project=cast.project, team=qa, role_name="Owner", actor=actor(cast.org_owner)
         )
     assert refused.value.field == "team"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    "postgresql" not in __import__("os").environ.get("DATABASE_URL", ""),
+    reason="row locks need a database server with concurrent connections",
+)
+def test_a_team_deleted_while_it_is_given_a_role(monkeypatch):
+    """The deletion counts the team's roles under the team's row lock, which
+    the role's change holds from before its check to its commit: the deletion
+    waits, sees the new role and is refused, instead of deleting the team
+    under the change (whose insert would then fail)."""
+    import threading
+    import time
+
+    from django.db import connection
+
+    from accounts import organizations
+    from accounts.models import Team, User
+    from accounts.organizations import OrganizationError
+    from tests.conftest import verified_user
+
+    boss = verified_user("boss")
+    acme = make_organization("Acme", owners=[boss])
+    project = Project.objects.create(name="race", normalized_name="race", organization=acme)
+    qa = make_team(acme, "QA")
+    check = policy.require_may_assign_teams
+
+    def slow_check(user, organization):
+        check(user, organization)
+        time.sleep(0.5)  # the deletion has started by now
+
+    monkeypatch.setattr(policy, "require_may_assign_teams", slow_check)
+    outcomes = {}
+
+    def give():
+        try:
+            services.team_role_set(project=project, team=qa, role_name="Owner", actor=actor(boss))
+            outcomes["give"] = "given"
+        finally:
+            connection.close()
+
+    def delete():
+        try:
+            organizations.team_delete(team=qa, actor=actor(boss))
+            outcomes["delete"] = "deleted"
+        except OrganizationError:
+            outcomes["delete"] = "refused"
+        finally:
+            connection.close()
+
+    giving = threading.Thread(target=give)
+    giving.start()
+    time.sleep(0.2)
+    deleting = threading.Thread(target=delete)
+    deleting.start()
+    giving.join()
+    deleting.join()
+    assert outcomes == {"give": "given", "delete": "refused"}
+    assert TeamRole.objects.get(team=qa).role_name == "Owner"
+    assert Team.objects.filter(pk=qa.pk).exists()
+    Project.objects.all().delete()
+    acme.delete()
+    User.objects.all().delete()
