@@ -445,3 +445,29 @@ def test_a_team_deleted_while_it_is_given_a_role(monkeypatch):
     Project.objects.all().delete()
     acme.delete()
     User.objects.all().delete()
+
+
+# --- What caches must forget ---------------------------------------------------------------
+
+
+def _refused_url() -> str:
+    """An edge where nothing listens (no purge is tried here: nothing commits)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def test_a_move_purges_the_projects_pages_at_the_edges(cast, settings):
+    from packages.models import EdgePurge
+
+    settings.EDGE_PURGE_URLS = [_refused_url()]
+    services.team_role_set(
+        project=cast.project, team=cast.devs, role_name="Owner", actor=actor(cast.org_owner)
+    )
+    # Which team holds it is on no page: nothing to forget.
+    assert not EdgePurge.objects.exists()
+    services.project_move_out(project=cast.project, actor=actor(cast.org_owner))
+    keys = set(EdgePurge.objects.values_list("keys", flat=True).first().split())
+    assert {"json-sample-project", "project-sample-project"} <= keys
