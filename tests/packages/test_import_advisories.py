@@ -112,6 +112,9 @@ def test_an_unreadable_file_is_refused(tmp_path, project):
     output, _error = refused(tmp_path)
 
     assert output.splitlines()[0].startswith(f"refused: {tmp_path / 'sub.json'}: [Errno 21]")
+    assert output.splitlines()[1] == (
+        "1 file: 0 created, 0 updated, 0 unchanged, 0 skipped, 1 refused."
+    )
 
 
 def test_unknown_paths_and_users_are_refused(tmp_path):

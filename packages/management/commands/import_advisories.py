@@ -95,7 +95,8 @@ class Command(BaseCommand):
             f"{counts[result]} {result}"
             for result in ("created", "updated", "unchanged", "skipped", "refused")
         )
-        self.stdout.write(f"{self.files_read} files: {summary}.")
+        files_read = f"{self.files_read} file{'' if self.files_read == 1 else 's'}"
+        self.stdout.write(f"{files_read}: {summary}.")
         if counts["refused"]:
             raise CommandError(f"{counts['refused']} refused, listed above.", returncode=1)
 
