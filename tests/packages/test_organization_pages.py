@@ -543,3 +543,33 @@ def test_your_projects_costs_a_fixed_number_of_queries(client, cast, django_asse
     with django_assert_num_queries(len(one.captured_queries)):
         response = client.get(manage_url("manage-projects"))
     assert len(response.context["through_organizations"]) == 6
+
+
+# --- API tokens (accounts asks packages.roles) ------------------------------------------------
+
+
+def test_a_teams_member_scopes_a_token_to_the_teams_project(client, cast):
+    from accounts.models import ApiToken
+
+    signed_in(client, cast.team_maintainer)
+    page = client.get("/manage/account/tokens/new/").content.decode()
+    assert "Sample.Project" in page
+    client.post(
+        "/manage/account/tokens/new/",
+        {"description": "ci", "scope": "projects", "projects": [cast.project.pk], "expiry": "30"},
+    )
+    token = ApiToken.objects.get(user=cast.team_maintainer)
+    assert list(token.projects.all()) == [cast.project]
+
+
+def test_a_manager_may_not_scope_a_token_to_a_project_no_team_of_theirs_holds(client, cast):
+    from accounts.models import ApiToken
+
+    signed_in(client, cast.org_manager)
+    response = client.post(
+        "/manage/account/tokens/new/",
+        {"description": "ci", "scope": "projects", "projects": [cast.project.pk], "expiry": "30"},
+    )
+    # The form again, with the refusal of an id that is none of theirs.
+    assert "Select a valid choice" in response.content.decode()
+    assert not ApiToken.objects.filter(user=cast.org_manager).exists()
