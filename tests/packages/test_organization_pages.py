@@ -278,6 +278,7 @@ def test_a_member_sees_the_projects_and_their_teams(client, cast):
     assert "1 project" in content
     # The organization's own tabs, as on its other management pages.
     assert 'href="/manage/organization/acme/teams/"' in content
+    assert 'href="/manage/organization/acme/projects/" aria-current="page">Projects' in content
     assert "Team <strong>Core</strong>: Owner" in content
     assert "Team <strong>Devs</strong>: Maintainer" in content
     assert "Give the role" not in content
