@@ -231,6 +231,7 @@ def quarantined_not_found(project: Project) -> NotFound:
         "project_status": status_json(project),
     }
 
+
 # Light columns of every release: enough to pick the latest and list the
 # files, without reading 300 descriptions.
 _RELEASE_LIST_FIELDS = (

@@ -387,4 +387,3 @@ def make_namespace(prefix: str, organization, *, parent=None, is_open=False, is_
         is_open=is_open,
         is_hidden=is_hidden,
     )
-
