@@ -147,6 +147,9 @@ class Event(models.Model):
         "organization:team:deleted": "Team deleted",
         "organization:team:member-added": "Team member added",
         "organization:team:member-removed": "Team member removed",
+        "organization:namespace:granted": "Namespace granted",
+        "organization:namespace:changed": "Namespace grant changed",
+        "organization:namespace:revoked": "Namespace grant revoked",
     }
 
     tag = models.CharField(max_length=64, help_text="e.g. account:login:success")

@@ -28,8 +28,11 @@ from .surrogate import purges_configured
 SIMPLE_FORMATS = ("html", "json")
 # Part of every page key. Moved whenever packages.simple.CachedPage changes
 # shape, so a process of the new release never unpickles an old release's
-# pages still in a shared cache (a tuple of another length fails to load).
-PAGE_FORMAT = 3
+# pages still in a shared cache (a tuple of another length fails to load), and
+# whenever the pages' contents change for every project (4: api-version 1.5,
+# with project-status and namespace), so the new release never serves a page
+# the old one rendered.
+PAGE_FORMAT = 4
 
 # Bounds of each process's copies: a few hundred hot pages of big projects
 # (a 1,000-file page is about 250 KB of HTML) fit, and a worker stays small.

@@ -45,7 +45,9 @@ from .cache import local_pages, simple_detail_key, simple_index_key
 from .models import File, JournalEntry, Project, ProjectStatus, Release, UpstreamProject
 from .storage import file_url
 
-API_VERSION = "1.1"
+# 1.4: PEP 792 project status; 1.5: PEP 752 namespaces (the keys earlier minor
+# versions added, PEP 708's and PEP 740's, are optional and left out).
+API_VERSION = "1.5"
 
 TEXT_HTML = "text/html"
 V1_HTML = "application/vnd.pypi.simple.v1+html"

@@ -684,7 +684,7 @@ def test_history_shows_the_projects_events_newest_first(as_owner, release, owner
     assert "project:release:" not in content  # plain words, not tags
 
 
-def test_every_project_event_the_code_records_has_plain_words():
+def test_every_project_and_organization_event_the_code_records_has_plain_words():
     import re
     from pathlib import Path
 
@@ -692,9 +692,12 @@ def test_every_project_event_the_code_records_has_plain_words():
     recorded = set()
     for app in ("accounts", "packages", "moderation"):
         for source in (root / app).rglob("*.py"):
-            recorded |= set(re.findall(r'"(project:[a-z-]+(?::[a-z-]+)*)"', source.read_text()))
+            recorded |= set(
+                re.findall(r'"((?:project|organization):[a-z-]+(?::[a-z-]+)*)"', source.read_text())
+            )
     recorded = {tag for tag in recorded if not any(o.startswith(tag + ":") for o in recorded)}
-    assert {"project:file:uploaded", "project:deleted"} <= recorded  # the scan finds tags
+    # The scan finds tags of both kinds.
+    assert {"project:file:uploaded", "organization:namespace:granted"} <= recorded
     assert sorted(recorded - Event.DESCRIPTIONS.keys()) == []
 
 

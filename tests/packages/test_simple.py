@@ -100,7 +100,7 @@ def test_detail_html_lists_files_with_all_attributes(client, wheel, sdist):
     assert response.status_code == 200
     assert response["Content-Type"] == "text/html; charset=utf-8"
     page = parse(response)
-    assert page.meta == {"pypi:repository-version": "1.1"}
+    assert page.meta == {"pypi:repository-version": "1.5"}
     assert page.anchors == [
         (
             {
@@ -169,7 +169,7 @@ def test_detail_json_shape(client, project, wheel, sdist):
     metadata = {"sha256": wheel.metadata_sha256_digest}
     project.refresh_from_db()
     assert data == {
-        "meta": {"api-version": "1.1", "_last-serial": project.last_serial},
+        "meta": {"api-version": "1.5", "_last-serial": project.last_serial},
         "name": "sample-project",
         "versions": ["1.0"],
         "files": [
@@ -504,7 +504,7 @@ def test_index_html(client, projects):
 
     assert response.status_code == 200
     page = parse(response)
-    assert page.meta == {"pypi:repository-version": "1.1"}
+    assert page.meta == {"pypi:repository-version": "1.5"}
     assert page.anchors == [
         ({"href": "/simple/alpha-lib/"}, "Alpha_Lib"),
         ({"href": "/simple/zeta/"}, "zeta"),
@@ -517,7 +517,7 @@ def test_index_json(client, projects):
     data = get_json(client, "/simple/")
 
     assert data == {
-        "meta": {"api-version": "1.1", "_last-serial": 7},
+        "meta": {"api-version": "1.5", "_last-serial": 7},
         "projects": [
             {"name": "Alpha_Lib", "_last-serial": 3},
             {"name": "zeta", "_last-serial": 7},

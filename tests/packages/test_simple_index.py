@@ -43,7 +43,7 @@ def test_index_across_chunk_boundaries_is_the_whole_document(client, db, monkeyp
         html.content
         == (
             "<!DOCTYPE html>\n<html>\n  <head>\n"
-            '    <meta name="pypi:repository-version" content="1.1">\n'
+            '    <meta name="pypi:repository-version" content="1.5">\n'
             "    <title>Simple index</title>\n  </head>\n  <body>\n"
             + "".join(f'    <a href="/simple/{normal}/">{name}</a>\n' for name, normal, _ in rows)
             + "  </body>\n</html>\n"
@@ -53,7 +53,7 @@ def test_index_across_chunk_boundaries_is_the_whole_document(client, db, monkeyp
         data.content
         == json.dumps(
             {
-                "meta": {"api-version": "1.1", "_last-serial": serial},
+                "meta": {"api-version": "1.5", "_last-serial": serial},
                 "projects": [{"name": name, "_last-serial": last} for name, _, last in rows],
             },
             separators=(",", ":"),
