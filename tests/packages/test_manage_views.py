@@ -215,11 +215,13 @@ def link(invitation, token=None):
 
 
 def test_the_link_asks_to_confirm(as_outsider, invitation):
-    response = as_outsider.get(link(invitation))
+    # One token: a second made later may carry another timestamp.
+    token = invitation_token(invitation)
+    response = as_outsider.get(link(invitation, token))
     assert response.status_code == 200
     content = response.content.decode()
     assert "olivia</strong> invited you to be <strong>Maintainer</strong>" in content
-    assert f'value="{invitation_token(invitation)}"' in content
+    assert f'value="{token}"' in content
     assert not Role.objects.filter(user=invitation.user).exists()
 
 
@@ -303,7 +305,19 @@ def test_maintainer_sees_releases_without_actions(as_maintainer, release, projec
     content = as_maintainer.get(url("manage-project", name="sample-project")).content.decode()
     assert "This project is quarantined" in content
     assert "As a Maintainer you can upload new releases" not in content
-    assert "The moderators' reason" not in content  # for Owners only
+    # The reason is public (PEP 792), so Maintainers see it as well.
+    assert "The moderators' reason (shown publicly)" in content
+
+
+def test_an_archived_or_deprecated_project_is_marked_in_the_header_and_the_list(as_owner, project):
+    Project.objects.filter(pk=project.pk).update(status="archived")
+    content = as_owner.get(url("manage-project", name="sample-project")).content.decode()
+    assert '<span class="badge badge--yanked">Archived</span>' in content
+    listing = as_owner.get(url("manage-projects")).content.decode()
+    assert '<span class="badge badge--yanked">Archived</span>' in listing
+    Project.objects.filter(pk=project.pk).update(status="deprecated")
+    listing = as_owner.get(url("manage-projects")).content.decode()
+    assert '<span class="badge badge--yanked">Deprecated</span>' in listing
 
 
 def test_releases_page_without_releases(as_owner, project):

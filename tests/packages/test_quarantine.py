@@ -464,9 +464,10 @@ def test_owners_see_why_on_the_management_pages(client, published, owner, quaran
     assert page.status_code == 200
     text = page.content.decode()
     assert "This project is quarantined" in text
-    assert "The moderators' reason: Steals credentials (report #1)." in text
+    assert "The moderators' reason (shown publicly): Steals credentials (report #1)." in text
     assert 'href="/help/#quarantine"' in text
-    # No link to the public page, which is a 404 now.
-    assert 'href="/project/sample-project/"' not in text
+    # The public page exists (PEP 792: it says the project is quarantined, and why).
+    assert 'href="/project/sample-project/"' in text
+    assert "its files are not served" in text
     listing = client.get("/manage/projects/").content.decode()
     assert "Quarantined</span>" in listing
