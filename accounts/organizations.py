@@ -661,8 +661,8 @@ def team_rename(*, team: Team, name: str, actor: Actor) -> Team:
 
 def team_delete(*, team: Team, actor: Actor) -> None:
     """Delete a team that holds no project. Taking its projects away first is
-    the projects' own change (journaled, purged), which a team's deletion
-    would skip."""
+    the projects' own change, recorded in each project's security history,
+    which a team's deletion would skip."""
     with transaction.atomic():
         organization = _lock(team.organization)
         require(actor.user, organization, OrganizationAction.MANAGE_TEAMS)

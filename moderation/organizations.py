@@ -8,6 +8,7 @@ from django.db import transaction
 
 from accounts.events import Actor, record_event
 from accounts.models import Organization
+from packages.cache import purge_project_on_commit
 
 from .services import ModerationError, _reason, _record
 
@@ -26,6 +27,10 @@ def _set_active(organization: Organization, *, active: bool, actor: Actor, reaso
         verb = "reactivate" if active else "deactivate"
         _record(f"{verb} organization", actor=actor, reason=reason, organization=organization.name)
         record_event(f"organization:{verb}d", actor=actor, organization=organization, reason=reason)
+        # Its projects' pages link to its page (packages/_ownership.html) only
+        # while it is active: the copies kept in caches and at the edges go.
+        for name in organization.projects.values_list("normalized_name", flat=True):
+            purge_project_on_commit(name)
     return organization
 
 

@@ -144,6 +144,18 @@ def test_a_deactivated_organizations_pages_are_gone(client, acme, owner, moderat
     assert client.get("/manage/organization/acme-corp/").status_code == 404
 
 
+def test_deactivating_purges_the_pages_of_its_projects(acme, moderator, settings):
+    from packages.models import EdgePurge, Project
+
+    settings.EDGE_PURGE_URLS = ["http://127.0.0.1:9/"]  # queued, never reached here
+    Project.objects.create(name="acme-tool", normalized_name="acme-tool", organization=acme)
+    Project.objects.create(name="elsewhere", normalized_name="elsewhere")
+    organization_deactivate(organization=acme, actor=Actor(moderator), reason="spam")
+    keys = " ".join(EdgePurge.objects.values_list("keys", flat=True)).split()
+    assert "project-acme-tool" in keys
+    assert "project-elsewhere" not in keys
+
+
 @pytest.mark.parametrize(
     ("service", "active", "message"),
     [
