@@ -8,7 +8,14 @@ The rules, each written here once:
   must not fall back to the upstream, that would be dependency confusion) is
   never merged with the upstream: ``offered_files`` answers nothing for it.
 * A private name (PRIVATE_NAME_PATTERNS) is never asked of the upstream and
-  never offered, even while no local project has it.
+  never offered, even while no local project has it; nor is a name under a
+  restricted namespace grant (PEP 752, packages.namespaces; hidden ones too):
+  it is the organization's here. What was held of such a name stops being
+  offered when the grant is made (``grant_changed``), and is offered again
+  when it is revoked or made open.
+* The upstream's PEP 792 status of a project is kept with it and carried
+  into its page here; an upstream quarantine offers no file, not even a copy
+  held here (the page answers the status, as a local quarantine's does).
 * A quarantined upstream project, a blocked project (UpstreamBlock, version
   "") and a blocked version are answered as absent; a file is offered only
   once it is UPSTREAM_MIN_AGE old (by the upstream's upload-time, or when it
@@ -32,12 +39,13 @@ The rules, each written here once:
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -50,7 +58,14 @@ from packaging.utils import (
 
 from . import upstream
 from .cache import purge_project_on_commit
-from .models import Project, UpstreamBlock, UpstreamFile, UpstreamProject
+from .models import (
+    Namespace,
+    Project,
+    ProjectStatus,
+    UpstreamBlock,
+    UpstreamFile,
+    UpstreamProject,
+)
 from .storage import METADATA_SUFFIX, files_storage, store_file
 from .upload_handler import anonymous_temp_file, open_file_path
 
@@ -70,6 +85,34 @@ def enabled() -> bool:
 def is_private(normalized_name: str) -> bool:
     """Whether the name matches PRIVATE_NAME_PATTERNS: never asked upstream."""
     return upstream.is_private(normalized_name)
+
+
+def _restricted_test() -> Callable[[str], bool]:
+    """Whether a name falls under a restricted namespace grant, by every
+    grant read at once (moderators make few; /simple/ asks it of every
+    mirrored name). The longest granted prefix of the name decides, as
+    packages.namespaces.grant_for has it: a restricted root's open child
+    leaves its names to the upstream, and an open root's restricted child
+    takes its own."""
+    grants = dict(Namespace.objects.values_list("normalized_prefix", "is_open"))
+
+    def restricted(normalized_name: str) -> bool:
+        parts = normalized_name.split("-")
+        for end in range(len(parts), 0, -1):
+            is_open = grants.get("-".join(parts[:end]))
+            if is_open is not None:
+                return not is_open
+        return False
+
+    return restricted
+
+
+def is_reserved(normalized_name: str) -> bool:
+    """Whether the name is this index's own, never the upstream's: private
+    (PRIVATE_NAME_PATTERNS), or under a restricted namespace grant here
+    (PEP 752; hidden grants too). Such a name is never asked upstream nor
+    offered from it: dependency confusion through an organization's names."""
+    return is_private(normalized_name) or _restricted_test()(normalized_name)
 
 
 def has_local_project(normalized_name: str) -> bool:
@@ -94,10 +137,11 @@ def _cutoff(now: datetime | None) -> datetime:
 
 def offered_files(project: UpstreamProject, *, now: datetime | None = None) -> list[UpstreamFile]:
     """The files of ``project`` this index offers, by filename: none when the
-    name is local, private, quarantined, blocked or gone upstream; else those
-    of no blocked version that are UPSTREAM_MIN_AGE old at ``now``."""
+    name is local, reserved, quarantined (here or upstream), blocked or gone
+    upstream; else those of no blocked version that are UPSTREAM_MIN_AGE old
+    at ``now``."""
     blocked = _blocked_versions(project)
-    if blocked is None:
+    if blocked is None or project.status == ProjectStatus.QUARANTINED:
         return []
     cutoff = _cutoff(now)
     return [
@@ -111,7 +155,7 @@ def _blocked_versions(project: UpstreamProject) -> set[str] | None:
     """The blocked versions of ``project``, or None when nothing of it may be
     offered at all."""
     name = project.normalized_name
-    if not project.exists or project.quarantined_at is not None or is_private(name):
+    if not project.exists or project.quarantined_at is not None or is_reserved(name):
         return None
     if has_local_project(name):
         return None
@@ -121,9 +165,18 @@ def _blocked_versions(project: UpstreamProject) -> set[str] | None:
     return None if "" in blocked else blocked
 
 
+def answers_status(project: UpstreamProject) -> bool:
+    """Whether the name's page is answered here although no file is offered:
+    the upstream quarantined the project (PEP 792: its status, no files), and
+    nothing here (a local name, a reservation, a block, a quarantine) hides it."""
+    return project.status == ProjectStatus.QUARANTINED and _blocked_versions(project) is not None
+
+
 def is_offered(file: UpstreamFile, *, now: datetime | None = None) -> bool:
     """Whether ``file`` is one of ``offered_files(file.project)``, in a few
     queries whatever the number of the project's files."""
+    if file.project.status == ProjectStatus.QUARANTINED:
+        return False
     blocked = _blocked_versions(file.project)
     return blocked is not None and file.version not in blocked and file.published_at <= _cutoff(now)
 
@@ -162,13 +215,15 @@ def listed_projects(*, now: datetime | None = None):
     )
     rows = (
         UpstreamProject.objects.filter(exists=True, quarantined_at=None)
+        .exclude(status=ProjectStatus.QUARANTINED)
         .filter(Exists(offered))
         .exclude(Exists(Project.objects.filter(normalized_name=OuterRef("normalized_name"))))
         .exclude(Exists(whole_blocks))
         .order_by("normalized_name")
         .values_list("normalized_name", flat=True)
     )
-    return [name for name in rows if not is_private(name)]
+    restricted = _restricted_test()
+    return [name for name in rows if not is_private(name) and not restricted(name)]
 
 
 # --- The upstream's page --------------------------------------------------------------
@@ -177,11 +232,12 @@ def listed_projects(*, now: datetime | None = None):
 def refresh(normalized_name: str) -> UpstreamProject | None:
     """The name's row, fetched from the upstream when never asked or older
     than UPSTREAM_FRESHNESS (revalidated with its ETag). None when mirroring
-    is off, the name is private, or it was never fetched and the upstream
-    cannot be reached now. A row with ``exists`` False: the upstream has no
-    such project. Bounded in time by the client (UPSTREAM_TIMEOUT)."""
+    is off, the name is reserved (is_reserved: then the upstream is not
+    asked), or it was never fetched and the upstream cannot be reached now.
+    A row with ``exists`` False: the upstream has no such project. Bounded
+    in time by the client (UPSTREAM_TIMEOUT)."""
     client = upstream.configured()
-    if client is None or is_private(normalized_name):
+    if client is None or is_reserved(normalized_name):
         return None
     row = UpstreamProject.objects.filter(normalized_name=normalized_name).first()
     if row is not None and is_fresh(row):
@@ -213,17 +269,34 @@ def _record(normalized_name: str, page) -> UpstreamProject:
             row.exists = False
             row.etag = ""
             row.checked_at = now
-            row.save(update_fields=["exists", "etag", "checked_at"])
+            row.status, row.status_reason = ProjectStatus.ACTIVE, ""
+            row.save(update_fields=["exists", "etag", "checked_at", "status", "status_reason"])
             # Nothing is offered any more; copies fetched here stay with their rows.
             row.files.filter(path="").delete()
             _prune_absent(now)
         else:
-            changed = _sync_files(row, page.links, now) or not row.exists or created
+            status = (page.status, page.status_reason)
+            changed = (
+                _sync_files(row, page.links, now)
+                or not row.exists
+                or created
+                or (row.status, row.status_reason) != status
+            )
             row.exists = True
             row.etag = page.etag
             row.upstream_serial = page.serial
             row.checked_at = now
-            row.save(update_fields=["exists", "etag", "upstream_serial", "checked_at"])
+            row.status, row.status_reason = status
+            row.save(
+                update_fields=[
+                    "exists",
+                    "etag",
+                    "upstream_serial",
+                    "checked_at",
+                    "status",
+                    "status_reason",
+                ]
+            )
         if changed:
             forget(normalized_name)
     return row
@@ -332,6 +405,28 @@ def forget(normalized_name: str) -> None:
 
     transaction.on_commit(bump)
     purge_project_on_commit(normalized_name, files=True)
+
+
+def names_under(normalized_prefix: str) -> list[str]:
+    """The mirrored names a namespace grant of ``normalized_prefix`` covers
+    (the name itself and every ``<prefix>-...``, PEP 752)."""
+    return list(
+        UpstreamProject.objects.filter(
+            Q(normalized_name=normalized_prefix)
+            | Q(normalized_name__startswith=normalized_prefix + "-")
+        )
+        .order_by("normalized_name")
+        .values_list("normalized_name", flat=True)
+    )
+
+
+def grant_changed(normalized_prefix: str) -> None:
+    """A namespace grant of ``normalized_prefix`` was made, changed or revoked
+    (packages.namespaces, in its transaction): what is offered under each
+    mirrored name it covers may have changed (a restricted grant takes the
+    names from the upstream; revoked or made open, gives them back)."""
+    for name in names_under(normalized_prefix):
+        forget(name)
 
 
 def storage_path(file: UpstreamFile) -> str:

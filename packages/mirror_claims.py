@@ -5,7 +5,12 @@ same name completely (packages.mirror never merges them). So a new local project
 may take a name only when the upstream has no such project, or a moderator
 allowed it (moderation.upstream.upstream_claim_allow): otherwise any uploader
 could replace a public dependency for every client of this index. Names under
-PRIVATE_NAME_PATTERNS are never asked about (the company's own namespace).
+PRIVATE_NAME_PATTERNS are never asked about (the company's own namespace), nor
+are names under a restricted namespace grant (PEP 752, hidden ones too): the
+upload's permission check (packages.policy, before this one) lets only the
+grant's organization's Owners and Managers create such a project (409 for
+anyone else), and the name is the organization's whatever the upstream has:
+the mirror never offers it either (packages.mirror.is_reserved).
 """
 
 from django.conf import settings
@@ -43,7 +48,7 @@ def check_claim(normalized_name: str) -> None:
     """May a new local project take ``normalized_name``? UploadError if not:
     403 when the upstream has the name and no moderator allowed the claim, 503
     when the upstream can't be asked."""
-    if not mirror.enabled() or mirror.is_private(normalized_name):
+    if not mirror.enabled() or mirror.is_reserved(normalized_name):
         return
     allowed = UpstreamProject.objects.filter(
         normalized_name=normalized_name, claim_allowed_at__isnull=False

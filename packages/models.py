@@ -512,6 +512,13 @@ class UpstreamProject(models.Model):
         related_name="+",
     )
     claim_reason = models.TextField(blank=True, editable=False)
+    # PEP 792 status of the project as the upstream's page last gave it
+    # (packages.mirror), rendered into the mirrored page as a local project's;
+    # "quarantined": no file of it offered here.
+    status = models.CharField(
+        max_length=20, choices=ProjectStatus.choices, default=ProjectStatus.ACTIVE
+    )
+    status_reason = models.TextField(blank=True)
 
     objects = RowQuerySet.as_manager()
 

@@ -40,6 +40,7 @@ from accounts.events import Actor, record_event
 from accounts.models import Organization, OrganizationRole
 from accounts.organizations import organization_role
 
+from . import mirror
 from .cache import purge_project
 from .journal import journal_append
 from .models import Namespace, Project
@@ -355,6 +356,8 @@ def namespace_create(
         raise NamespaceError(f"The namespace {normalized!r} is already granted.") from None
     if _shown(grant):
         grant_changed(normalized, action="namespace granted", actor=actor)
+    # Hidden or not: a restricted grant takes its names from the mirrored upstream.
+    mirror.grant_changed(normalized)
     _event("organization:namespace:granted", grant, actor, open=is_open, hidden=is_hidden)
     return grant
 
@@ -370,11 +373,13 @@ def namespace_update(
         raise NamespaceError("A hidden namespace can't be open: nobody could see it is.")
     if (is_open, is_hidden) == (grant.is_open, grant.is_hidden):
         raise NamespaceError(f"The namespace {grant.normalized_prefix!r} is already so.")
-    was_shown = _shown(grant)
+    was_shown, was_open = _shown(grant), grant.is_open
     grant.is_open, grant.is_hidden = is_open, is_hidden
     grant.save(update_fields=["is_open", "is_hidden"])
     if was_shown or _shown(grant):
         grant_changed(grant.normalized_prefix, action="namespace changed", actor=actor)
+    if is_open != was_open:
+        mirror.grant_changed(grant.normalized_prefix)
     _event("organization:namespace:changed", grant, actor, open=is_open, hidden=is_hidden)
     return grant
 
@@ -388,6 +393,7 @@ def namespace_delete(*, grant: Namespace, actor: Actor) -> list[str]:
     grant.delete()  # its children with it (Namespace.parent: CASCADE)
     if shown:
         grant_changed(revoked[0], action="namespace revoked", actor=actor)
+    mirror.grant_changed(revoked[0])
     return revoked
 
 

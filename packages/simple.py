@@ -503,16 +503,27 @@ def mirror_listing(project: UpstreamProject, *, now: datetime | None = None) -> 
         for file in files
     ]
     name = project.normalized_name
-    return ProjectListing(name=name, normalized_name=name, serial=0, versions=versions, files=links)
+    return ProjectListing(
+        name=name,
+        normalized_name=name,
+        serial=0,
+        versions=versions,
+        files=links,
+        # PEP 792: the upstream's status, rendered as a local project's.
+        status=project.status,
+        status_reason=project.status_reason,
+    )
 
 
 def _mirrored_detail_page(normalized_name: str, fmt: str) -> CachedPage | None:
     """The page of the upstream's files for a name with no local project, or
-    None (mirroring off, a private or local name, nothing offered). Raises
+    None (mirroring off, a reserved or local name, nothing offered, unless
+    the upstream quarantined it: its status then, without a file). Raises
     UpstreamUnreachable for a name never fetched while the upstream is down."""
     if (
         not mirror.enabled()
-        or mirror.is_private(normalized_name)
+        # Private, or under a restricted namespace grant: never the upstream's.
+        or mirror.is_reserved(normalized_name)
         # Quarantined local projects too: the name is ours, never the upstream's.
         or mirror.has_local_project(normalized_name)
     ):
@@ -524,7 +535,7 @@ def _mirrored_detail_page(normalized_name: str, fmt: str) -> CachedPage | None:
     before = (None, mirror.generation())
     now = timezone.now()
     listing = mirror_listing(project, now=now)
-    if not listing.files:
+    if not listing.files and not mirror.answers_status(project):
         return None
     if mirror.is_fresh(project, now=now):
         status = "fresh"

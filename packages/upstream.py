@@ -4,8 +4,9 @@
 
 Specifications followed: PEP 503 (HTML pages), PEP 691 (JSON pages, asked for
 first), PEP 592 (yanks), PEP 658/714 (core metadata), PEP 700 (size,
-upload-time), PEP 629 (the repository version is not checked: a page we can
-read is used).
+upload-time), PEP 792 (project status: JSON ``project-status``, HTML
+``pypi:project-status`` meta tags), PEP 629 (the repository version is not
+checked: a page we can read is used).
 
 Every request is bounded: a page is fetched within ``timeout`` seconds in all,
 at most ``max_concurrency`` fetches run at once in a process (more wait, within
@@ -39,6 +40,9 @@ from packaging.utils import (
     parse_sdist_filename,
     parse_wheel_filename,
 )
+
+from .models import ProjectStatus
+from .project_status import STATUS_REASON_MAX_LENGTH
 
 # PEP 691 JSON first; HTML from an index that only has that (pypiserver).
 PAGE_ACCEPT = (
@@ -94,6 +98,9 @@ class UpstreamPage:
     links: list[UpstreamLink]
     etag: str
     serial: int | None
+    # PEP 792: one of ProjectStatus, and its reason ("" for none, always for active).
+    status: str = ProjectStatus.ACTIVE
+    status_reason: str = ""
 
 
 def normalize_pattern(pattern: str) -> str:
@@ -180,8 +187,27 @@ def _link(
     )
 
 
-def parse_json_page(body: bytes, page_url: str) -> tuple[list[UpstreamLink], int | None]:
-    """The links and the serial of a PEP 691 project page."""
+def page_status(status, reason) -> tuple[str, str]:
+    """PEP 792's (status, reason) from what a page says. None is active (PEP
+    792: a project without a status is active); one that is none of its four
+    is not carried either, so a page here never says what local pages can't.
+    The reason is kept on one line and as long as a local project's may be."""
+    if not isinstance(status, str) or status not in ProjectStatus.values:
+        return ProjectStatus.ACTIVE, ""
+    if status == ProjectStatus.ACTIVE or not isinstance(reason, str):
+        return status, ""
+    return status, " ".join(reason.split())[:STATUS_REASON_MAX_LENGTH]
+
+
+def json_page_status(data: dict) -> tuple[str, str]:
+    """PEP 792's ``project-status`` of a PEP 691 project page."""
+    found = data.get("project-status")
+    if not isinstance(found, dict):
+        return ProjectStatus.ACTIVE, ""
+    return page_status(found.get("status"), found.get("reason"))
+
+
+def _json_page(body: bytes, page_url: str) -> dict:
     try:
         data = json.loads(body)
         files = data["files"]
@@ -191,6 +217,12 @@ def parse_json_page(body: bytes, page_url: str) -> tuple[list[UpstreamLink], int
         raise UpstreamError(
             f"The upstream's page {page_url} is not a PEP 691 page: {exc}"
         ) from None
+    return data
+
+
+def parse_json_page(data: dict, page_url: str) -> tuple[list[UpstreamLink], int | None]:
+    """The links and the serial of a PEP 691 project page (read by _json_page)."""
+    files = data["files"]
     links = []
     for entry in files:
         if not isinstance(entry, dict):
@@ -220,17 +252,24 @@ def parse_json_page(body: bytes, page_url: str) -> tuple[list[UpstreamLink], int
 
 
 class _Anchors(HTMLParser):
-    """The <a> elements of a PEP 503 page: their attributes and text."""
+    """The <a> elements of a PEP 503 page: their attributes and text; and its
+    <meta> elements' contents by name (the first of each name)."""
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.anchors: list[tuple[dict[str, str | None], str]] = []
+        self.metas: dict[str, str | None] = {}
         self._current: dict[str, str | None] | None = None
         self._text: list[str] = []
 
     def handle_starttag(self, tag, attrs):
         if tag == "a":
             self._current, self._text = dict(attrs), []
+        elif tag == "meta":
+            attributes = dict(attrs)
+            name = attributes.get("name")
+            if name is not None:
+                self.metas.setdefault(name, attributes.get("content"))
 
     def handle_data(self, data):
         if self._current is not None:
@@ -242,17 +281,27 @@ class _Anchors(HTMLParser):
             self._current = None
 
 
-def _anchors(body: bytes) -> list[tuple[dict[str, str | None], str]]:
+def _parse_html(body: bytes) -> _Anchors:
     parser = _Anchors()
     parser.feed(body.decode("utf-8", errors="replace"))
     parser.close()
-    return parser.anchors
+    return parser
 
 
-def parse_html_page(body: bytes, page_url: str) -> list[UpstreamLink]:
-    """The links of a PEP 503 project page (PEP 592, 658 and 714 attributes read)."""
+def _anchors(body: bytes) -> list[tuple[dict[str, str | None], str]]:
+    return _parse_html(body).anchors
+
+
+def html_page_status(metas: dict[str, str | None]) -> tuple[str, str]:
+    """PEP 792's meta tags of a PEP 503 project page."""
+    return page_status(metas.get("pypi:project-status"), metas.get("pypi:project-status-reason"))
+
+
+def parse_html_page(anchors, page_url: str) -> list[UpstreamLink]:
+    """The links of a PEP 503 project page's anchors (PEP 592, 658 and 714
+    attributes read)."""
     links = []
-    for attrs, _text in _anchors(body):
+    for attrs, _text in anchors:
         href = attrs.get("href")
         if not href:
             continue
@@ -377,15 +426,21 @@ class Upstream:
         content_type = response_headers.get("Content-Type", "").split(";")[0].strip().lower()
         serial = _serial(response_headers.get("X-PyPI-Last-Serial"))
         if content_type == V1_JSON:
-            links, page_serial = parse_json_page(body, final_url)
+            data = _json_page(body, final_url)
+            links, page_serial = parse_json_page(data, final_url)
             serial = page_serial if page_serial is not None else serial
+            status, reason = json_page_status(data)
         else:
-            links = parse_html_page(body, final_url)
+            parsed = _parse_html(body)
+            links = parse_html_page(parsed.anchors, final_url)
+            status, reason = html_page_status(parsed.metas)
         return UpstreamPage(
             normalized_name=normalized_name,
             links=links,
             etag=response_headers.get("ETag", ""),
             serial=serial,
+            status=status,
+            status_reason=reason,
         )
 
     def project_names(self) -> list[str]:

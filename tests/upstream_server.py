@@ -75,20 +75,26 @@ class StaticIndex:
     def simple_url(self) -> str:
         return f"{self.base_url}/simple/"
 
-    def publish(self, name: str, dists: list[Dist]) -> None:
-        """The project's page (both formats) and its files, replacing earlier ones."""
+    def publish(
+        self, name: str, dists: list[Dist], *, status: str = "", status_reason: str = ""
+    ) -> None:
+        """The project's page (both formats) and its files, replacing earlier ones.
+        ``status``: PEP 792's project status the page carries (JSON
+        ``project-status``, HTML ``pypi:project-status`` meta tags); "" for none."""
         for item in dists:
             self.files[f"/files/{item.filename}"] = Answer(200, item.content)
             if item.metadata is not None:
                 self.files[f"/files/{item.filename}.metadata"] = Answer(200, item.metadata)
-        self.pages[f"/simple/{name}/"] = self._project_pages(name, dists)
+        self.pages[f"/simple/{name}/"] = self._project_pages(name, dists, status, status_reason)
         self._index_pages()
 
     def unpublish(self, name: str) -> None:
         self.pages.pop(f"/simple/{name}/", None)
         self._index_pages()
 
-    def _project_pages(self, name: str, dists: list[Dist]) -> dict[str, Answer]:
+    def _project_pages(
+        self, name: str, dists: list[Dist], status: str, status_reason: str
+    ) -> dict[str, Answer]:
         links, files = [], []
         for item in dists:
             href = f"../../files/{item.filename}#sha256={item.sha256}"
@@ -116,9 +122,15 @@ class StaticIndex:
                     "%Y-%m-%dT%H:%M:%S.%fZ"
                 )
             files.append(entry)
+        head = '<meta charset="utf-8"><meta name="pypi:repository-version" content="1.0">'
+        if status:
+            head += f'<meta name="pypi:project-status" content="{escape(status)}">'
+            if status_reason:
+                head += (
+                    f'<meta name="pypi:project-status-reason" content="{escape(status_reason)}">'
+                )
         html = (
-            "<!DOCTYPE html>\n<html><head>"
-            '<meta name="pypi:repository-version" content="1.0"></head><body>\n'
+            f"<!DOCTYPE html>\n<html><head>{head}</head><body>\n"
             + "".join(links)
             + "</body></html>\n"
         ).encode()
@@ -127,7 +139,12 @@ class StaticIndex:
             meta = {"api-version": "1.1"}
             if self.serial is not None:
                 meta["_last-serial"] = self.serial
-            body = json.dumps({"meta": meta, "name": name, "files": files}).encode()
+            data = {"meta": meta, "name": name, "files": files}
+            if status:
+                data["project-status"] = {"status": status}
+                if status_reason:
+                    data["project-status"]["reason"] = status_reason
+            body = json.dumps(data).encode()
             pages["json"] = self._answer(body, V1_JSON)
         return pages
 
