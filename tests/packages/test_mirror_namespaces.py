@@ -118,6 +118,8 @@ def test_a_grant_withdraws_the_copies_already_held(
     assert page(client, "acme-tools").status_code == 404
     assert client.get(file_url).status_code == 404
     assert listed(client) == []
+    # Nor do the JSON API and the project page show it as mirrored.
+    assert client.get("/pypi/acme-tools/json").status_code == 404
     # Nothing was asked upstream for it since the grant; the copy stays stored.
     assert index.requested("/simple/acme-tools/") == 1
     assert UpstreamFile.objects.get().path

@@ -178,6 +178,7 @@ def test_an_upstream_quarantine_withdraws_the_copies_already_held(client, index)
     assert UpstreamFile.objects.get().path
     assert client.get(wheel["url"]).status_code == 404
     assert client.get("/simple/", headers={"Accept": JSON}).json()["projects"] == []
+    assert client.get("/pypi/demo/json").status_code == 404
 
     # The quarantine lifted: the same copy is offered and served again.
     index.publish("demo", demo_dists())
