@@ -57,7 +57,7 @@ from packaging.utils import (
 )
 
 from . import upstream
-from .cache import purge_project_on_commit
+from .cache import purge_project, purge_project_on_commit
 from .models import (
     Namespace,
     Project,
@@ -66,6 +66,7 @@ from .models import (
     UpstreamFile,
     UpstreamProject,
 )
+from .purges import enqueue, project_keys
 from .storage import METADATA_SUFFIX, files_storage, store_file
 from .upload_handler import anonymous_temp_file, open_file_path
 
@@ -425,8 +426,20 @@ def grant_changed(normalized_prefix: str) -> None:
     (packages.namespaces, in its transaction): what is offered under each
     mirrored name it covers may have changed (a restricted grant takes the
     names from the upstream; revoked or made open, gives them back)."""
-    for name in names_under(normalized_prefix):
-        forget(name)
+    # The edges' copies: queued with the grant, in its transaction.
+    if names := names_under(normalized_prefix):
+        enqueue([key for name in names for key in project_keys(name, files=True)])
+
+    def after_commit() -> None:
+        # The names read again once the grant is visible: one first fetched
+        # while the grant was being made has its row by now. A page of it
+        # stored before this is dropped here; one rendered later either read
+        # the grant or finds the generation moved (packages.simple._store).
+        cache.set(GENERATION_KEY, uuid.uuid4().hex, None)
+        for name in names_under(normalized_prefix):
+            purge_project(name)
+
+    transaction.on_commit(after_commit)
 
 
 def storage_path(file: UpstreamFile) -> str:

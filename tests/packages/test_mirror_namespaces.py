@@ -13,7 +13,7 @@ import pytest
 from accounts.events import Actor
 from accounts.tokens import api_token_create
 from packages import mirror, upstream
-from packages.models import Namespace, Project, UpstreamFile, UpstreamProject
+from packages.models import EdgePurge, Namespace, Project, UpstreamFile, UpstreamProject
 from packages.namespaces import namespace_create, namespace_delete, namespace_update
 from tests.factories import make_namespace, make_organization, make_wheel, post_upload
 from tests.upstream_server import StaticIndex, dist
@@ -106,15 +106,21 @@ def fetch_everything(client) -> str:
 
 
 def test_a_grant_withdraws_the_copies_already_held(
-    client, index, acme, django_capture_on_commit_callbacks
+    client, index, acme, settings, django_capture_on_commit_callbacks
 ):
     file_url = fetch_everything(client)
     assert listed(client) == ["acme-tools"]
     generation = mirror.generation()
+    settings.EDGE_PURGE_URLS = ["http://127.0.0.1:9/"]
     with django_capture_on_commit_callbacks(execute=True):
         namespace_create(prefix="Acme", organization=acme, actor=Actor.shell(), is_hidden=True)
-    # Dropped at once: the cached pages (the generation moved) and the edges' copies.
+    # Dropped at once: the cached pages (the generation moved) and the edges'
+    # copies of its pages and files (a hidden grant purges nothing else).
     assert mirror.generation() != generation
+    keys = set(" ".join(EdgePurge.objects.values_list("keys", flat=True)).split())
+    assert {"simple-acme-tools", "json-acme-tools", "files-acme-tools", "simple-index"} <= keys
+    assert "simple-requests" not in keys
+    settings.EDGE_PURGE_URLS = []
     assert page(client, "acme-tools").status_code == 404
     assert client.get(file_url).status_code == 404
     assert listed(client) == []
@@ -148,6 +154,18 @@ def test_a_grant_made_restricted_withdraws_them_and_made_open_gives_them_back(
         namespace_update(grant=grant, actor=Actor.shell(), is_open=True)
     assert page(client, "acme-tools").status_code == 200
     assert client.get(file_url).status_code == 200
+
+
+def test_a_grant_over_names_not_held_yet_still_moves_the_generation(
+    client, index, acme, django_capture_on_commit_callbacks
+):
+    # A page of a name under it rendered across the grant's commit is dropped.
+    page(client, "requests")
+    generation = mirror.generation()
+    with django_capture_on_commit_callbacks(execute=True):
+        namespace_create(prefix="acme", organization=acme, actor=Actor.shell())
+    assert mirror.generation() != generation
+    assert page(client, "requests").status_code == 200
 
 
 def test_mirror_names_under_a_prefix_are_those_the_grant_covers(acme):
