@@ -273,7 +273,8 @@ def upstream_check(
     that exist both here and upstream. At most UPSTREAM_MAX_CONCURRENCY requests
     at once, each bounded by UPSTREAM_TIMEOUT; ``progress`` is called with the
     numbers answered so far and to ask in all. Private names
-    (PRIVATE_NAME_PATTERNS) are not asked."""
+    (PRIVATE_NAME_PATTERNS) and names under a restricted namespace grant
+    (packages.mirror.is_reserved) are not asked: they are this index's own."""
     client = upstream.configured()
     if client is None:
         raise ModerationError("No upstream index is configured (UPSTREAM_INDEX_URL is unset).")
@@ -281,7 +282,7 @@ def upstream_check(
     report = CheckReport()
     asked = []
     for name in names:
-        if mirror.is_private(name):
+        if mirror.is_reserved(name):
             report.private += 1
         else:
             asked.append(name)

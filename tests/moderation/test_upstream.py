@@ -262,6 +262,17 @@ def test_check_records_which_local_names_the_upstream_has(index, settings):
     assert UpstreamProject.objects.get(normalized_name="sample-project").checked_at is None
 
 
+def test_check_does_not_ask_names_under_a_restricted_namespace(index, owner):
+    from tests.factories import make_namespace, make_organization
+
+    make_namespace("acme", make_organization("Acme", owners=[owner]), is_hidden=True)
+    index.publish("acme-tools", [dist("acme_tools-1.0.tar.gz", b"a squatter's")])
+    Project.objects.create(name="acme-tools", normalized_name="acme-tools")
+    report = curation.upstream_check()
+    assert (report.checked, report.on_upstream, report.private) == (0, [], 1)
+    assert index.requested("/simple/acme-tools/") == 0
+
+
 def test_check_lists_what_the_upstream_did_not_answer(index, project):
     index.fail_with = 503
     report = curation.upstream_check()
