@@ -16,10 +16,11 @@ The rules, each written here once:
 * The upstream's PEP 792 status of a project is kept with it and carried
   into its page here; an upstream quarantine offers no file, not even a copy
   held here (the page answers the status, as a local quarantine's does).
-* A quarantined upstream project, a blocked project (UpstreamBlock, version
-  "") and a blocked version are answered as absent; a file is offered only
-  once it is UPSTREAM_MIN_AGE old (by the upstream's upload-time, or when it
-  was first seen here if the upstream gives none).
+* A mirrored project quarantined by this index's moderators, a blocked
+  project (UpstreamBlock, version "") and a blocked version are answered as
+  absent; a file is offered only once it is UPSTREAM_MIN_AGE old (by the
+  upstream's upload-time, or when it was first seen here if the upstream
+  gives none).
 * ``refresh`` revalidates a page older than UPSTREAM_FRESHNESS with its ETag,
   within UPSTREAM_TIMEOUT (the client's bound); the upstream down, slow or
   behind its circuit breaker, the rows already held are answered (stale).
@@ -195,8 +196,8 @@ def next_offer_change(project: UpstreamProject, *, now: datetime | None = None) 
 
 def listed_projects(*, now: datetime | None = None):
     """The mirrored projects /simple/ lists, by name: fetched, on the
-    upstream, not quarantined, private or blocked, no local project of the
-    name, and at least one file offered. A QuerySet of normalized names."""
+    upstream, not quarantined (here or upstream), reserved or blocked, no
+    local project of the name, and at least one file offered. A QuerySet of normalized names."""
     cutoff = _cutoff(now)
     offered = (
         UpstreamFile.objects.filter(project=OuterRef("pk"))
