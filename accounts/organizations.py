@@ -21,20 +21,19 @@ or PermissionDenied when the actor may not do it at all.
 """
 
 import re
-from datetime import timedelta
 from enum import StrEnum
 
-from django.conf import settings
-from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.http import HttpRequest
-from django.urls import reverse
-from django.utils import timezone
 from packaging.utils import canonicalize_name
 
 from .events import Actor, record_event
+from .invitations import InvitationKind
+
+# What invitation_from_token raises, named here with the rest of the invitations.
+from .invitations import InvitationLinkError as InvitationLinkError
 from .models import (
     Email,
     Organization,
@@ -44,11 +43,9 @@ from .models import (
     TeamMember,
     User,
 )
-from .services import send_templated_mail, user_has_verified_email
+from .services import user_has_verified_email
 
 Role = OrganizationRole.Name
-
-INVITATION_SALT = "accounts.organization-invitation"
 
 MAX_NAME_LENGTH = Organization._meta.get_field("name").max_length
 MAX_TEAM_NAME_LENGTH = Team._meta.get_field("name").max_length
@@ -74,14 +71,6 @@ class OrganizationError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
-
-
-class InvitationLinkError(OrganizationError):
-    """An invitation link that cannot be used; ``status`` is the HTTP answer."""
-
-    def __init__(self, message: str, *, status: int):
-        super().__init__(message)
-        self.status = status
 
 
 class OrganizationAction(StrEnum):
@@ -288,14 +277,24 @@ def organization_update(
 # --- Invitations --------------------------------------------------------------------
 
 
-def invitation_token(invitation: OrganizationInvitation) -> str:
-    # The invitee is signed too: the link is theirs alone, and a link to an
-    # invitation that was revoked never matches a later one (new id).
-    return signing.dumps({"id": invitation.pk, "user": invitation.user_id}, salt=INVITATION_SALT)
+INVITATIONS = InvitationKind(
+    model=OrganizationInvitation,
+    target="organization",
+    salt="accounts.organization-invitation",
+    link_url_name="manage-organization-invitation",
+    mail_subject_template="accounts/organizations/email/invitation_subject.txt",
+    mail_body_template="accounts/organizations/email/invitation_body.txt",
+    mail_failure="Could not send the organization invitation",
+    error=OrganizationError,
+    # Nobody joins a deactivated organization.
+    answerable=Q(organization__is_active=True),
+)
 
-
-def _expired(invitation: OrganizationInvitation) -> bool:
-    return invitation.expires_at <= timezone.now()
+# The link's token; the pending invitation a link stands for (InvitationLinkError if none).
+invitation_token = INVITATIONS.token
+invitation_from_token = INVITATIONS.from_token
+# ``user``'s invitations that may still be answered.
+pending_invitations = INVITATIONS.pending
 
 
 def _invitee(who: str) -> User:
@@ -341,29 +340,13 @@ def invitation_create(
             raise OrganizationError(
                 f"{invitee.username} is already a member of {organization.name}.", field="who"
             )
-        pending = OrganizationInvitation.objects.filter(
-            organization=organization, user=invitee
-        ).first()
-        if pending is not None:
-            if not _expired(pending):
-                raise OrganizationError(
-                    f"{invitee.username} has already been invited to {organization.name}.",
-                    field="who",
-                )
-            # An expired invitation is dead; a new one takes its place.
-            pending.delete()
-        address = Email.objects.filter(user=invitee, primary=True, verified=True).first()
-        if address is None:
-            raise OrganizationError(
-                f"{invitee.username} has no verified e-mail address to send the invitation to.",
-                field="who",
-            )
-        invitation = OrganizationInvitation.objects.create(
-            organization=organization,
-            user=invitee,
+        invitation = INVITATIONS.create(
+            target=organization,
+            invitee=invitee,
             role_name=role_name,
             invited_by=actor.user,
-            expires_at=timezone.now() + timedelta(seconds=settings.ROLE_INVITATION_MAX_AGE),
+            request=request,
+            field="who",
         )
         record_event(
             "organization:member:invited",
@@ -372,66 +355,6 @@ def invitation_create(
             user=invitee,
             role=role_name,
         )
-        _mail_invitation_on_commit(invitation, address, request)
-    return invitation
-
-
-def _mail_invitation_on_commit(
-    invitation: OrganizationInvitation, address: Email, request: HttpRequest | None
-) -> None:
-    path = reverse("manage-organization-invitation") + "?token=" + invitation_token(invitation)
-    context = {
-        "invitation": invitation,
-        "organization": invitation.organization,
-        "invitee": invitation.user,
-        "inviter": invitation.invited_by,
-        "link": request.build_absolute_uri(path) if request is not None else path,
-        "hours": settings.ROLE_INVITATION_MAX_AGE // 3600,
-        "site_name": settings.SITE_NAME,
-    }
-    transaction.on_commit(
-        lambda: send_templated_mail(
-            subject_template="accounts/organizations/email/invitation_subject.txt",
-            body_template="accounts/organizations/email/invitation_body.txt",
-            context=context,
-            to=address.email,
-            failure=f"Could not send the organization invitation #{invitation.pk}",
-        )
-    )
-
-
-def pending_invitations(user: User):
-    """``user``'s invitations that may still be answered."""
-    return OrganizationInvitation.objects.filter(
-        user=user, expires_at__gt=timezone.now(), organization__is_active=True
-    ).select_related("organization", "invited_by")
-
-
-def invitation_from_token(token: str, user: User) -> OrganizationInvitation:
-    """The pending invitation a link stands for, if ``user`` may answer it."""
-    try:
-        payload = signing.loads(
-            token, salt=INVITATION_SALT, max_age=settings.ROLE_INVITATION_MAX_AGE
-        )
-    except signing.SignatureExpired:
-        raise InvitationLinkError("This invitation has expired.", status=410) from None
-    except signing.BadSignature:
-        raise InvitationLinkError("This invitation link is not valid.", status=400) from None
-    if payload["user"] != user.pk:
-        raise InvitationLinkError(
-            "This invitation is for another account. Sign in as the invited user.", status=403
-        )
-    invitation = (
-        OrganizationInvitation.objects.select_related("organization", "invited_by")
-        .filter(pk=payload["id"], user=user, organization__is_active=True)
-        .first()
-    )
-    if invitation is None:
-        raise InvitationLinkError(
-            "This invitation is no longer valid: it was accepted, declined or revoked.", status=410
-        )
-    if _expired(invitation):
-        raise InvitationLinkError("This invitation has expired.", status=410)
     return invitation
 
 
@@ -439,17 +362,9 @@ def _lock_invitation(invitation: OrganizationInvitation, user: User) -> Organiza
     """Inside a transaction: the invitation, locked, if ``user`` may still answer it."""
     if user is None or invitation.user_id != user.pk:
         raise PermissionDenied("This invitation is for another account.")
-    # The organization first, as every change of its people does: an answer
-    # and a revocation of one invitation can't both succeed.
+    # The organization first, as every change of its people does.
     _lock(invitation.organization)
-    locked = OrganizationInvitation.objects.select_for_update().filter(pk=invitation.pk).first()
-    if locked is None:
-        raise OrganizationError(
-            "This invitation is no longer valid: it was accepted, declined or revoked."
-        )
-    if _expired(locked):
-        raise OrganizationError("This invitation has expired.")
-    return locked
+    return INVITATIONS.lock(invitation)
 
 
 def invitation_accept(*, invitation: OrganizationInvitation, actor: Actor) -> OrganizationRole:
@@ -496,9 +411,7 @@ def invitation_revoke(*, invitation: OrganizationInvitation, actor: Actor) -> No
     with transaction.atomic():
         organization = _lock(invitation.organization)
         require(actor.user, organization, OrganizationAction.INVITE)
-        deleted, _ = OrganizationInvitation.objects.filter(pk=invitation.pk).delete()
-        if not deleted:
-            raise OrganizationError("This invitation was already accepted, declined or revoked.")
+        INVITATIONS.revoke(invitation)
         record_event(
             "organization:member:invitation-revoked",
             actor=actor,

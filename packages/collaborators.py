@@ -10,26 +10,21 @@ A refused action raises CollaboratorError (a message meant for the person), or
 PermissionDenied when the actor may not do it at all.
 """
 
-from datetime import timedelta
-
-from django.conf import settings
-from django.core import signing
 from django.db import transaction
 from django.http import HttpRequest
-from django.urls import reverse
-from django.utils import timezone
 
 from accounts.events import Actor, record_event
-from accounts.models import Email, User
-from accounts.services import send_templated_mail
+from accounts.invitations import InvitationKind
+
+# What invitation_from_token raises, named here with the rest of the invitations.
+from accounts.invitations import InvitationLinkError as InvitationLinkError
+from accounts.models import User
 
 from . import policy
 from .cache import purge_project_on_commit
 from .journal import journal_append
 from .models import Project, Role, RoleInvitation
 from .policy import Action
-
-INVITATION_SALT = "packages.role-invitation"
 
 
 class CollaboratorError(Exception):
@@ -39,14 +34,6 @@ class CollaboratorError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
-
-
-class InvitationLinkError(CollaboratorError):
-    """An invitation link that cannot be used; ``status`` is the HTTP answer."""
-
-    def __init__(self, message: str, *, status: int):
-        super().__init__(message)
-        self.status = status
 
 
 def _lock_project(project: Project) -> Project:
@@ -71,17 +58,23 @@ def _check_role_name(role_name: str) -> None:
         raise CollaboratorError("Choose Owner or Maintainer.", field="role_name")
 
 
-def _expired(invitation: RoleInvitation) -> bool:
-    return invitation.expires_at <= timezone.now()
-
-
 # --- Invitations --------------------------------------------------------------------
 
 
-def invitation_token(invitation: RoleInvitation) -> str:
-    # The invitee is signed too: the link is theirs alone, and a link to an
-    # invitation that was revoked never matches a later one (new id).
-    return signing.dumps({"id": invitation.pk, "user": invitation.user_id}, salt=INVITATION_SALT)
+INVITATIONS = InvitationKind(
+    model=RoleInvitation,
+    target="project",
+    salt="packages.role-invitation",
+    link_url_name="manage-invitation",
+    mail_subject_template="manage/email/invitation_subject.txt",
+    mail_body_template="manage/email/invitation_body.txt",
+    mail_failure="Could not send the invitation",
+    error=CollaboratorError,
+)
+
+# The link's token; the pending invitation a link stands for (InvitationLinkError if none).
+invitation_token = INVITATIONS.token
+invitation_from_token = INVITATIONS.from_token
 
 
 def invitation_create(
@@ -99,7 +92,6 @@ def invitation_create(
     invitee = User.objects.filter(username=username, is_active=True).first()
     if invitee is None:
         raise CollaboratorError(f"There is no user named {username!r}.", field="username")
-    address = Email.objects.filter(user=invitee, primary=True, verified=True).first()
     with transaction.atomic():
         project = _lock_project(project)
         policy.require(actor.user, project, Action.INVITE)
@@ -107,27 +99,13 @@ def invitation_create(
             raise CollaboratorError(
                 f"{invitee.username} already has a role on {project.name}.", field="username"
             )
-        pending = RoleInvitation.objects.filter(project=project, user=invitee).first()
-        if pending is not None:
-            if not _expired(pending):
-                raise CollaboratorError(
-                    f"{invitee.username} has already been invited to {project.name}.",
-                    field="username",
-                )
-            # An expired invitation is dead; a new one takes its place.
-            pending.delete()
-        if address is None:
-            raise CollaboratorError(
-                f"{invitee.username} has no verified e-mail address to send the invitation to.",
-                field="username",
-            )
-        # No race with a concurrent invite: the project lock serializes them.
-        invitation = RoleInvitation.objects.create(
-            project=project,
-            user=invitee,
+        invitation = INVITATIONS.create(
+            target=project,
+            invitee=invitee,
             role_name=role_name,
             invited_by=actor.user,
-            expires_at=timezone.now() + timedelta(seconds=settings.ROLE_INVITATION_MAX_AGE),
+            request=request,
+            field="username",
         )
         record_event(
             "project:role:invited",
@@ -136,78 +114,15 @@ def invitation_create(
             actor=actor,
             role=role_name,
         )
-        _mail_invitation_on_commit(invitation, address, request)
-    return invitation
-
-
-def _mail_invitation_on_commit(
-    invitation: RoleInvitation, address: Email, request: HttpRequest | None
-) -> None:
-    path = reverse("manage-invitation") + "?token=" + invitation_token(invitation)
-    link = request.build_absolute_uri(path) if request is not None else path
-    context = {
-        "invitation": invitation,
-        "project": invitation.project,
-        "invitee": invitation.user,
-        "inviter": invitation.invited_by,
-        "link": link,
-        "hours": settings.ROLE_INVITATION_MAX_AGE // 3600,
-        "site_name": settings.SITE_NAME,
-    }
-    transaction.on_commit(
-        lambda: send_templated_mail(
-            subject_template="manage/email/invitation_subject.txt",
-            body_template="manage/email/invitation_body.txt",
-            context=context,
-            to=address.email,
-            failure=f"Could not send the invitation #{invitation.pk}",
-        )
-    )
-
-
-def invitation_from_token(token: str, user: User) -> RoleInvitation:
-    """The pending invitation a link stands for, if ``user`` may answer it."""
-    try:
-        payload = signing.loads(
-            token, salt=INVITATION_SALT, max_age=settings.ROLE_INVITATION_MAX_AGE
-        )
-    except signing.SignatureExpired:
-        raise InvitationLinkError("This invitation has expired.", status=410) from None
-    except signing.BadSignature:
-        raise InvitationLinkError("This invitation link is not valid.", status=400) from None
-    if payload["user"] != user.pk:
-        raise InvitationLinkError(
-            "This invitation is for another account. Sign in as the invited user.", status=403
-        )
-    invitation = (
-        RoleInvitation.objects.select_related("project", "invited_by")
-        .filter(pk=payload["id"], user=user)
-        .first()
-    )
-    if invitation is None:
-        raise InvitationLinkError(
-            "This invitation is no longer valid: it was accepted, declined or revoked.", status=410
-        )
-    if _expired(invitation):
-        raise InvitationLinkError("This invitation has expired.", status=410)
     return invitation
 
 
 def _lock_invitation_for(invitation: RoleInvitation, user: User) -> RoleInvitation:
     """Inside a transaction: the invitation, locked, if ``user`` may still answer it."""
     policy.require_invitee(user, invitation)
-    # The project first, as every role change does, then the invitation: an
-    # answer and a revocation of one invitation cannot both succeed.
+    # The project first, as every role change does.
     _lock_project(invitation.project)
-    try:
-        locked = RoleInvitation.objects.locked(pk=invitation.pk)
-    except RoleInvitation.DoesNotExist:
-        raise CollaboratorError(
-            "This invitation is no longer valid: it was accepted, declined or revoked."
-        ) from None
-    if _expired(locked):
-        raise CollaboratorError("This invitation has expired.")
-    return locked
+    return INVITATIONS.lock(invitation)
 
 
 def invitation_accept(*, invitation: RoleInvitation, actor: Actor) -> Role:
@@ -256,9 +171,7 @@ def invitation_revoke(*, invitation: RoleInvitation, actor: Actor) -> None:
     with transaction.atomic():
         _lock_project(project)
         policy.require(actor.user, project, Action.INVITE)
-        deleted, _ = RoleInvitation.objects.filter(pk=invitation.pk).delete()
-        if not deleted:
-            raise CollaboratorError("This invitation was already accepted, declined or revoked.")
+        INVITATIONS.revoke(invitation)
         record_event(
             "project:role:invitation-revoked",
             project=project,

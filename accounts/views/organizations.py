@@ -23,7 +23,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django.views.defaults import page_not_found, permission_denied
 
-from common.http import error_response
 from common.ratelimit import limit_hit, limit_wait, too_many_requests
 
 from .. import organizations as orgs
@@ -38,6 +37,7 @@ from ..models import (
 )
 from ..organizations import OrganizationAction as Do
 from ..two_factor import two_factor_required
+from .invitations import answer_invitation, invitation_link_page
 
 HISTORY_PAGE_SIZE = 50
 ROLE_CHOICES = OrganizationRole.Name.choices
@@ -179,44 +179,26 @@ def organization_list(request: HttpRequest) -> HttpResponse:
 
 
 def _answer_invitation(request: HttpRequest, invitation: OrganizationInvitation) -> HttpResponse:
-    action = request.POST.get("action")
-    name = invitation.organization.name
-    actor = Actor.from_request(request)
-    try:
-        if action == "accept":
-            role = orgs.invitation_accept(invitation=invitation, actor=actor)
-            messages.success(request, f"You are now {role.role_name} of {name}.")
-            return redirect("manage-organization", name=invitation.organization.normalized_name)
-        if action == "decline":
-            orgs.invitation_decline(invitation=invitation, actor=actor)
-            messages.info(request, f"You declined the invitation to {name}.")
-            return redirect("manage-organizations")
-    except orgs.OrganizationError as exc:
-        messages.error(request, exc.message)
-        return redirect("manage-organizations")
-    return error_response(400, "Choose accept or decline.")
+    return answer_invitation(
+        request,
+        invitation,
+        orgs.INVITATIONS,
+        accept=orgs.invitation_accept,
+        decline=orgs.invitation_decline,
+        accepted_url_name="manage-organization",
+        list_url_name="manage-organizations",
+    )
 
 
 @signed_in_page
 @require_http_methods(["GET", "HEAD", "POST"])
 def invitation_link(request: HttpRequest) -> HttpResponse:
     """Where the e-mailed link leads: the invitee confirms, with a POST."""
-    token = request.POST.get("token") if request.method == "POST" else request.GET.get("token")
-    try:
-        invitation = orgs.invitation_from_token(token or "", request.user)
-    except orgs.InvitationLinkError as exc:
-        return render(
-            request,
-            "accounts/organizations/invitation.html",
-            {"error": exc.message},
-            status=exc.status,
-        )
-    if request.method == "POST":
-        return _answer_invitation(request, invitation)
-    return render(
+    return invitation_link_page(
         request,
-        "accounts/organizations/invitation.html",
-        {"invitation": invitation, "token": token},
+        orgs.INVITATIONS,
+        template="accounts/organizations/invitation.html",
+        answer=_answer_invitation,
     )
 
 

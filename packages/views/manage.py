@@ -27,7 +27,7 @@ from django.views.defaults import page_not_found, permission_denied
 from accounts.events import Actor
 from accounts.models import Event, User
 from accounts.two_factor import two_factor_required
-from common.http import error_response
+from accounts.views.invitations import answer_invitation, invitation_link_page
 
 from .. import advisories, collaborators, services
 from ..models import Project, Release, Role, RoleInvitation
@@ -139,38 +139,26 @@ def manage_projects(request: HttpRequest) -> HttpResponse:
 
 
 def _answer_invitation(request: HttpRequest, invitation: RoleInvitation) -> HttpResponse:
-    action = request.POST.get("action")
-    name = invitation.project.name
-    try:
-        if action == "accept":
-            role = collaborators.invitation_accept(
-                invitation=invitation, actor=Actor.from_request(request)
-            )
-            messages.success(request, f"You are now {role.role_name} of {name}.")
-            return redirect("manage-project", name=invitation.project.normalized_name)
-        if action == "decline":
-            collaborators.invitation_decline(
-                invitation=invitation, actor=Actor.from_request(request)
-            )
-            messages.info(request, f"You declined the invitation to {name}.")
-            return redirect("manage-projects")
-    except collaborators.CollaboratorError as exc:
-        messages.error(request, exc.message)
-        return redirect("manage-projects")
-    return error_response(400, "Choose accept or decline.")
+    return answer_invitation(
+        request,
+        invitation,
+        collaborators.INVITATIONS,
+        accept=collaborators.invitation_accept,
+        decline=collaborators.invitation_decline,
+        accepted_url_name="manage-project",
+        list_url_name="manage-projects",
+    )
 
 
 @signed_in_page
 def invitation_link(request: HttpRequest) -> HttpResponse:
     """Where the e-mailed link leads: the invitee confirms, with a POST."""
-    token = request.POST.get("token") if request.method == "POST" else request.GET.get("token")
-    try:
-        invitation = collaborators.invitation_from_token(token or "", request.user)
-    except collaborators.InvitationLinkError as exc:
-        return render(request, "manage/invitation.html", {"error": exc.message}, status=exc.status)
-    if request.method == "POST":
-        return _answer_invitation(request, invitation)
-    return render(request, "manage/invitation.html", {"invitation": invitation, "token": token})
+    return invitation_link_page(
+        request,
+        collaborators.INVITATIONS,
+        template="manage/invitation.html",
+        answer=_answer_invitation,
+    )
 
 
 @signed_in_page
