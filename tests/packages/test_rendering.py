@@ -423,8 +423,12 @@ def test_hostile_markdown_is_stopped_at_the_deadline(monkeypatch, caplog):
     assert caplog.records[-1].args[-1] == -9  # killed
 
 
-def test_a_reference_link_bomb_is_stopped_by_the_memory_ceiling(caplog):
-    # 10,000 copies of a 300 kB URL: 3 GB of HTML from 370 kB of Markdown.
+def test_a_reference_link_bomb_is_stopped_by_the_memory_ceiling(monkeypatch, caplog):
+    # 10,000 copies of a 300 kB URL: 3 GB of HTML from 370 kB of Markdown. The
+    # ceiling, not the deadline, must stop it, also on a machine so busy that
+    # filling the default ceiling would take longer than the default deadline.
+    monkeypatch.setattr(rendering, "RENDER_MEMORY_BYTES", 512 * 1024**2)
+    monkeypatch.setattr(rendering, "RENDER_TIMEOUT_SECONDS", 120)
     source = "[a]: https://x.example/" + "y" * 300_000 + "\n\n" + "[a][a] " * 10_000
     with caplog.at_level(logging.WARNING, logger="packages.rendering"):
         html = render_description(source, MD)
