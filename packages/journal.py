@@ -4,9 +4,10 @@ must see. Always called inside the transaction that makes the change."""
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from accounts.events import Actor
+from common.xact_lock import hold_until_commit
 
 from .models import JournalEntry, Project
 
@@ -19,9 +20,7 @@ def _serialize_journal_writers() -> None:
     # any order: serial 41 could become visible after 42, and a mirror that has
     # already read 42 would never see 41. Holding this lock until commit makes
     # serial order and commit order the same. SQLite already has a single writer.
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_JOURNAL_LOCK_ID])
+    hold_until_commit(_JOURNAL_LOCK_ID)
 
 
 def journal_append(

@@ -33,12 +33,13 @@ shown, and is not journaled (the journal is public).
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from accounts.events import Actor, record_event
 from accounts.models import Organization, OrganizationRole
 from accounts.organizations import organization_role
+from common.xact_lock import hold_until_commit
 
 from . import mirror
 from .cache import purge_project
@@ -312,9 +313,7 @@ def _serialize_grants() -> None:
     # (``foo`` and ``foo-bar``). On PostgreSQL this lock, held until commit,
     # orders them; SQLite has one writer, and a transaction that read before
     # another's write fails to write instead of overlapping.
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_GRANTS_LOCK_ID])
+    hold_until_commit(_GRANTS_LOCK_ID)
 
 
 def namespace_create(

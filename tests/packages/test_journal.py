@@ -49,6 +49,7 @@ def test_database_refuses_non_normalized_names(bad):
 
 
 def test_postgresql_orders_commits_with_an_advisory_lock(project, monkeypatch):
+    from common import xact_lock
     from packages import journal
 
     executed = []
@@ -69,7 +70,7 @@ def test_postgresql_orders_commits_with_an_advisory_lock(project, monkeypatch):
         def cursor(self):
             return Cursor()
 
-    monkeypatch.setattr(journal, "connection", FakeConnection())
+    monkeypatch.setattr(xact_lock, "connection", FakeConnection())
     with transaction.atomic():
         journal_append(project=project, action="create", actor=SYSTEM)
     assert executed == [("SELECT pg_advisory_xact_lock(%s)", [journal._JOURNAL_LOCK_ID])]
@@ -111,7 +112,7 @@ def test_model_names_read_well(project, owner):
 
 
 def test_sqlite_takes_no_lock(project, monkeypatch):
-    from packages import journal
+    from common import xact_lock
 
     class SqliteConnection:
         vendor = "sqlite"
@@ -119,7 +120,7 @@ def test_sqlite_takes_no_lock(project, monkeypatch):
         def cursor(self):
             raise AssertionError("SQLite has a single writer: no lock statement")
 
-    monkeypatch.setattr(journal, "connection", SqliteConnection())
+    monkeypatch.setattr(xact_lock, "connection", SqliteConnection())
     with transaction.atomic():
         entry = journal_append(project=project, action="create", actor=SYSTEM)
     assert entry.pk is not None
