@@ -34,6 +34,7 @@ from ..models import Project, Release, Role, RoleInvitation
 from ..organization_projects import projects_through_organizations
 from ..pages import find_release
 from ..policy import Action, require_role, user_role
+from ._manage_common import change
 
 HISTORY_PAGE_SIZE = 50
 
@@ -195,6 +196,10 @@ def release_files(request: HttpRequest, project: Project, role: str, version: st
     return render(request, "manage/release.html", context)
 
 
+def _release_change(request: HttpRequest, service, done: str, **arguments) -> None:
+    change(request, service, done, refused=services.ReleaseError, **arguments)
+
+
 def _back_to_releases(project: Project) -> HttpResponse:
     return redirect("manage-project", name=project.normalized_name)
 
@@ -212,16 +217,13 @@ def release_yank(request: HttpRequest, project: Project, role: str, version: str
     if not form.is_valid():
         messages.error(request, f"The reason: {' '.join(form.errors['reason'])}")
         return _back_to_releases(project)
-    try:
-        services.release_yank(
-            release=release,
-            reason=form.cleaned_data["reason"],
-            actor=Actor.from_request(request),
-        )
-    except services.ReleaseError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"{project.name} {release.version} is yanked.")
+    _release_change(
+        request,
+        services.release_yank,
+        f"{project.name} {release.version} is yanked.",
+        release=release,
+        reason=form.cleaned_data["reason"],
+    )
     return _back_to_releases(project)
 
 
@@ -229,12 +231,12 @@ def release_yank(request: HttpRequest, project: Project, role: str, version: str
 @require_POST
 def release_unyank(request: HttpRequest, project: Project, role: str, version: str) -> HttpResponse:
     release = _release_or_404(project, version)
-    try:
-        services.release_unyank(release=release, actor=Actor.from_request(request))
-    except services.ReleaseError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"{project.name} {release.version} is no longer yanked.")
+    _release_change(
+        request,
+        services.release_unyank,
+        f"{project.name} {release.version} is no longer yanked.",
+        release=release,
+    )
     return _back_to_releases(project)
 
 
@@ -249,13 +251,13 @@ def release_delete(request: HttpRequest, project: Project, role: str, version: s
     if not _confirmed(request, release.version):
         messages.error(request, f"Type the version {release.version} to confirm the deletion.")
         return redirect("manage-release", name=project.normalized_name, version=release.version)
-    try:
-        services.release_delete(release=release, actor=Actor.from_request(request))
-    except services.ReleaseError as exc:
-        # Found a moment ago; a delete committed in between gets here.
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"{project.name} {release.version} and its files are deleted.")
+    # Found a moment ago; a delete committed in between is refused.
+    _release_change(
+        request,
+        services.release_delete,
+        f"{project.name} {release.version} and its files are deleted.",
+        release=release,
+    )
     return _back_to_releases(project)
 
 
@@ -268,12 +270,7 @@ def file_delete(request: HttpRequest, project: Project, role: str, version: str)
     if not _confirmed(request, file.filename):
         messages.error(request, f"Type the filename {file.filename} to confirm the deletion.")
         return back
-    try:
-        services.file_delete(file=file, actor=Actor.from_request(request))
-    except services.ReleaseError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"{file.filename} is deleted.")
+    _release_change(request, services.file_delete, f"{file.filename} is deleted.", file=file)
     return back
 
 
@@ -426,10 +423,7 @@ def project_delete(request: HttpRequest, project: Project, role: str) -> HttpRes
     if not _confirmed(request, project.name):
         messages.error(request, f"Type the project name {project.name} to confirm the deletion.")
         return redirect("manage-project-settings", name=project.normalized_name)
-    try:
-        services.project_delete(project=project, actor=Actor.from_request(request))
-    except services.ReleaseError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"{project.name} is deleted.")
+    _release_change(
+        request, services.project_delete, f"{project.name} is deleted.", project=project
+    )
     return redirect("manage-projects")

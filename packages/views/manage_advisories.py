@@ -5,29 +5,42 @@ The rules are packages.advisories' and packages.policy's; these views parse the
 form, call one service and go back to the release's page with a message.
 """
 
+from functools import wraps
+
 from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
-from accounts.events import Actor
-
 from .. import advisories
-from ..models import Project, Release
+from ..models import Release
 from ..policy import Action
+from ._manage_common import change, form_errors
 from .manage import _posted_id, _release_or_404, project_page
 
 
-def _back(release: Release) -> HttpResponse:
-    return redirect("manage-release", name=release.project.normalized_name, version=release.version)
+def release_change(action: Action):
+    """A POST on a release's page by a role the policy allows ``action``: the
+    view gets the release (404 when there is none) and says what it did; the
+    answer is the release's page again."""
+
+    def decorator(view):
+        @project_page(action)
+        @require_POST
+        @wraps(view)
+        def wrapped(request: HttpRequest, project, role: str, version: str) -> HttpResponse:
+            release = _release_or_404(project, version)
+            view(request, release)
+            return redirect("manage-release", name=project.normalized_name, version=release.version)
+
+        return wrapped
+
+    return decorator
 
 
-def _form_errors(form: forms.Form) -> str:
-    return " ".join(
-        f"{form.fields[name].label or name}: {' '.join(errors)}"
-        for name, errors in form.errors.items()
-    )
+def _said(release: Release, what: str) -> str:
+    return f"{release.project.name} {release.version} {what}"
 
 
 class DeprecateForm(forms.Form):
@@ -35,39 +48,31 @@ class DeprecateForm(forms.Form):
     reason = forms.CharField(required=False)
 
 
-@project_page(Action.DEPRECATE)
-@require_POST
-def release_deprecate(
-    request: HttpRequest, project: Project, role: str, version: str
-) -> HttpResponse:
-    release = _release_or_404(project, version)
+@release_change(Action.DEPRECATE)
+def release_deprecate(request: HttpRequest, release: Release) -> None:
     form = DeprecateForm(request.POST)
-    try:
-        if not form.is_valid():
-            raise advisories.AdvisoryError(_form_errors(form))
-        advisories.release_deprecate(
-            release=release, reason=form.cleaned_data["reason"], actor=Actor.from_request(request)
-        )
-    except advisories.AdvisoryError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"{project.name} {release.version} is marked deprecated.")
-    return _back(release)
+    if not form.is_valid():
+        messages.error(request, form_errors(form))
+        return
+    change(
+        request,
+        advisories.release_deprecate,
+        _said(release, "is marked deprecated."),
+        refused=advisories.AdvisoryError,
+        release=release,
+        reason=form.cleaned_data["reason"],
+    )
 
 
-@project_page(Action.DEPRECATE)
-@require_POST
-def release_undeprecate(
-    request: HttpRequest, project: Project, role: str, version: str
-) -> HttpResponse:
-    release = _release_or_404(project, version)
-    try:
-        advisories.release_undeprecate(release=release, actor=Actor.from_request(request))
-    except advisories.AdvisoryError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"{project.name} {release.version} is no longer deprecated.")
-    return _back(release)
+@release_change(Action.DEPRECATE)
+def release_undeprecate(request: HttpRequest, release: Release) -> None:
+    change(
+        request,
+        advisories.release_undeprecate,
+        _said(release, "is no longer deprecated."),
+        refused=advisories.AdvisoryError,
+        release=release,
+    )
 
 
 def _list(value: str) -> list[str]:
@@ -83,68 +88,45 @@ class AttachForm(forms.Form):
     aliases = forms.CharField(required=False, max_length=1000)
 
 
-@project_page(Action.ADVISORIES)
-@require_POST
-def advisory_attach(
-    request: HttpRequest, project: Project, role: str, version: str
-) -> HttpResponse:
-    release = _release_or_404(project, version)
+@release_change(Action.ADVISORIES)
+def advisory_attach(request: HttpRequest, release: Release) -> None:
     form = AttachForm(request.POST)
-    try:
-        if not form.is_valid():
-            raise advisories.AdvisoryError(_form_errors(form))
-        data = form.cleaned_data
-        outcome = advisories.advisory_attach(
-            release=release,
-            osv_id=data["osv_id"],
-            summary=data["summary"],
-            link=data["link"],
-            fixed_in=_list(data["fixed_in"]),
-            aliases=_list(data["aliases"]),
-            actor=Actor.from_request(request),
-        )
-    except advisories.AdvisoryError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(
-            request, f"{outcome.advisory.osv_id} marks {project.name} {release.version} insecure."
-        )
-    return _back(release)
+    if not form.is_valid():
+        messages.error(request, form_errors(form))
+        return
+    data = form.cleaned_data
+    change(
+        request,
+        advisories.advisory_attach,
+        lambda outcome: f"{outcome.advisory.osv_id} marks {_said(release, 'insecure.')}",
+        refused=advisories.AdvisoryError,
+        release=release,
+        osv_id=data["osv_id"],
+        summary=data["summary"],
+        link=data["link"],
+        fixed_in=_list(data["fixed_in"]),
+        aliases=_list(data["aliases"]),
+    )
 
 
-def _advisory(request: HttpRequest, project: Project):
-    return get_object_or_404(project.advisories, pk=_posted_id(request, "advisory"))
+def _change_entered_advisory(request: HttpRequest, release: Release, service, done: str) -> None:
+    """``service`` on the posted advisory of the release's project, refused
+    (a message) for one a database published: only those entered here are the
+    Owners' to change."""
+    advisory = get_object_or_404(release.project.advisories, pk=_posted_id(request, "advisory"))
 
-
-@project_page(Action.ADVISORIES)
-@require_POST
-def advisory_withdraw(
-    request: HttpRequest, project: Project, role: str, version: str
-) -> HttpResponse:
-    release = _release_or_404(project, version)
-    advisory = _advisory(request, project)
-    try:
+    def owners_change(*, actor) -> None:
         advisories.require_owner_may_change(advisory)
-        advisories.advisory_withdraw(advisory=advisory, actor=Actor.from_request(request))
-    except advisories.AdvisoryError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"{advisory.osv_id} is withdrawn.")
-    return _back(release)
+        service(advisory=advisory, actor=actor)
+
+    change(request, owners_change, f"{advisory.osv_id} {done}", refused=advisories.AdvisoryError)
 
 
-@project_page(Action.ADVISORIES)
-@require_POST
-def advisory_delete(
-    request: HttpRequest, project: Project, role: str, version: str
-) -> HttpResponse:
-    release = _release_or_404(project, version)
-    advisory = _advisory(request, project)
-    try:
-        advisories.require_owner_may_change(advisory)
-        advisories.advisory_delete(advisory=advisory, actor=Actor.from_request(request))
-    except advisories.AdvisoryError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"{advisory.osv_id} is deleted.")
-    return _back(release)
+@release_change(Action.ADVISORIES)
+def advisory_withdraw(request: HttpRequest, release: Release) -> None:
+    _change_entered_advisory(request, release, advisories.advisory_withdraw, "is withdrawn.")
+
+
+@release_change(Action.ADVISORIES)
+def advisory_delete(request: HttpRequest, release: Release) -> None:
+    _change_entered_advisory(request, release, advisories.advisory_delete, "is deleted.")

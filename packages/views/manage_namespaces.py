@@ -10,12 +10,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
-from accounts.events import Actor
-from accounts.models import Organization, OrganizationRole
+from accounts.models import Organization
 
 from .. import namespaces
 from ..models import Namespace
-from .manage_organizations import organization_member_page
+from ._manage_common import change
+from .manage_organizations import organization_context, organization_member_page
 
 PREFIX_LENGTH = Namespace._meta.get_field("prefix").max_length
 
@@ -54,14 +54,8 @@ def organization_namespaces(
     request: HttpRequest, organization: Organization, role: str
 ) -> HttpResponse:
     grants = namespaces.organization_grants(organization)
-    context = {
-        "organization": organization,
-        "role": role,
-        "is_owner": role == OrganizationRole.Name.OWNER,
-        "section": "namespaces",
-        "grants": grants,
-        "roots": [grant for grant in grants if grant.parent_id is None],
-    }
+    context = organization_context(organization, role, "namespaces")
+    context.update(grants=grants, roots=[grant for grant in grants if grant.parent_id is None])
     return render(request, "manage/organization_namespaces.html", context)
 
 
@@ -75,17 +69,15 @@ def namespace_child_add(
         messages.error(request, "Name the root namespace and the child's prefix.")
         return _back(organization)
     parent = _grant(organization, form.cleaned_data["parent"])
-    try:
-        grant = namespaces.child_namespace_create(
-            parent=parent,
-            prefix=form.cleaned_data["prefix"],
-            is_open=form.cleaned_data["is_open"],
-            actor=Actor.from_request(request),
-        )
-    except namespaces.NamespaceError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"The namespace {grant.normalized_prefix} is granted.")
+    change(
+        request,
+        namespaces.child_namespace_create,
+        lambda grant: f"The namespace {grant.normalized_prefix} is granted.",
+        refused=namespaces.NamespaceError,
+        parent=parent,
+        prefix=form.cleaned_data["prefix"],
+        is_open=form.cleaned_data["is_open"],
+    )
     return _back(organization)
 
 
@@ -98,10 +90,11 @@ def namespace_child_remove(
     if not form.is_valid():
         raise Http404("No such namespace.")
     grant = _grant(organization, form.cleaned_data["prefix"])
-    try:
-        namespaces.child_namespace_delete(grant=grant, actor=Actor.from_request(request))
-    except namespaces.NamespaceError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"The namespace {grant.normalized_prefix} is removed.")
+    change(
+        request,
+        namespaces.child_namespace_delete,
+        f"The namespace {grant.normalized_prefix} is removed.",
+        refused=namespaces.NamespaceError,
+        grant=grant,
+    )
     return _back(organization)

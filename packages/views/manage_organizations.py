@@ -17,7 +17,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
-from accounts.events import Actor
 from accounts.models import Organization, OrganizationRole
 from accounts.organizations import organization_by_name, organization_role
 
@@ -25,6 +24,7 @@ from .. import organization_projects as services
 from .. import policy
 from ..models import Project, Role
 from ..policy import Action
+from ._manage_common import change
 from .manage import _posted_id, _project_context, project_page, signed_in_page
 
 # The organization segment is named ``organization``: ``name`` is the
@@ -48,6 +48,15 @@ def organization_member_page(view):
         return view(request, found, role)
 
     return signed_in_page(wrapped)
+
+
+def organization_context(organization: Organization, role: str, section: str) -> dict:
+    return {
+        "organization": organization,
+        "role": role,
+        "is_owner": role == OrganizationRole.Name.OWNER,
+        "section": section,
+    }
 
 
 class ProjectNameForm(forms.Form):
@@ -76,15 +85,19 @@ def _back(request: HttpRequest, organization: Organization, project: Project) ->
 
 
 def _change(request: HttpRequest, service, done: str, **arguments) -> None:
-    """Call ``service`` as the signed-in user and say ``done``; a refusal the
-    person can act on becomes the message instead. PermissionDenied goes on,
-    to be a 403."""
-    try:
-        service(**arguments, actor=Actor.from_request(request))
-    except services.OrganizationProjectError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, done)
+    """``service`` as the signed-in user; a refusal the person can act on is
+    the message (PermissionDenied goes on, to be a 403)."""
+    change(request, service, done, refused=services.OrganizationProjectError, **arguments)
+
+
+def _move_in(request: HttpRequest, project: Project, organization: Organization) -> None:
+    _change(
+        request,
+        services.project_move_in,
+        f"{project.name} now belongs to {organization.name}.",
+        project=project,
+        organization=organization,
+    )
 
 
 # --- A project's organization and teams ---------------------------------------------------
@@ -129,13 +142,7 @@ def project_move_in(request: HttpRequest, project: Project, role: str) -> HttpRe
     if organization is None:
         messages.error(request, "Choose one of your organizations.")
         return back
-    _change(
-        request,
-        services.project_move_in,
-        f"{project.name} now belongs to {organization.name}.",
-        project=project,
-        organization=organization,
-    )
+    _move_in(request, project, organization)
     return back
 
 
@@ -147,18 +154,14 @@ def project_move_in(request: HttpRequest, project: Project, role: str) -> HttpRe
 def organization_projects(
     request: HttpRequest, organization: Organization, role: str
 ) -> HttpResponse:
-    is_owner = role == OrganizationRole.Name.OWNER
-    context = {
-        "organization": organization,
-        "role": role,
-        "is_owner": is_owner,
-        "section": "projects",
-        "may_assign_teams": policy.may_assign_teams(request.user, organization),
-        "page": services.managed_projects(organization, request.GET.get("page")),
-        "teams": organization.teams.order_by("normalized_name"),
-        "role_choices": Role.Name.choices,
-        "movable": services.projects_to_move_in(request.user) if is_owner else [],
-    }
+    context = organization_context(organization, role, "projects")
+    context.update(
+        may_assign_teams=policy.may_assign_teams(request.user, organization),
+        page=services.managed_projects(organization, request.GET.get("page")),
+        teams=organization.teams.order_by("normalized_name"),
+        role_choices=Role.Name.choices,
+        movable=services.projects_to_move_in(request.user) if context["is_owner"] else [],
+    )
     return render(request, "manage/organization_projects.html", context)
 
 
@@ -169,13 +172,7 @@ def organization_project_add(
 ) -> HttpResponse:
     # Among the user's own projects: no other project's existence is told.
     project = _posted_project(request, policy.projects_with_role(request.user))
-    _change(
-        request,
-        services.project_move_in,
-        f"{project.name} now belongs to {organization.name}.",
-        project=project,
-        organization=organization,
-    )
+    _move_in(request, project, organization)
     return _back(request, organization, project)
 
 

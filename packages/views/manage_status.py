@@ -7,12 +7,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from accounts.events import Actor
-
 from .. import project_status
 from ..models import Project, ProjectStatus
 from ..names import MAX_NAME_LENGTH
 from ..policy import Action
+from ._manage_common import change
 from .manage import _project_context, project_page
 
 _DONE = {
@@ -42,19 +41,17 @@ def project_status_page(request: HttpRequest, project: Project, role: str) -> Ht
     if request.method == "POST":
         form = StatusForm(request.POST)
         if form.is_valid():
-            try:
-                project = project_status.project_status_set(
-                    project=project,
-                    status=form.cleaned_data["status"],
-                    reason=form.cleaned_data["reason"],
-                    successor=form.cleaned_data["successor"].strip(),
-                    actor=Actor.from_request(request),
-                )
-            except project_status.ProjectStatusError as exc:
-                messages.error(request, str(exc))
-            else:
-                done = _DONE[ProjectStatus(project.status)].format(name=project.name)
-                messages.success(request, done)
+            data = form.cleaned_data
+            if change(
+                request,
+                project_status.project_status_set,
+                lambda changed: _DONE[ProjectStatus(changed.status)].format(name=changed.name),
+                refused=project_status.ProjectStatusError,
+                project=project,
+                status=data["status"],
+                reason=data["reason"],
+                successor=data["successor"].strip(),
+            ):
                 return redirect("manage-project-status", name=project.normalized_name)
         else:
             for field, errors in form.errors.items():
