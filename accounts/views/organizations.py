@@ -110,6 +110,20 @@ def _posted_id(request: HttpRequest, field: str) -> int:
     return int(value) if value.isascii() and value.isdigit() else 0
 
 
+def _form_change(request: HttpRequest, form: forms.Form, service, /, **arguments):
+    """What ``service`` returns, called with a valid ``form``'s data, ``arguments``
+    and the request's actor; None when the form is invalid or the service
+    refuses, the refusal then shown on the form (on its field, if it names one)."""
+    # Positional-only above: a service may take a ``request`` argument of its own.
+    if not form.is_valid():
+        return None
+    try:
+        return service(**form.cleaned_data, **arguments, actor=Actor.from_request(request))
+    except orgs.OrganizationError as exc:
+        form.add_error(exc.field, exc.message)
+        return None
+
+
 class UsernameForm(forms.Form):
     username = forms.CharField(max_length=User._meta.get_field("username").max_length)
 
@@ -152,21 +166,13 @@ def organization_list(request: HttpRequest) -> HttpResponse:
     if form.is_bound:
         if (wait := limit_wait(_creation_limits(request))) is not None:
             return too_many_requests(wait, "You created too many organizations lately.")
-        if form.is_valid():
-            try:
-                organization = orgs.organization_create(
-                    name=form.cleaned_data["name"],
-                    display_name=form.cleaned_data["display_name"],
-                    actor=Actor.from_request(request),
-                )
-            except orgs.OrganizationError as exc:
-                form.add_error(exc.field, exc.message)
-            else:
-                limit_hit(_creation_limits(request))
-                messages.success(
-                    request, f"The organization {organization.name} is created; you are its Owner."
-                )
-                return redirect("manage-organization", name=organization.normalized_name)
+        organization = _form_change(request, form, orgs.organization_create)
+        if organization is not None:
+            limit_hit(_creation_limits(request))
+            messages.success(
+                request, f"The organization {organization.name} is created; you are its Owner."
+            )
+            return redirect("manage-organization", name=organization.normalized_name)
         status = 400
     context = {
         "roles": orgs.user_organizations(request.user).annotate(
@@ -257,26 +263,18 @@ def member_invite(request: HttpRequest, organization, role) -> HttpResponse:
     if (wait := limit_wait(_invitation_limits(request))) is not None:
         return too_many_requests(wait, "You sent too many invitations lately.")
     form = InviteForm(request.POST)
-    if form.is_valid():
-        try:
-            invitation = orgs.invitation_create(
-                organization=organization,
-                who=form.cleaned_data["who"],
-                role_name=form.cleaned_data["role_name"],
-                actor=Actor.from_request(request),
-                request=request,
-            )
-        except orgs.OrganizationError as exc:
-            form.add_error(exc.field, exc.message)
-        else:
-            limit_hit(_invitation_limits(request))
-            messages.success(
-                request,
-                f"{invitation.user.username} is invited as {invitation.role_name}; "
-                "they have been sent an e-mail to accept.",
-            )
-            return _back_to_people(organization)
-    return _render_people(request, organization, role, form, status=400)
+    invitation = _form_change(
+        request, form, orgs.invitation_create, organization=organization, request=request
+    )
+    if invitation is None:
+        return _render_people(request, organization, role, form, status=400)
+    limit_hit(_invitation_limits(request))
+    messages.success(
+        request,
+        f"{invitation.user.username} is invited as {invitation.role_name}; "
+        "they have been sent an e-mail to accept.",
+    )
+    return _back_to_people(organization)
 
 
 @organization_page(Do.CHANGE_ROLES)
@@ -355,19 +353,11 @@ def organization_teams(request: HttpRequest, organization, role) -> HttpResponse
     if request.method != "POST":
         return _render_teams(request, organization, role, TeamNameForm())
     form = TeamNameForm(request.POST)
-    if form.is_valid():
-        try:
-            team = orgs.team_create(
-                organization=organization,
-                name=form.cleaned_data["name"],
-                actor=Actor.from_request(request),
-            )
-        except orgs.OrganizationError as exc:
-            form.add_error(exc.field, exc.message)
-        else:
-            messages.success(request, f"The team {team.name} is created.")
-            return _back_to_team(organization, team)
-    return _render_teams(request, organization, role, form, status=400)
+    team = _form_change(request, form, orgs.team_create, organization=organization)
+    if team is None:
+        return _render_teams(request, organization, role, form, status=400)
+    messages.success(request, f"The team {team.name} is created.")
+    return _back_to_team(organization, team)
 
 
 def _team_or_404(organization: Organization, name: str) -> Team:
@@ -415,17 +405,11 @@ def team_detail(request: HttpRequest, organization, role, team: str) -> HttpResp
 def team_rename(request: HttpRequest, organization, role, team: str) -> HttpResponse:
     found = _team_or_404(organization, team)
     form = TeamNameForm(request.POST)
-    if form.is_valid():
-        try:
-            renamed = orgs.team_rename(
-                team=found, name=form.cleaned_data["name"], actor=Actor.from_request(request)
-            )
-        except orgs.OrganizationError as exc:
-            form.add_error(exc.field, exc.message)
-        else:
-            messages.success(request, f"The team is now named {renamed.name}.")
-            return _back_to_team(organization, renamed)
-    return _render_team(request, organization, role, found, rename=form, status=400)
+    renamed = _form_change(request, form, orgs.team_rename, team=found)
+    if renamed is None:
+        return _render_team(request, organization, role, found, rename=form, status=400)
+    messages.success(request, f"The team is now named {renamed.name}.")
+    return _back_to_team(organization, renamed)
 
 
 @organization_page(Do.MANAGE_TEAMS)
@@ -449,19 +433,11 @@ def team_delete(request: HttpRequest, organization, role, team: str) -> HttpResp
 def team_member_add(request: HttpRequest, organization, role, team: str) -> HttpResponse:
     found = _team_or_404(organization, team)
     form = UsernameForm(request.POST)
-    if form.is_valid():
-        try:
-            membership = orgs.team_member_add(
-                team=found,
-                username=form.cleaned_data["username"],
-                actor=Actor.from_request(request),
-            )
-        except orgs.OrganizationError as exc:
-            form.add_error(exc.field, exc.message)
-        else:
-            messages.success(request, f"{membership.user.username} is in the team {found.name}.")
-            return _back_to_team(organization, found)
-    return _render_team(request, organization, role, found, add=form, status=400)
+    membership = _form_change(request, form, orgs.team_member_add, team=found)
+    if membership is None:
+        return _render_team(request, organization, role, found, add=form, status=400)
+    messages.success(request, f"{membership.user.username} is in the team {found.name}.")
+    return _back_to_team(organization, found)
 
 
 @organization_page(Do.MANAGE_TEAMS)
@@ -499,19 +475,11 @@ def organization_settings(request: HttpRequest, organization, role) -> HttpRespo
     profile = {key: getattr(organization, key) for key in SettingsForm.base_fields}
     form = SettingsForm(request.POST if request.method == "POST" else None, initial=profile)
     if form.is_bound:
-        if form.is_valid():
-            try:
-                orgs.organization_update(
-                    organization=organization,
-                    actor=Actor.from_request(request),
-                    **form.cleaned_data,
-                )
-            except orgs.OrganizationError as exc:
-                # Deactivated by a moderator since the page was resolved.
-                form.add_error(None, exc.message)
-            else:
-                messages.success(request, "The organization's profile is saved.")
-                return redirect("manage-organization-settings", name=organization.normalized_name)
+        # Refused (on the form) when deactivated by a moderator since the page was resolved.
+        saved = _form_change(request, form, orgs.organization_update, organization=organization)
+        if saved is not None:
+            messages.success(request, "The organization's profile is saved.")
+            return redirect("manage-organization-settings", name=organization.normalized_name)
         status = 400
     else:
         status = 200
