@@ -31,8 +31,7 @@ from packaging.version import InvalidVersion, Version
 
 from accounts.events import Actor, record_event
 
-from .cache import purge_project_on_commit
-from .journal import journal_append
+from .journal import JournalLine, journal_and_purge
 from .models import Advisory, Project, Release
 
 ECOSYSTEM = "PyPI"
@@ -408,8 +407,8 @@ def _changed(project: Project, advisory: Advisory, tag: str, action: str, actor:
     """Record a change of ``advisory`` in the project's history and journal
     (the JSON API's serial), and purge its pages after commit."""
     record_event(tag, project=project, actor=actor, advisory=advisory.osv_id)
-    journal_append(project=project, action=f"{action} advisory {advisory.osv_id}", actor=actor)
-    purge_project_on_commit(project.normalized_name)
+    line = JournalLine(f"{action} advisory {advisory.osv_id}")
+    journal_and_purge(project=project, entries=[line], actor=actor)
 
 
 def advisory_upsert(
@@ -596,13 +595,9 @@ def _set_deprecated(release: Release, reason: str, actor: Actor) -> Release:
             version=release.version,
             **details,
         )
-        journal_append(
-            project=release.project,
-            action="deprecate release" if deprecating else "undeprecate release",
-            version=release.version,
-            actor=actor,
-        )
-        purge_project_on_commit(release.project.normalized_name)
+        action = "deprecate release" if deprecating else "undeprecate release"
+        line = JournalLine(action, version=release.version)
+        journal_and_purge(project=release.project, entries=[line], actor=actor)
     return release
 
 

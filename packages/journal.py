@@ -9,6 +9,7 @@ from django.db import transaction
 from accounts.events import Actor
 from common.xact_lock import hold_until_commit
 
+from .cache import purge_project_on_commit
 from .models import JournalEntry, Project
 
 # Arbitrary constant naming the advisory lock that orders journal writes.
@@ -80,3 +81,12 @@ def journal_append_many(
     Project.objects.filter(pk=project.pk).update(last_serial=last_serial)
     project.last_serial = last_serial
     return written
+
+
+def journal_and_purge(*, project: Project, entries: Sequence[JournalLine], actor: Actor) -> None:
+    """The last steps of a change to what ``project``'s pages show: its journal
+    entries (the serial moves: mirrors and the serial-keyed JSON bodies see the
+    change) and, once the transaction commits, its pages purged here and at
+    the edges."""
+    journal_append_many(project=project, entries=entries, actor=actor)
+    purge_project_on_commit(project.normalized_name)

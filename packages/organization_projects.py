@@ -29,8 +29,7 @@ from accounts.events import Actor, record_event
 from accounts.models import Organization, OrganizationRole, Team
 
 from . import policy
-from .cache import purge_project_on_commit
-from .journal import JournalLine, journal_append_many
+from .journal import JournalLine, journal_and_purge
 from .models import Project, Role, TeamRole
 from .pages import _summary_of
 
@@ -54,11 +53,6 @@ def _lock_project(project: Project) -> Project:
         return Project.objects.locked(pk=project.pk)
     except Project.DoesNotExist:
         raise OrganizationProjectError(f"Project {project.name} no longer exists.") from None
-
-
-def _journal(project: Project, lines: list[JournalLine], actor: Actor) -> None:
-    journal_append_many(project=project, entries=lines, actor=actor)
-    purge_project_on_commit(project.normalized_name)
 
 
 # --- Moving a project ------------------------------------------------------------------
@@ -86,7 +80,8 @@ def project_move_in(*, project: Project, organization: Organization, actor: Acto
         record_event(
             "project:organization:added", project=project, organization=organization, actor=actor
         )
-        _journal(project, [JournalLine(f"add to organization {organization.name}")], actor)
+        line = JournalLine(f"add to organization {organization.name}")
+        journal_and_purge(project=project, entries=[line], actor=actor)
     return project
 
 
@@ -122,7 +117,7 @@ def project_move_out(*, project: Project, actor: Actor) -> Project:
             teams=teams,
             made_owner=made_owner,
         )
-        _journal(project, lines, actor)
+        journal_and_purge(project=project, entries=lines, actor=actor)
     return project
 
 

@@ -26,8 +26,7 @@ from typing_extensions import TypedDict
 
 from accounts.events import Actor, record_event
 
-from .cache import purge_project_on_commit
-from .journal import journal_append
+from .journal import JournalLine, journal_and_purge
 from .models import Project, ProjectStatus
 
 # One line, bounded: shown in installers' warnings, a meta tag and every page.
@@ -162,8 +161,7 @@ def project_status_set(
         if new_successor is not None:
             details["successor"] = new_successor.name
         record_event(tag, project=project, actor=actor, **details)
-        journal_append(project=project, action=action, actor=actor)
-        purge_project_on_commit(project.normalized_name)
+        journal_and_purge(project=project, entries=[JournalLine(action)], actor=actor)
     return project
 
 
