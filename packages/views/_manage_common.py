@@ -34,9 +34,17 @@ def change(
     return True
 
 
-def form_errors(form: forms.Form) -> str:
-    """Every refused field of ``form`` with why, in one message."""
-    return " ".join(
-        f"{form.fields[name].label or name}: {' '.join(errors)}"
-        for name, errors in form.errors.items()
+def posted_form(request: HttpRequest, form_class: type[forms.Form]) -> dict | None:
+    """The cleaned data of ``form_class`` as posted, or None when it is refused:
+    then every refused field with why is the page's error message."""
+    form = form_class(request.POST)
+    if form.is_valid():
+        return form.cleaned_data
+    messages.error(
+        request,
+        " ".join(
+            f"{form.fields[name].label or name}: {' '.join(errors)}"
+            for name, errors in form.errors.items()
+        ),
     )
+    return None

@@ -8,15 +8,14 @@ form, call one service and go back to the release's page with a message.
 from functools import wraps
 
 from django import forms
-from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
 from .. import advisories
-from ..models import Release
+from ..models import Project, Release
 from ..policy import Action
-from ._manage_common import change, form_errors
+from ._manage_common import change, posted_form
 from .manage import _posted_id, _release_or_404, project_page
 
 
@@ -29,7 +28,9 @@ def release_change(action: Action):
         @project_page(action)
         @require_POST
         @wraps(view)
-        def wrapped(request: HttpRequest, project, role: str, version: str) -> HttpResponse:
+        def wrapped(
+            request: HttpRequest, project: Project, role: str, version: str
+        ) -> HttpResponse:
             release = _release_or_404(project, version)
             view(request, release)
             return redirect("manage-release", name=project.normalized_name, version=release.version)
@@ -50,9 +51,8 @@ class DeprecateForm(forms.Form):
 
 @release_change(Action.DEPRECATE)
 def release_deprecate(request: HttpRequest, release: Release) -> None:
-    form = DeprecateForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, form_errors(form))
+    data = posted_form(request, DeprecateForm)
+    if data is None:
         return
     change(
         request,
@@ -60,7 +60,7 @@ def release_deprecate(request: HttpRequest, release: Release) -> None:
         _said(release, "is marked deprecated."),
         refused=advisories.AdvisoryError,
         release=release,
-        reason=form.cleaned_data["reason"],
+        reason=data["reason"],
     )
 
 
@@ -90,11 +90,9 @@ class AttachForm(forms.Form):
 
 @release_change(Action.ADVISORIES)
 def advisory_attach(request: HttpRequest, release: Release) -> None:
-    form = AttachForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, form_errors(form))
+    data = posted_form(request, AttachForm)
+    if data is None:
         return
-    data = form.cleaned_data
     change(
         request,
         advisories.advisory_attach,
