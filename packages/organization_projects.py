@@ -153,24 +153,23 @@ def _lock_for_team(project: Project, team: Team, actor: Actor) -> Project:
     return project
 
 
+def _team_event(tag: str, project: Project, team: Team, actor: Actor, **details) -> None:
+    # In the project's and the organization's security histories.
+    record_event(
+        tag, project=project, organization=team.organization, actor=actor, team=team.name, **details
+    )
+
+
 def team_role_set(*, project: Project, team: Team, role_name: str, actor: Actor) -> TeamRole:
     """Give ``team`` the role ``role_name`` on its organization's ``project``,
     or change the role it holds."""
     _check_role_name(role_name)
     with transaction.atomic():
         project = _lock_for_team(project, team, actor)
-        organization = team.organization
         team_role = TeamRole.objects.filter(team=team, project=project).first()
         if team_role is None:
             team_role = TeamRole.objects.create(team=team, project=project, role_name=role_name)
-            record_event(
-                "project:team-role:added",
-                project=project,
-                organization=organization,
-                actor=actor,
-                team=team.name,
-                role=role_name,
-            )
+            _team_event("project:team-role:added", project, team, actor, role=role_name)
             return team_role
         old = team_role.role_name
         if old == role_name:
@@ -180,15 +179,7 @@ def team_role_set(*, project: Project, team: Team, role_name: str, actor: Actor)
             )
         team_role.role_name = role_name
         team_role.save(update_fields=["role_name"])
-        record_event(
-            "project:team-role:changed",
-            project=project,
-            organization=organization,
-            actor=actor,
-            team=team.name,
-            old_role=old,
-            role=role_name,
-        )
+        _team_event("project:team-role:changed", project, team, actor, old_role=old, role=role_name)
     return team_role
 
 
@@ -203,14 +194,7 @@ def team_role_remove(*, project: Project, team: Team, actor: Actor) -> None:
                 f"The team {team.name} holds no role on {project.name}.", field="team"
             )
         team_role.delete()
-        record_event(
-            "project:team-role:removed",
-            project=project,
-            organization=team.organization,
-            actor=actor,
-            team=team.name,
-            role=team_role.role_name,
-        )
+        _team_event("project:team-role:removed", project, team, actor, role=team_role.role_name)
 
 
 # --- Reading ---------------------------------------------------------------------------
