@@ -483,18 +483,18 @@ def test_moderators_group_has_exactly_these_permissions():
     codenames = set(
         Group.objects.get(name="Moderators").permissions.values_list("codename", flat=True)
     )
-    # Organizations (moderation/0007_31): seen with their people and teams, (de)activated;
+    # Organizations (moderation/0006): seen with their people and teams, (de)activated;
     # tests/moderation/test_admin_organizations.py.
     organizations = {"view_organization", "change_organization", "view_organizationrole"}
     organizations |= {"view_organizationinvitation", "view_team", "view_teammember"}
     assert organizations <= codenames
     codenames -= organizations
-    # Namespaces (moderation/0006_33): granted, changed and revoked with a reason;
+    # Namespaces (moderation/0006): granted, changed and revoked with a reason;
     # tests/moderation/test_namespaces.py.
     namespaces = {"view_namespace", "add_namespace", "change_namespace"}
     assert namespaces <= codenames
     codenames -= namespaces
-    # Advisories (moderation/0008_35): added from an OSV record, withdrawn and deleted
+    # Advisories (moderation/0006): added from an OSV record, withdrawn and deleted
     # with a reason; tests/moderation/test_admin_advisories.py.
     advisories = {"view_advisory", "add_advisory", "change_advisory"}
     assert advisories <= codenames
