@@ -228,6 +228,19 @@ def test_moving_in_from_the_project_page(client, project, owner):
     assert Project.objects.get(pk=project.pk).organization.name == "Acme"
 
 
+def test_the_organizations_history_names_the_project_moved_in(client, project, owner):
+    make_organization("Acme", owners=[owner])
+    signed_in(client, owner).post(
+        manage_url("manage-project-move-in", name="sample-project"), {"organization": "acme"}
+    )
+    history = client.get(reverse("manage-organization-history", kwargs={"name": "acme"}))
+    row = history.content.decode().split("Project moved into an organization", 1)[1]
+    assert '<td data-label="Concerning">Sample.Project</td>' in row.split("</tr>", 1)[0]
+    # The project's own history does not name itself in every row.
+    own = client.get(manage_url("manage-project-history", name="sample-project")).content
+    assert b'<td data-label="Concerning">Sample.Project</td>' not in own
+
+
 @pytest.mark.parametrize("posted", [{"organization": "nobody"}, {}, {"organization": "a\x00"}])
 def test_moving_into_an_unknown_organization(client, project, owner, posted):
     response = signed_in(client, owner).post(
