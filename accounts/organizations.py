@@ -21,6 +21,7 @@ or PermissionDenied when the actor may not do it at all.
 """
 
 import re
+from collections.abc import Callable
 from enum import StrEnum
 
 from django.core.exceptions import PermissionDenied
@@ -87,6 +88,18 @@ ROLE_ACTIONS: dict[str, frozenset[OrganizationAction]] = {
     Role.MANAGER: frozenset({OrganizationAction.VIEW, OrganizationAction.MANAGE_TEAMS}),
     Role.MEMBER: frozenset({OrganizationAction.VIEW}),
 }
+
+
+# The names the moderators prohibited (moderation.names.prohibited_name): a
+# layer above, so moderation registers its check here in its AppConfig.ready().
+# None until then: accounts alone has no such names.
+_prohibited_name: Callable[[str], str | None] | None = None
+
+
+def register_prohibited_name_check(check: Callable[[str], str | None]) -> None:
+    """``check(name)`` answers the prohibited name ``name`` reads as, or None."""
+    global _prohibited_name
+    _prohibited_name = check
 
 
 def normalize_organization_name(name: str) -> str:
@@ -227,6 +240,15 @@ def organization_create(*, name: str, actor: Actor, display_name: str = "") -> O
         raise OrganizationError(
             f"The name {name} is a user's name; choose another, so nobody takes the "
             "organization for that person's account.",
+            field="name",
+        )
+    # A prohibited project name is no organization's either: an organization
+    # called so would lend the name the trust its projects get.
+    prohibited = _prohibited_name(name) if _prohibited_name is not None else None
+    if prohibited is not None:
+        raise OrganizationError(
+            f"The name {name} isn't allowed: the index's moderators have prohibited "
+            f"{prohibited!r}. Choose another name.",
             field="name",
         )
     try:

@@ -75,6 +75,17 @@ def _stdlib_names() -> frozenset[str]:
     return frozenset(normalize_project_name(name) for name in sys.stdlib_module_names)
 
 
+def prohibited_name(name: str) -> str | None:
+    """The prohibited name ``name`` reads as (look-alike characters and
+    separators folded), or None. New projects and new organizations ask."""
+    return (
+        ProhibitedName.objects.annotate(folded=Folded("normalized_name"))
+        .filter(folded=fold_name(name))
+        .values_list("name", flat=True)
+        .first()
+    )
+
+
 def check_new_project_name(name: str) -> None:
     """Raise ProjectNameError when a project called ``name`` may not be created."""
     normalized = normalize_project_name(name)
@@ -85,15 +96,11 @@ def check_new_project_name(name: str) -> None:
             "Choose another name. See /help/#project-name for more information."
         )
     folded = fold_name(name)
-    prohibited = (
-        ProhibitedName.objects.annotate(folded=Folded("normalized_name"))
-        .filter(folded=folded)
-        .first()
-    )
+    prohibited = prohibited_name(name)
     if prohibited is not None:
         raise ProjectNameError(
             f"The name {name!r} isn't allowed: the index's moderators have prohibited "
-            f"{prohibited.name!r}. Choose another name. "
+            f"{prohibited!r}. Choose another name. "
             "See /help/#project-name for more information."
         )
     existing = (

@@ -151,3 +151,36 @@ def test_other_names_are_not_flagged():
     assert flag_similar_name(new_project("flask")) is None
     assert flag_similar_name(popular) is None  # not similar to itself
     assert not NameReview.objects.exists()
+
+
+# --- Organizations take no prohibited name either ----------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["EvilCorp", "evil.corp", "Evi1Corp"])
+def test_a_new_organization_may_not_take_a_prohibited_name(owner, name):
+    from accounts import organizations
+    from accounts.events import Actor
+    from accounts.models import Organization
+
+    ProhibitedName.objects.create(name="evil-corp", normalized_name="evil-corp", reason="abuse")
+    with pytest.raises(organizations.OrganizationError) as refused:
+        organizations.organization_create(name=name, actor=Actor(owner))
+    assert refused.value.message == (
+        f"The name {name} isn't allowed: the index's moderators have prohibited "
+        "'evil-corp'. Choose another name."
+    )
+    assert refused.value.field == "name"
+    assert not Organization.objects.exists()
+    # Any other name is fine.
+    assert organizations.organization_create(name="Acme", actor=Actor(owner)).name == "Acme"
+
+
+@pytest.mark.django_db
+def test_without_moderation_registered_no_organization_name_is_prohibited(owner, monkeypatch):
+    from accounts import organizations
+    from accounts.events import Actor
+
+    ProhibitedName.objects.create(name="evil-corp", normalized_name="evil-corp", reason="abuse")
+    monkeypatch.setattr(organizations, "_prohibited_name", None)
+    assert organizations.organization_create(name="evil-corp", actor=Actor(owner)).pk
