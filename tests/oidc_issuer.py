@@ -266,11 +266,12 @@ class OIDCIssuer:
             "ACTIONS_ID_TOKEN_REQUEST_TOKEN": self.request_token,
         }
 
-    def request_id_token(self, audience: str) -> str:
-        """A token asked for as a client in the job asks (the protocol's other side)."""
+    def request_id_token(self, audience: str, *, request_token: str | None = None) -> str:
+        """A token asked for as a client in the job asks (the protocol's other
+        side), with the job's request token unless ``request_token``."""
         request = urllib.request.Request(
             f"{self.token_request_url}&audience={audience}",
-            headers={"Authorization": f"bearer {self.request_token}"},
+            headers={"Authorization": f"bearer {request_token or self.request_token}"},
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.load(response)["value"]

@@ -1,0 +1,205 @@
+"""Trusted publishing end to end (issue 16): `uv publish --trusted-publishing
+always` as it runs in a GitHub Actions job, against the real server over HTTPS.
+
+Three real processes besides uv: the index (gunicorn, BEHIND_TLS_PROXY, its
+GitHub JWKS URL pointed at the stand-in issuer), nginx terminating TLS in front
+of it with a throwaway CA (tests/tls_terminator.py), and the stand-in for
+GitHub's token service (tests/oidc_issuer.py), whose tokens carry GitHub's real
+issuer and claims. uv gets only what a job gets: GITHUB_ACTIONS,
+ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN, and the CA by SSL_CERT_FILE, in an
+environment with no uv configuration, cache or credentials (client_env).
+
+uv always asks for the /_/oidc/ endpoints over https at the upload URL's
+authority, whatever the scheme of --publish-url: without TLS in front, no test of
+it could pass.
+"""
+
+import re
+import secrets
+import ssl
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import jwt
+import pytest
+from uv import find_uv_bin
+
+from tests.factories import make_wheel
+from tests.liveserver import (
+    gunicorn_server,
+    superuser_with_token,
+    throwaway_postgresql_database,
+)
+from tests.oidc_issuer import GITHUB_ISSUER, OIDCIssuer, github_identity
+from tests.tls_terminator import BEHIND_TLS_ENV, TLSTerminator, https_get, tls_terminator
+
+from .conftest import (
+    _DATABASE_URL,
+    BACKENDS,
+    Server,
+    _manage_concurrently,
+    describe,
+    run,
+    server_env,
+    simple_links,
+)
+
+pytestmark = pytest.mark.e2e
+
+UV = find_uv_bin()
+PROJECT = "e2e-tp"
+REPOSITORY = "acme/e2e-tp"
+WORKFLOW = "release.yml"
+
+
+@dataclass
+class TrustedIndex:
+    server: Server  # the index itself, plain http on loopback: manage.py, reads
+    tls: TLSTerminator  # https in front of it: what clients are given
+    issuer: OIDCIssuer
+    token: str  # an ordinary API token of the superuser "owner"
+
+    @property
+    def publish_url(self) -> str:
+        return f"{self.tls.url}/legacy/"
+
+    def tls_requests(self) -> list[str]:
+        """ "METHOD path status" of every request nginx forwarded, in order."""
+        lines = self.tls.access_log.read_text().splitlines()
+        return [" ".join(m.groups()) for m in map(_ACCESS_LINE.search, lines) if m]
+
+
+_ACCESS_LINE = re.compile(r'"([A-Z]+) (\S+) HTTP/[\d.]+" (\d{3})')
+
+
+@pytest.fixture(scope="module")
+def issuer() -> Iterator[OIDCIssuer]:
+    with OIDCIssuer(identity=github_identity(REPOSITORY, WORKFLOW)) as issuer:
+        yield issuer
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def index(request, issuer, tmp_path_factory) -> Iterator[TrustedIndex]:
+    root = tmp_path_factory.mktemp(f"trusted-{request.param}")
+    var_dir = root / "var"
+    var_dir.mkdir()
+    with ExitStack() as stack:
+        database_url = None
+        if request.param == "postgresql":
+            database_url, _name = stack.enter_context(
+                throwaway_postgresql_database(_DATABASE_URL, f"e2e_{secrets.token_hex(4)}")
+            )
+        env = server_env(
+            var_dir,
+            database_url,
+            CACHE_KEY_PREFIX=f"e2e-{secrets.token_hex(4)}",
+            OIDC_GITHUB_JWKS_URL=issuer.jwks_url,
+            **BEHIND_TLS_ENV,
+        )
+        _manage_concurrently(
+            env,
+            ["migrate", "--noinput", "--verbosity", "0"],
+            ["collectstatic", "--noinput", "--verbosity", "0"],
+        )
+        access_log = var_dir / "access.log"
+        gunicorn = stack.enter_context(gunicorn_server(env, var_dir, access_log=access_log))
+        tls = stack.enter_context(tls_terminator(gunicorn.url, root / "tls"))
+        token = superuser_with_token(env, "owner", secrets.token_urlsafe(12))
+        server = Server(request.param, gunicorn.url, env, var_dir, access_log)
+        yield TrustedIndex(server, tls, issuer, token)
+
+
+def job_env(index: TrustedIndex, client_env: dict[str, str]) -> dict[str, str]:
+    """A GitHub Actions job with `id-token: write`, trusting the throwaway CA."""
+    env = {key: value for key, value in client_env.items() if key != "SSL_CERT_DIR"}
+    return {**env, **index.tls.client_env(), **index.issuer.actions_env()}
+
+
+def uv_publish(index: TrustedIndex, env: dict[str, str], files, *options: str):
+    return run(
+        [UV, "publish", "--publish-url", index.publish_url, *options, *files],
+        env=env,
+        timeout=120,
+    )
+
+
+def shown(result) -> str:
+    """What uv printed, on one line (it wraps long messages)."""
+    return " ".join((result.stdout + result.stderr).split())
+
+
+def write(directory: Path, *dists) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for dist in dists:
+        (directory / dist.filename).write_bytes(dist.content)
+        paths.append(directory / dist.filename)
+    return paths
+
+
+# --- The harness itself ------------------------------------------------------------------
+
+
+def test_the_index_answers_over_https_with_the_throwaway_ca_only(index):
+    status, headers, body = https_get(f"{index.tls.url}/simple/", index.tls.ssl_context())
+    assert status == 200, body[:500]
+    assert b"<!DOCTYPE html>" in body or b"<html" in body, body[:500]
+    # The server believed X-Forwarded-Proto: it sends HSTS on secure requests only.
+    assert headers.get("strict-transport-security", "").startswith("max-age="), headers
+    plain = index.server.get("/simple/")
+    assert plain[0] == 200
+    # The machine's own CAs do not know the throwaway one.
+    with pytest.raises(ssl.SSLCertVerificationError):
+        https_get(f"{index.tls.url}/simple/", ssl.create_default_context(cafile=None))
+
+
+def test_uv_trusts_the_index_through_ssl_cert_file_and_not_without_it(index, client_env, tmp_path):
+    files = write(tmp_path, make_wheel("e2e-tls-check", "1.0"))
+    env = {key: value for key, value in client_env.items() if key != "SSL_CERT_DIR"}
+    credentials = ("--username=__token__", f"--password={index.token}")
+
+    refused = uv_publish(index, env, files, *credentials, "--trusted-publishing", "never")
+    assert refused.returncode != 0, describe(refused)
+    assert "UnknownIssuer" in shown(refused), describe(refused)
+
+    accepted = uv_publish(
+        index,
+        {**env, **index.tls.client_env()},
+        files,
+        *credentials,
+        "--trusted-publishing",
+        "never",
+    )
+    assert accepted.returncode == 0, describe(accepted)
+    assert "e2e_tls_check-1.0-py3-none-any.whl" in simple_links(index.server, "e2e-tls-check")
+    assert "POST /legacy/ 200" in index.tls_requests()
+
+
+def test_the_issuer_speaks_githubs_token_protocol(index):
+    issuer = index.issuer
+    token = issuer.request_id_token("pypi")
+    # As a relying party checks it: the keys fetched from the JWKS URL the index has.
+    key = jwt.PyJWKClient(issuer.jwks_url).get_signing_key_from_jwt(token).key
+    claims = jwt.decode(token, key, algorithms=["RS256"], audience="pypi", issuer=GITHUB_ISSUER)
+    assert claims["repository"] == REPOSITORY
+    assert claims["repository_owner"] == "acme"
+    assert (
+        claims["job_workflow_ref"] == f"{REPOSITORY}/.github/workflows/{WORKFLOW}@refs/heads/main"
+    )
+    assert claims["sub"] == f"repo:{REPOSITORY}:ref:refs/heads/main"
+    assert claims["exp"] - claims["iat"] == 300
+    assert issuer.requests[-1].audience == "pypi"
+
+    with issuer.acting_as(expired=True):
+        expired = issuer.request_id_token("pypi")
+    with pytest.raises(jwt.ExpiredSignatureError):
+        jwt.decode(expired, key, algorithms=["RS256"], audience="pypi", issuer=GITHUB_ISSUER)
+    with pytest.raises(jwt.InvalidAudienceError):
+        jwt.decode(token, key, algorithms=["RS256"], audience="other", issuer=GITHUB_ISSUER)
+
+    # Without the job's request token, no token at all.
+    with pytest.raises(OSError, match="401"):
+        issuer.request_id_token("pypi", request_token="not-the-jobs")
+    assert issuer.requests[-1].authorized is False
