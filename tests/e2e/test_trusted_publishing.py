@@ -14,6 +14,7 @@ authority, whatever the scheme of --publish-url: without TLS in front, no test o
 it could pass.
 """
 
+import json
 import re
 import secrets
 import ssl
@@ -26,7 +27,7 @@ import jwt
 import pytest
 from uv import find_uv_bin
 
-from tests.factories import make_wheel
+from tests.factories import make_sdist, make_wheel
 from tests.liveserver import (
     gunicorn_server,
     superuser_with_token,
@@ -203,3 +204,110 @@ def test_the_issuer_speaks_githubs_token_protocol(index):
     with pytest.raises(OSError, match="401"):
         issuer.request_id_token("pypi", request_token="not-the-jobs")
     assert issuer.requests[-1].authorized is False
+
+
+# --- Trusted publishing with uv ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def publisher(index, client_env, tmp_path_factory) -> str:
+    """e2e-tp exists (0.1, uploaded with the Owner's API token) and trusts the
+    workflow release.yml of acme/e2e-tp; what the command printed."""
+    files = write(tmp_path_factory.mktemp("tp-first"), make_wheel(PROJECT, "0.1"))
+    env = {**client_env, **index.tls.client_env()}
+    credentials = ("--username=__token__", f"--password={index.token}")
+    first = uv_publish(index, env, files, *credentials, "--trusted-publishing", "never")
+    assert first.returncode == 0, describe(first)
+    return index.server.manage(
+        "trusted_publisher",
+        "add",
+        PROJECT,
+        *("--provider", "github", "--repository", REPOSITORY, "--workflow", WORKFLOW),
+    )
+
+
+def minted_token(result) -> str:
+    """The upload token uv got, from the line that asks GitHub to mask it in logs."""
+    masks = re.findall(r"^::add-mask::(\S+)$", result.stdout, re.MULTILINE)
+    assert len(masks) == 1, describe(result)
+    return masks[0]
+
+
+def test_uv_publishes_from_the_trusted_workflow(index, publisher, client_env, tmp_path):
+    dists = (make_wheel(PROJECT, "1.0"), make_sdist(PROJECT, "1.0"))
+    files = write(tmp_path, *dists)
+    seen = len(index.tls_requests())
+
+    result = uv_publish(index, job_env(index, client_env), files, "--trusted-publishing", "always")
+    print(f"\n--- uv publish --trusted-publishing always:\n{result.stdout}{result.stderr}")
+
+    assert result.returncode == 0, describe(result)
+    links = simple_links(index.server, PROJECT)
+    for dist in dists:
+        assert links[dist.filename].hashes.get("sha256") == dist.sha256, sorted(links)
+    # uv asked the index for the audience, GitHub for a token with it, the index
+    # for an upload token, uploaded, and burnt the token: all of it over HTTPS.
+    _status, _headers, body = https_get(f"{index.tls.url}/_/oidc/audience", index.tls.ssl_context())
+    audience = json.loads(body)["audience"]
+    assert index.issuer.requests[-1].audience == audience
+    assert index.tls_requests()[seen:] == [
+        "GET /_/oidc/audience 200",
+        "POST /_/oidc/mint-token 200",
+        "POST /legacy/ 200",
+        "POST /legacy/ 200",
+        "POST /_/oidc/burn-token 200",
+    ], describe(result)
+
+    # Burnt: the token uv was given uploads nothing more.
+    again = write(tmp_path / "again", make_wheel(PROJECT, "1.1"))
+    token = minted_token(result)
+    reused = uv_publish(
+        index,
+        {**client_env, **index.tls.client_env()},
+        again,
+        "--username=__token__",
+        f"--password={token}",
+        "--trusted-publishing",
+        "never",
+    )
+    print(f"\n--- uv publish with the burnt token:\n{reused.stdout}{reused.stderr}")
+    assert reused.returncode != 0, describe(reused)
+    assert "revoked" in shown(reused), describe(reused)
+    assert "e2e_tp-1.1-py3-none-any.whl" not in simple_links(index.server, PROJECT)
+
+
+@pytest.mark.parametrize(
+    ("case", "acting", "said"),
+    [
+        # The public index's error codes, in the body uv prints whole.
+        (
+            "wrong-repository",
+            {"repository": "mallory/e2e-tp"},
+            ['"code": "invalid-publisher"', 'repository: "mallory/e2e-tp"'],
+        ),
+        ("expired", {"expired": True}, ['"code": "invalid-token"', "expired"]),
+    ],
+)
+def test_uv_is_refused_a_token_for_another_identity(
+    index, publisher, client_env, tmp_path, case, acting, said
+):
+    wheel = make_wheel(PROJECT, "2.0")
+    files = write(tmp_path, wheel)
+    seen = len(index.tls_requests())
+
+    with index.issuer.acting_as(**acting):
+        result = uv_publish(
+            index, job_env(index, client_env), files, "--trusted-publishing", "always"
+        )
+    print(f"\n--- uv publish, {case}:\n{result.stdout}{result.stderr}")
+
+    assert result.returncode != 0, describe(result)
+    assert "Failed to obtain token for trusted publishing" in shown(result), describe(result)
+    assert "is trusted publishing correctly configured?" in shown(result), describe(result)
+    for words in said:
+        assert words in shown(result), describe(result)
+    assert index.tls_requests()[seen:] == [
+        "GET /_/oidc/audience 200",
+        "POST /_/oidc/mint-token 422",
+    ], describe(result)
+    assert wheel.filename not in simple_links(index.server, PROJECT)
