@@ -40,6 +40,16 @@ class ApiToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Minted by trusted publishing (packages.trusted_publishing): short-lived,
+    # scoped to the publisher's project, and gone when the publisher is removed.
+    trusted_publisher = models.ForeignKey(
+        "packages.TrustedPublisher",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="tokens",
+        editable=False,
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -104,6 +114,9 @@ class Event(models.Model):
         "account:two-factor:recovery-codes-generated": "New recovery codes made",
         "account:two-factor:recovery-code-used": "Recovery code used to sign in",
         "project:created": "Project created",
+        "project:trusted-publisher:added": "Trusted publisher added",
+        "project:trusted-publisher:removed": "Trusted publisher removed",
+        "project:trusted-publisher:token-minted": "Upload token minted by trusted publishing",
         "project:deleted": "Project deleted",
         "project:organization:added": "Project moved into an organization",
         "project:organization:removed": "Project moved out of its organization",

@@ -45,6 +45,7 @@ def api_token_create(
     projects: Iterable = (),
     expires_at: datetime | None = None,
     actor: Actor = SYSTEM,
+    trusted_publisher=None,
 ) -> MintedToken:
     lookup_id = secrets.token_hex(_LOOKUP_BYTES)
     secret = secrets.token_urlsafe(_SECRET_BYTES)
@@ -57,6 +58,7 @@ def api_token_create(
             secret_digest=_digest(secret),
             expires_at=expires_at,
             scoped=bool(projects),
+            trusted_publisher=trusted_publisher,
         )
         token.projects.set(projects)
         record_event(

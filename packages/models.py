@@ -690,3 +690,91 @@ class Advisory(models.Model):
 
     def __str__(self) -> str:
         return f"{self.osv_id} ({self.project})"
+
+
+class OIDCIssuer(models.Model):
+    """An OpenID Connect issuer the index's admins trust for "custom" trusted
+    publishers (a company's own CI): tokens it signs are checked against the
+    keys at ``jwks_url``."""
+
+    name = models.CharField(max_length=100, unique=True)
+    issuer_url = models.URLField(max_length=400, unique=True)
+    jwks_url = models.URLField(max_length=400)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "OIDC issuer"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.issuer_url})"
+
+
+class TrustedPublisher(models.Model):
+    """A CI identity allowed to mint short-lived upload tokens for ``project``
+    (packages.trusted_publishing). Pending (``project`` None): the first token
+    it mints creates the project ``pending_name``, owned by ``added_by``."""
+
+    class Provider(models.TextChoices):
+        GITHUB = "github", "GitHub Actions"
+        GITLAB = "gitlab", "GitLab CI/CD"
+        GOOGLE = "google", "Google Cloud"
+        CUSTOM = "custom", "Custom issuer"
+
+    project = models.ForeignKey(
+        Project,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="trusted_publishers",
+    )
+    pending_name = models.CharField(max_length=200, blank=True)
+    pending_normalized_name = models.CharField(max_length=200, blank=True, editable=False)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    provider = models.CharField(max_length=10, choices=Provider.choices)
+    # GitHub: OWNER/NAME; GitLab: NAMESPACE/PROJECT (the claims' project_path).
+    repository = models.CharField(max_length=300, blank=True)
+    # GitHub: checked when given (an id survives renames and can't be looked up offline).
+    repository_owner_id = models.CharField(max_length=40, blank=True)
+    # GitHub: the workflow's filename under .github/workflows/; GitLab: the CI file's path.
+    workflow = models.CharField(max_length=300, blank=True)
+    environment = models.CharField(max_length=300, blank=True)
+    # GitLab: a self-hosted instance's issuer ("" = gitlab.com).
+    issuer_url = models.URLField(max_length=400, blank=True)
+    # Google: the service account's e-mail and, when given, its subject.
+    email = models.EmailField(max_length=254, blank=True)
+    subject = models.CharField(max_length=300, blank=True)
+    # Custom: the issuer and the claims a token must carry with exactly these values.
+    custom_issuer = models.ForeignKey(
+        OIDCIssuer, null=True, blank=True, on_delete=models.PROTECT, related_name="publishers"
+    )
+    claims = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            # Either configured on a project, or pending a project's creation.
+            models.CheckConstraint(
+                condition=(models.Q(project__isnull=False) & models.Q(pending_name=""))
+                | (models.Q(project__isnull=True) & ~models.Q(pending_name="")),
+                name="trusted_publisher_project_or_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        target = self.project.name if self.project_id else f"{self.pending_name} (pending)"
+        return f"{self.identity} for {target}"
+
+    @property
+    def identity(self) -> str:
+        """How people recognise the publisher, in lists and the security history."""
+        match self.provider:
+            case self.Provider.GITHUB | self.Provider.GITLAB:
+                text = f"{self.get_provider_display()} {self.repository} {self.workflow}"
+            case self.Provider.GOOGLE:
+                text = f"Google Cloud {self.email}"
+            case _:
+                text = f"{self.custom_issuer} {self.claims}"
+        return f"{text} (environment {self.environment})" if self.environment else text

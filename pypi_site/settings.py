@@ -486,6 +486,20 @@ UPSTREAM_MAX_CONCURRENCY = env_int("UPSTREAM_MAX_CONCURRENCY", 8)
 UPSTREAM_BREAKER_FAILURES = env_int("UPSTREAM_BREAKER_FAILURES", 5)
 UPSTREAM_BREAKER_SECONDS = env_int("UPSTREAM_BREAKER_SECONDS", 30)
 
+# --- Trusted publishing (packages.trusted_publishing) ---------------------------
+
+# The audience OIDC tokens must be minted for; clients ask GET /_/oidc/audience
+# first, so any value works with them ("pypi" is the public index's).
+OIDC_AUDIENCE = env_str("OIDC_AUDIENCE", "pypi")
+# Where each provider publishes its signing keys. Tokens keep the provider's
+# real issuer; these are overridable so tests (or an air-gapped mirror of the
+# keys) can stand in for the provider.
+OIDC_GITHUB_JWKS_URL = env_str(
+    "OIDC_GITHUB_JWKS_URL", "https://token.actions.githubusercontent.com/.well-known/jwks"
+)
+OIDC_GITLAB_JWKS_URL = env_str("OIDC_GITLAB_JWKS_URL", "https://gitlab.com/oauth/discovery/keys")
+OIDC_GOOGLE_JWKS_URL = env_str("OIDC_GOOGLE_JWKS_URL", "https://www.googleapis.com/oauth2/v3/certs")
+
 # --- Language, time and logging -----------------------------------------------
 
 LANGUAGE_CODE = "en-us"

@@ -22,6 +22,7 @@ from packages.views import (
     pages,
     simple,
     suggest,
+    trusted_publishing,
     upload,
     xmlrpc,
 )
@@ -93,5 +94,8 @@ urlpatterns = [
         "_/secrets/disclose-token/", secret_scanning.disclose_token, name="secrets-disclose-token"
     ),
     path("_health/", views.health, name="health"),
+    path("_/oidc/audience", trusted_publishing.oidc_audience, name="oidc-audience"),
+    path("_/oidc/mint-token", trusted_publishing.oidc_mint_token, name="oidc-mint-token"),
+    path("_/oidc/burn-token", trusted_publishing.oidc_burn_token, name="oidc-burn-token"),
     path("admin/", admin.site.urls),
 ]
