@@ -179,6 +179,10 @@ CSRF_EXEMPT = {
     "_/secrets/disclose-token/": "accounts.views.secret_scanning.disclose_token",
     # XML-RPC clients (mirrors, xmlrpc.client) post without cookies; it only reads.
     "pypi": "packages.views.xmlrpc.xmlrpc",
+    # Trusted publishing: CI clients post an OIDC token (mint) or the minted
+    # upload token (burn), never a cookie; the token is the credential.
+    "_/oidc/mint-token": "packages.views.trusted_publishing.oidc_mint_token",
+    "_/oidc/burn-token": "packages.views.trusted_publishing.oidc_burn_token",
 }
 
 
