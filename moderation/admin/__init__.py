@@ -11,6 +11,7 @@ never import moderation. See docs/moderation.md.
 - ``namespaces``: namespace grants (PEP 752);
 - ``organizations``: organizations, their people and teams.
 - ``advisories``: security advisories (OSV records) on projects.
+- ``trusted_publishing``: OIDC issuers the admins trust, projects' publishers.
 """
 
 # Registering is importing.
@@ -21,5 +22,6 @@ from . import (  # noqa: F401
     organizations,
     packages,
     queues,
+    trusted_publishing,
     upstream,
 )
