@@ -18,6 +18,7 @@ import json
 import re
 import secrets
 import ssl
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -66,10 +67,17 @@ class TrustedIndex:
     def publish_url(self) -> str:
         return f"{self.tls.url}/legacy/"
 
-    def tls_requests(self) -> list[str]:
-        """ "METHOD path status" of every request nginx forwarded, in order."""
-        lines = self.tls.access_log.read_text().splitlines()
-        return [" ".join(m.groups()) for m in map(_ACCESS_LINE.search, lines) if m]
+    def tls_requests(self, since: int = 0, *, expect: int = 0) -> list[str]:
+        """ "METHOD path status" of the requests nginx forwarded, from the
+        ``since``-th on. nginx logs a request once its answer is sent, a moment
+        after the client may have read it: waits (10 s at most) for ``expect``."""
+        deadline = time.monotonic() + 10
+        while True:
+            lines = self.tls.access_log.read_text().splitlines()
+            found = [" ".join(m.groups()) for m in map(_ACCESS_LINE.search, lines) if m]
+            if len(found) - since >= expect or time.monotonic() > deadline:
+                return found[since:]
+            time.sleep(0.05)
 
 
 _ACCESS_LINE = re.compile(r'"([A-Z]+) (\S+) HTTP/[\d.]+" (\d{3})')
@@ -158,6 +166,7 @@ def test_the_index_answers_over_https_with_the_throwaway_ca_only(index):
 
 def test_uv_trusts_the_index_through_ssl_cert_file_and_not_without_it(index, client_env, tmp_path):
     files = write(tmp_path, make_wheel("e2e-tls-check", "1.0"))
+    seen = len(index.tls_requests())
     env = {key: value for key, value in client_env.items() if key != "SSL_CERT_DIR"}
     credentials = ("--username=__token__", f"--password={index.token}")
 
@@ -175,7 +184,7 @@ def test_uv_trusts_the_index_through_ssl_cert_file_and_not_without_it(index, cli
     )
     assert accepted.returncode == 0, describe(accepted)
     assert "e2e_tls_check-1.0-py3-none-any.whl" in simple_links(index.server, "e2e-tls-check")
-    assert "POST /legacy/ 200" in index.tls_requests()
+    assert "POST /legacy/ 200" in index.tls_requests(seen, expect=1)
 
 
 def test_the_issuer_speaks_githubs_token_protocol(index):
@@ -242,21 +251,20 @@ def test_uv_publishes_from_the_trusted_workflow(index, publisher, client_env, tm
     print(f"\n--- uv publish --trusted-publishing always:\n{result.stdout}{result.stderr}")
 
     assert result.returncode == 0, describe(result)
-    links = simple_links(index.server, PROJECT)
-    for dist in dists:
-        assert links[dist.filename].hashes.get("sha256") == dist.sha256, sorted(links)
     # uv asked the index for the audience, GitHub for a token with it, the index
     # for an upload token, uploaded, and burnt the token: all of it over HTTPS.
-    _status, _headers, body = https_get(f"{index.tls.url}/_/oidc/audience", index.tls.ssl_context())
-    audience = json.loads(body)["audience"]
-    assert index.issuer.requests[-1].audience == audience
-    assert index.tls_requests()[seen:] == [
+    assert index.tls_requests(seen, expect=5) == [
         "GET /_/oidc/audience 200",
         "POST /_/oidc/mint-token 200",
         "POST /legacy/ 200",
         "POST /legacy/ 200",
         "POST /_/oidc/burn-token 200",
     ], describe(result)
+    links = simple_links(index.server, PROJECT)
+    for dist in dists:
+        assert links[dist.filename].hashes.get("sha256") == dist.sha256, sorted(links)
+    _status, _headers, body = https_get(f"{index.tls.url}/_/oidc/audience", index.tls.ssl_context())
+    assert index.issuer.requests[-1].audience == json.loads(body)["audience"]
 
     # Burnt: the token uv was given uploads nothing more.
     again = write(tmp_path / "again", make_wheel(PROJECT, "1.1"))
@@ -306,7 +314,7 @@ def test_uv_is_refused_a_token_for_another_identity(
     assert "is trusted publishing correctly configured?" in shown(result), describe(result)
     for words in said:
         assert words in shown(result), describe(result)
-    assert index.tls_requests()[seen:] == [
+    assert index.tls_requests(seen, expect=2) == [
         "GET /_/oidc/audience 200",
         "POST /_/oidc/mint-token 422",
     ], describe(result)
