@@ -392,6 +392,9 @@ def mint_token(raw: str, *, actor: Actor) -> MintedUpload:
     publisher = find_publisher(verified)
     claims = verified.claims
     with transaction.atomic():
+        # Locked: two jobs of a pending publisher exchanging tokens at once
+        # must not both create its project; the second sees it created.
+        publisher = TrustedPublisher.objects.select_for_update().get(pk=publisher.pk)
         if publisher.project is None:
             _create_pending_project(publisher, actor)
         project = publisher.project

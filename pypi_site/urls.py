@@ -97,5 +97,6 @@ urlpatterns = [
     path("_/oidc/audience", trusted_publishing.oidc_audience, name="oidc-audience"),
     path("_/oidc/mint-token", trusted_publishing.oidc_mint_token, name="oidc-mint-token"),
     path("_/oidc/burn-token", trusted_publishing.oidc_burn_token, name="oidc-burn-token"),
+    path(".well-known/pytp/<str:key>", trusted_publishing.pytp_discovery, name="pytp-discovery"),
     path("admin/", admin.site.urls),
 ]

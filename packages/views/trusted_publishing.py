@@ -1,9 +1,11 @@
 """``/_/oidc/...``: the trusted-publishing exchange, in the public index's
 shapes, so uv, twine and the publishing action use it unchanged."""
 
+import hashlib
 import json
 
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -59,3 +61,34 @@ def oidc_burn_token(request):
     except TrustedPublishingError as exc:
         return _refused(exc.code, exc.description)
     return JsonResponse({"success": True})
+
+
+PYTP_TYPE = "application/vnd.pypi.pytp.v1+json"
+
+
+def _discovery_keys() -> set[str]:
+    path = reverse("upload")
+    # PEP 807 says the key is the SHA-256 of the upload URL's path, but its
+    # worked example hashed it with the newline `shasum <<<` adds: both work.
+    return {hashlib.sha256(text.encode()).hexdigest() for text in (path, path + "\n")}
+
+
+@require_GET
+def pytp_discovery(request, key: str):
+    """PEP 807 (draft) discovery: where a client given this index's upload URL
+    finds the audience and mint-token endpoints."""
+    if not (request.accepts(PYTP_TYPE) or request.accepts("application/json")):
+        return _refused_discovery()
+    if key not in _discovery_keys():
+        # The PEP: a key for an upload URL we don't serve is a bare 404.
+        return HttpResponse(status=404)
+    body = {
+        "audience-endpoint": request.build_absolute_uri(reverse("oidc-audience")),
+        "mint-token-endpoint": request.build_absolute_uri(reverse("oidc-mint-token")),
+    }
+    return JsonResponse(body, content_type=PYTP_TYPE)
+
+
+def _refused_discovery() -> JsonResponse:
+    error = {"code": "not-acceptable", "description": f"Only {PYTP_TYPE} is served here."}
+    return JsonResponse({"message": "Not Acceptable", "errors": [error]}, status=406)

@@ -511,6 +511,9 @@ def test_pending_publisher_creates_the_project(client, jwks, owner, outsider):
     ]
     assert Event.objects.filter(project=project, tag="project:created").exists()
     assert post_upload(client, make_wheel("brand-new", "1.0"), secret).status_code == 200
+    # From now on it is the project's publisher: later jobs mint for it.
+    assert mint(client, sign(github_claims())).status_code == 200
+    assert Project.objects.count() == 1
 
 
 def test_pending_publisher_for_a_taken_name(client, jwks, owner, project):
@@ -692,3 +695,40 @@ def test_command_pending(owner):
 def test_command_errors(project, args, message):
     with pytest.raises(CommandError, match=message):
         run(*args)
+
+
+# --- PEP 807 discovery
+
+LEGACY_KEY = "0cace9579789849db6e16d48df183951c8f17582200d84bc93c7678d6c8f78a7"
+# The PEP's own example key, sha256 of "/legacy/\n".
+PEP_EXAMPLE_KEY = "af030c06750716b1b35852298fe852b90def13dcbd012a5fe5148470f1206bfc"
+
+
+@pytest.mark.parametrize("key", [LEGACY_KEY, PEP_EXAMPLE_KEY])
+def test_discovery_names_the_endpoints(client, key):
+    response = client.get(f"/.well-known/pytp/{key}", HTTP_ACCEPT=tp_type())
+    assert response.status_code == 200
+    assert response["Content-Type"] == tp_type()
+    assert response.json() == {
+        "audience-endpoint": "http://testserver/_/oidc/audience",
+        "mint-token-endpoint": "http://testserver/_/oidc/mint-token",
+    }
+
+
+def tp_type() -> str:
+    return "application/vnd.pypi.pytp.v1+json"
+
+
+def test_discovery_without_accept_header(client):
+    assert client.get(f"/.well-known/pytp/{LEGACY_KEY}").status_code == 200
+
+
+def test_discovery_of_another_upload_url_is_a_bare_404(client):
+    response = client.get("/.well-known/pytp/" + "0" * 64)
+    assert response.status_code == 404 and response.content == b""
+
+
+def test_discovery_refuses_other_media_types(client):
+    response = client.get(f"/.well-known/pytp/{LEGACY_KEY}", HTTP_ACCEPT="text/html")
+    assert response.status_code == 406
+    assert response.json()["errors"][0]["code"] == "not-acceptable"
