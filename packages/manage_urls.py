@@ -3,7 +3,7 @@
 from django.urls import path
 
 from .converters import PROJECT, VERSION
-from .views import manage, manage_status
+from .views import manage, manage_publishing, manage_status
 from .views import manage_advisories as advisory_views
 from .views import manage_namespaces as namespace_views
 from .views import manage_organizations as organization_views
@@ -92,6 +92,16 @@ urlpatterns = [
     path(project + "settings/", manage.project_settings, name="manage-project-settings"),
     path(project + "settings/delete/", manage.project_delete, name="manage-project-delete"),
     path(project + "status/", manage_status.project_status_page, name="manage-project-status"),
+    path(
+        project + "publishing/",
+        manage_publishing.project_publishing,
+        name="manage-project-publishing",
+    ),
+    path(
+        project + "publishing/remove/",
+        manage_publishing.project_publisher_remove,
+        name="manage-project-publisher-remove",
+    ),
     path(
         project + "organization/",
         organization_views.project_organization,

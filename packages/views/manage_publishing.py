@@ -1,0 +1,79 @@
+"""/manage/project/<name>/publishing/: its Owners add and remove the trusted
+publishers (CI identities) that may mint upload tokens for the project, through
+packages.trusted_publishing."""
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from .. import trusted_publishing
+from ..models import Project, TrustedPublisher
+from ..policy import Action
+from ._manage_common import change, posted_form
+from .manage import _project_context, project_page
+
+Provider = TrustedPublisher.Provider
+
+
+class PublisherForm(forms.Form):
+    # Custom issuers' publishers list arbitrary claims: an admin's, from the shell.
+    provider = forms.ChoiceField(
+        choices=[
+            (p, Provider(p).label) for p in (Provider.GITHUB, Provider.GITLAB, Provider.GOOGLE)
+        ]
+    )
+    repository = forms.CharField(required=False, max_length=300, label="Repository")
+    workflow = forms.CharField(required=False, max_length=300, label="Workflow")
+    environment = forms.CharField(required=False, max_length=300, label="Environment")
+    repository_owner_id = forms.CharField(required=False, max_length=40, label="Owner id")
+    issuer_url = forms.URLField(
+        required=False, max_length=400, label="GitLab instance", assume_scheme="https"
+    )
+    email = forms.CharField(required=False, max_length=254, label="E-mail")
+    subject = forms.CharField(required=False, max_length=300, label="Subject")
+
+
+class RemoveForm(forms.Form):
+    publisher = forms.IntegerField()
+
+
+@project_page(Action.SETTINGS)
+@require_http_methods(["GET", "HEAD", "POST"])
+def project_publishing(request: HttpRequest, project: Project, role: str) -> HttpResponse:
+    status = 200
+    if request.method == "POST":
+        data = posted_form(request, PublisherForm)
+        if data is not None and change(
+            request,
+            trusted_publishing.publisher_add,
+            lambda added: f"{added.identity} may now publish {project.name}.",
+            refused=trusted_publishing.PublisherError,
+            project=project,
+            **data,
+        ):
+            return redirect("manage-project-publishing", name=project.normalized_name)
+        status = 400
+    context = _project_context(project, role, "settings")
+    context["publishers"] = project.trusted_publishers.all()
+    context["form"] = PublisherForm(request.POST or None)
+    return render(request, "manage/project_publishing.html", context, status=status)
+
+
+@project_page(Action.SETTINGS)
+@require_POST
+def project_publisher_remove(request: HttpRequest, project: Project, role: str) -> HttpResponse:
+    data = posted_form(request, RemoveForm)
+    publisher = project.trusted_publishers.filter(pk=data["publisher"]).first() if data else None
+    if publisher is None:
+        messages.error(request, f"{project.name} has no such publisher.")
+    else:
+        change(
+            request,
+            trusted_publishing.publisher_remove,
+            f"{publisher.identity} may no longer publish {project.name}.",
+            refused=trusted_publishing.PublisherError,
+            publisher=publisher,
+        )
+    return redirect("manage-project-publishing", name=project.normalized_name)

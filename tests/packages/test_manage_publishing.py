@@ -1,0 +1,106 @@
+"""/manage/project/<name>/publishing/ (packages.views.manage_publishing): Owners
+add and remove trusted publishers; nobody else may."""
+
+import pytest
+
+from accounts.models import Event
+from packages.models import TrustedPublisher
+from tests.conftest import give_two_factor
+
+pytestmark = pytest.mark.django_db
+
+URL = "/manage/project/sample-project/publishing/"
+REMOVE = URL + "remove/"
+
+
+@pytest.fixture(autouse=True)
+def _two_factor(settings, owner, maintainer):
+    settings.REQUIRE_2FA_TO_MANAGE = True
+    for user in (owner, maintainer):
+        give_two_factor(user)
+
+
+@pytest.fixture
+def as_owner(client, owner, project):
+    client.force_login(owner)
+    return client
+
+
+GITHUB = {
+    "provider": "github",
+    "repository": "octo/sample",
+    "workflow": "release.yml",
+    "environment": "pypi",
+    "repository_owner_id": "42",
+}
+
+
+def test_the_settings_page_links_here(as_owner):
+    page = as_owner.get("/manage/project/sample-project/settings/").content.decode()
+    assert f'href="{URL}"' in page
+
+
+def test_an_owner_adds_a_github_publisher(as_owner, owner, project):
+    response = as_owner.post(URL, GITHUB, follow=True)
+    publisher = TrustedPublisher.objects.get()
+    assert (publisher.project, publisher.added_by) == (project, owner)
+    assert publisher.repository_owner_id == "42" and publisher.environment == "pypi"
+    page = response.content.decode()
+    assert "GitHub Actions octo/sample release.yml (environment pypi) may now publish" in page
+    assert f'data-publisher="{publisher.pk}"' in page and "owner id 42" in page
+    event = Event.objects.get(tag="project:trusted-publisher:added")
+    assert event.project == project and event.user_id is None
+
+
+def test_an_owner_adds_a_google_publisher(as_owner):
+    as_owner.post(URL, {"provider": "google", "email": "b@p.iam", "subject": "7"})
+    page = as_owner.get(URL).content.decode()
+    assert "Google Cloud b@p.iam (subject 7)" in page
+
+
+def test_a_refused_publisher_says_why(as_owner):
+    response = as_owner.post(URL, {**GITHUB, "repository": "no-slash"})
+    assert response.status_code == 400
+    assert "The GitHub repository must be OWNER/NAME" in response.content.decode()
+    assert not TrustedPublisher.objects.exists()
+
+
+def test_a_malformed_form_says_why(as_owner):
+    response = as_owner.post(URL, {"provider": "svn"})
+    assert response.status_code == 400
+    assert "provider: Select a valid choice" in response.content.decode()
+
+
+def test_an_owner_removes_a_publisher(as_owner, project):
+    publisher = TrustedPublisher.objects.create(project=project, provider="google", email="b@p.iam")
+    response = as_owner.post(REMOVE, {"publisher": publisher.pk}, follow=True)
+    assert "Google Cloud b@p.iam may no longer publish Sample.Project." in response.content.decode()
+    assert not TrustedPublisher.objects.exists()
+    assert Event.objects.filter(project=project, tag="project:trusted-publisher:removed").exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("999", "Sample.Project has no such publisher."), ("x", "publisher: Enter a whole number.")],
+)
+def test_removing_what_is_not_a_publisher_of_the_project(as_owner, value, message):
+    response = as_owner.post(REMOVE, {"publisher": value}, follow=True)
+    assert response.redirect_chain[-1][0] == URL
+    assert message in response.content.decode()
+
+
+def test_another_projects_publisher_is_not_removed(as_owner, project):
+    other = TrustedPublisher.objects.create(
+        pending_name="elsewhere", pending_normalized_name="elsewhere", provider="google",
+        email="b@p.iam",
+    )  # fmt: skip
+    response = as_owner.post(REMOVE, {"publisher": other.pk}, follow=True)
+    assert "Sample.Project has no such publisher." in response.content.decode()
+    assert TrustedPublisher.objects.filter(pk=other.pk).exists()
+
+
+def test_maintainers_may_not(client, maintainer, project):
+    client.force_login(maintainer)
+    assert client.get(URL).status_code == 403
+    assert client.post(URL, GITHUB).status_code == 403
+    assert not TrustedPublisher.objects.exists()
