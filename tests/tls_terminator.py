@@ -6,7 +6,11 @@ upload URL>/... whatever scheme that URL has. So the end-to-end tests reach the
 index through a private nginx on a free 127.0.0.1 port, with a throwaway CA and
 a server certificate for 127.0.0.1/localhost/::1 made by `trustme`; clients
 trust that CA, and only it, through SSL_CERT_FILE (uv, pip and Python's
-ssl.create_default_context all read it). nginx answers TLS and forwards plain
+ssl.create_default_context all read it). uv 0.13 reads SSL_CERT_FILE with or
+without --system-certs/UV_SYSTEM_CERTS (once --native-tls/UV_NATIVE_TLS, now
+deprecated with a warning); the machine's own store does not know the CA, so a
+client left without SSL_CERT_FILE fails with "invalid peer certificate:
+UnknownIssuer". nginx answers TLS and forwards plain
 HTTP to the server, with the original Host (port included) and
 X-Forwarded-Proto: https, which the server believes when started with
 ``BEHIND_TLS_PROXY=true`` (settings: SECURE_PROXY_SSL_HEADER).

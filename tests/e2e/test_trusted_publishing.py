@@ -120,10 +120,20 @@ def index(request, issuer, tmp_path_factory) -> Iterator[TrustedIndex]:
         yield TrustedIndex(server, tls, issuer, token)
 
 
+def untrusting(client_env: dict[str, str]) -> dict[str, str]:
+    """client_env without any CA of the machine's own choosing."""
+    tls_settings = {"SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE"}
+    return {key: value for key, value in client_env.items() if key not in tls_settings}
+
+
+def trusting(index: TrustedIndex, client_env: dict[str, str]) -> dict[str, str]:
+    """client_env trusting the throwaway CA, and nothing else of the kind."""
+    return {**untrusting(client_env), **index.tls.client_env()}
+
+
 def job_env(index: TrustedIndex, client_env: dict[str, str]) -> dict[str, str]:
     """A GitHub Actions job with `id-token: write`, trusting the throwaway CA."""
-    env = {key: value for key, value in client_env.items() if key != "SSL_CERT_DIR"}
-    return {**env, **index.tls.client_env(), **index.issuer.actions_env()}
+    return {**trusting(index, client_env), **index.issuer.actions_env()}
 
 
 def uv_publish(index: TrustedIndex, env: dict[str, str], files, *options: str):
@@ -167,21 +177,13 @@ def test_the_index_answers_over_https_with_the_throwaway_ca_only(index):
 def test_uv_trusts_the_index_through_ssl_cert_file_and_not_without_it(index, client_env, tmp_path):
     files = write(tmp_path, make_wheel("e2e-tls-check", "1.0"))
     seen = len(index.tls_requests())
-    env = {key: value for key, value in client_env.items() if key != "SSL_CERT_DIR"}
-    credentials = ("--username=__token__", f"--password={index.token}")
+    credentials = ("--username=__token__", f"--password={index.token}", "--trusted-publishing")
 
-    refused = uv_publish(index, env, files, *credentials, "--trusted-publishing", "never")
+    refused = uv_publish(index, untrusting(client_env), files, *credentials, "never")
     assert refused.returncode != 0, describe(refused)
-    assert "UnknownIssuer" in shown(refused), describe(refused)
+    assert "invalid peer certificate: UnknownIssuer" in shown(refused), describe(refused)
 
-    accepted = uv_publish(
-        index,
-        {**env, **index.tls.client_env()},
-        files,
-        *credentials,
-        "--trusted-publishing",
-        "never",
-    )
+    accepted = uv_publish(index, trusting(index, client_env), files, *credentials, "never")
     assert accepted.returncode == 0, describe(accepted)
     assert "e2e_tls_check-1.0-py3-none-any.whl" in simple_links(index.server, "e2e-tls-check")
     assert "POST /legacy/ 200" in index.tls_requests(seen, expect=1)
@@ -223,9 +225,8 @@ def publisher(index, client_env, tmp_path_factory) -> str:
     """e2e-tp exists (0.1, uploaded with the Owner's API token) and trusts the
     workflow release.yml of acme/e2e-tp; what the command printed."""
     files = write(tmp_path_factory.mktemp("tp-first"), make_wheel(PROJECT, "0.1"))
-    env = {**client_env, **index.tls.client_env()}
-    credentials = ("--username=__token__", f"--password={index.token}")
-    first = uv_publish(index, env, files, *credentials, "--trusted-publishing", "never")
+    credentials = ("--username=__token__", f"--password={index.token}", "--trusted-publishing")
+    first = uv_publish(index, trusting(index, client_env), files, *credentials, "never")
     assert first.returncode == 0, describe(first)
     return index.server.manage(
         "trusted_publisher",
@@ -271,7 +272,7 @@ def test_uv_publishes_from_the_trusted_workflow(index, publisher, client_env, tm
     token = minted_token(result)
     reused = uv_publish(
         index,
-        {**client_env, **index.tls.client_env()},
+        trusting(index, client_env),
         again,
         "--username=__token__",
         f"--password={token}",
@@ -319,3 +320,29 @@ def test_uv_is_refused_a_token_for_another_identity(
         "POST /_/oidc/mint-token 422",
     ], describe(result)
     assert wheel.filename not in simple_links(index.server, PROJECT)
+
+
+def test_a_pending_publisher_creates_the_project_on_first_use(index, client_env, tmp_path):
+    name = f"e2e-tp-new-{index.server.backend}"
+    repository = f"acme/{name}"
+    index.server.manage(
+        "trusted_publisher",
+        "add",
+        name,
+        *("--provider", "github", "--repository", repository, "--workflow", WORKFLOW),
+        *("--pending", "--user", "owner"),
+    )
+    assert index.server.get(f"/simple/{name}/")[0] == 404
+    wheel = make_wheel(name, "1.0")
+    files = write(tmp_path, wheel)
+
+    with index.issuer.acting_as(repository=repository):
+        result = uv_publish(
+            index, job_env(index, client_env), files, "--trusted-publishing", "always"
+        )
+
+    assert result.returncode == 0, describe(result)
+    assert wheel.filename in simple_links(index.server, name)
+    status, body = index.server.get(f"/pypi/{name}/json", accept="application/json")
+    assert status == 200, body[:500]
+    assert json.loads(body)["info"]["version"] == "1.0"
