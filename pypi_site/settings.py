@@ -372,6 +372,7 @@ RATELIMITS = {
         "project-create": "20/3600",  # new projects per user
         "organization-create": "5/3600",  # new organizations per user
         "organization-invite": "30/3600",  # organization invitations sent per user
+        "oidc-mint-failure": "30/300",  # refused trusted-publishing exchanges per client IP
     }.items()
 }
 

@@ -10,6 +10,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.events import Actor
+from common.client_address import client_address
+from common.ratelimit import client_network, limit, try_again
 
 from ..trusted_publishing import TrustedPublishingError, audience, burn_token, mint_token
 
@@ -40,9 +42,22 @@ def oidc_audience(request):
 @csrf_exempt
 @require_POST
 def oidc_mint_token(request):
+    # Each refused exchange may cost a JWKS fetch and a signature check: an
+    # address sending junk stops here for a while; working CI jobs don't fail.
+    failures, ip = limit("oidc-mint-failure"), client_network(client_address(request))
+    retry_after = failures.exceeded(ip)
+    if retry_after is not None:
+        response = _refused(
+            "rate-limited",
+            f"Too many refused token requests from this address. {try_again(retry_after)}",
+        )
+        response.status_code = 429
+        response["Retry-After"] = str(retry_after)
+        return response
     try:
         minted = mint_token(_token_from_body(request), actor=Actor.from_request(request))
     except TrustedPublishingError as exc:
+        failures.hit(ip)
         return _refused(exc.code, exc.description)
     return JsonResponse(
         {

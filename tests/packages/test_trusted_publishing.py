@@ -732,3 +732,15 @@ def test_discovery_refuses_other_media_types(client):
     response = client.get(f"/.well-known/pytp/{LEGACY_KEY}", HTTP_ACCEPT="text/html")
     assert response.status_code == 406
     assert response.json()["errors"][0]["code"] == "not-acceptable"
+
+
+def test_refused_exchanges_are_rate_limited(client, settings, jwks, project):
+    settings.RATELIMITS = {**settings.RATELIMITS, "oidc-mint-failure": (2, 300)}
+    github_publisher(project)
+    for _ in range(2):
+        refused(mint(client, "garbage"))
+    response = mint(client, sign(github_claims()))
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    (error,) = response.json()["errors"]
+    assert error["code"] == "rate-limited" and "Try again" in error["description"]
