@@ -68,7 +68,7 @@ class TrustedIndex:
         return f"{self.tls.url}/legacy/"
 
     def tls_requests(self, since: int = 0, *, expect: int = 0) -> list[str]:
-        """ "METHOD path status" of the requests nginx forwarded, from the
+        """The requests nginx forwarded, as "METHOD path status", from the
         ``since``-th on. nginx logs a request once its answer is sent, a moment
         after the client may have read it: waits (10 s at most) for ``expect``."""
         deadline = time.monotonic() + 10
@@ -189,8 +189,7 @@ def test_uv_trusts_the_index_through_ssl_cert_file_and_not_without_it(index, cli
     assert "POST /legacy/ 200" in index.tls_requests(seen, expect=1)
 
 
-def test_the_issuer_speaks_githubs_token_protocol(index):
-    issuer = index.issuer
+def test_the_issuer_speaks_githubs_token_protocol(issuer):
     token = issuer.request_id_token("pypi")
     # As a relying party checks it: the keys fetched from the JWKS URL the index has.
     key = jwt.PyJWKClient(issuer.jwks_url).get_signing_key_from_jwt(token).key
