@@ -227,12 +227,14 @@ def publisher(index, client_env, tmp_path_factory) -> str:
     credentials = ("--username=__token__", f"--password={index.token}", "--trusted-publishing")
     first = uv_publish(index, trusting(index, client_env), files, *credentials, "never")
     assert first.returncode == 0, describe(first)
-    return index.server.manage(
+    added = index.server.manage(
         "trusted_publisher",
         "add",
         PROJECT,
         *("--provider", "github", "--repository", REPOSITORY, "--workflow", WORKFLOW),
     )
+    assert REPOSITORY in added and WORKFLOW in added, added
+    return added
 
 
 def minted_token(result) -> str:
