@@ -34,6 +34,16 @@ urlpatterns = [
         name="manage-organization-namespace-remove",
     ),
     path("projects/", manage.manage_projects, name="manage-projects"),
+    path(
+        "account/publishing/",
+        manage_publishing.pending_publishing,
+        name="manage-pending-publishing",
+    ),
+    path(
+        "account/publishing/remove/",
+        manage_publishing.pending_publisher_remove,
+        name="manage-pending-publisher-remove",
+    ),
     path("invitation/", manage.invitation_link, name="manage-invitation"),
     path("invitation/<int:pk>/", manage.invitation_answer, name="manage-invitation-answer"),
     path(project, manage.project_releases, name="manage-project"),

@@ -504,15 +504,40 @@ def _validate(fields: dict) -> dict:
     return fields
 
 
+# Pending publishers one account may hold at once: each reserves nothing, but
+# a name's first exchange goes to whichever matches, so hoarding is pointless
+# and the bound keeps the lookup small.
+MAX_PENDING_PER_USER = 10
+
+
+def _check_pending(user, name: str) -> None:
+    _require(user is not None, "A pending publisher needs the account that will own the project.")
+    _require(is_valid_project_name(name), f"{name!r} is not a valid project name.")
+    _require(
+        not Project.objects.filter(normalized_name=normalize_project_name(name)).exists(),
+        f"A project named {name!r} exists already: its Owners add publishers on its page.",
+    )
+    _require(
+        TrustedPublisher.objects.filter(project__isnull=True, added_by=user).count()
+        < MAX_PENDING_PER_USER,
+        f"You have {MAX_PENDING_PER_USER} pending publishers already: remove one first.",
+    )
+    # The name rules an upload creating the project would meet, told now
+    # rather than when the CI job runs.
+    try:
+        check_uploader(user)
+        check_user_upload_to(user, name, None)
+    except UploadError as exc:
+        raise PublisherError(str(exc)) from None
+
+
 def publisher_add(
     *, actor: Actor, project: Project | None = None, pending_name: str = "", **fields
 ):
     """Add a publisher to ``project`` or, without one, a pending publisher that
     creates the project ``pending_name`` on first use (PublisherError)."""
-    _require(
-        project is not None or is_valid_project_name(pending_name),
-        f"{pending_name!r} is not a valid project name.",
-    )
+    if project is None:
+        _check_pending(actor.user, pending_name)
     publisher = TrustedPublisher(
         project=project,
         pending_name=pending_name,

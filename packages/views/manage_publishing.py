@@ -12,7 +12,7 @@ from .. import trusted_publishing
 from ..models import Project, TrustedPublisher
 from ..policy import Action
 from ._manage_common import change, posted_form
-from .manage import _project_context, project_page
+from .manage import _project_context, project_page, signed_in_page
 
 Provider = TrustedPublisher.Provider
 
@@ -33,6 +33,10 @@ class PublisherForm(forms.Form):
     )
     email = forms.CharField(required=False, max_length=254, label="E-mail")
     subject = forms.CharField(required=False, max_length=300, label="Subject")
+
+
+class PendingPublisherForm(PublisherForm):
+    project_name = forms.CharField(max_length=200, label="Project name")
 
 
 class RemoveForm(forms.Form):
@@ -77,3 +81,51 @@ def project_publisher_remove(request: HttpRequest, project: Project, role: str) 
             publisher=publisher,
         )
     return redirect("manage-project-publishing", name=project.normalized_name)
+
+
+def _pending_of(user):
+    return TrustedPublisher.objects.filter(project__isnull=True, added_by=user)
+
+
+@signed_in_page
+@require_http_methods(["GET", "HEAD", "POST"])
+def pending_publishing(request: HttpRequest) -> HttpResponse:
+    """/manage/account/publishing/: the signed-in account's pending publishers,
+    each creating its project (owned by the account) on its first exchange."""
+    status = 200
+    if request.method == "POST":
+        data = posted_form(request, PendingPublisherForm) or {}
+        name = data.pop("project_name", "")
+        if data and change(
+            request,
+            trusted_publishing.publisher_add,
+            lambda added: f"{added.identity} may now create {added.pending_name}.",
+            refused=trusted_publishing.PublisherError,
+            pending_name=name,
+            **data,
+        ):
+            return redirect("manage-pending-publishing")
+        status = 400
+    context = {
+        "publishers": _pending_of(request.user),
+        "form": PendingPublisherForm(request.POST or None),
+    }
+    return render(request, "manage/pending_publishing.html", context, status=status)
+
+
+@signed_in_page
+@require_POST
+def pending_publisher_remove(request: HttpRequest) -> HttpResponse:
+    data = posted_form(request, RemoveForm)
+    publisher = _pending_of(request.user).filter(pk=data["publisher"]).first() if data else None
+    if publisher is None:
+        messages.error(request, "You have no such pending publisher.")
+    else:
+        change(
+            request,
+            trusted_publishing.publisher_remove,
+            f"{publisher.identity} may no longer create {publisher.pending_name}.",
+            refused=trusted_publishing.PublisherError,
+            publisher=publisher,
+        )
+    return redirect("manage-pending-publishing")

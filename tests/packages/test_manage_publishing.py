@@ -104,3 +104,62 @@ def test_maintainers_may_not(client, maintainer, project):
     assert client.get(URL).status_code == 403
     assert client.post(URL, GITHUB).status_code == 403
     assert not TrustedPublisher.objects.exists()
+
+
+# --- /manage/account/publishing/: pending publishers
+
+PENDING = "/manage/account/publishing/"
+
+
+@pytest.fixture
+def as_user(client, owner):
+    client.force_login(owner)
+    return client
+
+
+def test_your_projects_links_to_pending_publishers(as_user):
+    assert f'href="{PENDING}"' in as_user.get("/manage/projects/").content.decode()
+
+
+def test_add_a_pending_publisher(as_user, owner):
+    response = as_user.post(PENDING, {"project_name": "Brand.New", **GITHUB}, follow=True)
+    publisher = TrustedPublisher.objects.get()
+    assert publisher.pending_name == "Brand.New" and publisher.added_by == owner
+    page = response.content.decode()
+    assert "may now create Brand.New" in page
+    assert f'data-publisher="{publisher.pk}"' in page
+
+
+def test_a_refused_pending_publisher_says_why(as_user, project):
+    response = as_user.post(PENDING, {"project_name": "sample-project", **GITHUB})
+    assert response.status_code == 400
+    assert "exists already" in response.content.decode()
+
+
+def test_a_pending_publisher_needs_a_name(as_user):
+    response = as_user.post(PENDING, GITHUB)
+    assert response.status_code == 400
+    assert "Project name: This field is required." in response.content.decode()
+    assert not TrustedPublisher.objects.exists()
+
+
+def test_remove_a_pending_publisher(as_user, owner):
+    publisher = TrustedPublisher.objects.create(
+        pending_name="new", pending_normalized_name="new", provider="google", email="b@p.iam",
+        added_by=owner,
+    )  # fmt: skip
+    response = as_user.post(PENDING + "remove/", {"publisher": publisher.pk}, follow=True)
+    assert "may no longer create new" in response.content.decode()
+    assert not TrustedPublisher.objects.exists()
+
+
+def test_another_accounts_pending_publisher_is_not_removed(as_user, maintainer):
+    publisher = TrustedPublisher.objects.create(
+        pending_name="new", pending_normalized_name="new", provider="google", email="b@p.iam",
+        added_by=maintainer,
+    )  # fmt: skip
+    response = as_user.post(PENDING + "remove/", {"publisher": publisher.pk}, follow=True)
+    assert "You have no such pending publisher." in response.content.decode()
+    assert TrustedPublisher.objects.exists()
+    response = as_user.post(PENDING + "remove/", {"publisher": "x"}, follow=True)
+    assert "You have no such pending publisher." in response.content.decode()

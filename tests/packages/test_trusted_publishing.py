@@ -516,8 +516,9 @@ def test_pending_publisher_creates_the_project(client, jwks, owner, outsider):
     assert Project.objects.count() == 1
 
 
-def test_pending_publisher_for_a_taken_name(client, jwks, owner, project):
-    pending(owner, "sample.project")
+def test_pending_publisher_for_a_name_taken_since(client, jwks, owner):
+    pending(owner, "brand.new")
+    Project.objects.create(name="Brand-New", normalized_name="brand-new")
     description = refused(mint(client, sign(github_claims())))[1]
     assert "exists already" in description
 
@@ -599,9 +600,35 @@ def test_custom_publisher_needs_claims(project, owner):
         )
 
 
-def test_pending_name_must_be_valid(owner):
-    with pytest.raises(tp.PublisherError, match="not a valid project name"):
-        pending(owner, "no good!")
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("no good!", "not a valid project name"),
+        ("Sample_Project", "exists already"),
+        ("os", "isn't allowed|not allowed|standard library"),
+    ],
+)
+def test_pending_name_checked_when_added(owner, project, name, message):
+    with pytest.raises(tp.PublisherError, match=message):
+        pending(owner, name)
+
+
+def test_pending_needs_an_account(db):
+    with pytest.raises(tp.PublisherError, match="needs the account"):
+        pending(None)
+
+
+def test_pending_name_rules_of_an_upload(owner, settings):
+    owner.emails.update(verified=False)
+    with pytest.raises(tp.PublisherError, match="verified primary email"):
+        pending(owner)
+
+
+def test_pending_publishers_per_account_bounded(owner):
+    for number in range(tp.MAX_PENDING_PER_USER):
+        pending(owner, f"new-{number}")
+    with pytest.raises(tp.PublisherError, match="remove one first"):
+        pending(owner, "one-more")
 
 
 def test_identity_and_str(project):
