@@ -89,10 +89,17 @@ class NewFile:
 
 
 def release_file_add(
-    *, project: Project, release: Release, file: NewFile, writes: Writes, token: str | None
+    *,
+    project: Project,
+    release: Release,
+    file: NewFile,
+    writes: Writes,
+    token: str | None,
+    publisher: str | None = None,
 ) -> File:
     """Add ``file`` to ``release`` of ``project``; ``token``: the display prefix
-    of the API token that uploaded it, for the project's history."""
+    of the API token that uploaded it, ``publisher`` the trusted publisher that
+    minted it, if one did, for the project's history."""
     row = File.objects.create(
         release=release,
         filename=file.filename,
@@ -115,6 +122,7 @@ def release_file_add(
         version=release.version,
         filename=file.filename,
         token=token,
+        **({"publisher": publisher} if publisher else {}),
     )
     writes.journal.append(
         JournalLine(

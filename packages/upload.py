@@ -327,6 +327,14 @@ def _discard_objects(path: str, stored: list[str]) -> None:
     delete_unreferenced(path, stored)
 
 
+def _publisher_identity(token: ApiToken | None) -> str | None:
+    # Trusted publishing's tokens name the CI identity they were minted for;
+    # the history says which workflow uploaded, not only which token.
+    if token is None or token.trusted_publisher_id is None:
+        return None
+    return token.trusted_publisher.identity
+
+
 def _create_project(upload: Upload, writes: Writes) -> Project:
     name = upload.metadata.name
     project = Project.objects.create(
@@ -387,6 +395,7 @@ def _commit(upload: Upload, path: str, stored: list[str]) -> None:
             ),
             writes=writes,
             token=token,
+            publisher=_publisher_identity(upload.token),
         )
         if token is not None:
             writes.events.append(

@@ -186,6 +186,8 @@ def test_minted_token_uploads_to_its_project_and_nowhere_else(client, jwks, proj
     github_publisher(project)
     secret = mint(client, sign(github_claims())).json()["token"]
     assert post_upload(client, make_wheel("sample-project", "1.0"), secret).status_code == 200
+    uploaded = Event.objects.get(tag="project:file:uploaded")
+    assert uploaded.details["publisher"] == "GitHub Actions octo/sample release.yml"
     other = post_upload(client, make_wheel("other-project", "1.0"), secret)
     assert other.status_code == 403
 
