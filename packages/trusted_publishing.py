@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.events import Actor, record_event
-from accounts.models import ApiToken
+from accounts.models import ApiToken, OrganizationRole
 from accounts.tokens import (
     TokenError,
     api_token_create,
@@ -37,7 +37,7 @@ from .mirror_claims import project_claimed
 from .models import OIDCIssuer, Project, Role, TrustedPublisher
 from .names import is_valid_project_name, normalize_project_name
 from .namespaces import new_project_organization
-from .policy import UploadError, check_uploader, check_user_upload_to
+from .policy import UploadError, check_uploader, check_user_upload_to, user_role
 
 Provider = TrustedPublisher.Provider
 
@@ -375,13 +375,25 @@ def _create_pending_project(publisher: TrustedPublisher, actor: Actor) -> Projec
 
 def _token_holder(publisher: TrustedPublisher):
     """The account an upload with the token is recorded against: the Owner who
-    added the publisher while they are one, else the project's first Owner."""
-    owners = Role.objects.filter(project=publisher.project, role_name=Role.Name.OWNER)
-    role = owners.filter(user=publisher.added_by).first() or owners.order_by("pk").first()
+    added the publisher while they are one, else the project's first Owner, else
+    (a project of an organization) the organization's first Owner."""
+    project = publisher.project
+    adder = publisher.added_by
+    if adder is not None and user_role(adder, project) == Role.Name.OWNER:
+        return adder
+    role = Role.objects.filter(project=project, role_name=Role.Name.OWNER).order_by("pk").first()
+    if role is None and project.organization_id is not None:
+        role = (
+            OrganizationRole.objects.filter(
+                organization_id=project.organization_id, role_name=OrganizationRole.Name.OWNER
+            )
+            .order_by("pk")
+            .first()
+        )
     if role is None:
         raise TrustedPublishingError(
             "invalid-publisher",
-            f"project {publisher.project.name!r} has no Owner an upload could be recorded for",
+            f"project {project.name!r} has no Owner an upload could be recorded for",
         )
     return role.user
 

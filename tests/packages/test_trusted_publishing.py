@@ -21,7 +21,7 @@ from accounts.tokens import api_token_create
 from packages import trusted_publishing as tp
 from packages.models import JournalEntry, OIDCIssuer, Project, Role, TrustedPublisher
 from packages.policy import upload_token
-from tests.factories import make_wheel, post_upload
+from tests.factories import make_organization, make_wheel, post_upload
 
 pytestmark = pytest.mark.django_db
 
@@ -543,6 +543,21 @@ def test_token_held_by_an_owner_when_the_adder_left(client, jwks, project, owner
     github_publisher(project, added_by=maintainer)
     mint(client, sign(github_claims()))
     assert ApiToken.objects.get().user == owner
+
+
+def test_token_of_an_organizations_project(client, jwks, owner, outsider):
+    organization = make_organization("acme", owners=[outsider, owner])
+    project = Project.objects.create(name="acme-tool", normalized_name="acme-tool")
+    project.organization = organization
+    project.save()
+    github_publisher(project, added_by=owner)
+    secret = mint(client, sign(github_claims())).json()["token"]
+    assert upload_token(secret).user == owner
+    assert post_upload(client, make_wheel("acme-tool", "1.0"), secret).status_code == 200
+    # The adder gone, the organization's first Owner holds the next token.
+    owner.organization_roles.all().delete()
+    mint(client, sign(github_claims()))
+    assert ApiToken.objects.order_by("pk").last().user == outsider
 
 
 def test_project_without_owner(client, jwks, project):
