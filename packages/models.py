@@ -773,6 +773,8 @@ class TrustedPublisher(models.Model):
         match self.provider:
             case self.Provider.GITHUB | self.Provider.GITLAB:
                 text = f"{self.get_provider_display()} {self.repository} {self.workflow}"
+                # A self-hosted GitLab's project is not gitlab.com's of that name.
+                text += f" on {self.issuer_url}" if self.issuer_url else ""
             case self.Provider.GOOGLE:
                 text = f"Google Cloud {self.email}"
             case _:

@@ -655,6 +655,11 @@ def test_identity_and_str(project):
         project=project, provider="github", repository="a/b", workflow="r.yml", environment="e"
     )
     assert str(github) == "GitHub Actions a/b r.yml (environment e) for Sample.Project"
+    gitlab = TrustedPublisher(
+        project=project, provider="gitlab", repository="g/p", workflow="ci.yml",
+        issuer_url=SELF_HOSTED,
+    )  # fmt: skip
+    assert gitlab.identity == f"GitLab CI/CD g/p ci.yml on {SELF_HOSTED}"
     google = TrustedPublisher(pending_name="New", provider="google", email="x@y.z")
     assert str(google) == "Google Cloud x@y.z for New (pending)"
     custom = TrustedPublisher(provider="custom", custom_issuer=issuer, claims={"a": "b"})
