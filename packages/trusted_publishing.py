@@ -406,7 +406,14 @@ def mint_token(raw: str, *, actor: Actor) -> MintedUpload:
     with transaction.atomic():
         # Locked: two jobs of a pending publisher exchanging tokens at once
         # must not both create its project; the second sees it created.
-        publisher = TrustedPublisher.objects.select_for_update().get(pk=publisher.pk)
+        try:
+            publisher = TrustedPublisher.objects.select_for_update().get(pk=publisher.pk)
+        except TrustedPublisher.DoesNotExist:
+            # Removed by an Owner since it was found: the token names no
+            # publisher any more.
+            raise TrustedPublishingError(
+                "invalid-publisher", "valid token, but the publisher it matched was just removed"
+            ) from None
         if publisher.project is None:
             _create_pending_project(publisher, actor)
         project = publisher.project

@@ -182,6 +182,26 @@ def test_mint_gives_an_upload_token_for_the_project_only(client, jwks, project, 
     assert event.details["publisher"] == publisher.identity
 
 
+def test_a_publisher_removed_while_its_token_is_exchanged_is_refused(
+    client, jwks, project, owner, monkeypatch
+):
+    from packages import trusted_publishing
+
+    github_publisher(project, environment="pypi", added_by=owner)
+    found = trusted_publishing.find_publisher
+
+    def found_then_removed(verified):
+        publisher = found(verified)
+        TrustedPublisher.objects.filter(pk=publisher.pk).delete()  # an Owner, meanwhile
+        return publisher
+
+    monkeypatch.setattr(trusted_publishing, "find_publisher", found_then_removed)
+    assert refused(mint(client, sign(github_claims()))) == (
+        "invalid-publisher",
+        "valid token, but the publisher it matched was just removed",
+    )
+
+
 def test_minted_token_uploads_to_its_project_and_nowhere_else(client, jwks, project, owner):
     github_publisher(project)
     secret = mint(client, sign(github_claims())).json()["token"]
