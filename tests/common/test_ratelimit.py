@@ -278,6 +278,7 @@ LIMIT_NAMES = (
     "project-create",
     "organization-create",
     "organization-invite",
+    "oidc-mint-failure",
 )
 
 
@@ -297,6 +298,7 @@ def test_default_limits(monkeypatch, tmp_path):
     assert limits["project-create"] == (20, 3600)
     assert limits["organization-create"] == (5, 3600)
     assert limits["organization-invite"] == (30, 3600)
+    assert limits["oidc-mint-failure"] == (30, 300)
 
 
 def test_limits_from_the_environment(monkeypatch, tmp_path):
