@@ -780,3 +780,24 @@ class TrustedPublisher(models.Model):
             case _:
                 text = f"{self.custom_issuer} {self.claims}"
         return f"{text} (environment {self.environment})" if self.environment else text
+
+
+class Provenance(models.Model):
+    """PEP 740: the attestations a file was uploaded with, verified against the
+    trusted publisher that minted the upload's token (packages.attestations),
+    served as the file's provenance object (/integrity/.../provenance)."""
+
+    file = models.OneToOneField(File, on_delete=models.CASCADE, related_name="provenance")
+    # The provenance object exactly as served (application/vnd.pypi.integrity.v1+json):
+    # {"version": 1, "attestation_bundles": [{"publisher": {...}, "attestations": [...]}]}.
+    provenance = models.JSONField()
+    # The publisher the attestations were verified against, as uploaded: kept
+    # when the publisher is later removed, shown as "published from ...".
+    publisher_kind = models.CharField(max_length=20)
+    repository = models.CharField(max_length=300, blank=True)
+    workflow = models.CharField(max_length=300, blank=True)
+    environment = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    def __str__(self) -> str:
+        return f"provenance of {self.file}"
