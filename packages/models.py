@@ -778,7 +778,8 @@ class TrustedPublisher(models.Model):
             case self.Provider.GOOGLE:
                 text = f"Google Cloud {self.email}"
             case _:
-                text = f"{self.custom_issuer} {self.claims}"
+                pinned = ", ".join(f"{name}={value}" for name, value in self.claims.items())
+                text = f"{self.custom_issuer.name} {pinned}"
         return f"{text} (environment {self.environment})" if self.environment else text
 
 

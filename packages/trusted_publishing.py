@@ -523,6 +523,33 @@ def _validate(fields: dict) -> dict:
     return fields
 
 
+# Claims a custom publisher may not pin: the token's own envelope, which every
+# token of the issuer carries with a value of its own (checked separately).
+_ENVELOPE_CLAIMS = frozenset({"iss", "aud", "exp", "iat", "nbf", "jti"})
+MAX_CUSTOM_CLAIMS = 20
+
+
+def parse_claims(pairs) -> dict[str, str]:
+    """A custom publisher's claims from ``NAME=VALUE`` lines (the web form's
+    lines, the command's ``--claim`` flags): a token must carry each exactly."""
+    claims = {}
+    for pair in pairs:
+        if not pair.strip():
+            continue
+        name, sep, value = pair.strip().partition("=")
+        name, value = name.strip(), value.strip()
+        _require(bool(sep and name and value), f"A claim is NAME=VALUE, not {pair.strip()!r}.")
+        _require(
+            name not in _ENVELOPE_CLAIMS,
+            f"The claim {name!r} is the token's own and differs in every token; "
+            "name claims of the job (sub, repository, ...).",
+        )
+        _require(name not in claims, f"The claim {name!r} is given twice.")
+        claims[name] = value
+    _require(len(claims) <= MAX_CUSTOM_CLAIMS, f"At most {MAX_CUSTOM_CLAIMS} claims.")
+    return claims
+
+
 # Pending publishers one account may hold at once: each reserves nothing, but
 # a name's first exchange goes to whichever matches, so hoarding is pointless
 # and the bound keeps the lookup small.

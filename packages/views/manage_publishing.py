@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from .. import trusted_publishing
-from ..models import Project, TrustedPublisher
+from ..models import OIDCIssuer, Project, TrustedPublisher
 from ..policy import Action
 from ._manage_common import change, posted_form
 from .manage import _project_context, project_page, signed_in_page
@@ -18,12 +18,7 @@ Provider = TrustedPublisher.Provider
 
 
 class PublisherForm(forms.Form):
-    # Custom issuers' publishers list arbitrary claims: an admin's, from the shell.
-    provider = forms.ChoiceField(
-        choices=[
-            (p, Provider(p).label) for p in (Provider.GITHUB, Provider.GITLAB, Provider.GOOGLE)
-        ]
-    )
+    provider = forms.ChoiceField(choices=Provider.choices)
     repository = forms.CharField(required=False, max_length=300, label="Repository")
     workflow = forms.CharField(required=False, max_length=300, label="Workflow")
     environment = forms.CharField(required=False, max_length=300, label="Environment")
@@ -33,6 +28,31 @@ class PublisherForm(forms.Form):
     )
     email = forms.CharField(required=False, max_length=254, label="E-mail")
     subject = forms.CharField(required=False, max_length=300, label="Subject")
+    # A custom issuer (an admin's OIDCIssuer) and the claims its tokens must carry.
+    custom_issuer = forms.ModelChoiceField(
+        OIDCIssuer.objects.all(), required=False, label="Custom issuer"
+    )
+    claims = forms.CharField(required=False, max_length=4000, label="Claims")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The custom choice only where the index's admins configured an issuer.
+        self.issuers = list(OIDCIssuer.objects.order_by("name"))
+        if not self.issuers:
+            self.fields["provider"].choices = [
+                choice for choice in Provider.choices if choice[0] != Provider.CUSTOM
+            ]
+
+
+def _publisher_add(*, provider, claims="", custom_issuer=None, **fields):
+    """publisher_add with the form's fields: a custom issuer's claims come as
+    NAME=VALUE lines (PublisherError, said on the page, when they are not)."""
+    if provider == Provider.CUSTOM:
+        fields.update(
+            custom_issuer=custom_issuer,
+            claims=trusted_publishing.parse_claims(claims.splitlines()),
+        )
+    return trusted_publishing.publisher_add(provider=provider, **fields)
 
 
 class PendingPublisherForm(PublisherForm):
@@ -51,7 +71,7 @@ def project_publishing(request: HttpRequest, project: Project, role: str) -> Htt
         data = posted_form(request, PublisherForm)
         if data is not None and change(
             request,
-            trusted_publishing.publisher_add,
+            _publisher_add,
             lambda added: f"{added.identity} may now publish {project.name}.",
             refused=trusted_publishing.PublisherError,
             project=project,
@@ -98,7 +118,7 @@ def pending_publishing(request: HttpRequest) -> HttpResponse:
         name = data.pop("project_name", "")
         if data and change(
             request,
-            trusted_publishing.publisher_add,
+            _publisher_add,
             lambda added: f"{added.identity} may now create {added.pending_name}.",
             refused=trusted_publishing.PublisherError,
             pending_name=name,

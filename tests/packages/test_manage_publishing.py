@@ -4,7 +4,7 @@ add and remove trusted publishers; nobody else may."""
 import pytest
 
 from accounts.models import Event
-from packages.models import TrustedPublisher
+from packages.models import OIDCIssuer, TrustedPublisher
 from tests.conftest import give_two_factor
 
 pytestmark = pytest.mark.django_db
@@ -69,6 +69,64 @@ def test_a_malformed_form_says_why(as_owner):
     response = as_owner.post(URL, {"provider": "svn"})
     assert response.status_code == 400
     assert "provider: Select a valid choice" in response.content.decode()
+
+
+@pytest.fixture
+def company_ci():
+    return OIDCIssuer.objects.create(
+        name="Acme CI", issuer_url="https://ci.acme.test", jwks_url="https://ci.acme.test/jwks"
+    )
+
+
+def test_without_a_custom_issuer_the_form_offers_none(as_owner):
+    page = as_owner.get(URL).content.decode()
+    assert 'value="github"' in page and 'value="custom"' not in page
+    assert 'name="claims"' not in page
+    response = as_owner.post(URL, {"provider": "custom", "claims": "sub=x"})
+    assert response.status_code == 400
+    assert "provider: Select a valid choice" in response.content.decode()
+
+
+def test_an_owner_adds_a_custom_issuers_publisher(as_owner, project, company_ci):
+    page = as_owner.get(URL).content.decode()
+    assert 'value="custom"' in page and "Acme CI (https://ci.acme.test)" in page
+    claims = "sub=project:acme/app:ref:main\r\n\r\n  team = infra \r\n"
+    response = as_owner.post(
+        URL, {"provider": "custom", "custom_issuer": company_ci.pk, "claims": claims}, follow=True
+    )
+    publisher = TrustedPublisher.objects.get()
+    assert (publisher.project, publisher.custom_issuer) == (project, company_ci)
+    assert publisher.claims == {"sub": "project:acme/app:ref:main", "team": "infra"}
+    page = response.content.decode()
+    assert (
+        "Acme CI sub=project:acme/app:ref:main, team=infra may now publish Sample.Project" in page
+    )
+
+
+@pytest.mark.parametrize(
+    ("claims", "message"),
+    [
+        ("novalue", "A claim is NAME=VALUE, not &#x27;novalue&#x27;."),
+        ("sub=", "A claim is NAME=VALUE"),
+        ("aud=pypi", "The claim &#x27;aud&#x27; is the token&#x27;s own"),
+        ("sub=a\nsub=b", "The claim &#x27;sub&#x27; is given twice."),
+        ("\n".join(f"c{n}=v" for n in range(21)), "At most 20 claims."),
+        ("", "A custom publisher needs at least one claim."),
+    ],
+)
+def test_a_custom_publishers_claims_are_checked(as_owner, company_ci, claims, message):
+    response = as_owner.post(
+        URL, {"provider": "custom", "custom_issuer": company_ci.pk, "claims": claims}
+    )
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not TrustedPublisher.objects.exists()
+
+
+def test_a_custom_publisher_needs_its_issuer(as_owner, company_ci):
+    response = as_owner.post(URL, {"provider": "custom", "claims": "sub=x"})
+    assert response.status_code == 400
+    assert "needs an issuer the index" in response.content.decode()
 
 
 def test_an_owner_removes_a_publisher(as_owner, project):
@@ -163,3 +221,13 @@ def test_another_accounts_pending_publisher_is_not_removed(as_user, maintainer):
     assert TrustedPublisher.objects.exists()
     response = as_user.post(PENDING + "remove/", {"publisher": "x"}, follow=True)
     assert "You have no such pending publisher." in response.content.decode()
+
+
+def test_a_pending_custom_publisher(as_user, owner, company_ci):
+    response = as_user.post(
+        PENDING,
+        {"project_name": "new-thing", "provider": "custom", "custom_issuer": company_ci.pk,
+         "claims": "sub=x"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    assert TrustedPublisher.objects.get().claims == {"sub": "x"}

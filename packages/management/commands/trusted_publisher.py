@@ -7,7 +7,12 @@ from accounts.events import Actor
 from packages.management.common import get_actor
 from packages.models import OIDCIssuer, Project, TrustedPublisher
 from packages.names import normalize_project_name
-from packages.trusted_publishing import PublisherError, publisher_add, publisher_remove
+from packages.trusted_publishing import (
+    PublisherError,
+    parse_claims,
+    publisher_add,
+    publisher_remove,
+)
 
 Provider = TrustedPublisher.Provider
 
@@ -86,26 +91,17 @@ class Command(BaseCommand):
         fields.update(provider=provider, repository_owner_id=owner_id)
         if provider == Provider.CUSTOM:
             fields["custom_issuer"] = OIDCIssuer.objects.filter(issuer_url=issuer).first()
-            fields["claims"] = self._claims(claim)
         else:
             fields["issuer_url"] = issuer
         try:
+            if provider == Provider.CUSTOM:
+                fields["claims"] = parse_claims(claim)
             publisher = publisher_add(
                 actor=actor, project=project, pending_name=name if pending else "", **fields
             )
         except PublisherError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"Added publisher {publisher.pk}: {publisher}")
-
-    @staticmethod
-    def _claims(pairs):
-        claims = {}
-        for pair in pairs:
-            key, sep, value = pair.partition("=")
-            if not sep or not key:
-                raise CommandError(f"--claim takes NAME=VALUE, not {pair!r}.")
-            claims[key] = value
-        return claims
 
     def _list(self, name, **options):
         _, publishers = self._publishers(name)
