@@ -1,3 +1,5 @@
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -97,6 +99,9 @@ class Project(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     status_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Every upload goes through a publishing session (PEP 694): a legacy upload
+    # lands staged until someone publishes it (packages.upload_sessions).
+    require_upload_sessions = models.BooleanField(default=False)
 
     objects = ProjectQuerySet.as_manager()
 
@@ -802,3 +807,130 @@ class Provenance(models.Model):
 
     def __str__(self) -> str:
         return f"provenance of {self.file}"
+
+
+class UploadSession(models.Model):
+    """A PEP 694 publishing session: files staged for one release of one
+    project, invisible to the public until the session is published, all at
+    once, or canceled (packages.upload_sessions)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"  # open: files may be staged, replaced, deleted
+        PUBLISHED = "published"
+        CANCELED = "canceled"
+        EXPIRED = "expired"
+
+    # Public id in the session's URLs (the pk would be guessable).
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # None for a new project's first session: the project is created when it is published.
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.CASCADE, related_name="upload_sessions"
+    )
+    name = models.CharField(max_length=200)
+    normalized_name = models.CharField(max_length=200, db_index=True)
+    version = models.CharField(max_length=100)
+    canonical_version = models.CharField(max_length=100)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The credentials the session was opened with: later requests must come from
+    # the same account, or the same trusted publisher (its tokens last 15 minutes).
+    token = models.ForeignKey(
+        "accounts.ApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    token_prefix = models.CharField(max_length=40, blank=True)
+    publisher = models.ForeignKey(
+        "packages.TrustedPublisher",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    publisher_identity = models.CharField(max_length=600, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(db_index=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    # The stage's unguessable token: the preview index lives under it.
+    preview_secret = models.CharField(max_length=64, unique=True, editable=False)
+
+    objects = RowQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # PEP 694: one open session per release; a second create gets this one.
+            models.UniqueConstraint(
+                fields=["normalized_name", "canonical_version"],
+                condition=models.Q(status="pending"),
+                name="upload_session_one_open_per_release",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.PENDING
+
+
+class StagedFile(models.Model):
+    """A file of a publishing session: declared (its bytes still to come), or
+    received, checked like a legacy upload and stored where its File will be.
+    Never a File row before the session is published, so no public query can
+    see it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"  # declared; the bytes have not arrived
+        COMPLETE = "complete"  # received, checked, stored
+        PUBLISHED = "published"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    session = models.ForeignKey(UploadSession, on_delete=models.CASCADE, related_name="files")
+    filename = models.CharField(max_length=255)
+    # True while the session is open: the filename is reserved (legacy uploads
+    # and other sessions get 409), enforced by the index below.
+    reserved = models.BooleanField(default=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    packagetype = models.CharField(max_length=20, choices=File.PackageType.choices)
+    python_version = models.CharField(max_length=100)
+    # Declared by the client when the file was announced; checked on arrival.
+    declared_size = models.BigIntegerField()
+    declared_hashes = models.JSONField(default=dict)
+    size = models.BigIntegerField(default=0)
+    md5_digest = models.CharField(max_length=32, blank=True)
+    sha256_digest = models.CharField(max_length=64, blank=True)
+    blake2_256_digest = models.CharField(max_length=64, blank=True)
+    # Where the bytes are, the File's own storage key (packages.storage.file_path).
+    path = models.CharField(max_length=512, blank=True)
+    metadata_sha256_digest = models.CharField(max_length=64, blank=True)
+    metadata_blake2_256_digest = models.CharField(max_length=64, blank=True)
+    # The release metadata the file declared (packages.metadata.ReleaseMetadata):
+    # {"name", "version", "metadata_version", "fields": {...}}.
+    metadata = models.JSONField(default=dict, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    token_prefix = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # A declared file whose bytes have not come by then is dropped.
+    expires_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["filename"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["filename"],
+                condition=models.Q(reserved=True),
+                name="staged_filename_reserved_once",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(declared_size__gte=0), name="staged_file_size_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.filename

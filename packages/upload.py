@@ -150,6 +150,28 @@ def check_project_permission(upload: Upload) -> None:
         upload.similar_to = similar_popular_name(normalized)
 
 
+def check_session_reservations(upload: Upload) -> None:
+    # PEP 694: an open publishing session holds its filenames, and a new
+    # project's name for its creator, until it is published or ends.
+    # (Imported here: the sessions' service is built on this module's steps.)
+    from .upload_sessions import reserved_filename, reserved_name
+
+    if reserved_filename(upload.filename) is not None:
+        raise UploadError(
+            f"The file {upload.filename!r} is staged in an open publishing session: publish "
+            "or cancel that session, or upload under another version.",
+            status=409,
+        )
+    if upload.project is None:
+        holder = reserved_name(normalize_project_name(upload.metadata.name))
+        if holder is not None and holder.created_by_id != upload.user.pk:
+            raise UploadError(
+                f"The name {upload.metadata.name!r} is reserved by another account's open "
+                "publishing session for a new project.",
+                status=409,
+            )
+
+
 def check_project_creation_rate(upload: Upload) -> None:
     if upload.project is None and upload.rate_limited:
         policy.check_project_creation_rate(upload.user)
@@ -206,10 +228,10 @@ def check_size_limits(upload: Upload) -> None:
             f"File too large. Limit for project '{upload.project_name}' is "
             f"{human_size(limit)}. See /help/#file-size-limit for more information."
         )
-    _check_total_size(upload.project, upload.project_name, upload.content.size)
+    check_total_size(upload.project, upload.project_name, upload.content.size)
 
 
-def _check_total_size(project: Project | None, name: str, size: int) -> None:
+def check_total_size(project: Project | None, name: str, size: int) -> None:
     limit = _total_limit(project)
     used = project.total_size if project else 0
     if used + size > limit:
@@ -269,7 +291,7 @@ def check_duplicate(upload: Upload) -> Outcome | None:
     return None
 
 
-def _sdist_exists(project: Project | None, canonical_version: str) -> bool:
+def sdist_exists(project: Project | None, canonical_version: str) -> bool:
     return (
         project is not None
         and File.objects.filter(
@@ -281,7 +303,7 @@ def _sdist_exists(project: Project | None, canonical_version: str) -> bool:
 
 
 def check_release_rules(upload: Upload) -> None:
-    if upload.dist.packagetype == File.PackageType.SDIST and _sdist_exists(
+    if upload.dist.packagetype == File.PackageType.SDIST and sdist_exists(
         upload.project, upload.metadata.canonical_version
     ):
         raise UploadError("Only one sdist may be uploaded per release.")
@@ -309,7 +331,7 @@ def check_content(upload: Upload) -> None:
 # --- storing and committing ---------------------------------------------------
 
 
-def _store_objects(upload: Upload, path: str) -> list[str]:
+def store_objects(upload: Upload, path: str) -> list[str]:
     try:
         store_file(path, upload.content.temporary_file_path())
     except StorageUnavailable as exc:
@@ -335,7 +357,7 @@ def _publisher_identity(token: ApiToken | None) -> str | None:
     return token.trusted_publisher.identity
 
 
-def _create_project(upload: Upload, writes: Writes) -> Project:
+def create_project(upload: Upload, writes: Writes) -> Project:
     name = upload.metadata.name
     project = Project.objects.create(
         name=name,
@@ -364,9 +386,9 @@ def _commit(upload: Upload, path: str, stored: list[str]) -> None:
         if not all(storage.exists(name) for name in stored):
             # A concurrent identical upload failed and cleaned up our shared
             # path between our write and this lock; write it again.
-            _store_objects(upload, path)
+            store_objects(upload, path)
         if upload.project is None:
-            project = _create_project(upload, writes)
+            project = create_project(upload, writes)
         else:
             # Serializes uploads to one project: the total-size and one-sdist
             # rules below read what a concurrent upload may be adding.
@@ -375,7 +397,7 @@ def _commit(upload: Upload, path: str, stored: list[str]) -> None:
             # or an Owner archived it (PEP 792).
             policy.check_not_quarantined(project)
             project_status.check_accepts_uploads(project)
-            _check_total_size(project, project.name, content.size)
+            check_total_size(project, project.name, content.size)
             check_release_rules(upload)
         release = release_get_or_create(project=project, metadata=upload.metadata, writes=writes)
         token = None if upload.token is None else token_display_prefix(upload.token)
@@ -416,7 +438,7 @@ def _commit(upload: Upload, path: str, stored: list[str]) -> None:
 def store_and_commit(upload: Upload) -> Outcome:
     content = upload.content
     path = file_path(blake2_256_digest=content.blake2_256_digest, filename=upload.filename)
-    stored = _store_objects(upload, path)
+    stored = store_objects(upload, path)
     attempts = 2
     while True:
         attempts -= 1
@@ -471,6 +493,7 @@ def release_file_upload(
     check_project_creation_rate(upload)
     check_upstream_claim(upload)
     check_filename(upload)
+    check_session_reservations(upload)
     check_size_limits(upload)
     check_digests(upload)
     outcome = check_duplicate(upload)
