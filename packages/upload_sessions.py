@@ -31,7 +31,7 @@ from accounts.events import Actor, record_event
 from accounts.models import ApiToken
 from accounts.tokens import token_display_prefix
 
-from . import policy
+from . import policy, simple
 from .cache import purge_project_on_commit
 from .importing import upload_form
 from .journal import JournalLine
@@ -762,3 +762,39 @@ def expire_sessions(now: datetime | None = None) -> int:
                 ended += 1
     StagedFile.objects.filter(status=StagedFile.Status.PENDING, expires_at__lte=now).delete()
     return ended
+
+
+# --- the stage ---------------------------------------------------------------------
+
+
+def preview_listing(session: UploadSession, *, file_url) -> simple.ProjectListing:
+    """The stage's page of the project: its published files (as the index
+    lists them) and the session's staged ones, at ``file_url(filename)``."""
+    published = simple.project_listing(session.normalized_name)
+    files = list(published.files) if published else []
+    versions = list(published.versions) if published else []
+    for staged in session.files.filter(status=StagedFile.Status.COMPLETE):
+        files.append(
+            simple.FileLink(
+                filename=staged.filename,
+                url=file_url(staged.filename),
+                sha256=staged.sha256_digest,
+                requires_python=staged.metadata["fields"].get("requires_python", ""),
+                yanked=False,
+                yanked_reason="",
+                metadata_sha256=staged.metadata_sha256_digest,
+                size=staged.size,
+                upload_time=staged.completed_at,
+            )
+        )
+    if session.version not in versions:
+        versions = sorted([*versions, session.version], key=Version)
+    return simple.ProjectListing(
+        name=published.name if published else session.name,
+        normalized_name=session.normalized_name,
+        serial=published.serial if published else 0,
+        versions=versions,
+        files=sorted(files, key=lambda link: link.filename),
+        status=published.status if published else simple.ProjectStatus.ACTIVE,
+        status_reason=published.status_reason if published else "",
+    )

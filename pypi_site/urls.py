@@ -71,6 +71,8 @@ urlpatterns = [
     path("simple/", simple.index, name="simple-index"),
     path(f"simple/{NAME}/", simple.detail, name="simple-detail"),
     path("legacy/", upload.file_upload, name="upload"),
+    # The Upload 2.0 API (PEP 694): publishing sessions and their stages.
+    path("upload/2.0/", include("packages.upload_session_urls")),
     path(f"packages/<{STORED}:path>", files.serve, name="file"),
     # Files of the upstream index (packages.mirror), fetched on first request.
     re_path(
