@@ -145,6 +145,8 @@ class Event(models.Model):
         "project:status:unarchived": "Project unarchived",
         "project:status:deprecated": "Project deprecated",
         "project:status:undeprecated": "Project no longer deprecated",
+        "project:upload-sessions:required": "Publishing sessions required for every upload",
+        "project:upload-sessions:not-required": "Publishing sessions no longer required",
         "organization:created": "Organization created",
         "organization:updated": "Organization profile changed",
         "organization:deactivated": "Organization deactivated by a moderator",

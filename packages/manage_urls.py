@@ -3,7 +3,7 @@
 from django.urls import path
 
 from .converters import PROJECT, VERSION
-from .views import manage, manage_publishing, manage_status
+from .views import manage, manage_publishing, manage_sessions, manage_status
 from .views import manage_advisories as advisory_views
 from .views import manage_namespaces as namespace_views
 from .views import manage_organizations as organization_views
@@ -111,6 +111,23 @@ urlpatterns = [
         project + "publishing/remove/",
         manage_publishing.project_publisher_remove,
         name="manage-project-publisher-remove",
+    ),
+    # Staged releases (PEP 694 sessions) and the require-sessions option.
+    path(project + "sessions/", manage_sessions.project_sessions, name="manage-project-sessions"),
+    path(
+        project + "sessions/publish/",
+        manage_sessions.session_publish,
+        name="manage-project-session-publish",
+    ),
+    path(
+        project + "sessions/cancel/",
+        manage_sessions.session_cancel,
+        name="manage-project-session-cancel",
+    ),
+    path(
+        project + "sessions/require/",
+        manage_sessions.sessions_require,
+        name="manage-project-sessions-require",
     ),
     path(
         project + "organization/",

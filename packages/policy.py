@@ -67,6 +67,7 @@ class Action(enum.Enum):
     SETTINGS = "see the project's settings"
     DEPRECATE = "deprecate releases and undo it"
     ADVISORIES = "attach, withdraw and delete security advisories"
+    PUBLISH_SESSIONS = "publish or cancel any staged release (publishing session)"
 
 
 _EVERY_ROLE = frozenset(Role.Name)
@@ -83,6 +84,7 @@ ROLES_ALLOWED = {
     Action.SETTINGS: _OWNERS,
     Action.DEPRECATE: _OWNERS,
     Action.ADVISORIES: _OWNERS,
+    Action.PUBLISH_SESSIONS: _OWNERS,
 }
 OWNERS_ONLY = "Only an Owner of the project may do this."
 NO_ROLE = "Only the Owners and Maintainers of the project may do this."
@@ -154,6 +156,21 @@ def require(user, project: Project, action: Action) -> None:
     under the project's row lock: an Owner removed a moment ago by another
     Owner must not still act on the project."""
     require_role(user_role(user, project), action)
+
+
+CANCEL_REFUSED = "Only an Owner of the project or whoever opened the session may cancel it."
+
+
+def may_cancel_session(user, role: str | None, session) -> bool:
+    """Whether ``user``, holding ``role`` on the session's project, may cancel
+    the staged release ``session`` on the web: its Owners may cancel any; an
+    Owner or Maintainer may cancel a session they opened (what they uploaded,
+    perhaps by mistake). Publishing is for Owners only (PUBLISH_SESSIONS): with
+    the project's require-sessions option on, a person with the strongest role
+    decides what becomes public, not whoever holds an upload token."""
+    if role_may(role, Action.PUBLISH_SESSIONS):
+        return True
+    return role is not None and user is not None and session.created_by_id == user.pk
 
 
 def require_may_remove(actor, user, project: Project) -> None:
