@@ -58,6 +58,9 @@ FILETYPES = {"bdist_wheel", "sdist"}
 class Outcome(enum.Enum):
     STORED = "stored"
     ALREADY_STORED = "already stored"  # identical re-upload: success, nothing to do
+    # The project requires publishing sessions: in its release's open session,
+    # not public until an Owner publishes it (packages.staged_releases).
+    STAGED = "staged"
 
 
 @dataclass
@@ -397,6 +400,13 @@ def _commit(upload: Upload, path: str, stored: list[str]) -> None:
             # or an Owner archived it (PEP 792).
             policy.check_not_quarantined(project)
             project_status.check_accepts_uploads(project)
+            if project.require_upload_sessions:
+                # Its Owners required sessions since this upload was checked.
+                raise UploadError(
+                    f"Project '{project.name}' now requires publishing sessions: upload the "
+                    "file again and it is staged for its Owners to publish.",
+                    status=409,
+                )
             check_total_size(project, project.name, content.size)
             check_release_rules(upload)
         release = release_get_or_create(project=project, metadata=upload.metadata, writes=writes)
@@ -493,6 +503,8 @@ def release_file_upload(
     check_project_creation_rate(upload)
     check_upstream_claim(upload)
     check_filename(upload)
+    if upload.project is not None and upload.project.require_upload_sessions:
+        return stage_required(upload)
     check_session_reservations(upload)
     check_size_limits(upload)
     check_digests(upload)
@@ -510,6 +522,17 @@ def release_file_upload(
         if _identical_file_exists(upload):
             return Outcome.ALREADY_STORED
         raise
+
+
+def stage_required(upload: Upload) -> Outcome:
+    """The project's Owners require publishing sessions: the rest of the checks
+    are the session's (packages.upload_sessions.stage_file runs them as this
+    pipeline does), and the file lands staged instead of public."""
+    # Imported here: the sessions' service is built on this module's steps.
+    from .staged_releases import stage_legacy_upload
+
+    stage_legacy_upload(upload)
+    return Outcome.STAGED
 
 
 def _identical_file_exists(upload: Upload) -> bool:

@@ -6,6 +6,7 @@ import binascii
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
 from django.http import HttpResponse
 from django.http.multipartparser import MultiPartParserError
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.events import Actor
@@ -14,6 +15,7 @@ from common.client_address import client_address
 from common.http import error_response
 from common.ratelimit import client_network, limit, too_many_requests
 
+from ..names import normalize_project_name
 from ..policy import upload_token
 from ..upload import Outcome, UploadError, release_file_upload
 from ..upload_handler import UnsafeFileName, UploadFormParser
@@ -113,6 +115,20 @@ def _form_and_files(request):
     return parser.parse()
 
 
+def _staged(request, form) -> HttpResponse:
+    # Success for twine and uv (200), but the person reading a verbose log or
+    # the body learns that nothing is public yet, and where it waits.
+    sessions = request.build_absolute_uri(
+        reverse("manage-project-sessions", args=[normalize_project_name(form.get("name"))])
+    )
+    return HttpResponse(
+        f"OK: staged, not public yet. The project requires publishing sessions: its Owners "
+        f"publish this release at {sessions}\n",
+        content_type="text/plain",
+        reason="OK (staged until an Owner publishes it)",
+    )
+
+
 def _publish(request, token, form, files) -> HttpResponse:
     content = files.get("content")
     if content is None:
@@ -130,4 +146,6 @@ def _publish(request, token, form, files) -> HttpResponse:
     api_token_record_use(token)
     if outcome is Outcome.ALREADY_STORED:
         return HttpResponse("OK: this file was already uploaded.\n", content_type="text/plain")
+    if outcome is Outcome.STAGED:
+        return _staged(request, form)
     return HttpResponse("OK\n", content_type="text/plain")
