@@ -27,7 +27,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .models import File, UpstreamFile
+from .models import File, StagedFile, UpstreamFile
 from .storage import (
     METADATA_SUFFIX,
     delete_objects,
@@ -156,6 +156,12 @@ def check(*, verify_digests: bool = False) -> list[Problem]:
         elif verify_digests and _digests(storage, metadata)[0] != metadata_sha256:
             problems.append(Problem(DIGEST, metadata, f"not the metadata of {filename}"))
     problems.extend(_check_mirrored(storage, objects, expected, verify_digests))
+    # A publishing session's staged files (PEP 694) are stored where their
+    # File will be, before any File row exists: not orphans.
+    for path, has_metadata in StagedFile.objects.exclude(path="").values_list(
+        "path", "metadata_sha256_digest"
+    ):
+        expected.update([path, metadata_path(path)] if has_metadata else [path])
     for name in sorted(objects.keys() - expected):
         stored = objects[name]
         problems.append(Problem(ORPHAN, name, f"{stored.size} bytes, no row", stored.modified))
@@ -207,6 +213,8 @@ def _delete_orphan(name: str) -> bool:
         # A mirrored copy records its row after it is stored (packages.mirror):
         # the grace period covers that moment, this covers a fetch since the check.
         if UpstreamFile.objects.filter(Q(path=name) | Q(metadata_path=name)).exists():
+            return False
+        if StagedFile.objects.filter(path=base).exists():
             return False
         delete_objects([name])  # logs what it could not delete
     return not files_storage().exists(name)

@@ -727,8 +727,9 @@ def _end(session: UploadSession, status: str) -> None:
     session.save(update_fields=["status", "ended_at"])
 
 
-def cancel_session(session: UploadSession, *, actor: Actor) -> None:
-    """Cancel an open session: its files and their bytes are removed."""
+def cancel_session(session: UploadSession, *, actor: Actor, reason: str = "") -> None:
+    """Cancel an open session: its files and their bytes are removed.
+    ``reason``: a moderator's, for the project's history."""
     with transaction.atomic():
         session = UploadSession.objects.locked(pk=session.pk)
         if session.status == UploadSession.Status.CANCELED:
@@ -737,7 +738,8 @@ def cancel_session(session: UploadSession, *, actor: Actor) -> None:
             raise UploadError(f"This publishing session is {session.status}.", status=409)
         _end(session, UploadSession.Status.CANCELED)
         if session.project_id is not None:
-            _event("project:upload-session:canceled", session, actor)
+            details = {"reason": reason} if reason else {}
+            _event("project:upload-session:canceled", session, actor, **details)
 
 
 def _expire(session: UploadSession) -> None:

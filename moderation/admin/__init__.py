@@ -12,6 +12,7 @@ never import moderation. See docs/moderation.md.
 - ``organizations``: organizations, their people and teams.
 - ``advisories``: security advisories (OSV records) on projects.
 - ``trusted_publishing``: OIDC issuers the admins trust, projects' publishers.
+- ``upload_sessions``: publishing sessions (PEP 694) and their staged files.
 """
 
 # Registering is importing.
@@ -23,5 +24,6 @@ from . import (  # noqa: F401
     packages,
     queues,
     trusted_publishing,
+    upload_sessions,
     upstream,
 )
