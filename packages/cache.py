@@ -30,9 +30,9 @@ SIMPLE_FORMATS = ("html", "json")
 # shape, so a process of the new release never unpickles an old release's
 # pages still in a shared cache (a tuple of another length fails to load), and
 # whenever the pages' contents change for every project (4: api-version 1.5,
-# with project-status and namespace), so the new release never serves a page
-# the old one rendered.
-PAGE_FORMAT = 4
+# with project-status and namespace; 5: PEP 740's provenance on every file), so
+# the new release never serves a page the old one rendered.
+PAGE_FORMAT = 5
 
 # Bounds of each process's copies: a few hundred hot pages of big projects
 # (a 1,000-file page is about 250 KB of HTML) fit, and a worker stays small.

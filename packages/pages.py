@@ -18,7 +18,7 @@ from django.http import Http404, QueryDict
 from django.utils.text import slugify
 from packaging.utils import canonicalize_version
 
-from . import advisories, mirror
+from . import advisories, attestations, mirror
 from .downloads import download_summary
 from .mirrored import Mirrored, MirroredVersion, packagetype
 from .mirrored import lookup as mirrored_lookup
@@ -236,6 +236,12 @@ class ProjectPage:
     def downloads(self) -> dict[str, int]:
         """Last day, week and month (one cached query)."""
         return download_summary(self.project)
+
+    @cached_property
+    def provenance(self) -> attestations.ReleaseProvenance:
+        """Where the shown release's files were published from (PEP 740), and
+        the continuity flag (one or two queries)."""
+        return attestations.release_provenance(self.release, self.files)
 
     @cached_property
     def security(self) -> advisories.PageSecurity:

@@ -3,6 +3,7 @@ per change and then served from the cache.
 
 Specifications followed: PEP 503 (HTML), PEP 691 (JSON, negotiation), PEP 629
 (repository-version meta tag), PEP 592 (yanked), PEP 658/714 (core metadata),
+PEP 740 (provenance: each file's link to its provenance object, or null),
 PEP 700 (versions, size, upload-time; API version 1.1), PEP 792 (project-status;
 an active project's page carries none, which means active).
 
@@ -41,12 +42,13 @@ from packaging.version import Version
 
 from . import mirror, namespaces, project_status
 from .api_common import pep700_time
+from .attestations import provenance_url
 from .cache import local_pages, simple_detail_key, simple_index_key
 from .models import File, JournalEntry, Project, ProjectStatus, Release, UpstreamProject
 from .storage import file_url
 
-# 1.4: PEP 792 project status; 1.5: PEP 752 namespaces (the keys earlier minor
-# versions added, PEP 708's and PEP 740's, are optional and left out).
+# 1.4: PEP 792 project status; 1.5: PEP 752 namespaces (of the optional keys
+# earlier minor versions added, PEP 740's provenance is given, PEP 708's left out).
 API_VERSION = "1.5"
 
 TEXT_HTML = "text/html"
@@ -135,6 +137,8 @@ class FileLink:
     metadata_sha256: str
     size: int | None  # None: a mirrored file whose upstream gave no size
     upload_time: datetime | None  # None: a mirrored file without one
+    # PEP 740: the URL of the file's provenance object; None without one.
+    provenance: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +185,9 @@ def project_listing(normalized_name: str) -> ProjectListing | None:
         )
     }
     files = []
-    for release_id, filename, path, sha256, metadata_sha256, size, upload_time in (
+    # "provenance": the file's Provenance id, by a join on its unique file_id
+    # (no query per file).
+    for release_id, filename, path, sha256, metadata_sha256, size, upload_time, attested in (
         File.objects.filter(release__project_id=project_id)
         .order_by("filename")
         .values_list(
@@ -192,9 +198,10 @@ def project_listing(normalized_name: str) -> ProjectListing | None:
             "metadata_sha256_digest",
             "size",
             "upload_time",
+            "provenance",
         )
     ):
-        _version, yanked, yanked_reason, requires_python = releases[release_id]
+        version, yanked, yanked_reason, requires_python = releases[release_id]
         files.append(
             FileLink(
                 filename=filename,
@@ -206,6 +213,7 @@ def project_listing(normalized_name: str) -> ProjectListing | None:
                 metadata_sha256=metadata_sha256,
                 size=size,
                 upload_time=upload_time,
+                provenance=provenance_url(normalized_name, version, filename) if attested else None,
             )
         )
     versions = sorted((release[0] for release in releases.values()), key=Version)
@@ -273,6 +281,8 @@ def render_detail_html(listing: ProjectListing) -> bytes:
             # PEP 714 renamed the attribute; the old name stays for older pip.
             metadata = f"sha256={link.metadata_sha256}"
             attrs += f' data-dist-info-metadata="{metadata}" data-core-metadata="{metadata}"'
+        if link.provenance:
+            attrs += f' data-provenance="{escape(link.provenance)}"'
         parts.append(f"    <a {attrs}>{escape(link.filename)}</a><br>\n")
     parts.append("  </body>\n</html>\n")
     return "".join(parts).encode()
@@ -290,6 +300,8 @@ def _file_json(link: FileLink) -> dict:
         "dist-info-metadata": metadata,
         "yanked": yanked,
         "size": link.size,
+        # PEP 740: the provenance object's URL, or null.
+        "provenance": link.provenance,
     }
     if link.upload_time is not None:  # PEP 700: optional
         data["upload-time"] = pep700_time(link.upload_time)

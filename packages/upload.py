@@ -19,7 +19,7 @@ from accounts.events import Actor, new_event
 from accounts.models import ApiToken
 from accounts.tokens import token_display_prefix
 
-from . import policy, project_status
+from . import attestations, policy, project_status
 from .cache import purge_project_on_commit
 from .distributions import (
     DistributionFilename,
@@ -84,6 +84,8 @@ class Upload:
     # The rate limits are against strangers flooding the index; the operator's
     # own import from the shell (packages.importing) is not held to them.
     rate_limited: bool = True
+    # PEP 740: the attestations the upload came with, verified (check_attestations).
+    attested: "attestations.Verified | None" = None
 
     @property
     def user(self):
@@ -260,6 +262,15 @@ def check_digests(upload: Upload) -> None:
             )
 
 
+def check_attestations(upload: Upload) -> None:
+    upload.attested = attestations.verify_upload(
+        field=upload.form.get("attestations"),
+        token=upload.token,
+        filename=upload.filename,
+        sha256=upload.content.sha256_digest,
+    )
+
+
 def check_duplicate(upload: Upload) -> Outcome | None:
     """The three-way check: identical file (success), reused name or bytes
     (refused), or a filename that was used before and deleted (refused)."""
@@ -411,7 +422,7 @@ def _commit(upload: Upload, path: str, stored: list[str]) -> None:
             check_release_rules(upload)
         release = release_get_or_create(project=project, metadata=upload.metadata, writes=writes)
         token = None if upload.token is None else token_display_prefix(upload.token)
-        release_file_add(
+        added = release_file_add(
             project=project,
             release=release,
             file=NewFile(
@@ -428,6 +439,9 @@ def _commit(upload: Upload, path: str, stored: list[str]) -> None:
             writes=writes,
             token=token,
             publisher=_publisher_identity(upload.token),
+        )
+        attestations.provenance_record(
+            project=project, release=release, file=added, verified=upload.attested, writes=writes
         )
         if token is not None:
             writes.events.append(
@@ -508,6 +522,7 @@ def release_file_upload(
     check_session_reservations(upload)
     check_size_limits(upload)
     check_digests(upload)
+    check_attestations(upload)
     outcome = check_duplicate(upload)
     if outcome is not None:
         return outcome

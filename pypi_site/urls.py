@@ -15,6 +15,7 @@ from packages.converters import (
 )
 from packages.views import (
     files,
+    integrity,
     json_api,
     legacy_files,
     namespaces,
@@ -73,6 +74,12 @@ urlpatterns = [
     path("legacy/", upload.file_upload, name="upload"),
     # The Upload 2.0 API (PEP 694): publishing sessions and their stages.
     path("upload/2.0/", include("packages.upload_session_urls")),
+    # PEP 740: a file's provenance (packages.attestations).
+    path(
+        f"integrity/{RELEASE}/<{FILENAME}:filename>/provenance",
+        integrity.provenance,
+        name="provenance",
+    ),
     path(f"packages/<{STORED}:path>", files.serve, name="file"),
     # Files of the upstream index (packages.mirror), fetched on first request.
     re_path(

@@ -372,11 +372,11 @@ def test_project_page_query_count_is_constant(client, project, django_assert_max
 
     # One of them: the download figures (then cached for a few minutes); one
     # the namespace grant (packages.namespaces); one the advisories
-    # (packages.advisories).
-    with django_assert_max_num_queries(8):
+    # (packages.advisories); one the provenance (packages.attestations).
+    with django_assert_max_num_queries(9):
         response = client.get("/project/sample-project/")
     assert len(response.context["page"].history) == 30
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(10):
         response = client.get("/project/sample-project/1.3/")
     assert response.context["release"].version == "1.3"
     assert len(response.context["page"].files) == 2

@@ -183,6 +183,8 @@ def test_detail_json_shape(client, project, wheel, sdist):
                 "yanked": False,
                 "size": wheel.size,
                 "upload-time": "2024-01-01T00:00:00.123456Z",
+                # PEP 740: null without attestations (tests/packages/test_attestations.py).
+                "provenance": None,
             },
             {
                 "filename": sdist.filename,
@@ -194,6 +196,7 @@ def test_detail_json_shape(client, project, wheel, sdist):
                 "yanked": False,
                 "size": sdist.size,
                 "upload-time": "2024-01-01T00:00:00.123456Z",
+                "provenance": None,
             },
         ],
         # PEP 752: null when no namespace grant covers the name (packages.namespaces).
