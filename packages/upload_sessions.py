@@ -221,17 +221,22 @@ def open_session(
     upload = _session_upload(name=name, version=parsed, token=token, actor=actor)
     _check_may_open(upload)
     credentials = _credentials(token, user)
-    existing = _open_session_of(normalized, canonical)
-    if existing is not None:
-        _refuse_second(existing, credentials)
     if upload.project is None:
         holder = reserved_name(normalized)
-        if holder is not None and (holder.created_by_id, holder.publisher_id) != credentials:
+        # The same release's open session is answered below (PEP 694: 409 to its
+        # own credentials, 403 to others).
+        if (
+            holder is not None
+            and holder.canonical_version != canonical
+            and (holder.created_by_id, holder.publisher_id) != credentials
+        ):
             raise UploadError(
                 f"The name {name!r} is reserved by another account's open publishing session "
                 "for a new project.",
                 status=409,
             )
+    # A session of this release whose time is up no longer holds it.
+    _open_session_of(normalized, canonical)
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -255,9 +260,10 @@ def open_session(
             if upload.project is not None:
                 _event("project:upload-session:opened", session, actor)
     except IntegrityError:
-        # A concurrent create for the same release won.
+        # The release has an open session (the unique index says so, whatever
+        # the race): PEP 694's answer is that one, to its own credentials.
         existing = _open_session_of(normalized, canonical)
-        if existing is None:
+        if existing is None:  # pragma: no cover - it ended between the INSERT and this read
             raise UploadError(
                 "A concurrent request changed this release's sessions; try again.", status=409
             ) from None
@@ -287,11 +293,11 @@ def _refuse_second(existing: UploadSession, credentials) -> None:
     raise SessionExists(existing)
 
 
-def _event(tag: str, session: UploadSession, actor: Actor, project=None, **details) -> None:
+def _event(tag: str, session: UploadSession, actor: Actor, **details) -> None:
     record_event(
         tag,
         actor=actor,
-        project=project or session.project,
+        project=session.project,
         version=session.version,
         session=str(session.uuid),
         **details,
@@ -313,7 +319,9 @@ def _locked_open(session: UploadSession) -> UploadSession:
     """The session under its row lock, if it is still open (else 409)."""
     session = UploadSession.objects.locked(pk=session.pk)
     if session.is_open and session.expires_at <= timezone.now():
-        _end(session, UploadSession.Status.EXPIRED)
+        # Refused, not ended here: this transaction is about to roll back. The
+        # next read of the session (session_by_uuid) or the command ends it.
+        raise UploadError("This publishing session has expired.", status=409)
     if not session.is_open:
         raise UploadError(f"This publishing session is {session.status}.", status=409)
     return session

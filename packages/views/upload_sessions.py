@@ -408,23 +408,18 @@ def file_content(
 
 def _receive(request: HttpRequest, staged: StagedFile):
     declared = staged.declared_size
-    length = request.META.get("CONTENT_LENGTH")
-    if length and length.isdigit() and int(length) != declared:
-        raise UploadError(f"The body is {length} bytes, but the file was declared with {declared}.")
+    if request.META.get("CONTENT_LENGTH") != str(declared):
+        raise UploadError(
+            f"Send the file's {declared} bytes, as declared, with Content-Length: {declared}."
+        )
     handler = HashingUploadHandler()
     handler.new_file("content", staged.filename, "application/octet-stream", None)
     size = 0
-    try:
-        while chunk := request.read(CHUNK_SIZE):
-            size += len(chunk)
-            if size > declared:
-                raise UploadError(
-                    f"More bytes came than the {declared} the file was declared with."
-                )
-            handler.receive_data_chunk(chunk, size - len(chunk))
-    except BaseException:
-        handler.file.close()
-        raise
+    # Django reads at most Content-Length bytes (checked above): the file can't
+    # grow past what was declared, and a shorter body fails the size check.
+    while chunk := request.read(CHUNK_SIZE):
+        handler.receive_data_chunk(chunk, size)
+        size += len(chunk)
     return handler.file_complete(size)
 
 
