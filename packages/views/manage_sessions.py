@@ -16,6 +16,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
 from .. import staged_releases, upload_sessions
@@ -78,6 +79,7 @@ def _render(request: HttpRequest, project: Project, role: str, status: int = 200
         rows=_rows(request, project, role),
         may_publish=role_may(role, Action.PUBLISH_SESSIONS),
         may_require=role_may(role, Action.SETTINGS),
+        simple_index_url=request.build_absolute_uri(reverse("simple-index")),
     )
     return render(request, "manage/sessions.html", context, status=status)
 

@@ -371,3 +371,47 @@ def test_a_cancelled_session_leaves_nothing(server, owner, client_env, tmp_path)
     assert result.returncode == 0, describe(result)
     time.sleep(PURGE_REACHES_EVERY_WORKER)
     assert simple_links(server, CANCELLED)[wheel.filename].hashes["sha256"] == wheel.sha256
+
+
+def test_a_staged_release_takes_its_dependencies_from_the_index(
+    server, owner, client_env, tmp_path
+):
+    # The preview index holds only the staged project; the page's second pair
+    # of commands takes the rest from the index, with pip and with uv (which
+    # prefers the extra index for a project it finds there).
+    dependency, project = "e2e-staged-dep", "e2e-staged-app"
+    published = _write(
+        tmp_path / "published", make_wheel(dependency, "1.0"), make_wheel(project, "0.1")
+    )
+    result = _upload(server, owner, published, client_env)
+    assert result.returncode == 0, describe(result)
+    _require_sessions(owner, project, "on")
+    app = make_wheel(project, "2.0", requires_dist=(dependency,))
+    result = _upload(server, owner, _write(tmp_path / "staged", app), client_env)
+    assert result.returncode == 0, describe(result)
+
+    page = owner.page(f"/manage/project/{project}/sessions/")
+    preview = re.search(rf"pip install --index-url (\S+) {project}==2\.0", page)[1]
+    both = ["--index-url", f"{server.url}/simple/", "--extra-index-url", preview]
+    assert f"pip install {' '.join(both)} {project}==2.0" in page
+    assert f"uv pip install {' '.join(both)} {project}==2.0" in page
+
+    # The preview alone lacks the dependency.
+    python = _venv(tmp_path, client_env, "alone")
+    result = _pip_install(python, preview, f"{project}==2.0", client_env)
+    assert result.returncode != 0, describe(result)
+    assert dependency in output(result), describe(result)
+
+    pip = [sys.executable, "-m", "pip", "--python", python, "install", "--no-cache-dir"]
+    result = run([*pip, *both, f"{project}==2.0"], env=client_env)
+    assert result.returncode == 0, describe(result)
+    assert "Successfully installed e2e-staged-app-2.0 e2e-staged-dep-1.0" in result.stdout, (
+        describe(result)
+    )
+
+    uv_python = _venv(tmp_path, client_env, "uv")
+    uv = [UV, "pip", "install", "--no-config", "--no-cache", "--python", uv_python]
+    result = run([*uv, *both, f"{project}==2.0"], env=client_env)
+    assert result.returncode == 0, describe(result)
+    assert f"+ {project}==2.0" in output(result), describe(result)
+    assert f"+ {dependency}==1.0" in output(result), describe(result)

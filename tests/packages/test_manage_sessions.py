@@ -100,6 +100,11 @@ def test_an_owner_sees_the_session_its_files_and_how_to_try_it(as_owner, session
     assert session.preview_secret in preview
     assert f"pip install --index-url {preview} Sample.Project==1.0" in html
     assert f"uv pip install --index-url {preview} Sample.Project==1.0" in html
+    # With its dependencies from the index (uv prefers the extra index for the
+    # project it finds there, pip merges both).
+    both = f"--index-url http://testserver/simple/ --extra-index-url {preview} Sample.Project==1.0"
+    assert f">pip install {both}</code>" in html
+    assert f">uv pip install {both}</code>" in html
     assert f'action="{PUBLISH}"' in html
     assert f'action="{CANCEL}"' in html
     assert f'action="{REQUIRE}"' in html
