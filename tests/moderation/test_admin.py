@@ -499,6 +499,11 @@ def test_moderators_group_has_exactly_these_permissions():
     advisories = {"view_advisory", "add_advisory", "change_advisory"}
     assert advisories <= codenames
     codenames -= advisories
+    # Publishing sessions (moderation/0007_42): seen, canceled with a reason;
+    # tests/packages/test_upload_sessions.py.
+    upload_sessions = {"view_uploadsession", "change_uploadsession", "view_stagedfile"}
+    assert upload_sessions <= codenames
+    codenames -= upload_sessions
     assert {"add_user", "change_apitoken", "delete_project", "delete_user"}.isdisjoint(codenames)
     assert {"change_project", "change_release", "change_file", "change_user"} <= codenames
     assert {"change_malwarereport", "change_namereview", "add_prohibitedname"} <= codenames
