@@ -662,6 +662,15 @@ def _publish(session: UploadSession, upload: Upload) -> list[File]:
         project = Project.objects.locked(pk=project.pk)
         # Asked again under the lock: created, quarantined or archived since.
         policy.check_user_upload_to(upload.user, project.name, project)
+        if upload.token is not None and project.require_upload_sessions:
+            # The option's point: a token alone (perhaps a stolen one) never
+            # makes files public; a person publishes on the web.
+            manage_url = reverse("manage-project-sessions", args=[project.normalized_name])
+            raise UploadError(
+                f"Project '{project.name}' requires its staged releases to be published on "
+                f"the web by an Owner: {manage_url}",
+                status=403,
+            )
         check_total_size(project, project.name, sum(f.size for f in staged))
         if any(f.packagetype == File.PackageType.SDIST for f in staged) and sdist_exists(
             project, session.canonical_version

@@ -533,3 +533,15 @@ def test_an_expired_session_refuses_a_publish(api, session):
     assert StagedFile.objects.exists()  # ended when next read
     assert api.get(session["links"]["session"]).json()["status"] == "canceled"
     assert not StagedFile.objects.exists()
+
+
+def test_a_project_requiring_sessions_is_published_on_the_web_only(api, project):
+    project.require_upload_sessions = True
+    project.save()
+    session = api.create("sample-project", "2.0").json()
+    api.stage(session, make_wheel("sample-project", "2.0"))
+    response = api.post(session["links"]["publish"])
+    assert_problem(response, 403, "requires its staged releases to be published on the web")
+    assert "/manage/project/sample-project/sessions/" in response.json()["detail"]
+    assert not File.objects.exists()
+    assert UploadSession.objects.get().status == "pending"
