@@ -139,8 +139,12 @@ def _parse(field: str) -> list[Attestation]:
 def _certificate_issuer(attestation: Attestation, number: int) -> str:
     try:
         return attestation.certificate_claims.get(_ISSUER_OID, "")
-    except (ValueError, TypeError) as exc:
-        raise _refuse(f"Attestation {number} has no valid signing certificate: {exc}.") from None
+    except Exception as exc:
+        # Any DER the client made up: cryptography's and pyasn1's parsers
+        # raise errors of their own kinds.
+        raise _refuse(
+            f"Attestation {number} has no valid signing certificate: {type(exc).__name__}: {exc}"
+        ) from None
 
 
 def _verify_one(attestation: Attestation, number: int, publisher, dist, model) -> str:

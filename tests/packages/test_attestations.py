@@ -715,3 +715,85 @@ def test_no_provenance_is_a_404_with_a_message(client, github, asset_dir, path):
     response = client.get(f"/integrity/{path}/provenance")
     assert response.status_code == 404
     assert response.json()["message"].startswith("No provenance for ")
+
+
+# --- Whatever the input, a 400 with a message --------------------------------------------
+
+
+def _mutations(attestation: dict, rng) -> dict | list | str:
+    """The real attestation with one part replaced by junk of some kind."""
+    junk = [
+        None,
+        0,
+        -1,
+        2**70,
+        1.5,
+        True,
+        "",
+        "\x00" * rng.randint(1, 50),
+        "A" * rng.randint(1, 5000),
+        base64.b64encode(rng.randbytes(rng.randint(0, 600))).decode(),
+        [],
+        {},
+        [[[[{}]]]],
+        {"\x00": "\x00"},
+    ]
+    paths = [
+        "version",
+        "verification_material",
+        "verification_material.certificate",
+        "verification_material.transparency_entries",
+        "verification_material.transparency_entries.0",
+        "verification_material.transparency_entries.0.logIndex",
+        "verification_material.transparency_entries.0.kindVersion",
+        "verification_material.transparency_entries.0.inclusionProof",
+        "verification_material.transparency_entries.0.canonicalizedBody",
+        "verification_material.transparency_entries.0.logId",
+        "envelope",
+        "envelope.statement",
+        "envelope.signature",
+    ]
+    choice = rng.random()
+    if choice < 0.1:
+        return rng.choice(junk)
+    if choice < 0.2:
+        # The certificate's DER with bytes flipped: a parse of made-up ASN.1.
+        der = bytearray(base64.b64decode(attestation["verification_material"]["certificate"]))
+        for _ in range(rng.randint(1, 8)):
+            der[rng.randrange(len(der))] = rng.randrange(256)
+        return [
+            _with(
+                attestation,
+                "verification_material.certificate",
+                base64.b64encode(bytes(der)).decode(),
+            )
+        ]
+    path = rng.choice(paths)
+    try:
+        return [_with(attestation, path, rng.choice(junk))]
+    except (KeyError, IndexError, TypeError):
+        return [rng.choice(junk)]
+
+
+def test_fuzzed_attestations_are_refused_with_a_message_never_an_error(github, asset_dir):
+    import random
+
+    _project, _secret = github
+    token = TrustedPublisher.objects.get().tokens.get()
+    real = attestation_of(asset_dir, GITHUB_SDIST)
+    sha256 = Distribution.from_file(asset_dir / GITHUB_SDIST).digest
+    rng = random.Random(740)  # noqa: S311 (a fixed sequence of test inputs)
+    for _ in range(300):
+        sent = _mutations(real, rng)
+        field = sent if isinstance(sent, str) else json.dumps(sent)
+        try:
+            verified = attestations.verify_upload(
+                field=field, token=token, filename=GITHUB_SDIST, sha256=sha256
+            )
+        except attestations.UploadError as refused:
+            assert refused.status == 400, (sent, refused.message)
+            assert refused.message.strip(), sent
+            continue
+        # Accepted only when the junk changed nothing that counts (a `true` read
+        # as the version 1): what is kept is then the attestation as signed.
+        assert verified.provenance["attestation_bundles"][0]["attestations"] == [real], sent
