@@ -13,6 +13,7 @@ although the project's previous release had some, is flagged on its page and
 to the project's Owners (a stolen long-lived token publishes without them).
 """
 
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass
@@ -69,10 +70,16 @@ logging.getLogger("sigstore._internal.tuf").setLevel(logging.ERROR)
 
 @dataclass(frozen=True)
 class Verified:
-    """An upload's attestations, verified: what its Provenance row will hold."""
+    """An upload's attestations, verified: the fields of its Provenance row.
+    Plain JSON values: a staged upload may keep them (``dataclasses.asdict``)
+    until its session is published."""
 
-    publisher: TrustedPublisher
     provenance: dict  # the PEP 740 provenance object, as served
+    # The publisher that minted the token, as it was then (it may be removed later).
+    publisher_kind: str  # TrustedPublisher.Provider
+    repository: str  # GitHub/GitLab: OWNER/NAME; Google: the service account
+    workflow: str
+    environment: str
 
 
 def _refuse(message: str) -> UploadError:
@@ -215,7 +222,13 @@ def verify_upload(*, field: str | None, token: ApiToken | None, filename: str, s
         attestations=[Attestation.from_bundle(item.to_bundle()) for item in attestations],
     )
     provenance = ProvenanceObject(attestation_bundles=[bundle]).model_dump(mode="json")
-    return Verified(publisher=model, provenance=provenance)
+    return Verified(
+        provenance=provenance,
+        publisher_kind=model.provider,
+        repository=model.email if model.provider == Provider.GOOGLE else model.repository,
+        workflow=model.workflow,
+        environment=model.environment,
+    )
 
 
 # --- Recording, at the upload's commit ---------------------------------------------
@@ -229,17 +242,7 @@ def provenance_record(
     release's first file, the continuity check (an event, and the Owners
     mailed after the commit, when the previous release had provenance)."""
     if verified is not None:
-        publisher = verified.publisher
-        Provenance.objects.create(
-            file=file,
-            provenance=verified.provenance,
-            publisher_kind=publisher.provider,
-            repository=publisher.email
-            if publisher.provider == Provider.GOOGLE
-            else publisher.repository,
-            workflow=publisher.workflow,
-            environment=publisher.environment,
-        )
+        Provenance.objects.create(file=file, **dataclasses.asdict(verified))
         return
     if release.files.count() != 1:
         # Told once per release, when its first file arrives without attestations.
