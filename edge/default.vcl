@@ -92,7 +92,7 @@ sub vcl_recv {
         return (pass);
     }
 
-    if (req.url ~ "^/(simple|packages|rss)/"
+    if (req.url ~ "^/(simple|packages|rss|integrity)/"
         || req.url ~ "^/pypi/[^/?]+/([^/?]+/)?json(\?|$)"
         || req.url ~ "^/api/openapi\.json") {
         # Answers that are the same whoever asks: cookies change nothing.
