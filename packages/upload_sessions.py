@@ -16,6 +16,7 @@ these services; UploadError carries the message and the HTTP status.
 """
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -69,8 +70,10 @@ SESSION_LIFETIME = timedelta(days=7)
 MAX_EXTENSION = timedelta(days=7)
 # A file announced but whose bytes have not come by then is forgotten.
 FILE_UPLOAD_LIFETIME = timedelta(hours=1)
-# The hash names the client may declare, and the digest of ours each one is.
+# The hash names the client may declare, the digest of ours each one is, and its hex length.
 HASH_NAMES = {"sha256": "sha256_digest", "blake2b_256": "blake2_256_digest", "md5": "md5_digest"}
+HASH_LENGTHS = {"sha256": 64, "blake2b_256": 64, "md5": 32}
+_HEX = re.compile(r"[0-9a-f]+")
 
 
 class SessionExists(UploadError):
@@ -308,7 +311,8 @@ def extend_session(session: UploadSession, *, seconds: int, actor: Actor) -> Upl
     """Move the expiry to ``seconds`` from now, at most MAX_EXTENSION; never earlier."""
     with transaction.atomic():
         session = _locked_open(session)
-        wanted = timezone.now() + min(timedelta(seconds=seconds), MAX_EXTENSION)
+        # Capped before it is a timedelta: a huge number would overflow one.
+        wanted = timezone.now() + timedelta(seconds=min(seconds, MAX_EXTENSION.total_seconds()))
         if wanted > session.expires_at:
             session.expires_at = wanted
             session.save(update_fields=["expires_at"])
@@ -336,9 +340,12 @@ def _parse_hashes(hashes: object) -> dict[str, str]:
     known = {}
     for key, value in hashes.items():
         if key in HASH_NAMES:
-            if not isinstance(value, str) or not value.strip():
-                raise UploadError(f"The {key!r} hash must be a hex string.")
-            known[key] = value.strip().lower()
+            digest = value.strip().lower() if isinstance(value, str) else ""
+            if len(digest) != HASH_LENGTHS[key] or not _HEX.fullmatch(digest):
+                raise UploadError(
+                    f"The {key!r} hash must be {HASH_LENGTHS[key]} hexadecimal characters."
+                )
+            known[key] = digest
     return known
 
 

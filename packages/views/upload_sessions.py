@@ -46,6 +46,8 @@ POLL_SECONDS = 1
 # Nothing of a session may be kept by a browser or an edge: the stage is
 # reachable by its secret only, and every answer changes with the session.
 PRIVATE = {"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex"}
+# As packages.views.files serves uploaded bytes: no scripts, no requests, an opaque origin.
+SANDBOX = "default-src 'none'; sandbox"
 
 
 # --- answers -----------------------------------------------------------------------
@@ -508,6 +510,11 @@ def stage_file(request: HttpRequest, session: UploadSession, filename: str) -> H
         as_attachment=base == filename,
         filename=filename,
         content_type="application/octet-stream" if base == filename else "text/plain",
-        headers=PRIVATE,
+        # User content on the index's own origin: never run as a document.
+        headers={
+            **PRIVATE,
+            "Content-Security-Policy": SANDBOX,
+            "X-Content-Type-Options": "nosniff",
+        },
     )
     return response

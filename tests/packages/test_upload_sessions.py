@@ -79,6 +79,8 @@ def test_the_stage_is_an_index_of_the_sessions_project(api, session, client):
     download = client.get(file_url)
     assert download.status_code == 200
     assert download["Cache-Control"] == "private, no-store"
+    assert download["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert download["X-Content-Type-Options"] == "nosniff"
     assert b"".join(download.streaming_content) == wheel.content
     metadata = client.get(file_url + ".metadata")
     assert b"".join(metadata.streaming_content) == wheel.metadata.encode()

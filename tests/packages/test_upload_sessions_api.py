@@ -227,6 +227,9 @@ def test_an_unreadable_content_length_is_refused(client, token):
         ("good", "one", "is not a valid PEP 440 version"),
         ("good", 1.0, "is not a valid version"),
         ("good", "1.0+local", "is a local version"),
+        ("go\x00od", "1.0", "is not a valid project name"),
+        ("good", "1.0\x00", "is not a valid PEP 440 version"),
+        ("g" * 300, "1.0", "is not a valid project name"),
     ],
 )
 def test_a_session_needs_a_valid_name_and_version(api, name, version, detail):
@@ -296,6 +299,8 @@ def test_extending_moves_the_expiry_at_most_a_week_and_never_earlier(api, sessio
     row.refresh_from_db()
     assert timedelta(days=6) < row.expires_at - timezone.now() <= timedelta(days=7)
     assert extended.json()["expires-at"] == row.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    huge = api.post(session["links"]["extend"], {"extend-for": 10**30})
+    assert huge.status_code == 200, huge.content
     for wrong in ("60", 0, True, None):
         assert_problem(
             api.post(session["links"]["extend"], {"extend-for": wrong}), 400, "extend-for"
@@ -336,7 +341,12 @@ def test_announcing_a_file_reserves_it_and_tells_where_to_send_it(api, session):
         ({"size": 10**12}, 400, "File too large."),
         ({"hashes": {"md5": "x"}}, 400, "at least 'sha256'"),
         ({"hashes": None}, 400, "at least 'sha256'"),
-        ({"hashes": {"sha256": "ab", "md5": 5}}, 400, "The 'md5' hash must be a hex string."),
+        ({"hashes": {"sha256": "ab"}}, 400, "The 'sha256' hash must be 64 hexadecimal"),
+        ({"hashes": {"sha256": "\x00" * 64}}, 400, "The 'sha256' hash must be 64 hexadecimal"),
+        ({"hashes": {"sha256": "a" * 64, "md5": 5}}, 400, "The 'md5' hash must be 32"),
+        ({"filename": "sample_project-1.0.tar.gz\x00"}, 400, "only printable ASCII"),
+        ({"filename": "../sample_project-1.0.tar.gz"}, 400, "must not contain a path separator"),
+        ({"filename": "s" * 300 + "-1.0.tar.gz"}, 400, "Filename"),
     ],
 )
 def test_an_announced_file_is_checked_before_its_bytes(api, session, overrides, status, detail):
