@@ -57,6 +57,8 @@ CERTIFICATE_ISSUERS = {
     Provider.GOOGLE: "https://accounts.google.com",
 }
 _ISSUER_OID = "1.3.6.1.4.1.57264.1.8"
+_SOURCE_REPOSITORY_OID = "1.3.6.1.4.1.57264.1.12"
+REPOSITORY_HOSTS = {Provider.GITHUB: "https://github.com/", Provider.GITLAB: "https://gitlab.com/"}
 
 ONLY_TRUSTED_PUBLISHING = (
     "Attestations are only supported when using Trusted Publishing: upload from a CI "
@@ -143,9 +145,9 @@ def _parse(field: str) -> list[Attestation]:
     return parsed
 
 
-def _certificate_issuer(attestation: Attestation, number: int) -> str:
+def _certificate_claims(attestation: Attestation, number: int) -> dict[str, str]:
     try:
-        return attestation.certificate_claims.get(_ISSUER_OID, "")
+        return attestation.certificate_claims
     except Exception as exc:
         # Any DER the client made up: cryptography's and pyasn1's parsers
         # raise errors of their own kinds.
@@ -154,11 +156,23 @@ def _certificate_issuer(attestation: Attestation, number: int) -> str:
         ) from None
 
 
-def _verify_one(attestation: Attestation, number: int, publisher, dist, model) -> str:
-    """The attestation's predicate type, once it verifies."""
-    issuer = _certificate_issuer(attestation, number)
-    expected = CERTIFICATE_ISSUERS[model.provider]
-    if issuer != expected:
+def _as_certified(publisher, model: TrustedPublisher, claims: dict[str, str]):
+    """``publisher`` with its repository spelt as the certificate spells it,
+    when they differ only in case: GitHub and gitlab.com names ignore case, as
+    the token exchange does (packages.trusted_publishing), while Sigstore's
+    policy compares them exactly."""
+    host = REPOSITORY_HOSTS.get(model.provider)
+    uri = claims.get(_SOURCE_REPOSITORY_OID, "")
+    if host and uri.lower() == f"{host}{publisher.repository}".lower():
+        return publisher.model_copy(update={"repository": uri[len(host) :]})
+    return publisher
+
+
+def _verify_one(attestation: Attestation, number: int, publisher, dist, model):
+    """The attestation's predicate type and the publisher it verified for."""
+    claims = _certificate_claims(attestation, number)
+    issuer = claims.get(_ISSUER_OID, "")
+    if issuer != CERTIFICATE_ISSUERS[model.provider]:
         # Told before the signature is checked: the usual mistake is an
         # attestation made by someone's own identity, not by the workflow.
         raise _refuse(
@@ -166,6 +180,7 @@ def _verify_one(attestation: Attestation, number: int, publisher, dist, model) -
             f"not by the trusted publisher that minted this upload's token "
             f"({model.identity})."
         )
+    publisher = _as_certified(publisher, model, claims)
     try:
         predicate_type, _predicate = attestation.verify(publisher, dist, offline=True)
     except (sigstore.errors.TUFError, OSError) as exc:
@@ -184,7 +199,7 @@ def _verify_one(attestation: Attestation, number: int, publisher, dist, model) -
         raise _refuse(
             f"Attestation {number} could not be verified: {type(exc).__name__}: {exc}"
         ) from None
-    return predicate_type
+    return predicate_type, publisher
 
 
 def verify_upload(*, field: str | None, token: ApiToken | None, filename: str, sha256: str):
@@ -196,7 +211,7 @@ def verify_upload(*, field: str | None, token: ApiToken | None, filename: str, s
     if token is None or token.trusted_publisher_id is None:
         raise _refuse(ONLY_TRUSTED_PUBLISHING)
     model = token.trusted_publisher
-    publisher = attestation_identity(model)
+    configured = attestation_identity(model)
     attestations = _parse(field)
     try:
         dist = Distribution(name=filename, digest=sha256)
@@ -208,7 +223,7 @@ def verify_upload(*, field: str | None, token: ApiToken | None, filename: str, s
     for number, attestation in enumerate(attestations, 1):
         # An unknown predicate type does not verify (pypi-attestations knows
         # the public index's two, PREDICATE_TYPES).
-        predicate_type = _verify_one(attestation, number, publisher, dist, model)
+        predicate_type, publisher = _verify_one(attestation, number, configured, dist, model)
         if predicate_type in seen:
             raise _refuse(
                 f"Attestation {number} repeats the predicate type {predicate_type}: one "
@@ -225,7 +240,7 @@ def verify_upload(*, field: str | None, token: ApiToken | None, filename: str, s
     return Verified(
         provenance=provenance,
         publisher_kind=model.provider,
-        repository=model.email if model.provider == Provider.GOOGLE else model.repository,
+        repository=model.email if model.provider == Provider.GOOGLE else publisher.repository,
         workflow=model.workflow,
         environment=model.environment,
     )
@@ -347,8 +362,7 @@ class FileProvenance:
 
     @property
     def repository_url(self) -> str:
-        hosts = {Provider.GITHUB: "https://github.com/", Provider.GITLAB: "https://gitlab.com/"}
-        host = hosts.get(self.kind)
+        host = REPOSITORY_HOSTS.get(self.kind)
         return f"{host}{self.repository}" if host else ""
 
 

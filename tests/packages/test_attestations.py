@@ -797,3 +797,17 @@ def test_fuzzed_attestations_are_refused_with_a_message_never_an_error(github, a
         # Accepted only when the junk changed nothing that counts (a `true` read
         # as the version 1): what is kept is then the attestation as signed.
         assert verified.provenance["attestation_bundles"][0]["attestations"] == [real], sent
+
+
+def test_a_publisher_spelt_in_another_case_verifies_as_the_certificate_spells_it(
+    client, owner, asset_dir
+):
+    # The token exchange matches GitHub names without case; so does this.
+    project = make_project("pypi-attestations", owner)
+    secret = minted(project, owner, **{**GITHUB, "repository": "TrailOfBits/PyPI-Attestations"})
+    sent = attestation_of(asset_dir, GITHUB_SDIST)
+    assert upload(client, real_dist(asset_dir, GITHUB_SDIST), secret, [sent]).status_code == 200
+    row = Provenance.objects.get()
+    assert row.repository == "trailofbits/pypi-attestations"
+    publisher = row.provenance["attestation_bundles"][0]["publisher"]
+    assert publisher["repository"] == "trailofbits/pypi-attestations"
