@@ -18,22 +18,10 @@ import json
 import logging
 from dataclasses import dataclass
 
-import sigstore.errors
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from pydantic import ValidationError
-from pypi_attestations import (
-    Attestation,
-    AttestationBundle,
-    AttestationError,
-    AttestationType,
-    Distribution,
-    GitHubPublisher,
-    GitLabPublisher,
-    GooglePublisher,
-)
-from pypi_attestations import Provenance as ProvenanceObject
 
 from accounts.models import ApiToken, Email, OrganizationRole
 from accounts.services import send_templated_mail
@@ -44,8 +32,11 @@ from .policy import UploadError
 Provider = TrustedPublisher.Provider
 
 CONTENT_TYPE = "application/vnd.pypi.integrity.v1+json"
-# The predicate types the public index accepts, each at most once per file.
-PREDICATE_TYPES = frozenset(kind.value for kind in AttestationType)
+# The predicate types the public index accepts (pypi-attestations'
+# AttestationType), each at most once per file.
+PREDICATE_TYPES = frozenset(
+    {"https://docs.pypi.org/attestations/publish/v1", "https://slsa.dev/provenance/v1"}
+)
 MAX_ATTESTATIONS = len(PREDICATE_TYPES)
 # A real attestation is about 10 KB (a certificate, a signature, one log
 # entry); the field is refused past this before it is parsed at all.
@@ -69,6 +60,10 @@ ONLY_TRUSTED_PUBLISHING = (
 # trust root: offline is our choice, said once here rather than in every log line.
 logging.getLogger("sigstore._internal.tuf").setLevel(logging.ERROR)
 
+# pypi-attestations (and sigstore under it) is imported where an upload with
+# attestations needs it, not with this module: half a second of imports that
+# every process (pages, the simple API, commands) would pay for nothing.
+
 
 @dataclass(frozen=True)
 class Verified:
@@ -91,6 +86,8 @@ def _refuse(message: str) -> UploadError:
 def attestation_identity(publisher: TrustedPublisher):
     """The pypi-attestations publisher ``publisher`` signs as, or UploadError
     when its attestations can't be verified here."""
+    from pypi_attestations import GitHubPublisher, GitLabPublisher, GooglePublisher
+
     environment = publisher.environment or None
     match publisher.provider:
         case Provider.GITHUB:
@@ -117,7 +114,9 @@ def attestation_identity(publisher: TrustedPublisher):
     )
 
 
-def _parse(field: str) -> list[Attestation]:
+def _parse(field: str) -> list:
+    from pypi_attestations import Attestation
+
     if len(field) > MAX_FIELD_CHARS:
         raise _refuse(
             f"The attestations field is too large ({len(field):,} characters; at most "
@@ -145,7 +144,7 @@ def _parse(field: str) -> list[Attestation]:
     return parsed
 
 
-def _certificate_claims(attestation: Attestation, number: int) -> dict[str, str]:
+def _certificate_claims(attestation, number: int) -> dict[str, str]:
     try:
         return attestation.certificate_claims
     except Exception as exc:
@@ -168,8 +167,11 @@ def _as_certified(publisher, model: TrustedPublisher, claims: dict[str, str]):
     return publisher
 
 
-def _verify_one(attestation: Attestation, number: int, publisher, dist, model):
+def _verify_one(attestation, number: int, publisher, dist, model):
     """The attestation's predicate type and the publisher it verified for."""
+    import sigstore.errors
+    from pypi_attestations import AttestationError
+
     claims = _certificate_claims(attestation, number)
     issuer = claims.get(_ISSUER_OID, "")
     if issuer != CERTIFICATE_ISSUERS[model.provider]:
@@ -208,6 +210,9 @@ def verify_upload(*, field: str | None, token: ApiToken | None, filename: str, s
     None without attestations; UploadError when they are refused."""
     if field is None:
         return None
+    from pypi_attestations import Attestation, AttestationBundle, Distribution
+    from pypi_attestations import Provenance as ProvenanceObject
+
     if token is None or token.trusted_publisher_id is None:
         raise _refuse(ONLY_TRUSTED_PUBLISHING)
     model = token.trusted_publisher

@@ -811,3 +811,10 @@ def test_a_publisher_spelt_in_another_case_verifies_as_the_certificate_spells_it
     assert row.repository == "trailofbits/pypi-attestations"
     publisher = row.provenance["attestation_bundles"][0]["publisher"]
     assert publisher["repository"] == "trailofbits/pypi-attestations"
+
+
+def test_the_predicate_types_are_the_libraries():
+    # Written out in packages.attestations, so that pages need not import it.
+    from pypi_attestations import AttestationType
+
+    assert {kind.value for kind in AttestationType} == attestations.PREDICATE_TYPES
