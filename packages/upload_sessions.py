@@ -126,8 +126,11 @@ def session_by_uuid(value) -> UploadSession | None:
 
 def session_by_preview_secret(secret: str) -> UploadSession | None:
     """The open session whose stage ``secret`` names (the preview index)."""
-    session = UploadSession.objects.filter(preview_secret=secret).first()
+    session = UploadSession.objects.filter(preview_secret=secret).select_related("project").first()
     if session is None or not session.is_open:
+        return None
+    if session.project is not None and session.project.quarantined_at is not None:
+        # A moderator's quarantine: none of the project's files are offered.
         return None
     if session.expires_at <= timezone.now():
         _expire(session)
@@ -164,8 +167,11 @@ def reserved_name(normalized_name: str) -> UploadSession | None:
 
 def sessions_of(project: Project) -> QuerySet[UploadSession]:
     """The project's open sessions, newest first (for its management pages)."""
+    # By name: a session opened before the project existed may not point to it yet.
     return UploadSession.objects.filter(
-        project=project, status=UploadSession.Status.PENDING, expires_at__gt=timezone.now()
+        normalized_name=project.normalized_name,
+        status=UploadSession.Status.PENDING,
+        expires_at__gt=timezone.now(),
     )
 
 

@@ -365,3 +365,18 @@ def test_a_session_may_add_files_to_a_published_release(api, project, client, to
     assert len(detail["files"]) == 2
     assert api.post(session["links"]["publish"]).status_code == 202
     assert File.objects.count() == 2
+
+
+def test_a_quarantined_projects_stage_offers_nothing(api, project, client):
+    session = api.create("sample-project", "2.0").json()
+    api.stage(session, make_wheel("sample-project", "2.0"))
+    assert client.get(session["links"]["stage"]).status_code == 200
+    Project.objects.update(quarantined_at=timezone.now())
+    assert client.get(session["links"]["stage"] + "sample-project/").status_code == 404
+
+
+def test_a_session_opened_before_its_project_is_listed_with_it(api, session, client, token):
+    # Its creator's legacy upload created the project meanwhile.
+    assert post_upload(client, make_wheel("sample-project", "0.1"), token).status_code == 200
+    project = Project.objects.get()
+    assert [row.version for row in upload_sessions.sessions_of(project)] == ["1.0"]
