@@ -128,6 +128,9 @@ class Event(models.Model):
         "project:release:unyanked": "Release unyanked",
         "project:release:deprecated": "Release deprecated",
         "project:release:undeprecated": "Release no longer deprecated",
+        "project:release:provenance-missing": (
+            "Release published without the provenance (attestations) its predecessor had"
+        ),
         "project:advisory:added": "Security advisory added",
         "project:advisory:updated": "Security advisory updated",
         "project:advisory:withdrawn": "Security advisory withdrawn",

@@ -620,6 +620,9 @@ def test_a_release_without_the_provenance_its_predecessor_had_is_flagged(
 
     (event,) = Event.objects.filter(tag="project:release:provenance-missing")
     assert event.project == project
+    assert event.description == (
+        "Release published without the provenance (attestations) its predecessor had"
+    )
     assert event.details == {
         "version": "0.0.20",
         "previous_version": "0.0.19",
