@@ -37,7 +37,7 @@ from .cache import purge_project_on_commit
 from .importing import upload_form
 from .journal import JournalLine
 from .metadata import ReleaseMetadata
-from .models import File, Project, StagedFile, UploadSession
+from .models import File, FileRegistry, Project, StagedFile, UploadSession
 from .names import is_valid_project_name, normalize_project_name
 from .policy import UploadError
 from .publish import NewFile, Writes, release_file_add, release_get_or_create
@@ -378,6 +378,7 @@ def declare_file(
     )
     upload.content = _Declared(filename, size)
     check_kill_switches(upload)
+    check_account(upload)
     check_project_permission(upload)
     check_filename(upload)
     check_size_limits(upload)
@@ -428,9 +429,13 @@ def _taken(filename: str) -> UploadError:
 def _check_not_taken(filename: str) -> None:
     if reserved_filename(filename) is not None:
         raise _taken(filename)
-    # Published (or published once and deleted): the legacy check says which.
-    if File.objects.filter(filename=filename).exists():
-        raise UploadError(f"The file {filename!r} is already published.", status=409)
+    # Every filename ever published, its file deleted since or not.
+    if FileRegistry.objects.filter(filename=filename).exists():
+        raise UploadError(
+            f"The file {filename!r} is already published (a filename is never used twice, "
+            "even after its file is deleted): use another version.",
+            status=409,
+        )
 
 
 def _check_one_sdist(session: UploadSession, upload: Upload, *, replacing) -> None:

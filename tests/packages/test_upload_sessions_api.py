@@ -555,3 +555,11 @@ def test_a_project_requiring_sessions_is_published_on_the_web_only(api, project)
     assert "/manage/project/sample-project/sessions/" in response.json()["detail"]
     assert not File.objects.exists()
     assert UploadSession.objects.get().status == "pending"
+
+
+def test_a_filename_once_published_and_deleted_is_refused_when_announced(api, session):
+    from packages.models import FileRegistry
+
+    wheel = make_wheel("sample-project", "1.0")
+    FileRegistry.objects.create(filename=wheel.filename)  # what a deleted file leaves
+    assert_problem(api.announce(session, wheel), 409, "a filename is never used twice")
