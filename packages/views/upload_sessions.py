@@ -24,7 +24,7 @@ from accounts.models import ApiToken
 from accounts.tokens import TokenError, api_token_record_use
 from common.client_address import client_address
 from common.http import reason_phrase
-from common.ratelimit import client_network, limit, too_many_requests
+from common.ratelimit import client_network, limit, try_again
 
 from .. import simple
 from .. import upload_sessions as sessions
@@ -180,8 +180,11 @@ def _authenticate(request: HttpRequest) -> ApiToken:
     if retry_after is not None:
         _drain(request)
         raise _Refusal(
-            too_many_requests(
-                retry_after, "Too many failed upload authentications from this address."
+            problem(
+                429,
+                f"Too many failed upload authentications from this address. "
+                f"{try_again(retry_after)}",
+                headers={"Retry-After": str(retry_after)},
             )
         )
     scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
@@ -216,7 +219,7 @@ def _json_request(request: HttpRequest) -> dict:
         raise UploadError(f"The request body must be at most {MAX_JSON_BYTES} bytes of JSON.", 413)
     try:
         data = json.loads(request.read(length) or b"null")
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested too deep
         raise UploadError("The request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise UploadError("The request body must be a JSON object.")
