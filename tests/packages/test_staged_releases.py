@@ -296,3 +296,20 @@ def test_a_refusal_to_open_a_session_stands(client, requiring, token, monkeypatc
     assert response.status_code == 400, response.content
     assert "is archived: it accepts no new uploads" in response.reason_phrase
     assert not UploadSession.objects.exists()
+
+
+def test_after_a_cancel_the_filename_is_free_again(
+    client, requiring, token, owner, files_root, django_capture_on_commit_callbacks
+):
+    wheel = make_wheel("Sample.Project", "1.0")
+    post_upload(client, wheel, token)
+    session = UploadSession.objects.get(status="pending")
+    with django_capture_on_commit_callbacks(execute=True):
+        upload_sessions.cancel_session(session, actor=Actor(user=owner))
+    assert not StagedFile.objects.exists()
+    assert path_of(wheel).rsplit("/", 1)[-1] not in stored(files_root)
+
+    response = post_upload(client, wheel, token)
+
+    assert response.status_code == 200, response.content
+    assert UploadSession.objects.get(status="pending").files.get().filename == wheel.filename
