@@ -87,6 +87,16 @@ def test_the_projects_navigation_links_here(as_maintainer):
     assert f'href="{URL}" aria-current="page">Staged releases</a>' in page(as_maintainer)
 
 
+def test_the_settings_page_says_whether_sessions_are_required_and_links_here(as_owner, project):
+    settings_url = "/manage/project/sample-project/settings/"
+    html = as_owner.get(settings_url).content.decode()
+    assert "Uploads to Sample.Project are public as soon as they are accepted." in html
+    assert f'href="{URL}#require-heading"' in html
+    Project.objects.filter(pk=project.pk).update(require_upload_sessions=True)
+    html = as_owner.get(settings_url).content.decode()
+    assert "Uploads to Sample.Project are staged until an Owner publishes them." in html
+
+
 def test_an_owner_sees_the_session_its_files_and_how_to_try_it(as_owner, session):
     html = page(as_owner)
 
