@@ -145,6 +145,16 @@ def test_a_canceled_session_leaves_nothing(server, account, client_env):
     assert canceled["status"] == "canceled"
     assert canceled["files"] == {}
     assert wheel.filename not in stored_filenames(server)
+    rows = server.manage(
+        "shell",
+        "--verbosity",
+        "0",
+        "-c",
+        "from packages.models import Project, StagedFile;"
+        f"print(StagedFile.objects.filter(filename={wheel.filename!r}).count(),"
+        " Project.objects.filter(normalized_name='e2e-canceled').count())",
+    )
+    assert rows.split() == ["0", "0"], rows
     assert server.get("/simple/e2e-canceled/")[0] == 404
     assert server.get(session["links"]["stage"].removeprefix(server.url))[0] == 404
     assert server.get("/pypi/e2e-canceled/json", accept="application/json")[0] == 404
