@@ -9,6 +9,7 @@ call one service of packages.upload_sessions, answer. Every refusal is an RFC
 phrase too, as the legacy API's.
 """
 
+import functools
 import json
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -235,7 +236,9 @@ def _api(methods: tuple[str, ...]):
     and count the token's use."""
 
     def decorate(view):
+        # Exempt from CSRF: clients send a token, never a cookie; the token is the credential.
         @csrf_exempt
+        @functools.wraps(view)
         def wrapper(request: HttpRequest, **kwargs) -> HttpResponse:
             if request.method not in methods:
                 _drain(request)
@@ -439,6 +442,7 @@ def _stage(secret: str) -> UploadSession:
 
 
 def _stage_view(view):
+    @functools.wraps(view)
     def wrapper(request: HttpRequest, secret: str, **kwargs) -> HttpResponse:
         if request.method not in ("GET", "HEAD"):
             return problem(405, "Use GET here.", headers={"Allow": "GET, HEAD"})

@@ -183,6 +183,20 @@ CSRF_EXEMPT = {
     # upload token (burn), never a cookie; the token is the credential.
     "_/oidc/mint-token": "packages.views.trusted_publishing.oidc_mint_token",
     "_/oidc/burn-token": "packages.views.trusted_publishing.oidc_burn_token",
+    # Upload 2.0 (PEP 694): tools send an API token, never a cookie.
+    **{
+        f"upload/2.0/{path}": f"packages.views.upload_sessions.{view}"
+        for path, view in {
+            "": "create_session",
+            "sessions/<uuid:uuid>/": "session_detail",
+            "sessions/<uuid:uuid>/publish": "publish",
+            "sessions/<uuid:uuid>/extend": "extend",
+            "sessions/<uuid:uuid>/files/": "create_file_session",
+            "sessions/<uuid:uuid>/files/<uuid:file_uuid>/": "file_session",
+            "sessions/<uuid:uuid>/files/<uuid:file_uuid>/content": "file_content",
+            "sessions/<uuid:uuid>/files/<uuid:file_uuid>/complete": "complete_file",
+        }.items()
+    },
 }
 
 
