@@ -910,6 +910,9 @@ class StagedFile(models.Model):
     # The release metadata the file declared (packages.metadata.ReleaseMetadata):
     # {"name", "version", "metadata_version", "fields": {...}}.
     metadata = models.JSONField(default=dict, blank=True)
+    # PEP 740: the file's attestations, verified when it arrived
+    # (packages.attestations.Verified as a dict); its Provenance row once published.
+    provenance = models.JSONField(null=True, blank=True)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -15,6 +15,7 @@ The protocol (packages.views.upload_sessions) and the management pages call
 these services; UploadError carries the message and the HTTP status.
 """
 
+import dataclasses
 import hashlib
 import re
 import secrets
@@ -32,7 +33,7 @@ from accounts.events import Actor, record_event
 from accounts.models import ApiToken
 from accounts.tokens import token_display_prefix
 
-from . import policy, simple
+from . import attestations, policy, simple
 from .cache import purge_project_on_commit
 from .importing import upload_form
 from .journal import JournalLine
@@ -46,6 +47,7 @@ from .upload import (
     Outcome,
     Upload,
     check_account,
+    check_attestations,
     check_content,
     check_digests,
     check_duplicate,
@@ -494,6 +496,9 @@ def stage_file(
         upload.project, upload.project_name, content.size + _staged_total(session, excluding=staged)
     )
     check_digests(upload)
+    # PEP 740: a legacy upload's attestations (43's require-sessions path) are
+    # verified now and kept until the session is published.
+    check_attestations(upload)
     if staged is None:
         _check_not_taken(upload.filename)
     outcome = check_duplicate(upload)
@@ -566,6 +571,7 @@ def _record_staged(
         "metadata_version": metadata.metadata_version,
         "fields": metadata.fields,
     }
+    staged.provenance = dataclasses.asdict(upload.attested) if upload.attested else None
     staged.completed_at = timezone.now()
     staged.save()
     return staged
@@ -695,8 +701,9 @@ def _publish(session: UploadSession, upload: Upload) -> list[File]:
         ):
             raise UploadError("Only one sdist may be uploaded per release.", status=409)
     release = release_get_or_create(project=project, metadata=upload.metadata, writes=writes)
-    files = [
-        release_file_add(
+    files = []
+    for f in staged:
+        added = release_file_add(
             project=project,
             release=release,
             file=NewFile(
@@ -714,8 +721,12 @@ def _publish(session: UploadSession, upload: Upload) -> list[File]:
             token=f.token_prefix or None,
             publisher=session.publisher_identity or None,
         )
-        for f in staged
-    ]
+        # Its Provenance row, or the release's continuity check (PEP 740).
+        verified = attestations.Verified(**f.provenance) if f.provenance else None
+        attestations.provenance_record(
+            project=project, release=release, file=added, verified=verified, writes=writes
+        )
+        files.append(added)
     session.files.update(reserved=False, status=StagedFile.Status.PUBLISHED)
     now = timezone.now()
     UploadSession.objects.filter(pk=session.pk).update(

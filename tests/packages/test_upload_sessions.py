@@ -380,3 +380,41 @@ def test_a_session_opened_before_its_project_is_listed_with_it(api, session, cli
     assert post_upload(client, make_wheel("sample-project", "0.1"), token).status_code == 200
     project = Project.objects.get()
     assert [row.version for row in upload_sessions.sessions_of(project)] == ["1.0"]
+
+
+# --- attestations (PEP 740) ------------------------------------------------------------------
+
+
+def test_a_staged_legacy_uploads_attestations_are_checked(owner, project):
+    session = open_row(owner, version="2.0")
+    wheel = make_wheel("sample-project", "2.0")
+    form = MultiValueDict({k: [v] for k, v in wheel.form().items() if isinstance(v, str)})
+    form["attestations"] = "[]"
+    # An account's own token: attestations need trusted publishing, as on /legacy/.
+    with pytest.raises(UploadError, match="only supported when using Trusted Publishing"):
+        upload_sessions.stage_file(
+            session, content=received(wheel), token=None, actor=Actor(user=owner), form=form
+        )
+    assert not StagedFile.objects.exists()
+
+
+def test_kept_attestations_become_the_published_files_provenance(api, project, client):
+    from packages.models import Provenance
+
+    session = api.create("sample-project", "2.0").json()
+    wheel, sdist = make_wheel("sample-project", "2.0"), make_sdist("sample-project", "2.0")
+    api.stage(session, wheel)
+    api.stage(session, sdist)
+    kept = {
+        "provenance": {"version": 1, "attestation_bundles": []},
+        "publisher_kind": "github",
+        "repository": "o/r",
+        "workflow": "release.yml",
+        "environment": "",
+    }
+    # As stage_file keeps a verified upload's (attestations.Verified as a dict).
+    StagedFile.objects.filter(filename=wheel.filename).update(provenance=kept)
+    assert api.post(session["links"]["publish"]).status_code == 202
+    row = Provenance.objects.get()
+    assert row.file.filename == wheel.filename
+    assert (row.repository, row.workflow) == ("o/r", "release.yml")
