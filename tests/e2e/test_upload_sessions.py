@@ -90,7 +90,7 @@ def install(tool: str, index: str, requirement: str, client_env, venv: Path) -> 
     result = run(command, env=client_env, timeout=180)
     assert result.returncode == 0, describe(result)
     version = run(
-        [venv / "bin" / "python", "-c", "import e2e_staged; print(e2e_staged.VERSION)"],
+        [venv / "bin" / "python", "-c", "import e2e_session; print(e2e_session.VERSION)"],
         env=client_env,
         timeout=60,
     )
@@ -106,18 +106,20 @@ def test_a_session_installs_from_its_stage_then_from_the_index_once_published(
     server, account, client_env, tmp_path
 ):
     api = Client(server, account.token)
-    wheel, sdist = make_wheel("e2e-staged", "1.0"), make_sdist("e2e-staged", "1.0")
-    session = api.json("POST", "/upload/2.0/", {"name": "e2e-staged", "version": "1.0"}, expect=201)
+    wheel, sdist = make_wheel("e2e-session", "1.0"), make_sdist("e2e-session", "1.0")
+    session = api.json(
+        "POST", "/upload/2.0/", {"name": "e2e-session", "version": "1.0"}, expect=201
+    )
     api.stage(session, wheel)
     api.stage(session, sdist)
     stage = session["links"]["stage"]
 
     # Before publishing: installable from the stage, unknown to the index.
-    assert server.get("/simple/e2e-staged/")[0] == 404
-    printed = install("pip", stage, "e2e-staged", client_env, tmp_path / "pip-stage")
-    assert "Successfully installed e2e-staged-1.0" in printed, printed
-    printed = install("uv", stage, "e2e-staged", client_env, tmp_path / "uv-stage")
-    assert "+ e2e-staged==1.0" in printed, printed
+    assert server.get("/simple/e2e-session/")[0] == 404
+    printed = install("pip", stage, "e2e-session", client_env, tmp_path / "pip-stage")
+    assert "Successfully installed e2e-session-1.0" in printed, printed
+    printed = install("uv", stage, "e2e-session", client_env, tmp_path / "uv-stage")
+    assert "+ e2e-session==1.0" in printed, printed
 
     published = api.json("POST", session["links"]["publish"], {}, expect=202)
     assert published["status"] == "published"
@@ -125,10 +127,10 @@ def test_a_session_installs_from_its_stage_then_from_the_index_once_published(
 
     # After: from the index, as any release; the stage is gone.
     index = f"{server.url}/simple/"
-    printed = install("pip", index, "e2e-staged", client_env, tmp_path / "pip-index")
-    assert "Successfully installed e2e-staged-1.0" in printed, printed
-    printed = install("uv", index, "e2e-staged", client_env, tmp_path / "uv-index")
-    assert "+ e2e-staged==1.0" in printed, printed
+    printed = install("pip", index, "e2e-session", client_env, tmp_path / "pip-index")
+    assert "Successfully installed e2e-session-1.0" in printed, printed
+    printed = install("uv", index, "e2e-session", client_env, tmp_path / "uv-index")
+    assert "+ e2e-session==1.0" in printed, printed
     assert server.get(stage.removeprefix(server.url))[0] == 404
 
 
