@@ -20,11 +20,10 @@ both upload the same real file.
 
 import base64
 import json
-import secrets
 import shutil
 import sys
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,20 +31,15 @@ from pypi_attestations import Distribution
 from pypi_attestations import Provenance as ProvenanceObject
 
 from tests.attestation_assets import GITHUB_SDIST, assets
-from tests.liveserver import gunicorn_server, superuser_with_token, throwaway_postgresql_database
 from tests.oidc_issuer import OIDCIssuer, github_identity
-from tests.tls_terminator import BEHIND_TLS_ENV, https_get, tls_terminator
+from tests.tls_terminator import https_get
 
 from .conftest import (
-    _DATABASE_URL,
     BACKENDS,
-    Server,
-    _manage_concurrently,
     describe,
     run,
-    server_env,
 )
-from .test_trusted_publishing import UV, TrustedIndex, job_env, shown, trusting
+from .test_trusted_publishing import UV, TrustedIndex, job_env, shown, trusted_index, trusting
 
 pytestmark = pytest.mark.e2e
 
@@ -93,39 +87,15 @@ def issuer() -> Iterator[OIDCIssuer]:
 def attestation_index(backend: str, issuer: OIDCIssuer, root: Path) -> Iterator[TrustedIndex]:
     """An index behind TLS where the pending publisher trailofbits/pypi-attestations
     release.yml will create pypi-attestations, owned by "owner"."""
-    var_dir = root / "var"
-    var_dir.mkdir()
-    with ExitStack() as stack:
-        database_url = None
-        if backend == "postgresql":
-            database_url, _name = stack.enter_context(
-                throwaway_postgresql_database(_DATABASE_URL, f"e2e_{secrets.token_hex(4)}")
-            )
-        env = server_env(
-            var_dir,
-            database_url,
-            CACHE_KEY_PREFIX=f"e2e-{secrets.token_hex(4)}",
-            OIDC_GITHUB_JWKS_URL=issuer.jwks_url,
-            **BEHIND_TLS_ENV,
-        )
-        _manage_concurrently(
-            env,
-            ["migrate", "--noinput", "--verbosity", "0"],
-            ["collectstatic", "--noinput", "--verbosity", "0"],
-        )
-        access_log = var_dir / "access.log"
-        gunicorn = stack.enter_context(gunicorn_server(env, var_dir, access_log=access_log))
-        tls = stack.enter_context(tls_terminator(gunicorn.url, root / "tls"))
-        token = superuser_with_token(env, "owner", secrets.token_urlsafe(12))
-        server = Server(backend, gunicorn.url, env, var_dir, access_log)
-        server.manage(
+    with trusted_index(backend, issuer, root) as index:
+        index.server.manage(
             "trusted_publisher",
             "add",
             PROJECT,
             *("--provider", "github", "--repository", REPOSITORY, "--workflow", WORKFLOW),
             *("--pending", "--user", "owner"),
         )
-        yield TrustedIndex(server, tls, issuer, token)
+        yield index
 
 
 # One index per client: both upload the same real file, and a filename is

@@ -20,7 +20,7 @@ import secrets
 import ssl
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,14 +89,15 @@ def issuer() -> Iterator[OIDCIssuer]:
         yield issuer
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def index(request, issuer, tmp_path_factory) -> Iterator[TrustedIndex]:
-    root = tmp_path_factory.mktemp(f"trusted-{request.param}")
+@contextmanager
+def trusted_index(backend: str, issuer: OIDCIssuer, root: Path) -> Iterator[TrustedIndex]:
+    """The index (SQLite or a throwaway PostgreSQL database) trusting ``issuer``
+    as GitHub's, behind the TLS terminator, with the superuser "owner"."""
     var_dir = root / "var"
     var_dir.mkdir()
     with ExitStack() as stack:
         database_url = None
-        if request.param == "postgresql":
+        if backend == "postgresql":
             database_url, _name = stack.enter_context(
                 throwaway_postgresql_database(_DATABASE_URL, f"e2e_{secrets.token_hex(4)}")
             )
@@ -116,8 +117,16 @@ def index(request, issuer, tmp_path_factory) -> Iterator[TrustedIndex]:
         gunicorn = stack.enter_context(gunicorn_server(env, var_dir, access_log=access_log))
         tls = stack.enter_context(tls_terminator(gunicorn.url, root / "tls"))
         token = superuser_with_token(env, "owner", secrets.token_urlsafe(12))
-        server = Server(request.param, gunicorn.url, env, var_dir, access_log)
+        server = Server(backend, gunicorn.url, env, var_dir, access_log)
         yield TrustedIndex(server, tls, issuer, token)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def index(request, issuer, tmp_path_factory) -> Iterator[TrustedIndex]:
+    with trusted_index(
+        request.param, issuer, tmp_path_factory.mktemp(f"trusted-{request.param}")
+    ) as index:
+        yield index
 
 
 def untrusting(client_env: dict[str, str]) -> dict[str, str]:
