@@ -6,6 +6,7 @@ from packages.models import (
     PROJECT_VISIBLE_SQL,
     File,
     Project,
+    Provenance,
     Release,
     Role,
     SearchDocument,
@@ -79,3 +80,11 @@ def test_locked_reads_the_row_again(project):
     project.delete()
     with transaction.atomic(), pytest.raises(Project.DoesNotExist):
         Project.objects.locked(pk=stale.pk)
+
+
+def test_a_provenance_names_its_file(project):
+    file = add_file(make_release(project), make_wheel("sample-project", "1.0"))
+    provenance = Provenance.objects.create(
+        file=file, provenance={"version": 1}, publisher_kind="github", repository="o/r"
+    )
+    assert str(provenance) == "provenance of sample_project-1.0-py3-none-any.whl"
