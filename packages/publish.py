@@ -100,6 +100,7 @@ def release_file_add(
     """Add ``file`` to ``release`` of ``project``; ``token``: the display prefix
     of the API token that uploaded it, ``publisher`` the trusted publisher that
     minted it, if one did, for the project's history."""
+    metadata_sha256, metadata_blake2 = metadata_digests(file.core_metadata)
     row = File.objects.create(
         release=release,
         filename=file.filename,
@@ -110,8 +111,8 @@ def release_file_add(
         sha256_digest=file.sha256_digest,
         blake2_256_digest=file.blake2_256_digest,
         path=file.path,
-        metadata_sha256_digest=_sha256(file.core_metadata),
-        metadata_blake2_256_digest=_blake2(file.core_metadata),
+        metadata_sha256_digest=metadata_sha256,
+        metadata_blake2_256_digest=metadata_blake2,
         uploader=writes.user,
     )
     FileRegistry.objects.create(filename=file.filename)
@@ -132,9 +133,12 @@ def release_file_add(
     return row
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest() if data else ""
-
-
-def _blake2(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=32).hexdigest() if data else ""
+def metadata_digests(core_metadata: bytes) -> tuple[str, str]:
+    """The sha256 and blake2b-256 of a file's PEP 658 metadata, as its row
+    records them: empty for a file without (an sdist)."""
+    if not core_metadata:
+        return "", ""
+    return (
+        hashlib.sha256(core_metadata).hexdigest(),
+        hashlib.blake2b(core_metadata, digest_size=32).hexdigest(),
+    )

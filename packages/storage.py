@@ -13,7 +13,7 @@ from django.core.files import File as DjangoFile
 from django.core.files.storage import FileSystemStorage, Storage, storages
 from django.db import connection, transaction
 
-from .models import File
+from .models import File, StagedFile
 from .upload_handler import anonymous_temp_file, open_file_path
 
 logger = logging.getLogger(__name__)
@@ -184,10 +184,15 @@ def lock_stored_path(path: str) -> None:
 
 def delete_unreferenced(path: str, objects: list[str]) -> bool:
     """Delete ``objects`` (``path`` and what belongs to it, like its metadata
-    file) unless a committed File row points to ``path``; whether it did."""
+    file) unless a committed row uses ``path``: a File, or a file an open
+    publishing session holds (PEP 694, stored where its File will be);
+    whether it did."""
     with transaction.atomic():
         lock_stored_path(path)
-        if File.objects.filter(path=path).exists():
+        if (
+            File.objects.filter(path=path).exists()
+            or StagedFile.objects.filter(path=path, reserved=True).exists()
+        ):
             return False
         delete_objects(objects)
         return True

@@ -16,7 +16,6 @@ these services; UploadError carries the message and the HTTP status.
 """
 
 import dataclasses
-import hashlib
 import re
 import secrets
 from dataclasses import dataclass
@@ -41,8 +40,20 @@ from .metadata import ReleaseMetadata
 from .models import File, FileRegistry, Project, StagedFile, UploadSession
 from .names import is_valid_project_name, normalize_project_name
 from .policy import UploadError
-from .publish import NewFile, Writes, release_file_add, release_get_or_create
-from .storage import delete_objects, file_path, files_storage, lock_stored_path, metadata_path
+from .publish import (
+    NewFile,
+    Writes,
+    metadata_digests,
+    release_file_add,
+    release_get_or_create,
+)
+from .storage import (
+    delete_unreferenced,
+    file_path,
+    files_storage,
+    lock_stored_path,
+    metadata_path,
+)
 from .upload import (
     Outcome,
     Upload,
@@ -116,6 +127,15 @@ def _now(now: datetime | None) -> datetime:
     return timezone.now() if now is None else now
 
 
+def _unless_overdue(session: UploadSession | None) -> UploadSession | None:
+    """``session``, or None when its time is up: then it is ended here, lazily
+    (nothing waits for the periodic command)."""
+    if session is not None and session.expires_at <= timezone.now():
+        _expire(session)
+        return None
+    return session
+
+
 def session_by_uuid(value) -> UploadSession | None:
     """The session ``value`` names, expired first if its time is up (lazily:
     nothing needs to wait for the periodic command)."""
@@ -134,10 +154,7 @@ def session_by_preview_secret(secret: str) -> UploadSession | None:
     if session.project is not None and session.project.quarantined_at is not None:
         # A moderator's quarantine: none of the project's files are offered.
         return None
-    if session.expires_at <= timezone.now():
-        _expire(session)
-        return None
-    return session
+    return _unless_overdue(session)
 
 
 def reserved_filename(filename: str) -> UploadSession | None:
@@ -147,13 +164,7 @@ def reserved_filename(filename: str) -> UploadSession | None:
         .select_related("session")
         .first()
     )
-    if staged is None:
-        return None
-    session = staged.session
-    if session.expires_at <= timezone.now():
-        _expire(session)
-        return None
-    return session
+    return _unless_overdue(staged.session if staged is not None else None)
 
 
 def reserved_name(normalized_name: str) -> UploadSession | None:
@@ -161,9 +172,8 @@ def reserved_name(normalized_name: str) -> UploadSession | None:
     for session in UploadSession.objects.filter(
         normalized_name=normalized_name, status=UploadSession.Status.PENDING, project=None
     ).order_by("created_at", "pk"):
-        if session.expires_at > timezone.now():
+        if _unless_overdue(session) is not None:
             return session
-        _expire(session)
     return None
 
 
@@ -288,10 +298,7 @@ def _open_session_of(normalized: str, canonical: str) -> UploadSession | None:
         canonical_version=canonical,
         status=UploadSession.Status.PENDING,
     ).first()
-    if session is not None and session.expires_at <= timezone.now():
-        _expire(session)
-        return None
-    return session
+    return _unless_overdue(session)
 
 
 def _refuse_second(existing: UploadSession, credentials) -> None:
@@ -513,10 +520,10 @@ def stage_file(
             _check_one_sdist(session, upload, replacing=staged)
             staged = _record_staged(session, staged, upload, path)
     except IntegrityError:  # pragma: no cover - reserved by a concurrent request since the check
-        _discard(path, stored)
+        delete_unreferenced(path, stored)
         raise _taken(upload.filename) from None
     except BaseException:
-        _discard(path, stored)
+        delete_unreferenced(path, stored)
         raise
     return staged
 
@@ -560,10 +567,8 @@ def _record_staged(
     staged.sha256_digest = content.sha256_digest
     staged.blake2_256_digest = content.blake2_256_digest
     staged.path = path
-    core = upload.core_metadata
-    staged.metadata_sha256_digest = hashlib.sha256(core).hexdigest() if core else ""
-    staged.metadata_blake2_256_digest = (
-        hashlib.blake2b(core, digest_size=32).hexdigest() if core else ""
+    staged.metadata_sha256_digest, staged.metadata_blake2_256_digest = metadata_digests(
+        upload.core_metadata
     )
     staged.metadata = {
         "name": metadata.name,
@@ -581,25 +586,13 @@ def _objects_of(path: str, with_metadata: bool) -> list[str]:
     return [path, metadata_path(path)] if with_metadata else [path]
 
 
-def _discard(path: str, objects: list[str]) -> None:
-    """Delete stored objects unless a File row or another staged file uses them."""
-    with transaction.atomic():
-        lock_stored_path(path)
-        if (
-            File.objects.filter(path=path).exists()
-            or StagedFile.objects.filter(path=path, reserved=True).exists()
-        ):
-            return
-        delete_objects(objects)
-
-
 def _discard_on_commit(staged_files) -> None:
     paths = [(f.path, _objects_of(f.path, bool(f.metadata_sha256_digest))) for f in staged_files]
     paths = [(path, objects) for path, objects in paths if path]
 
     def discard() -> None:
         for path, objects in paths:
-            _discard(path, objects)
+            delete_unreferenced(path, objects)
 
     transaction.on_commit(discard)
 

@@ -5,7 +5,9 @@ import stat
 import pytest
 from django.core.files.storage import InMemoryStorage, storages
 
+from accounts.events import Actor
 from packages import storage as storage_module
+from packages import upload_sessions
 from packages.storage import (
     delete_objects,
     delete_unreferenced,
@@ -19,6 +21,7 @@ from packages.storage import (
 )
 from packages.upload_handler import anonymous_temp_file, open_file_path
 from tests.factories import add_file, make_release, make_wheel, path_of
+from tests.packages.test_upload_sessions import open_row, received
 
 DIGEST = "0123456789abcdef" * 4
 PATH = file_path(blake2_256_digest=DIGEST, filename="demo-1.0.tar.gz")
@@ -253,3 +256,16 @@ def test_delete_unreferenced_keeps_objects_a_committed_row_points_to(project):
     assert delete_unreferenced(path, [path, metadata_path(path)]) is False
     assert read(path) == dist.content
     assert files_storage().exists(metadata_path(path))
+
+
+@pytest.mark.django_db
+def test_delete_unreferenced_keeps_objects_an_open_publishing_session_holds(owner, project):
+    dist = make_wheel()
+    session = open_row(owner)
+    upload_sessions.stage_file(session, content=received(dist), token=None, actor=Actor(owner))
+    path = path_of(dist)
+    assert delete_unreferenced(path, [path, metadata_path(path)]) is False
+    assert read(path) == dist.content
+    upload_sessions.cancel_session(session, actor=Actor(owner))
+    assert delete_unreferenced(path, [path, metadata_path(path)]) is True
+    assert not files_storage().exists(path)
